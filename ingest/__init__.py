@@ -1,0 +1,1 @@
+"""The ingestion worker: mail sources -> parsed facts -> store. Never imports Flask."""

@@ -1,0 +1,42 @@
+"""Expected outcomes, named, caught at the boundary (CLI exit codes, HTTP statuses, quarantine)."""
+
+
+class ListarchiveError(Exception):
+    """Base of every expected failure."""
+
+
+class ConfigError(ListarchiveError):
+    """The configuration is invalid; the message names the offending key."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"config key {key!r}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class MalformedMessage(ListarchiveError):
+    """The bytes cannot be read as a mail message at all (goes to quarantine)."""
+
+
+class DuplicateMessage(ListarchiveError):
+    """The Message-ID is already stored with the same content."""
+
+
+class UnknownList(ListarchiveError):
+    """A list name that is neither configured nor stored."""
+
+
+class SourceError(ListarchiveError):
+    """A mail source cannot be opened or read (missing file, not a git repository...)."""
+
+
+class TemporaryFailure(ListarchiveError):
+    """The store is busy or unavailable; the mail server should retry later (EX_TEMPFAIL)."""
+
+
+class QueryError(ListarchiveError):
+    """A search query cannot be parsed or is refused; the message says where and why."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message if position is None else f"{message} (at character {position + 1})")
+        self.position = position
