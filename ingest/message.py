@@ -26,6 +26,7 @@ FUTURE_SLACK = timedelta(days=2)
 MAX_REFERENCES = 256
 _MSGID_RE = re.compile(r"<([^<>\s]+)>")
 _BARE_MSGID_RE = re.compile(r"^\s*<?([^<>\s]+@[^<>\s]+?)>?\s*$")
+_SURROGATE_RE = re.compile("[\udc80-\udcff]")
 _PATCH_NAME_RE = re.compile(r"\.(patch|diff)$", re.I)
 _PATCH_TYPES = frozenset({"text/x-patch", "text/x-diff", "text/x-diff-patch", "application/x-patch",
                           "text/diff", "application/x-diff"})
@@ -54,8 +55,8 @@ class ParsedMessage:
     header_msgid: str
     subject: str
     sender: Address
-    to: tuple[Address, ...]
-    cc: tuple[Address, ...]
+    to_raw: str  # decoded To:/Cc: values; parsed into addresses on demand (long on kernel lists)
+    cc_raw: str
     date: datetime | None  # UTC, naive
     date_raw: str
     date_ok: bool
@@ -66,7 +67,7 @@ class ParsedMessage:
     body: str  # text/plain parts joined; HTML-only mail converted to text
     attachments: tuple[Attachment, ...]
     patch_attachments: tuple[str, ...]  # decoded text of text/x-patch-like attachments
-    headers: tuple[tuple[str, str], ...]  # every header, decoded, in order
+    headers: tuple[tuple[str, str], ...]  # every header as received (RFC 2047 not decoded), in order
     flags: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -77,11 +78,24 @@ class ParsedMessage:
         return self.references[-1] if self.references else ""
 
     def header(self, name: str) -> str:
+        """The first header of that name, RFC 2047-decoded and unfolded ('' when absent)."""
         lname = name.lower()
         for key, value in self.headers:
             if key.lower() == lname:
-                return value
+                return decode_header_value(value)
         return ""
+
+    def header_all(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [decode_header_value(v) for k, v in self.headers if k.lower() == lname]
+
+    @property
+    def to(self) -> tuple[Address, ...]:
+        return parse_addresses(self.to_raw)
+
+    @property
+    def cc(self) -> tuple[Address, ...]:
+        return parse_addresses(self.cc_raw)
 
     @property
     def sort_date(self) -> datetime | None:
@@ -140,7 +154,7 @@ def _raw_header(msg: Message, name: str) -> str:
     if not isinstance(value, str):
         value = str(value)
     # compat32 hands undecodable 8-bit header bytes back as surrogates: recover them.
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
+    if _SURROGATE_RE.search(value):
         value = decode_bytes(value.encode("ascii", "surrogateescape"), "utf-8")
     return value
 
@@ -208,10 +222,12 @@ def _received_date(msg: Message) -> datetime | None:
     return None
 
 
-def _addresses(msg: Message, name: str) -> tuple[Address, ...]:
-    raw = [decode_header_value(_raw_header(msg, name))] if msg.get(name) else []
+def parse_addresses(value: str) -> tuple[Address, ...]:
+    """Addresses of a decoded header value; never raises on junk."""
+    if not value:
+        return ()
     out = []
-    for display, email in getaddresses(raw):
+    for display, email in getaddresses([value]):
         if email or display:
             out.append(Address(display.strip(), email.strip()))
     return tuple(out)
@@ -241,7 +257,7 @@ def parse(raw: bytes, now: datetime | None = None) -> ParsedMessage:
         flags.add("synthetic-msgid")
 
     subject = decode_header_value(_raw_header(msg, "Subject"))
-    froms = _addresses(msg, "From")
+    froms = parse_addresses(decode_header_value(_raw_header(msg, "From")))
     sender = froms[0] if froms else Address("", "")
     if not sender.email:
         flags.add("no-from")
@@ -268,10 +284,11 @@ def parse(raw: bytes, now: datetime | None = None) -> ParsedMessage:
     body, attachments, patch_texts, body_flags = _walk(msg)
     flags |= body_flags
 
-    headers = tuple((k, decode_header_value(_raw_header_value(v))) for k, v in msg.items())
+    headers = tuple((k, _raw_header_value(v)) for k, v in msg.items())
     return ParsedMessage(
         msgid=msgid, header_msgid=_unfold(header_msgid), subject=subject, sender=sender,
-        to=_addresses(msg, "To"), cc=_addresses(msg, "Cc"), date=date, date_raw=date_raw,
+        to_raw=decode_header_value(_raw_header(msg, "To")),
+        cc_raw=decode_header_value(_raw_header(msg, "Cc")), date=date, date_raw=date_raw,
         date_ok=date_ok, received_date=received, in_reply_to=in_reply_to,
         references=tuple(refs), list_ids=list_ids, body=body, attachments=attachments,
         patch_attachments=patch_texts, headers=headers, flags=frozenset(flags),
@@ -280,7 +297,7 @@ def parse(raw: bytes, now: datetime | None = None) -> ParsedMessage:
 
 def _raw_header_value(value: object) -> str:
     text = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
+    if _SURROGATE_RE.search(text):
         text = decode_bytes(text.encode("ascii", "surrogateescape"), "utf-8")
     return text
 
@@ -318,7 +335,7 @@ def leaf_parts(msg: Message) -> list[Message]:
         if part.is_multipart():
             children = part.get_payload()
             if isinstance(children, list):
-                stack.extend(reversed(children))
+                stack.extend(c for c in reversed(children) if isinstance(c, Message))
         else:
             out.append(part)
     return out

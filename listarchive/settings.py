@@ -99,7 +99,7 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
 
     def path(key: str) -> Path | None:
         raw = values.get(key)
-        if raw is None:
+        if not raw:
             return None
         p = Path(os.path.expanduser(raw))
         return p if p.is_absolute() else base / p

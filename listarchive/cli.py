@@ -1,0 +1,133 @@
+"""The ``listarchive`` console script: thin subcommands that call one function each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from listarchive import settings as settings_mod
+from listarchive.errors import ConfigError, ListarchiveError, SourceError, TemporaryFailure
+from listarchive.settings import Settings
+
+EX_OK, EX_FAIL, EX_USAGE, EX_TEMPFAIL = 0, 1, 2, 75
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.worker import Worker
+
+    Worker(settings)
+    print(f"archive ready: {settings.db_url}")
+    return EX_OK
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.worker import run_ingest
+
+    if args.sources.count("-") > 1:
+        raise SourceError("'-' (standard input) can be given only once")
+    summary = run_ingest(settings, args.sources, args.list, stdin=sys.stdin.buffer,
+                         show_progress=sys.stderr.isatty() and not args.json)
+    for problem in summary.problems[:50]:
+        print(f"quarantined: {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary.as_json()))
+    elif args.sources != ["-"] or summary.quarantined:
+        print(f"read {summary.read}, new {summary.new}, duplicate {summary.duplicate}, "
+              f"quarantined {summary.quarantined}; archive: {summary.threads} threads, "
+              f"{summary.patches} patches, {summary.series} series ({summary.seconds:.1f} s)")
+    return EX_OK
+
+
+def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.watch import watch
+
+    watch(settings, args.sources, args.list, interval=args.interval, once=args.once)
+    return EX_OK
+
+
+def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.reindex import reindex
+
+    summary = reindex(settings)
+    print(f"reindexed {summary.read} messages: {summary.threads} threads "
+          f"({summary.seconds:.1f} s)")
+    return EX_OK
+
+
+def cmd_quarantine(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.quarantine import list_quarantined, retry_quarantined
+
+    if args.action == "retry":
+        fixed, still = retry_quarantined(settings, args.ids or None)
+        print(f"released {fixed}, still quarantined {still}")
+        return EX_OK
+    for row in list_quarantined(settings):
+        print(f"{row.id}\t{row.created_at:%Y-%m-%d %H:%M}\t{row.raw_size}\t{row.reason}\t"
+              f"{row.source}")
+    return EX_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="listarchive", description=__doc__)
+    parser.add_argument("-c", "--config", help="TOML configuration file")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("init", cmd_init, "create the database and search index (idempotent)")
+    p = add("ingest", cmd_ingest, "import mbox/mboxrd (.gz), Maildir, public-inbox archives or - "
+                                  "(one message on stdin)")
+    p.add_argument("--list", help="store every message on this list (created if missing)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p = add("watch", cmd_watch, "keep importing what arrives in the sources until stopped")
+    p.add_argument("--list", help="store every message on this list (created if missing)")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    p.add_argument("--once", action="store_true", help="one pass, then exit")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    add("reindex", cmd_reindex, "rebuild everything derived from the stored raw messages")
+    p = add("quarantine", cmd_quarantine, "list quarantined messages, or retry them after a fix")
+    p.add_argument("action", choices=["list", "retry"], nargs="?", default="list")
+    p.add_argument("ids", nargs="*", type=int, help="quarantine ids to retry (default: all)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) and EX_USAGE
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = settings_mod.load(args.config)
+    except ConfigError as exc:
+        print(f"listarchive: invalid configuration: {exc}", file=sys.stderr)
+        return EX_USAGE
+    try:
+        return int(args.handler(args, settings))
+    except TemporaryFailure as exc:
+        print(f"listarchive: temporary failure, try again later: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except (ConfigError, SourceError) as exc:
+        print(f"listarchive: {exc}", file=sys.stderr)
+        return EX_USAGE
+    except ListarchiveError as exc:
+        print(f"listarchive: {exc}", file=sys.stderr)
+        return EX_FAIL
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
