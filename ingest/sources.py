@@ -169,8 +169,10 @@ class MboxSource:
             raise SourceError(f"{self.path}: cannot open: {exc}") from exc
         with stream:
             if offset:
-                stream.seek(offset)
-                if stream.tell() < offset:
+                # Reading the byte before the position works for plain and gzip streams alike
+                # (seeking past the end of a plain file would succeed silently).
+                stream.seek(offset - 1)
+                if len(stream.read(1)) != 1:
                     raise SourceError(f"{self.path}: shorter than the saved position {offset}; "
                                       "the file was truncated or replaced")
             name = self.path.name
@@ -530,12 +532,17 @@ def _epoch_blobs(repo: Path, since: str) -> Iterator[tuple[str, bytes]]:
             raise SourceError(f"{repo}: git rev-list failed (is the saved position from this "
                               f"archive?): {err.decode(errors='replace').strip()}")
     finally:
+        # The consumer may stop early (generator closed): killing both processes makes the
+        # feeder's next read hit EOF or its next write fail, so it ends and can be joined; only
+        # then are the pipes closed here (closing one the feeder is writing to would race).
         for proc in (rev_list, cat_file):
             if proc.poll() is None:
                 proc.kill()
+        feeder.join()
+        for proc in (rev_list, cat_file):
             proc.wait()
-        for stream in (rev_list.stdout, rev_list.stderr, cat_file.stdout, cat_file.stdin):
-            if stream is not None and not stream.closed:
+        for stream in (rev_list.stdout, rev_list.stderr, cat_file.stdout):
+            if stream is not None:
                 stream.close()
 
 
@@ -545,6 +552,10 @@ def _feed(commits: IO[bytes], batch: IO[bytes]) -> None:
         for line in commits:
             commit = line.strip()
             batch.write(commit + b":m " + commit + b"\n")
-        batch.close()
-    except (OSError, ValueError):
-        pass  # the reader stopped early and closed the pipes: nothing left to feed
+    except OSError:
+        pass  # cat-file was killed because the reader stopped early: nothing left to feed
+    finally:
+        try:
+            batch.close()
+        except OSError:
+            pass  # flushing into a killed cat-file
