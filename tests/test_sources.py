@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -354,6 +354,7 @@ def test_erofs_reader_stopped_early_leaves_no_process_behind(
 
     monkeypatch.setattr(subprocess, "Popen", recording_popen)
     mails = open_source(str(erofs_inbox / "git" / "0.git")).read()
+    assert isinstance(mails, Generator)
     first = next(mails)
     assert first.position.startswith("0:") and first.origin.startswith("0.git:")
     running = [p for p in started if p.poll() is None]
