@@ -10,8 +10,9 @@ Position tokens are opaque strings, stable across runs, one format per kind of s
 
 * mbox: the byte offset (in the uncompressed stream) where the next message's ``From `` line
   starts; e.g. ``"48213"``.
-* Maildir and plain directories: the name of the last file read, compared in natural order
-  (see :class:`DirectorySource`).
+* Maildir and plain directories: the name of the last file read, compared in natural order,
+  with ``"\t<offset>"`` appended inside an mbox file found in a tree (see
+  :class:`DirectorySource`).
 * public-inbox: ``"<epoch>:<commit>"`` of the last message read.
 * a single message file or stdin: ``"1"`` once the message was read.
 """
@@ -36,6 +37,10 @@ from listarchive.mbox import unescape
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
+# Beyond this one "message" is almost surely a file whose separators were not recognised; the
+# reader stops instead of holding the rest of a huge file in memory. The worker quarantines
+# messages over ``ingest.max_message_bytes`` (64 MiB by default) long before this.
+MAX_MESSAGE_BYTES = 512 << 20
 
 # A separator's date part: a month name, a clock time and a four-digit year somewhere after the
 # envelope sender, as in "From MAILER-DAEMON Sun Aug  7 11:40:37 2022 extra info" (CPython's
@@ -156,6 +161,7 @@ class MboxSource:
     path: Path
     follow: bool = False
     chunk_size: int = CHUNK_SIZE
+    max_message: int = MAX_MESSAGE_BYTES
 
     @property
     def key(self) -> str:
@@ -178,7 +184,8 @@ class MboxSource:
             name = self.path.name
             locked = self.follow and self.path.with_name(name + ".lock").exists()
             for start, data, end in split_mbox(stream, offset, self.follow, self.chunk_size,
-                                               str(self.path), hold_tail=locked):
+                                               str(self.path), hold_tail=locked,
+                                               max_message=self.max_message):
                 yield RawMail(data, f"{name}@{start}", str(end))
 
 
@@ -192,13 +199,15 @@ def _parse_offset(position: str, path: Path) -> int:
 
 def split_mbox(stream: IO[bytes], offset: int = 0, follow: bool = False,
                chunk_size: int = CHUNK_SIZE, name: str = "mbox",
-               hold_tail: bool = False) -> Iterator[tuple[int, bytes, int]]:
+               hold_tail: bool = False,
+               max_message: int = MAX_MESSAGE_BYTES) -> Iterator[tuple[int, bytes, int]]:
     """Split an mbox stream positioned at ``offset`` into ``(start, message, end)`` triples.
 
     ``start`` is the offset of the message's ``From `` line, ``end`` the offset just after its
     trailing blank line (where the next ``From `` line starts, or the end of the data).
     ``follow`` and ``hold_tail`` (a writer holds the lock) keep back an unfinished last message,
-    see :class:`MboxSource`. The
+    see :class:`MboxSource`. A message longer than ``max_message`` raises :class:`SourceError`
+    rather than growing the buffer without bound. The
     buffer holds at most one message plus one chunk. A stream that does not begin with a
     ``From `` line (after blank lines) raises :class:`SourceError`: at offset 0 it is not an mbox,
     further on the saved position does not point at a message any more.
@@ -248,6 +257,9 @@ def split_mbox(stream: IO[bytes], offset: int = 0, follow: bool = False,
                 yield base + start, _message(buf, start, i + 1), base + i + 1
                 start = i + 1
             scan = i + 1
+        if len(buf) - start > max_message:
+            raise SourceError(f"{name}: the message at offset {base + start} is longer than "
+                              f"{max_message} bytes; is this really an mbox file?")
     if start < len(buf):
         tail_complete = buf.endswith(b"\n\n") or buf.endswith(b"\n\r\n")
         if not follow or (tail_complete and not hold_tail):

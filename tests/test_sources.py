@@ -298,6 +298,15 @@ def test_a_position_that_no_longer_fits_the_file_raises(tmp_path: Path) -> None:
         list(source.read("abc"))
 
 
+def test_an_endless_message_stops_the_reader_instead_of_filling_memory(tmp_path: Path) -> None:
+    path = tmp_path / "no-separators.mbox"
+    path.write_bytes(b"From x@example.org Mon Jan  6 10:00:00 2020\nSubject: s\n\n"
+                     + b"no separator anywhere\n" * 1000)
+    with pytest.raises(SourceError, match="longer than 4096 bytes"):
+        list(MboxSource(path, chunk_size=1024, max_message=4096).read())
+    assert len(list(MboxSource(path, chunk_size=1024).read())) == 1
+
+
 # -- public-inbox ---------------------------------------------------------------------------------
 
 
