@@ -1,0 +1,647 @@
+"""Full-text search on Whoosh: the only module that imports ``whoosh``.
+
+The rest of the code hands :class:`SearchDoc` values in and gets :class:`SearchResult` values out,
+with queries written as :mod:`listarchive.searchquery` trees; :func:`compile_query` is the one
+place that turns such a tree into Whoosh objects, so another engine only replaces this module.
+
+Design points, each measured or forced by Whoosh:
+
+- Only the Message-ID and the date are stored; the date is also a sortable column, so results in
+  date order are sorted from the column without loading any stored document, and a result page
+  loads ``per_page`` tiny stored records.
+- Restrictions are part of the query (``visibility`` and list terms ANDed in), never a
+  post-filter: totals and pages count only what the viewer may see.
+- Identifiers, paths, addresses and versions are kept whole (``pci_enable_device``,
+  ``v6.1-rc3``, ``john@example.org``) and, at index time only, also split into their parts, so
+  typing either the whole or a part finds them. English stemming is applied to prose fields
+  (subject, body) and only to purely alphabetic words. A file in a diff is indexed with each of
+  its directories: ``dfn:drivers/clk/`` is one term lookup, not a prefix expansion.
+- Large batches are indexed by two processes (``procs=2, multisegment=True``); whose children
+  ask the kernel to kill them when their parent dies, because a forked child inherits the
+  parent's ``flock`` on the write lock and an orphan would otherwise hold it for ever.
+- Commits are atomic (a new table-of-contents file renamed into place); a killed writer leaves
+  at most unreferenced files, removed by the next commit. Readers open a committed generation
+  and never take the lock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import html
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from whoosh import highlight, index, writing
+from whoosh import query as wq
+from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
+from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
+from whoosh.lang.porter import stem as porter_stem
+from whoosh.multiproc import MpWriter, SubWriterTask
+from whoosh.searching import Searcher
+from whoosh.sorting import FieldFacet
+
+from listarchive import searchquery as sq
+from listarchive.errors import QueryError
+
+logger = logging.getLogger(__name__)
+
+PUBLIC = "public"
+# Below this many documents a second process costs more than it saves (measured: see add()).
+PARALLEL_MIN_DOCS = 1000
+MAX_PREFIX_EXPANSION = 1000
+# Bounds the work one message can cost the indexer (a 30 MB patch bomb, a base64 blob pasted inline).
+MAX_FIELD_CHARS = 1_000_000
+LOCK_TIMEOUT = 30.0
+
+_NO_DATE = -(2**62)
+
+
+# ----------------------------------------------------------------------------------------------
+# Analysis
+
+
+class MailTokenizer(Tokenizer):
+    """Words of mail and code: ``\\w`` runs joined by ``. - + @ / '`` are one token.
+
+    At index time a joined token is also emitted split into its parts, at the same position
+    (``v6.1-rc3`` -> ``v6.1-rc3``, ``v6``, ``1``, ``rc3``), so a phrase still lines up; queries
+    are tokenized whole, so ``v6.1-rc3`` typed finds exactly that. With ``addresses`` an e-mail
+    address also yields its domain and parent domains (``f:kernel.org``).
+    """
+
+    def __init__(self, addresses: bool = False) -> None:
+        import re
+
+        self.expression = re.compile(r"\w+(?:[.\-+@/']+\w+)*")
+        self.split = re.compile(r"[.\-+@/']+")
+        self.addresses = addresses
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MailTokenizer) and other.addresses == self.addresses
+
+    def __hash__(self) -> int:
+        return hash((MailTokenizer, self.addresses))
+
+    def __call__(self, value: str, positions: bool = False, chars: bool = False,
+                 keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
+                 start_char: int = 0, tokenize: bool = True, mode: str = "",
+                 **kwargs: Any) -> Iterator[Token]:
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        expand = mode != "query"
+        for pos, match in enumerate(self.expression.finditer(value)):
+            text = match.group(0)
+            if len(text) > 200:
+                continue  # base64 and hex dumps: no one searches for them, they bloat the index
+            start = match.start()
+            for piece, offset in self._pieces(text) if expand else ((text, 0),):
+                t.text = piece
+                t.boost = 1.0
+                t.stopped = False
+                if keeporiginal:
+                    t.original = piece
+                if positions:
+                    t.pos = start_pos + pos
+                if chars:
+                    t.startchar = start_char + start + offset
+                    t.endchar = t.startchar + len(piece)
+                yield t
+
+    def _pieces(self, text: str) -> list[tuple[str, int]]:
+        out = [(text, 0)]
+        if text.isidentifier() or text.isalnum():  # C-speed test for the common plain word
+            return out
+        offset = 0
+        for part in self.split.split(text):
+            offset = text.index(part, offset)
+            out.append((part, offset))
+            offset += len(part)
+        if self.addresses and "@" in text:
+            domain = text.rsplit("@", 1)[1]
+            offset = len(text) - len(domain)
+            out.append((text[:offset - 1], 0))
+            while domain.count(".") >= 1:
+                out.append((domain, offset))
+                cut = domain.index(".") + 1
+                domain, offset = domain[cut:], offset + cut
+        return out
+
+
+@lru_cache(maxsize=100_000)
+def _stem(word: str) -> str:
+    return str(porter_stem(word))
+
+
+class ProseStemFilter(Filter):
+    """Porter stemming of plain words only: ``devices`` -> ``devic``, ``pci_devices`` kept."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ProseStemFilter)
+
+    def __hash__(self) -> int:
+        return hash(ProseStemFilter)
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            if not t.stopped and t.text.isalpha():
+                t.text = _stem(t.text)
+            yield t
+
+
+class PathTokenizer(Tokenizer):
+    """File names of a diff, one per line: each path, its basename and every directory.
+
+    ``drivers/clk/qcom/gcc.c`` -> ``drivers``, ``drivers/clk``, ``drivers/clk/qcom``,
+    ``drivers/clk/qcom/gcc.c``, ``gcc.c``. A query's trailing ``/`` is dropped, so
+    ``dfn:drivers/clk/`` and ``dfn:drivers/clk`` both find every file below that directory.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PathTokenizer)
+
+    def __hash__(self) -> int:
+        return hash(PathTokenizer)
+
+    def __call__(self, value: str, positions: bool = False, chars: bool = False,
+                 keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
+                 start_char: int = 0, tokenize: bool = True, mode: str = "",
+                 **kwargs: Any) -> Iterator[Token]:
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        pieces: list[str] = []
+        for line in value.split("\n"):
+            path = line.strip().lstrip("/")
+            if mode == "query":
+                path = path.rstrip("/")
+                if path:
+                    pieces.append(path)
+                continue
+            path = path.rstrip("/")
+            if not path:
+                continue
+            parts = path.split("/")
+            pieces.extend("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+            if len(parts) > 1:
+                pieces.append(parts[-1])
+        for pos, piece in enumerate(pieces):
+            t.text = piece
+            t.boost = 1.0
+            t.stopped = False
+            if positions:
+                t.pos = start_pos + pos
+            if chars:
+                t.startchar, t.endchar = start_char, start_char + len(piece)
+            yield t
+
+
+def _code_analyzer(addresses: bool = False) -> Any:
+    return MailTokenizer(addresses) | LowercaseFilter()
+
+
+def _prose_analyzer() -> Any:
+    return MailTokenizer() | LowercaseFilter() | ProseStemFilter()
+
+
+def _path_analyzer() -> Any:
+    return PathTokenizer() | LowercaseFilter()
+
+
+def build_schema() -> Schema:
+    prose, code, address = _prose_analyzer(), _code_analyzer(), _code_analyzer(addresses=True)
+    return Schema(
+        msgid=ID(stored=True, unique=True),
+        thread=ID(),
+        date=NUMERIC(numtype=int, bits=64, signed=True, stored=True, sortable=True),
+        subject=TEXT(analyzer=prose, field_boost=2.0),
+        from_addr=TEXT(analyzer=address),
+        to_addr=TEXT(analyzer=address),
+        cc_addr=TEXT(analyzer=address),
+        lists=KEYWORD(lowercase=True, scorable=False),
+        nq=TEXT(analyzer=prose),
+        # No positions on the bulky secondary fields: indexing is a third faster and the index
+        # smaller; a phrase there is matched as all of its words (see _words_query).
+        quoted=TEXT(analyzer=prose, phrase=False),
+        attachments=TEXT(analyzer=code, phrase=False),
+        dfn=TEXT(analyzer=_path_analyzer(), phrase=False),
+        dfa=TEXT(analyzer=code, phrase=False),
+        dfb=TEXT(analyzer=code, phrase=False),
+        dfhh=TEXT(analyzer=code, phrase=False),
+        patchid=ID(),
+        subsystems=KEYWORD(commas=True, lowercase=True, scorable=False),
+        state=ID(),
+        kinds=KEYWORD(lowercase=True, scorable=False),
+        trailers=KEYWORD(lowercase=True, scorable=False),
+        visibility=ID(),
+    )
+
+
+# Tree field -> index fields (a tree field may span several).
+_FIELDS: dict[str, tuple[str, ...]] = {
+    # Diff lines are indexed once, in dfa/dfb, and searched wherever lore's body is meant.
+    sq.TEXT_FIELD: ("subject", "nq", "quoted", "dfb", "dfa", "from_addr", "attachments"),
+    "subject": ("subject",), "from": ("from_addr",), "to": ("to_addr",), "cc": ("cc_addr",),
+    "address": ("from_addr", "to_addr", "cc_addr"), "body": ("nq", "quoted", "dfb", "dfa"),
+    "subject_body": ("subject", "nq", "quoted", "dfb", "dfa"), "nonquoted": ("nq", "dfb", "dfa"),
+    "quoted": ("quoted",),
+    "msgid": ("msgid",), "diff_file": ("dfn",), "diff_removed": ("dfa",),
+    "diff_added": ("dfb",), "diff_hunk": ("dfhh",), "patchid": ("patchid",),
+}
+_FLAG_FIELDS = {"list": "lists", "subsystem": "subsystems", "state": "state", "is": "kinds",
+                "has": "trailers"}
+_STEMMED = frozenset({"subject", "nq", "quoted"})
+
+
+# ----------------------------------------------------------------------------------------------
+# Values
+
+
+@dataclass(frozen=True)
+class SearchDoc:
+    """What the indexer gets for one message.
+
+    ``body`` is the non-quoted text without the diff; ``added``/``removed`` are the diff's
+    ``+``/``-`` lines without the sign. Free words, ``b:`` and ``nq:`` search those too (as lore
+    does), so diff lines are indexed once: passing the diff in ``body`` as well only costs time.
+    ``visibility`` is ``"public"`` or the key of a restriction (an embargoed thread's id): only
+    viewers holding that key find the message.
+    """
+
+    msgid: str
+    thread_root: str = ""
+    subject: str = ""
+    from_: str = ""
+    to: str = ""
+    cc: str = ""
+    lists: tuple[str, ...] = ()
+    date: datetime | None = None  # naive UTC
+    body: str = ""
+    quoted: str = ""
+    attachments: tuple[str, ...] = ()
+    diff_files: tuple[str, ...] = ()
+    added: str = ""
+    removed: str = ""
+    hunk_headers: str = ""
+    patch_id: str = ""
+    subsystems: tuple[str, ...] = ()
+    state: str = ""
+    kinds: tuple[str, ...] = ()
+    trailers: tuple[str, ...] = ()
+    visibility: str = PUBLIC
+
+
+@dataclass(frozen=True)
+class Hit:
+    msgid: str
+    date: datetime | None
+    score: float | None  # None when sorted by date
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    total: int
+    hits: tuple[Hit, ...]
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.replace(tzinfo=UTC).timestamp())
+
+
+def _from_epoch(value: int | None) -> datetime | None:
+    if value is None or value <= _NO_DATE:
+        return None
+    return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+
+
+def _fields(doc: SearchDoc) -> dict[str, Any]:
+    def cap(text: str) -> str:
+        return text[:MAX_FIELD_CHARS]
+
+    out: dict[str, Any] = {
+        "msgid": doc.msgid, "subject": cap(doc.subject), "from_addr": cap(doc.from_),
+        "to_addr": cap(doc.to), "cc_addr": cap(doc.cc), "nq": cap(doc.body),
+        "quoted": cap(doc.quoted), "visibility": doc.visibility or PUBLIC,
+    }
+    optional: dict[str, str] = {
+        "thread": doc.thread_root,
+        "lists": " ".join(doc.lists),
+        "attachments": cap("\n".join(doc.attachments)),
+        "dfn": cap("\n".join(doc.diff_files)),
+        "dfa": cap(doc.removed), "dfb": cap(doc.added), "dfhh": cap(doc.hunk_headers),
+        "patchid": doc.patch_id.lower(),
+        "subsystems": ",".join(" ".join(s.split()) for s in doc.subsystems),
+        "state": doc.state.lower(),
+        "kinds": " ".join(doc.kinds),
+        "trailers": " ".join(doc.trailers),
+    }
+    out.update({k: v for k, v in optional.items() if v})
+    # Undated mail gets the column's floor so it sorts last in newest-first order; date ranges
+    # start above it (the parser accepts no date before 1990).
+    out["date"] = _NO_DATE if doc.date is None else max(_epoch(doc.date), _NO_DATE + 1)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Query compilation
+
+
+def _analyze(schema: Schema, fname: str, text: str) -> list[str]:
+    fld = schema[fname]
+    if isinstance(fld, ID):
+        return [text]
+    if isinstance(fld, KEYWORD):
+        return [" ".join(text.split()).lower()]
+    return [t.text for t in fld.analyzer(text, mode="query")]
+
+
+def _words_query(schema: Schema, fname: str, text: str) -> wq.Query:
+    tokens = _analyze(schema, fname, text)
+    if not tokens:
+        return wq.NullQuery
+    if len(tokens) == 1:
+        return wq.Term(fname, tokens[0])
+    if schema[fname].format.supports("positions"):
+        return wq.Phrase(fname, tokens)
+    return wq.And([wq.Term(fname, tok) for tok in tokens])
+
+
+def _prefix_query(searcher: Searcher | None, fname: str, leaf: sq.Prefix) -> wq.Query:
+    text = leaf.text.lower()
+    if fname == "dfn":
+        text = text.lstrip("/")
+    stems = {text, _stem(text)} if fname in _STEMMED and text.isalpha() else {text}
+    queries: list[wq.Query] = []
+    for stem_text in sorted(stems):
+        if searcher is not None:
+            count = 0
+            for _ in searcher.reader().expand_prefix(fname, stem_text):
+                count += 1
+                if count > MAX_PREFIX_EXPANSION:
+                    raise QueryError(f"{leaf} matches more than {MAX_PREFIX_EXPANSION} different "
+                                     "words; type more of the word", max(leaf.position, 0))
+        queries.append(wq.Prefix(fname, stem_text))
+    return queries[0] if len(queries) == 1 else wq.Or(queries)
+
+
+def _one_or(queries: list[wq.Query]) -> wq.Query:
+    return queries[0] if len(queries) == 1 else wq.Or(queries)
+
+
+def compile_query(tree: sq.Query, schema: Schema, searcher: Searcher | None = None) -> wq.Query:
+    """Our query tree as a Whoosh query (``searcher`` lets prefix expansions be bounded)."""
+    if isinstance(tree, sq.Term):
+        return _one_or([_words_query(schema, f, tree.text) for f in _FIELDS[tree.field]])
+    if isinstance(tree, sq.Phrase):
+        text = " ".join(tree.words)
+        return _one_or([_words_query(schema, f, text) for f in _FIELDS[tree.field]])
+    if isinstance(tree, sq.Prefix):
+        return _one_or([_prefix_query(searcher, f, tree) for f in _FIELDS[tree.field]])
+    if isinstance(tree, sq.DateRange):
+        start = _NO_DATE + 1 if tree.start is None else _epoch(tree.start)
+        end = None if tree.end is None else _epoch(tree.end)
+        return wq.NumericRange("date", start, end, endexcl=True)
+    if isinstance(tree, sq.Flag):
+        fname = _FLAG_FIELDS[tree.name]
+        return wq.Term(fname, _analyze(schema, fname, tree.value)[0])
+    if isinstance(tree, sq.Not):
+        return wq.Not(compile_query(tree.item, schema, searcher))
+    if isinstance(tree, sq.Or):
+        return wq.Or([compile_query(item, schema, searcher) for item in tree.items])
+    # And: exclusions subtract from the positive part (cheaper than Whoosh's generic Not).
+    positive = [compile_query(i, schema, searcher) for i in tree.items if not isinstance(i, sq.Not)]
+    negative = [compile_query(i.item, schema, searcher) for i in tree.items
+                if isinstance(i, sq.Not)]
+    base = positive[0] if len(positive) == 1 else wq.And(positive)
+    if not negative:
+        return base
+    return wq.AndNot(base, _one_or(negative))
+
+
+def _restrict(q: wq.Query, lists: tuple[str, ...] | None, viewer_keys: frozenset[str]) -> wq.Query:
+    keys = sorted({PUBLIC} | set(viewer_keys))
+    parts = [_one_or([wq.Term("visibility", k) for k in keys])]
+    if lists is not None:
+        parts.append(_one_or([wq.Term("lists", name.lower()) for name in lists]))
+    return wq.And([*parts, q])
+
+
+# ----------------------------------------------------------------------------------------------
+# Highlighting
+
+
+class _MarkFormatter(highlight.Formatter):
+    """Escapes every character of the mail and wraps matches in ``<mark>``."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return html.escape(text, quote=True)
+
+    def format_token(self, text: str, token: Token, replace: bool = False) -> str:
+        return "<mark>" + html.escape(highlight.get_text(text, token, replace), quote=True) + "</mark>"
+
+
+# ----------------------------------------------------------------------------------------------
+# The index
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when its parent dies (no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class _ChildTask(SubWriterTask):
+    def run(self) -> None:
+        _die_with_parent()
+        super().run()
+
+
+class _ParallelWriter(MpWriter):
+    def _new_task(self) -> _ChildTask:
+        task = _ChildTask(self.storage, self.indexname, self.jobqueue, self.resultqueue,
+                          self.subargs, self.multisegment)
+        self.tasks.append(task)
+        task.start()
+        return task
+
+
+class SearchIndex:
+    """One Whoosh index directory. Thread-safe for searching; one writer at a time (a lock file
+    shared by processes: a second writer waits up to ``LOCK_TIMEOUT`` seconds)."""
+
+    def __init__(self, ix: index.Index) -> None:
+        self._ix = ix
+        self._schema = ix.schema
+        self._lock = threading.Lock()
+        self._searcher: Searcher | None = None
+
+    @classmethod
+    def open(cls, index_dir: Path, create: bool = True) -> SearchIndex:
+        """Open the index in ``index_dir``, creating an empty one there if allowed.
+
+        Raises ``FileNotFoundError`` when there is none and ``create`` is false.
+        """
+        index_dir = Path(index_dir)
+        if index_dir.is_dir() and index.exists_in(str(index_dir)):
+            return cls(index.open_dir(str(index_dir)))
+        if not create:
+            raise FileNotFoundError(f"no search index in {index_dir}")
+        index_dir.mkdir(parents=True, exist_ok=True)
+        return cls(index.create_in(str(index_dir), build_schema()))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+
+    def _writer(self, ndocs: int) -> Any:
+        if ndocs >= PARALLEL_MIN_DOCS:
+            return _ParallelWriter(self._ix, procs=2, multisegment=True, batchsize=250,
+                                   timeout=LOCK_TIMEOUT, delay=0.1, limitmb=128)
+        return self._ix.writer(timeout=LOCK_TIMEOUT, delay=0.1, limitmb=128)
+
+    def add(self, docs: Iterable[SearchDoc]) -> int:
+        """Index ``docs`` in one commit, replacing any indexed message with the same Message-ID.
+
+        Returns how many were added. Nothing is visible to searches until the commit, and a
+        crash before it leaves the index as it was.
+        """
+        batch: dict[str, SearchDoc] = {}
+        for doc in docs:
+            batch[doc.msgid] = doc  # the last copy of a repeated Message-ID wins
+        if not batch:
+            return 0
+        replace = self._ix.doc_count_all() > 0
+        writer = self._writer(len(batch))
+        try:
+            for doc in batch.values():
+                if replace:
+                    writer.delete_by_term("msgid", doc.msgid)
+                writer.add_document(**_fields(doc))
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        return len(batch)
+
+    def delete(self, msgids: Iterable[str]) -> int:
+        """Remove these messages; returns how many index documents were removed."""
+        writer = self._ix.writer(timeout=LOCK_TIMEOUT, delay=0.1)
+        removed = 0
+        try:
+            for msgid in msgids:
+                removed += writer.delete_by_term("msgid", msgid)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        return removed
+
+    def clear(self) -> None:
+        """Empty the index (one atomic commit that drops every segment)."""
+        writer = self._ix.writer(timeout=LOCK_TIMEOUT, delay=0.1)
+        writer.commit(mergetype=writing.CLEAR)
+
+    def doc_count(self) -> int:
+        return int(self._ix.doc_count())
+
+    def _current(self) -> Searcher:
+        if self._searcher is None:
+            self._searcher = self._ix.searcher()
+        else:
+            self._searcher = self._searcher.refresh()
+        return self._searcher
+
+    def search(self, query: sq.Query, *, lists: tuple[str, ...] | None = None,
+               viewer_keys: frozenset[str] = frozenset(),
+               sort: Literal["date", "relevance"] = "date", page: int = 1,
+               per_page: int = 50) -> SearchResult:
+        """One page of the messages matching ``query`` that the viewer may see.
+
+        ``lists`` None searches every list. ``page`` counts from 1; ``per_page`` 0 returns every
+        match. Raises :class:`QueryError` when a prefix would expand to too many words.
+        """
+        if page < 1 or per_page < 0:
+            raise QueryError("page counts from 1 and per_page may not be negative", None)
+        with self._lock:
+            searcher = self._current()
+            q = _restrict(compile_query(query, self._schema, searcher), lists, viewer_keys)
+            limit = None if per_page == 0 else page * per_page
+            if sort == "date":
+                results = searcher.search(q, limit=limit, sortedby=FieldFacet("date",
+                                                                              reverse=True))
+            else:
+                results = searcher.search(q, limit=limit)
+            total = len(results)
+            first = 0 if per_page == 0 else (page - 1) * per_page
+            hits = []
+            for hit in results[first:]:
+                stored = hit.fields()
+                score = hit.score if sort == "relevance" else None
+                hits.append(Hit(stored["msgid"], _from_epoch(stored.get("date")),
+                                None if score is None else float(score)))
+        return SearchResult(total, tuple(hits))
+
+    def snippet(self, msgid: str, query: sq.Query, text: str, maxchars: int = 300) -> str:
+        """An HTML fragment of ``text`` around the words ``query`` matched, escaped, matches in
+        ``<mark>``; the start of ``text`` when nothing matches.
+
+        ``msgid`` names the message the text comes from; Whoosh stores no text, so it is unused
+        here, but an engine that keeps its own copy of the text (SQL full-text) snippets from it.
+        """
+        del msgid
+        analyzer = _prose_analyzer()
+        terms: set[str] = set()
+        with self._lock:
+            searcher = self._current()
+            for leaf in sq.leaves(query):
+                if isinstance(leaf, sq.Term | sq.Phrase) and leaf.field not in ("msgid", "patchid"):
+                    words = leaf.text if isinstance(leaf, sq.Term) else " ".join(leaf.words)
+                    terms.update(t.text for t in analyzer(words, mode="query"))
+                elif isinstance(leaf, sq.Prefix):
+                    for fname in ("nq", "quoted", "dfb", "dfa"):
+                        expanded = searcher.reader().expand_prefix(fname, leaf.text.lower())
+                        for i, word in enumerate(expanded):
+                            if i >= 50:
+                                break
+                            terms.add(word.decode() if isinstance(word, bytes) else word)
+        fragmenter = highlight.ContextFragmenter(maxchars=maxchars, surround=60)
+        out = highlight.highlight(text, frozenset(terms), analyzer, fragmenter, _MarkFormatter(),
+                                  top=2)
+        if out:
+            return str(out)
+        head = text[:maxchars]
+        return html.escape(head + ("…" if len(text) > maxchars else ""), quote=True)
+
+
+def index_batches(target: SearchIndex, docs: Iterable[SearchDoc], batch: int = 2000,
+                  on_commit: Callable[[Sequence[SearchDoc]], None] | None = None) -> int:
+    """Add ``docs`` in commits of ``batch`` documents; returns how many were indexed.
+
+    ``on_commit`` is called with each committed batch, after its commit: the caller advances its
+    watermark there, so a crash between commits re-indexes at most one batch (``add`` replaces
+    by Message-ID, so that is harmless).
+    """
+    total = 0
+    pending: list[SearchDoc] = []
+    for doc in docs:
+        pending.append(doc)
+        if len(pending) >= batch:
+            total += target.add(pending)
+            if on_commit is not None:
+                on_commit(tuple(pending))
+            pending = []
+    if pending:
+        total += target.add(pending)
+        if on_commit is not None:
+            on_commit(tuple(pending))
+    return total
