@@ -202,7 +202,7 @@ def _render_moment(moment: datetime) -> str:
 # Dates
 
 _ABSOLUTE_RE = re.compile(
-    r"^(\d{4})-?(\d{2})-?(\d{2})(?:[T ]?(\d{2}):?(\d{2})(?::?(\d{2}))?)?$")
+    r"^(\d{4})-?(\d{2})-?(\d{2})(?:[Tt ]?(\d{2}):?(\d{2})(?::?(\d{2}))?)?$")
 _RELATIVE_RE = re.compile(r"^(\d{1,6})\.(second|minute|hour|day|week|month|year)s?\.ago$")
 _LAST_RE = re.compile(r"^last\.(day|week|month|year)$")
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
@@ -262,12 +262,12 @@ def parse_date_range(text: str, now: datetime | None = None, position: int = 0) 
     try:
         if ".." not in value:
             moment, _ = _point(value, now)
-            start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-            return DateRange(start, start + timedelta(days=1))
+            day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+            return DateRange(day, day + timedelta(days=1))
         left, right = value.split("..", 1)
         if not left and not right:
             raise QueryError("d: needs a date on at least one side of '..'", position)
-        start = _point(left, now)[0] if left else None
+        start: datetime | None = _point(left, now)[0] if left else None
         end: datetime | None = None
         if right:
             moment, whole_day = _point(right, now)
