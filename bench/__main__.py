@@ -1,0 +1,122 @@
+"""``python -m bench --size SIZE``: run every measurement and write BENCHMARKS.md and the plots."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from urllib.parse import quote_plus
+
+from bench import load, ours, peer, report
+from bench.corpus import (
+    REPO,
+    SCRATCH,
+    CorpusSpec,
+    assemble,
+    parse_sizes,
+    write_late_copies,
+    write_prefix,
+)
+from bench.facts import CorpusFacts, mid_path, scan
+from bench.report import Run, SizeRun
+from bench.system import ensure_tools, machine, say, stop
+
+
+def _pages(facts: CorpusFacts) -> list[load.Page]:
+    base = f"/{ours.LIST}/"
+    threads = [base + mid_path(mid) for mid, _n in facts.threads]
+    return [
+        load.Page("message", tuple(base + mid_path(m) + "/" for m in facts.messages)),
+        load.Page("thread (T/)", tuple(t + "/T/" for t in threads)),
+        load.Page("list index", (base,)),
+        load.Page("t.mbox.gz", tuple(t + "/t.mbox.gz" for t in threads)),
+        load.Page("search", tuple(base + "?q=" + quote_plus(q) for q in facts.queries)),
+    ]
+
+
+def run_size(spec: CorpusSpec, args: argparse.Namespace, profile_done: bool,
+             run: Run) -> SizeRun:
+    say(f"corpus {spec.size}: assembling into {SCRATCH.relative_to(REPO)}/")
+    mbox, n = assemble(spec)
+    raw = mbox.stat().st_size
+    facts = scan(mbox)
+    say(f"corpus {spec.size}: {n} messages, {raw / 1e6:.0f} MB; {len(facts.queries)} queries")
+    sr = SizeRun(spec.size, n, raw, facts_threads=facts.threads,
+                 queries=facts.queries, message_sample=len(facts.messages))
+    timeout = args.ingest_timeout or max(420.0, n / 50)
+    home = SCRATCH / f"ours-{spec.size}"
+    sr.ours.append(ours.ingest(mbox, n, raw, False, SCRATCH / f"ours-{spec.size}-nosearch",
+                               timeout))
+    on = ours.ingest(mbox, n, raw, True, home, timeout)
+    sr.ours.append(on)
+    if on.ok:
+        late, mid = write_late_copies(mbox, SCRATCH / "late-100.mboxrd", 100)
+        sr.incremental = ours.incremental(SCRATCH / "late-100.mboxrd", late, mid, home)
+    if not args.skip_peer:
+        sr.peer = peer.ingest(mbox, n, raw, SCRATCH / f"peer-{spec.size}",
+                              args.ingest_timeout or max(900.0, n / 20))
+    if not profile_done:
+        count = min(5000, n)
+        pmbox = SCRATCH / f"profile-{count}.mboxrd"
+        write_prefix(mbox, pmbox, count)
+        run.profile = ours.profile(pmbox, count, SCRATCH / "ours-profile")
+    if not args.skip_load:
+        servers = []
+        proc_o, port_o, err_o = ours.serve(home) if on.ok else (None, 0, "ingest failed")
+        servers.append(load.Server("listarchive", port_o, err_o))
+        proc_p, port_p, err_p = (None, 0, "not run")
+        if sr.peer is not None and sr.peer.ok:
+            proc_p, port_p, err_p = peer.serve(SCRATCH / f"peer-{spec.size}")
+        servers.append(load.Server("public-inbox", port_p, err_p))
+        try:
+            sr.load = load.measure(_pages(facts), servers, args.seconds, SCRATCH / "wrk")
+        finally:
+            for proc in (proc_o, proc_p):
+                if proc is not None:
+                    stop(proc)
+    return sr
+
+
+def _clk_reference(args: argparse.Namespace, sizes: list[CorpusSpec]) -> ours.IngestResult | None:
+    """Issue 2's figure is on the linux-clk 10k set alone (the 10k corpus is exactly that)."""
+    if any(s.size == "10k" for s in sizes) or any(s.small for s in sizes):
+        return None
+    spec = parse_sizes("10k")[0]
+    mbox, n = assemble(spec)
+    return ours.ingest(mbox, n, mbox.stat().st_size, False, SCRATCH / "ours-clk10k", 900)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    ap.add_argument("--size", default="default",
+                    help="small, default, 10k, 100k, 300k, 1m, scale (=10k,100k), or a comma list")
+    ap.add_argument("--seconds", type=int, default=0,
+                    help="duration of each wrk run (default 10; 3 for small)")
+    ap.add_argument("--ingest-timeout", type=float, default=0.0,
+                    help="seconds before an ingest is killed (default scales with size)")
+    ap.add_argument("--skip-peer", action="store_true", help="do not run public-inbox")
+    ap.add_argument("--skip-load", action="store_true", help="no HTTP measurements")
+    ap.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
+    args = ap.parse_args()
+    sizes = parse_sizes(args.size)
+    if not args.seconds:
+        args.seconds = 3 if all(s.small for s in sizes) else 10
+    started = time.monotonic()
+    installed = ensure_tools()
+    run = Run(size_arg=args.size, machine=machine(), installed=installed,
+              wrk_seconds=args.seconds)
+    for i, spec in enumerate(sizes):
+        run.sizes.append(run_size(spec, args, profile_done=i > 0, run=run))
+    run.clk10k = _clk_reference(args, sizes)
+    run.total_seconds = time.monotonic() - started
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    (SCRATCH / "results.json").write_text(json.dumps(asdict(run), indent=1, default=str))
+    report.write(run, args.output)
+    say(f"wrote {args.output.relative_to(REPO)} and bench/plots/ in {run.total_seconds:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,255 @@
+"""listarchive measured through its real command line, and served by gunicorn.
+
+Nothing is imported from the product: every figure comes from ``listarchive`` run as a child
+process, exactly as a user runs it, so a broken or missing piece is recorded, not fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pstats
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.system import Measured, du, free_port, run_measured, say, stop, wait_for_port
+
+LIST = "bench"
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class IngestResult:
+    """One ingest of the corpus into a fresh archive (either system)."""
+
+    system: str
+    label: str
+    messages: int
+    raw_bytes: int
+    ok: bool = False
+    error: str = ""
+    wall: float = 0.0
+    cpu: float = 0.0
+    max_rss_mb: float = 0.0
+    stored: int = 0
+    summary: dict[str, object] = field(default_factory=dict)
+    disk: dict[str, int] = field(default_factory=dict)
+    steps: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.wall if self.ok and self.wall else 0.0
+
+    @property
+    def rate_cpu(self) -> float:
+        return self.messages / self.cpu if self.ok and self.cpu else 0.0
+
+
+def write_config(home: Path, search: bool) -> Path:
+    """A fresh data folder and its TOML config (the keys of ``listarchive/settings.py``)."""
+    if home.exists():
+        shutil.rmtree(home)
+    (home / "data").mkdir(parents=True)
+    cfg = home / "listarchive.toml"
+    cfg.write_text(
+        "[storage]\n"
+        f'data_dir = "{home / "data"}"\n\n'
+        "[search]\n"
+        f"enabled = {'true' if search else 'false'}\n\n"
+        "[[lists]]\n"
+        f'name = "{LIST}"\n'
+        'address = "bench@example.org"\n'
+        'description = "benchmark corpus"\n',
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def _error(m: Measured) -> str:
+    if m.timed_out:
+        return f"timed out after {m.wall:.0f} s"
+    tail = (m.stderr.strip().splitlines() or m.stdout.strip().splitlines() or ["no output"])[-1]
+    return f"exit {m.returncode}: {tail[:300]}"
+
+
+def _summary(stdout: str) -> dict[str, object]:
+    for line in reversed(stdout.strip().splitlines()):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return {}
+
+
+def disk_split(data: Path) -> dict[str, int]:
+    """Bytes under the data folder: the SQL database, the search index, everything else."""
+    out = {"database": 0, "search index": 0, "other": 0}
+    if not data.exists():
+        return out
+    for entry in data.iterdir():
+        if entry.name.startswith("listarchive.sqlite3"):
+            out["database"] += du(entry)
+        elif entry.name == "search":
+            out["search index"] += du(entry)
+        else:
+            out["other"] += du(entry)
+    return out
+
+
+def ingest(mbox: Path, messages: int, raw_bytes: int, search: bool, home: Path,
+           timeout: float) -> IngestResult:
+    """``listarchive init`` then ``listarchive ingest --json`` into a fresh archive."""
+    label = "search on" if search else "search off"
+    res = IngestResult("listarchive", label, messages, raw_bytes)
+    exe = BIN / "listarchive"
+    if not exe.exists():
+        res.error = "the listarchive command is not installed"
+        return res
+    cfg = write_config(home, search)
+    init = run_measured([str(exe), "-c", str(cfg), "init"], timeout=300)
+    if init.returncode != 0:
+        res.error = "init failed, " + _error(init)
+        return res
+    say(f"listarchive ingest ({label}) of {messages} messages")
+    m = run_measured([str(exe), "-c", str(cfg), "ingest", "--list", LIST, "--json", str(mbox)],
+                     timeout=timeout)
+    res.wall, res.cpu, res.max_rss_mb = m.wall, m.cpu, m.max_rss_mb
+    res.summary = _summary(m.stdout)
+    res.disk = disk_split(home / "data")
+    res.steps = {"init": init.wall, "ingest": m.wall}
+    if m.returncode != 0 or m.timed_out:
+        res.error = _error(m)
+        return res
+    res.ok = True
+    stored = res.summary.get("new", 0)
+    res.stored = stored if isinstance(stored, int) else 0
+    say(f"  {res.rate:.0f} msg/s wall, {res.cpu:.0f} s CPU, peak RSS {res.max_rss_mb:.0f} MB")
+    return res
+
+
+@dataclass
+class Profile:
+    """Where the time goes in an ingest: the top functions by own and by total time."""
+
+    messages: int
+    ok: bool = False
+    error: str = ""
+    wall: float = 0.0
+    own: list[tuple[str, float]] = field(default_factory=list)
+    total: list[tuple[str, float]] = field(default_factory=list)
+
+
+def _frame_name(key: tuple[str, int, str]) -> str:
+    filename, line, func = key
+    parts = Path(filename).parts
+    for anchor in ("listarchive", "ingest", "site-packages"):
+        if anchor in parts:
+            idx = len(parts) - 1 - parts[::-1].index(anchor)
+            short = "/".join(parts[idx + (anchor == "site-packages"):])
+            return f"{func} ({short}:{line})"
+    return f"{func} ({Path(filename).name}:{line})"
+
+
+def profile(mbox: Path, messages: int, home: Path, top: int = 15) -> Profile:
+    """pyinstrument over ``listarchive ingest`` (search index on) of a small mbox.
+
+    pyinstrument samples the main process only: work done in a process pool shows up as the
+    time the main process waits for it.
+    """
+    res = Profile(messages)
+    exe = BIN / "listarchive"
+    pyi = BIN / "pyinstrument"
+    if not exe.exists() or not pyi.exists():
+        res.error = "listarchive or pyinstrument is not installed"
+        return res
+    cfg = write_config(home, search=True)
+    init = run_measured([str(exe), "-c", str(cfg), "init"], timeout=300)
+    if init.returncode != 0:
+        res.error = "init failed, " + _error(init)
+        return res
+    out = home / "ingest.pstats"
+    say(f"profiling listarchive ingest of {messages} messages with pyinstrument")
+    m = run_measured([str(pyi), "-r", "pstats", "-o", str(out), str(exe), "-c", str(cfg),
+                      "ingest", "--list", LIST, "--json", str(mbox)], timeout=1800)
+    res.wall = m.wall
+    if m.returncode != 0 or not out.exists():
+        res.error = _error(m)
+        return res
+    stats = pstats.Stats(str(out))
+    table = stats.stats  # type: ignore[attr-defined]
+    by_own = sorted(table.items(), key=lambda kv: kv[1][2], reverse=True)
+    by_total = sorted(table.items(), key=lambda kv: kv[1][3], reverse=True)
+    res.own = [(_frame_name(k), v[2]) for k, v in by_own[:top]]
+    res.total = [(_frame_name(k), v[3]) for k, v in by_total
+                 if "<" not in k[0] and "runpy" not in k[0]][:top]
+    res.ok = True
+    return res
+
+
+def serve(home: Path) -> tuple[subprocess.Popen[bytes] | None, int, str]:
+    """gunicorn (2 sync workers) on a loopback port; (None, 0, reason) when it cannot start."""
+    check = subprocess.run([sys.executable, "-c", "from listarchive.web import create_app"],
+                           capture_output=True, text=True)
+    if check.returncode != 0:
+        lines = check.stderr.strip().splitlines() or ["no output"]
+        return None, 0, f"listarchive.web does not import: {lines[-1][:200]}"
+    gunicorn = BIN / "gunicorn"
+    if not gunicorn.exists():
+        return None, 0, "gunicorn is not installed in the venv"
+    port = free_port()
+    env = dict(os.environ, LISTARCHIVE_CONFIG=str(home / "listarchive.toml"))
+    log = (home / "gunicorn.log").open("wb")
+    proc = subprocess.Popen([str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}",
+                             "--timeout", "60", "listarchive.web:create_app()"],
+                            env=env, stdout=log, stderr=log, start_new_session=True)
+    if not wait_for_port(port, proc):
+        stop(proc)
+        tail = (home / "gunicorn.log").read_text(errors="replace").strip().splitlines()
+        return None, 0, f"gunicorn did not start: {(tail or ['no output'])[-1][:200]}"
+    return proc, port, ""
+
+
+@dataclass
+class Incremental:
+    """Issue 8's figure: 100 new messages into a built archive, seconds until searchable."""
+
+    messages: int
+    ok: bool = False
+    error: str = ""
+    ingest_seconds: float = 0.0
+    searchable_seconds: float = 0.0
+
+
+def incremental(mbox: Path, messages: int, mid: str, home: Path,
+                limit: float = 120.0) -> Incremental:
+    """Ingest ``mbox`` into the archive at ``home``, then poll ``search m:MID`` until found."""
+    res = Incremental(messages)
+    exe = BIN / "listarchive"
+    cfg = home / "listarchive.toml"
+    start = time.monotonic()
+    m = run_measured([str(exe), "-c", str(cfg), "ingest", "--list", LIST, "--json", str(mbox)],
+                     timeout=600)
+    res.ingest_seconds = m.wall
+    if m.returncode != 0:
+        res.error = "ingest " + _error(m)
+        return res
+    while time.monotonic() - start < limit:
+        found = subprocess.run([str(exe), "-c", str(cfg), "search", "--json", f"m:{mid}"],
+                               capture_output=True, text=True, timeout=60)
+        if found.returncode == 0 and _summary(found.stdout).get("total"):
+            res.ok = True
+            res.searchable_seconds = time.monotonic() - start
+            return res
+        if found.returncode not in (0, 1):
+            tail = (found.stderr.strip().splitlines() or ["no output"])[-1]
+            res.error = f"search exit {found.returncode}: {tail[:200]}"
+            return res
+        time.sleep(0.5)
+    res.error = f"not searchable after {limit:.0f} s"
+    return res

@@ -1,0 +1,375 @@
+"""BENCHMARKS.md from one run: headline, ingest, latency, search, growth, profile, targets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import plots
+from bench.corpus import DATE_SHIFT_DAYS, REAL_SETS, SMALL_TAKE
+from bench.load import CONCURRENCY, LoadResult
+from bench.ours import Incremental, IngestResult, Profile
+
+NOTES = Path(__file__).resolve().parent / "notes.md"
+NA = "n/a"
+
+
+@dataclass
+class SizeRun:
+    size: str
+    messages: int
+    raw_bytes: int
+    facts_threads: list[tuple[str, int]] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
+    message_sample: int = 0
+    ours: list[IngestResult] = field(default_factory=list)
+    peer: IngestResult | None = None
+    load: list[LoadResult] = field(default_factory=list)
+    incremental: Incremental | None = None
+
+    def ours_with(self, search: bool) -> IngestResult | None:
+        label = "search on" if search else "search off"
+        return next((r for r in self.ours if r.label == label), None)
+
+    def latency(self, server: str, page: str, conc: int) -> LoadResult | None:
+        return next((r for r in self.load if r.server == server and r.page == page
+                     and r.concurrency == conc), None)
+
+
+@dataclass
+class Run:
+    size_arg: str
+    machine: dict[str, str]
+    installed: list[str]
+    wrk_seconds: int
+    sizes: list[SizeRun] = field(default_factory=list)
+    profile: Profile | None = None
+    clk10k: IngestResult | None = None
+    total_seconds: float = 0.0
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:,.0f} MB" if n >= 10e6 else f"{n / 1e6:,.1f} MB"
+
+
+def _num(x: float, digits: int = 0) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def _ratio(ours: float | None, peer: float | None) -> str:
+    if not ours or not peer:
+        return NA
+    return f"{ours / peer:.2f}x"
+
+
+def _table(head: list[str], rows: Iterable[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def _ms(r: LoadResult | None, attr: str) -> tuple[str, float | None]:
+    if r is None:
+        return NA, None
+    if not r.ok:
+        return NA, None
+    value = float(getattr(r, attr))
+    return (f"{value:,.1f}" if attr == "rps" else f"{value:.1f} ms"), value
+
+
+def _headline(run: Run, sr: SizeRun) -> list[str]:
+    on = sr.ours_with(True)
+    off = sr.ours_with(False)
+    pi = sr.peer
+    rows: list[list[str]] = []
+
+    def ingest_row(name: str, ours_v: float | None, peer_v: float | None, fmt: str,
+                   better: str) -> None:
+        o = fmt.format(ours_v) if ours_v else NA
+        p = fmt.format(peer_v) if peer_v else NA
+        rows.append([name, o, p, _ratio(ours_v, peer_v), better])
+
+    ok_on = on if on and on.ok else None
+    ok_pi = pi if pi and pi.ok else None
+    ingest_row("ingest, messages/s (wall, search index on)", ok_on and ok_on.rate,
+               ok_pi and ok_pi.rate, "{:,.0f}", "higher")
+    ingest_row("ingest, messages per CPU-second", ok_on and ok_on.rate_cpu,
+               ok_pi and ok_pi.rate_cpu, "{:,.0f}", "higher")
+    ingest_row("ingest, messages/s (search index off)", off.rate if off and off.ok else None,
+               None, "{:,.0f}", "higher")
+    ingest_row("ingest, peak RSS (MB)", ok_on and ok_on.max_rss_mb, ok_pi and ok_pi.max_rss_mb,
+               "{:,.0f}", "lower")
+    ingest_row("disk used / raw mail size", ok_on and sum(ok_on.disk.values()) / sr.raw_bytes,
+               ok_pi and sum(ok_pi.disk.values()) / sr.raw_bytes, "{:.2f}", "lower")
+    for page in ("message", "thread (T/)", "list index", "t.mbox.gz", "search"):
+        for conc, attr, label in ((8, "p95", "p95"), (32, "rps", "requests/s")):
+            o_txt, o = _ms(sr.latency("listarchive", page, conc), attr)
+            p_txt, p = _ms(sr.latency("public-inbox", page, conc), attr)
+            better = "higher" if attr == "rps" else "lower"
+            rows.append([f"{page}: {label}, {conc} clients", o_txt, p_txt, _ratio(o, p), better])
+    head = [f"{sr.size} corpus: {sr.messages:,} messages, {_mb(sr.raw_bytes)}", "listarchive",
+            "public-inbox", "ratio (ours / theirs)", "better is"]
+    return _table(head, rows)
+
+
+def _ingest_section(sr: SizeRun) -> list[str]:
+    rows = []
+    runs = [*sr.ours, *([sr.peer] if sr.peer else [])]
+    for r in runs:
+        if not r.ok:
+            rows.append([f"{r.system} ({r.label})", *([NA] * 9), f"failed: {r.error}"])
+            continue
+        disk = sum(r.disk.values())
+        split = ", ".join(f"{k} {_mb(v)}" for k, v in r.disk.items() if v)
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in r.steps.items())
+        rows.append([f"{r.system} ({r.label})", f"{r.messages:,}", f"{r.stored:,}",
+                     f"{r.wall:.1f}", _num(r.rate), f"{r.cpu:.1f}", _num(r.rate_cpu),
+                     _num(r.max_rss_mb), _mb(disk), f"{disk / r.raw_bytes:.2f}",
+                     f"{split}; {steps}"])
+    head = ["system", "messages in", "stored", "wall s", "msg/s", "CPU s", "msg/CPU-s",
+            "peak RSS MB", "disk", "disk/raw", "details"]
+    out = _table(head, rows)
+    for r in sr.ours:
+        if r.summary:
+            out.append(f"\n`listarchive ingest --json` ({r.label}): `{r.summary}`")
+    if sr.incremental:
+        inc = sr.incremental
+        out.append("\nIncremental add (search on): " + (
+            f"{inc.messages} new messages ingested in {inc.ingest_seconds:.1f} s, the last one "
+            f"found by `listarchive search m:...` {inc.searchable_seconds:.1f} s after the "
+            "ingest started." if inc.ok else f"not available ({inc.error})."))
+    return out
+
+
+def _latency_section(sr: SizeRun) -> list[str]:
+    out: list[str] = []
+    pages = list(dict.fromkeys(r.page for r in sr.load))
+    for page in pages:
+        rows = []
+        for conc in CONCURRENCY:
+            row = [str(conc)]
+            p95s: list[float | None] = []
+            for server in ("listarchive", "public-inbox"):
+                r = sr.latency(server, page, conc)
+                if r is None or not r.ok:
+                    row += [NA, NA, NA, NA]
+                    p95s.append(None)
+                    continue
+                row += [f"{r.p50:.1f}", f"{r.p95:.1f}", f"{r.p99:.1f}", f"{r.rps:,.1f}"]
+                p95s.append(r.p95)
+            row.append(_ratio(p95s[0], p95s[1]))
+            rows.append(row)
+        urls = max((r.urls for r in sr.load if r.page == page), default=0)
+        out.append(f"\n**{page}** ({urls} URLs rotated)\n")
+        out += _table(["clients", "ours p50 ms", "ours p95", "ours p99", "ours req/s",
+                       "peer p50 ms", "peer p95", "peer p99", "peer req/s", "p95 ratio"], rows)
+        errors = {r.error for r in sr.load if r.page == page and r.error}
+        for err in sorted(errors):
+            out.append(f"\n- {err}")
+    return out
+
+
+def _growth(run: Run) -> list[str]:
+    if len(run.sizes) < 2:
+        return ["Only one size in this run; `make bench SIZE=scale` (10k, 100k) or "
+                "`SIZE=10k,100k,1m` shows how each figure grows with the archive."]
+    rows = []
+    for sr in run.sizes:
+        on = sr.ours_with(True)
+        off = sr.ours_with(False)
+        pi = sr.peer
+
+        def lat(server: str, page: str, sr: SizeRun = sr) -> str:
+            r = sr.latency(server, page, 8)
+            return f"{r.p95:.1f}" if r and r.ok else NA
+
+        rows.append([sr.size, f"{sr.messages:,}",
+                     _num(on.rate) if on and on.ok else NA,
+                     _num(off.rate) if off and off.ok else NA,
+                     _num(pi.rate) if pi and pi.ok else NA,
+                     _num(on.max_rss_mb) if on and on.ok else NA,
+                     _num(pi.max_rss_mb) if pi and pi.ok else NA,
+                     lat("listarchive", "message"), lat("public-inbox", "message"),
+                     lat("listarchive", "search"), lat("public-inbox", "search")])
+    return _table(["size", "messages", "ours msg/s (search on)", "ours msg/s (off)",
+                   "peer msg/s", "ours RSS MB", "peer RSS MB", "ours message p95 ms (c=8)",
+                   "peer message p95", "ours search p95 ms (c=8)", "peer search p95"], rows)
+
+
+def _profile(run: Run) -> list[str]:
+    prof = run.profile
+    if prof is None:
+        return ["Not run."]
+    if not prof.ok:
+        return [f"Not available: {prof.error}"]
+    out = [f"pyinstrument (statistical, main process) over `listarchive ingest --json` of the "
+           f"first {prof.messages:,} messages of the corpus into a fresh archive with the search "
+           f"index on; {prof.wall:.1f} s under the profiler.", "", "Top functions by own time:", ""]
+    out += _table(["function", "own s"], [[f"`{n}`", f"{t:.2f}"] for n, t in prof.own])
+    out += ["", "Top functions by total time (including callees):", ""]
+    out += _table(["function", "total s"], [[f"`{n}`", f"{t:.2f}"] for n, t in prof.total])
+    return out
+
+
+def _targets(run: Run) -> list[str]:
+    rows: list[list[str]] = []
+    main = max(run.sizes, key=lambda s: s.messages)
+    big = [s for s in run.sizes if s.messages >= 25_000]
+    at25 = min(big, key=lambda s: s.messages) if big else None
+    at100 = next((s for s in run.sizes if s.messages >= 100_000), None)
+
+    def add(issue: str, target: str, value: float | None, limit: float, higher: bool,
+            fmt: str, where: str) -> None:
+        if value is None:
+            rows.append([issue, target, "not yet (not measured)", NA, where])
+            return
+        met = value >= limit if higher else value < limit
+        rows.append([issue, target, "met" if met else "not yet", fmt.format(value), where])
+
+    clk = run.clk10k or next((s.ours_with(False) for s in run.sizes if s.size == "10k"), None)
+    clk_rate = clk.rate if clk and clk.ok else None
+    clk_where = "linux-clk 10k, search off" if clk else "not in this run (small size)"
+    add("#2", "ingest >= 500 msg/s (linux-clk 10k, search off)", clk_rate, 500, True,
+        "{:,.0f} msg/s", clk_where)
+    rss = [r.max_rss_mb for s in run.sizes for r in s.ours if r.ok]
+    if run.clk10k and run.clk10k.ok:
+        rss.append(run.clk10k.max_rss_mb)
+    add("#2", "ingest peak RSS < 300 MB at any size", max(rss) if rss else None, 300, False,
+        "{:,.0f} MB", "largest over every ingest of this run")
+    add("#3", "ingest >= 400 msg/s with patch/series extraction", clk_rate, 400, True,
+        "{:,.0f} msg/s", clk_where + " (extraction always on)")
+    for page in ("message", "thread (T/)", "list index", "t.mbox.gz"):
+        r = at25.latency("listarchive", page, 8) if at25 else None
+        add("#4", f"{page} p95 < 50 ms (>= 25k messages, 8 clients)",
+            r.p95 if r and r.ok else None, 50, False, "{:.1f} ms",
+            f"{at25.size} corpus" if at25 else "no corpus >= 25k in this run")
+    rows.append(["#5", "subsystem queue page (5k open patches) p95 < 100 ms",
+                 "not yet (not measured)", NA, "needs the queue page and a 5k-patch archive"])
+    rows.append(["#5", "git-scan of 10k commits against 25k messages < 30 s",
+                 "not yet (not measured)", NA, "needs `listarchive git-scan`"])
+    r = at25.latency("listarchive", "search", 1) if at25 else None
+    add("#8", "search p95 < 50 ms at 25k (query mix, 1 client)", r.p95 if r and r.ok else None,
+        50, False, "{:.1f} ms", f"{at25.size} corpus" if at25 else "no corpus >= 25k")
+    r = at100.latency("listarchive", "search", 1) if at100 else None
+    add("#8", "search p95 < 150 ms at 100k (query mix, 1 client)",
+        r.p95 if r and r.ok else None, 150, False, "{:.1f} ms",
+        f"{at100.size} corpus" if at100 else "no 100k+ corpus in this run")
+    on = main.ours_with(True)
+    add("#8", "index build >= 600 msg/s (both cores)", on.rate if on and on.ok else None, 600,
+        True, "{:,.0f} msg/s", f"{main.size}: whole ingest with search on (a lower bound)")
+    inc = main.incremental
+    add("#8", "incremental add of 100 messages: seconds until searchable",
+        inc.searchable_seconds if inc and inc.ok else None, 10, False, "{:.1f} s",
+        f"{main.size}; issue says 'within seconds', read as < 10 s")
+    return _table(["issue", "target", "status", "figure", "measured on"], rows)
+
+
+def _method(run: Run, sr: SizeRun) -> list[str]:
+    real = ", ".join(f"{r.name} ({r.count:,}, `{r.file}`)" for r in REAL_SETS)
+    small = ", ".join(f"{n} {k}" for k, n in SMALL_TAKE.items())
+    return [
+        "### Corpus",
+        f"- Real mail from `../shared/corpora/lore/` (relative to the repository root): {real}. "
+        "The mboxrd files are split on `From ` lines (mboxrd escapes body lines, so every such "
+        "line is a separator); the epoch bundle is cloned once into `bench/scratch/src/` and "
+        "each commit's blob `m` is read with one `git cat-file --batch`, escaped for mboxrd.",
+        "- `SIZE=default`: the three sets once, in that order (35,218 messages). "
+        f"`SIZE=small`: the first messages of each set ({small}). `SIZE=10k`: the first 10,000, "
+        "which is exactly the linux-clk set.",
+        "- `SIZE=100k`, `300k`, `1m`: the three sets, then copy 1, 2, ... of them until the size "
+        "is reached. In copy k every Message-ID named in `Message-ID`, `References` and "
+        "`In-Reply-To` gets `.copyk` appended to its local part (`<a@b>` -> `<a.copyk@b>`; an id "
+        "without `@` gets it at the end), so a reply points at its parent's copy and each thread "
+        "is copied whole; `Date` is moved back by "
+        f"k x {DATE_SHIFT_DAYS} days (dates that do not parse are left alone). Bodies and every "
+        "other header are unchanged, so nothing deduplicates away and the mail stays real.",
+        "- Everything is written to one mboxrd file in `bench/scratch/` (git-ignored); both "
+        "systems ingest that same file.",
+        "",
+        "### Ingest",
+        "- listarchive: `listarchive -c CFG init` (not timed), then `listarchive -c CFG ingest "
+        "--list bench --json CORPUS` into a fresh data folder; the config sets `[storage] "
+        "data_dir` and `[search] enabled = true|false`.",
+        "- public-inbox: `public-inbox-init -V2 bench DIR URL ADDR` (not timed); import = a "
+        "short Perl program that reads the mboxrd with `PublicInbox::MboxReader` and writes "
+        "each message with `PublicInbox::Import` (public-inbox's own git fast-import writer, "
+        "v2 layout: one commit per message, blob `m`, a new epoch every ~1 GB packed like "
+        "`V2Writable`); index = `public-inbox-index DIR` (msgmap, overview SQLite, Xapian at "
+        "the default `full` level, default shard count). Ingest time = import + index. This "
+        "is the path a lore mirror takes (epochs, then `public-inbox-index`); per-message "
+        "`public-inbox-mda` would be far slower and is not what anyone bulk-loads with.",
+        "- Wall time from process start to exit; CPU seconds and peak RSS from `os.wait4` on "
+        "the child, which includes every process it waited for (git fast-import, index shards, "
+        "a process pool). Peak RSS is the largest single process, not a sum.",
+        "- Disk: block usage (`du`) of the data folder, split into the SQL database, the search "
+        "index and the rest (blobs); for public-inbox, git epochs (messages), SQLite (msgmap, "
+        "over.sqlite3) and Xapian shards. Raw size = the mboxrd file.",
+        "",
+        "### Pages",
+        "- listarchive served by gunicorn, 2 sync workers (`gunicorn -w 2 -b 127.0.0.1:PORT "
+        "'listarchive.web:create_app()'`, `LISTARCHIVE_CONFIG` pointing at the search-on "
+        "archive); public-inbox by `public-inbox-httpd -W 2` on the same machine. Both on "
+        "127.0.0.1, one server at a time.",
+        f"- Client: `wrk` (Debian), {run.wrk_seconds} s per measurement, 1, 8 and 32 "
+        "connections (min(connections, 2) threads), with a Lua script that rotates through "
+        "the page's URL list; latency percentiles from wrk's histogram, requests/s = "
+        "completed requests / duration. The client shares the 2 cores with the server.",
+        f"- URLs, the same for both: message page `/bench/MSGID/` for {sr.message_sample} "
+        "random Message-IDs; thread page `/bench/MSGID/T/` and `/bench/MSGID/t.mbox.gz` for the "
+        f"{len(sr.facts_threads)} threads whose size is closest to 50 messages (sizes "
+        f"{', '.join(str(n) for _m, n in sr.facts_threads)}); list index `/bench/`; search "
+        f"`/bench/?q=...` over {len(sr.queries)} queries built from the corpus: 50 `f:` senders, "
+        "50 `s:` subject words, 40 two-word subject phrases, 40 `dfn:` file names from diffs, "
+        "30 one-month `d:` ranges, 10 `f:` + `s:` combinations (fixed seed).",
+        "- Each URL is fetched once from each server first. A server failing more than 10% of "
+        "a page's URLs gets that row marked not available; otherwise URLs failing on either "
+        "server are dropped for both (public-inbox answers 404 to a search with no match, so "
+        "such queries are dropped).",
+    ]
+
+
+def write(run: Run, output: Path) -> None:
+    """Render the report and the plots."""
+    main = max(run.sizes, key=lambda s: s.messages)
+    m = run.machine
+    pngs = plots.draw(run, output.parent / "bench" / "plots")
+    lines = [
+        "# Benchmarks: listarchive and public-inbox, side by side",
+        "",
+        f"Generated by `make bench SIZE={run.size_arg}` on {m['date']}, commit {m['commit']}, "
+        f"in {run.total_seconds / 60:.1f} minutes. Every figure below comes from this one run, "
+        "on the same input for both systems. How each was measured is under *Method*.",
+        "",
+        "## Headline",
+        "",
+        *_headline(run, main),
+        "",
+        f"Machine: {m['cpu']}, {m['nproc']} cores, {m['memory']} RAM, {m['os']}, kernel "
+        f"{m['kernel']}. public-inbox {m['public-inbox']} (Xapian {m['xapian']}), "
+        f"{m['git']}, Python {m['python']}, SQLite {m['sqlite']}, gunicorn {m['gunicorn']}, "
+        f"{m['wrk']}.",
+        "",
+    ]
+    if pngs:
+        lines += ["## Plots", ""] + [f"![{p.stem}](bench/plots/{p.name})" for p in pngs] + [""]
+    lines += ["## Targets from the issues", "", *_targets(run), ""]
+    for sr in run.sizes:
+        lines += [f"## Ingest: {sr.size} corpus ({sr.messages:,} messages, "
+                  f"{_mb(sr.raw_bytes)} of mboxrd)", "", *_ingest_section(sr), ""]
+        if sr.load:
+            lines += [f"## Pages under load: {sr.size} corpus", "",
+                      "Latency in milliseconds; ratio = our p95 / public-inbox's p95 "
+                      "(below 1 means we are faster).", *_latency_section(sr), ""]
+    if run.clk10k:
+        lines += ["## Ingest: linux-clk 10k alone (issue 2's reference set)", "",
+                  *_ingest_section(SizeRun("clk10k", run.clk10k.messages,
+                                           run.clk10k.raw_bytes, ours=[run.clk10k])), ""]
+    lines += ["## Cost growth", "", *_growth(run), ""]
+    lines += ["## Where ingest time goes (profile)", "", *_profile(run), ""]
+    if NOTES.exists():
+        lines += ["## Analysis", "", NOTES.read_text(encoding="utf-8").strip(), ""]
+    lines += ["## Method", "", *_method(run, main), ""]
+    if run.installed:
+        lines += [f"(This run installed {', '.join(run.installed)} from Debian first.)", ""]
+    output.write_text("\n".join(lines), encoding="utf-8")

@@ -1,0 +1,190 @@
+"""The machine side: installing the tools, describing the host, timing child processes.
+
+Each measured command runs as a child of this process and is reaped with ``os.wait4``, which
+returns the rusage of that child and of the processes it waited for (git fast-import under the
+peer's importer, index shards, a process pool): CPU seconds are their sum, peak RSS the largest
+single process.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.corpus import REPO
+
+APT_TOOLS = {"public-inbox-init": "public-inbox", "wrk": "wrk"}
+
+
+def say(text: str) -> None:
+    """Progress for the person running ``make bench`` (stderr; stdout stays quiet)."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def ensure_tools() -> list[str]:
+    """Install public-inbox and wrk from Debian when they are missing; returns what was missing.
+
+    Raises ``RuntimeError`` when installing is impossible (not root, no apt-get).
+    """
+    missing = sorted({pkg for tool, pkg in APT_TOOLS.items() if shutil.which(tool) is None})
+    if not missing:
+        return []
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise RuntimeError(f"missing {', '.join(missing)}: install them (apt-get install "
+                           f"{' '.join(missing)}) or run make bench as root")
+    say(f"installing {' '.join(missing)}: apt-get update -qq && apt-get install -y ...")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    return missing
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One finished child process and what it cost."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    wall: float
+    cpu: float
+    max_rss_mb: float
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+
+def run_measured(argv: Sequence[str], env: Mapping[str, str] | None = None,
+                 cwd: Path | None = None, timeout: float = 3600.0,
+                 stdin_path: Path | None = None) -> Measured:
+    """Run ``argv`` to completion and measure wall time, CPU seconds and peak RSS.
+
+    A run that exceeds ``timeout`` is killed (its whole process group) and marked timed out.
+    """
+    out_path = REPO / "bench" / "scratch" / f".out-{os.getpid()}"
+    err_path = out_path.with_suffix(".err")
+    stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(list(argv), stdout=out, stderr=err, stdin=stdin,
+                                env=dict(env) if env is not None else None, cwd=cwd,
+                                start_new_session=True)
+        timed_out = False
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+        wall = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if stdin_path and not isinstance(stdin, int):
+        stdin.close()
+    stdout = out_path.read_text(errors="replace")
+    stderr = err_path.read_text(errors="replace")
+    out_path.unlink()
+    err_path.unlink()
+    return Measured(tuple(argv), proc.returncode, wall, usage.ru_utime + usage.ru_stime,
+                    usage.ru_maxrss / 1024.0, stdout, stderr, timed_out)
+
+
+def du(path: Path) -> int:
+    """Bytes used on disk by everything under ``path`` (blocks, like ``du``)."""
+    if not path.exists():
+        return 0
+    if path.is_file():
+        return path.stat().st_blocks * 512
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except FileNotFoundError:
+                continue
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:
+    """True once something accepts connections on 127.0.0.1:port; False if the server died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server we started (its own process group), politely first."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _first(cmd: Sequence[str]) -> str:
+    try:
+        res = subprocess.run(list(cmd), capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    text = (res.stdout or res.stderr).strip()
+    return text.splitlines()[0] if text else "?"
+
+
+def machine() -> dict[str, str]:
+    """The host and versions every figure was measured on."""
+    cpu = "?"
+    mem = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    dirty = _first(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
+    commit = _first(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"])
+    return {
+        "cpu": cpu,
+        "nproc": str(os.cpu_count()),
+        "memory": mem,
+        "kernel": platform.release(),
+        "os": _first(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "python": platform.python_version(),
+        "commit": commit + (" (with uncommitted changes)" if dirty not in ("", "?") else ""),
+        "public-inbox": _first(["dpkg-query", "-W", "-f=${Version}", "public-inbox"]),
+        "xapian": _first(["dpkg-query", "-W", "-f=${Version}", "libxapian30"]),
+        "git": _first(["git", "--version"]),
+        "wrk": _first(["sh", "-c", "wrk -v 2>&1 | head -1"]),
+        "gunicorn": _first([str(Path(sys.executable).parent / "gunicorn"), "--version"]),
+        "sqlite": _first([sys.executable, "-c", "import sqlite3; print(sqlite3.sqlite_version)"]),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
