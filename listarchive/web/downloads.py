@@ -1,0 +1,122 @@
+"""Byte downloads: raw messages, attachments, gzipped mboxrd; with validators for caching.
+
+Stored messages never change, so their sha256 is a strong ETag. Downloads are marked
+``nosniff`` and, for attachments, ``application/octet-stream`` + ``attachment`` so that a browser
+never renders mail content as a page of this site.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from datetime import datetime
+from email import message_from_bytes
+from urllib.parse import quote
+
+from flask import Response, abort, request
+
+from ingest.message import leaf_parts
+from listarchive import queries
+from listarchive.queries import MessageRecord
+from listarchive.web.context import db, viewer
+
+_CHARSET_RE = re.compile(r"charset=\"?([A-Za-z0-9_.:-]{1,40})", re.I)
+_FILENAME_RE = re.compile(r"[^A-Za-z0-9._+-]+")
+DOWNLOAD_CSP = "default-src 'none'; sandbox"
+
+
+def conditional(etag: str, last_modified: datetime | None) -> Response | None:
+    """A 304 when the client already holds this version, an empty HEAD answer, else ``None``."""
+    if request.if_none_match and request.if_none_match.contains(etag):
+        resp = Response(status=304)
+        resp.set_etag(etag)
+        return resp
+    return None
+
+
+def _finish(resp: Response, etag: str, last_modified: datetime | None) -> Response:
+    resp.set_etag(etag)
+    if last_modified is not None:
+        resp.last_modified = last_modified
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = DOWNLOAD_CSP
+    return resp
+
+
+def raw(record: MessageRecord) -> Response:
+    """The stored bytes as text/plain with the charset the message declares (UTF-8 if none)."""
+    etag = record.sha256
+    early = conditional(etag, record.ingested_at)
+    if early is not None:
+        return early
+    data = queries.raw_message(db(), viewer(), record.msgid)
+    if data is None:
+        abort(404)
+    head = data[:8192].split(b"\n\n", 1)[0].decode("latin-1")
+    m = _CHARSET_RE.search(head)
+    charset = m.group(1).lower() if m else "utf-8"
+    resp = Response(data, content_type=f"text/plain; charset={charset}")
+    resp.cache_control.public = True
+    resp.cache_control.max_age = 86400
+    return _finish(resp, etag, record.ingested_at)
+
+
+def attachment(record: MessageRecord, index: int) -> Response:
+    """Leaf part ``index`` (``ingest.message.Attachment.index``) as a plain file download."""
+    etag = f"{record.sha256}-{index}"
+    early = conditional(etag, record.ingested_at)
+    if early is not None:
+        return early
+    data = queries.raw_message(db(), viewer(), record.msgid)
+    if data is None:
+        abort(404)
+    parts = leaf_parts(message_from_bytes(data))
+    if not 0 <= index < len(parts):
+        abort(404, description="this message has no attachment with that number")
+    part = parts[index]
+    payload = part.get_payload(decode=True)
+    body = payload if isinstance(payload, bytes) else b""
+    try:
+        name = part.get_filename() or f"part-{index}"
+    except (ValueError, LookupError, TypeError):
+        name = f"part-{index}"
+    resp = Response(body, content_type="application/octet-stream")
+    resp.headers["Content-Disposition"] = content_disposition(str(name))
+    return _finish(resp, etag, record.ingested_at)
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback name and the RFC 5987 UTF-8 one.
+
+    A hostile name (``../../x.html"; x=``, newlines) ends up as harmless characters in both.
+    """
+    name = name.replace("\\", "/").rsplit("/", 1)[-1] or "attachment"
+    ascii_name = _FILENAME_RE.sub("_", name).strip("._") or "attachment"
+    return (f'attachment; filename="{ascii_name[:100]}"; '
+            f"filename*=UTF-8''{quote(name[:200], safe='')}")
+
+
+def gzip_mbox(mboxrd: bytes, stem: str) -> Response:
+    """A gzip *file* (application/gzip), never ``Content-Encoding: gzip``: b4 and git want the
+    compressed bytes, and an HTTP client would silently unpack an encoded body."""
+    data = gzip.compress(mboxrd, compresslevel=6, mtime=0)
+    resp = Response(data, content_type="application/gzip")
+    resp.headers["Content-Disposition"] = content_disposition(f"{stem}.mbox.gz")
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+def thread_mbox(record: MessageRecord) -> Response:
+    thread = queries.thread_view(db(), viewer(), record.msgid)
+    if thread is None:
+        abort(404)
+    etag = f"t-{thread.etag()}"
+    early = conditional(etag, thread.last_modified)
+    if early is not None:
+        return early
+    if request.method == "HEAD":
+        return _finish(Response(b"", content_type="application/gzip"), etag,
+                       thread.last_modified)
+    data = queries.mboxrd_of(db(), [m.record for m in thread.members])
+    resp = gzip_mbox(data, "t")
+    return _finish(resp, etag, thread.last_modified)

@@ -1,0 +1,150 @@
+"""The Jinja filters of the site, all of them: mail text in, escaped markup out.
+
+Mail is hostile input. Everything here escapes first and adds markup only around escaped text:
+links only for ``http``/``https`` URLs (``javascript:`` stays text), quoted runs folded into
+``<details>`` (works without JavaScript and in text browsers, which show it unfolded), the
+signature after ``-- `` dimmed, diff lines of inline patches classed for colour. HTML parts are
+never rendered: the parser already turned them into text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from listarchive.web.msgids import quote_msgid
+
+# Trailing punctuation is usually the sentence's, not the URL's: "see https://x.org/a)."
+_URL_RE = re.compile(r"\bhttps?://[^\s<>\"'\x00-\x1f\x7f]+", re.I)
+_URL_TAIL = ".,;:!?)]}>'\""
+# Quoted runs up to this many lines stay open: folding one line saves nothing.
+FOLD_AFTER = 3
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def utc(moment: datetime | None, with_time: bool = True) -> str:
+    """Absolute UTC date, the same for every reader: ``2024-03-05 14:07 UTC``."""
+    if moment is None:
+        return "(no date)"
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if with_time else moment.strftime("%Y-%m-%d")
+
+
+def date_only(moment: datetime | None) -> str:
+    return utc(moment, with_time=False)
+
+
+def msgid_url(msgid: str) -> str:
+    return quote_msgid(msgid)
+
+
+def clean(text: str) -> str:
+    """Drop control characters (except tab/newline) that terminals and XML choke on."""
+    return _CONTROL_RE.sub("", text)
+
+
+def linkify(text: str) -> Markup:
+    """Escape ``text`` and turn http(s) URLs into ``rel="nofollow noopener"`` links."""
+    out: list[str] = []
+    pos = 0
+    for m in _URL_RE.finditer(text):
+        url = m.group(0)
+        cut = len(url)
+        while cut and url[cut - 1] in _URL_TAIL:
+            # keep a ")" that closes a "(" inside the URL (Wikipedia-style links)
+            if url[cut - 1] == ")" and url[:cut].count("(") >= url[:cut].count(")"):
+                break
+            cut -= 1
+        url = url[:cut]
+        if not url:
+            continue
+        out.append(str(escape(text[pos:m.start()])))
+        out.append(f'<a href="{escape(url)}" rel="nofollow noopener">{escape(url)}</a>')
+        pos = m.start() + len(url)
+    out.append(str(escape(text[pos:])))
+    return Markup("".join(out))
+
+
+def _diff_class(line: str) -> str:
+    if line.startswith(("+++ ", "--- ", "diff --git ", "index ")):
+        return "dh"
+    if line.startswith("@@"):
+        return "hunk"
+    if line.startswith("+"):
+        return "add"
+    if line.startswith("-"):
+        return "del"
+    return ""
+
+
+def _pre(lines: list[str], diff: list[bool], css: str = "") -> str:
+    parts = []
+    for line, in_diff in zip(lines, diff, strict=True):
+        cls = _diff_class(line) if in_diff else ""
+        html = str(linkify(line))
+        parts.append(f'<span class="{cls}">{html}</span>' if cls else html)
+    attr = f' class="{css}"' if css else ""
+    return f"<pre{attr}>" + "\n".join(parts) + "</pre>"
+
+
+def render_body(text: str) -> Markup:
+    """A mail body as a sequence of ``<pre>`` blocks, quotes folded, signature dimmed.
+
+    The signature is what follows the last ``-- `` line (RFC 3676), the form git
+    format-patch also uses for its version trailer (``-- \\n2.43.0``).
+    """
+    lines = clean(text.replace("\r\n", "\n")).split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    sig_at = len(lines)
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i] in ("-- ", "--"):
+            sig_at = i
+            break
+    body, signature = lines[:sig_at], lines[sig_at:]
+    in_diff = False
+    diff_flags = []
+    for line in body:
+        if line.startswith("diff --git ") or (line.startswith("--- ") and not in_diff):
+            in_diff = True
+        diff_flags.append(in_diff)
+    blocks: list[str] = []
+    i = 0
+    while i < len(body):
+        quoted = body[i].startswith(">")
+        j = i
+        while j < len(body) and body[j].startswith(">") == quoted:
+            j += 1
+        chunk, flags = body[i:j], diff_flags[i:j]
+        if quoted and len(chunk) > FOLD_AFTER:
+            first = str(linkify(chunk[0]))
+            blocks.append(f'<details class="quote"><summary>{first} '
+                          f'<span class="more">[{len(chunk) - 1} more quoted lines]</span>'
+                          f'</summary>{_pre(chunk[1:], flags[1:], "q")}</details>')
+        else:
+            blocks.append(_pre(chunk, flags, "q" if quoted else ""))
+        i = j
+    if signature:
+        blocks.append(_pre(signature, [False] * len(signature), "sig"))
+    return Markup("".join(blocks))
+
+
+def filesize(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def who(name: str, email: str) -> str:
+    return name or email or "(no sender)"
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "utc": utc, "date_only": date_only, "msgid_url": msgid_url, "linkify": linkify,
+    "render_body": render_body, "filesize": filesize, "clean": clean,
+}

@@ -1,0 +1,63 @@
+"""The one place the site talks to the search engine (``listarchive.search``).
+
+Views ask :func:`run_search` and get records the viewer may see; the query language
+(``listarchive.searchquery``) and the engine stay behind this module. When the engine is not
+installed or the index is missing, :class:`SearchUnavailable` becomes a 503 page.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from listarchive import queries
+from listarchive.queries import MessageRecord
+from listarchive.settings import Settings
+from listarchive.visibility import Viewer
+
+
+class SearchUnavailable(Exception):
+    """Search is switched off or its engine/index cannot be opened."""
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    total: int
+    records: tuple[MessageRecord, ...]
+
+
+def _engine() -> tuple[Any, Any]:
+    try:
+        search = importlib.import_module("listarchive.search")
+        searchquery = importlib.import_module("listarchive.searchquery")
+    except ImportError as exc:
+        raise SearchUnavailable("the search engine is not installed") from exc
+    return search, searchquery
+
+
+def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, list_name: str,
+               page: int = 1, per_page: int = 50) -> SearchOutcome:
+    """Matches of ``text`` on ``list_name`` (or ``all``), newest first.
+
+    Raises :class:`~listarchive.errors.QueryError` for a query that cannot be parsed (the
+    message says where) and :class:`SearchUnavailable` when there is no engine or index.
+    """
+    if not settings.search_enabled:
+        raise SearchUnavailable("search is switched off in this archive's configuration")
+    search, searchquery = _engine()
+    query = searchquery.parse_query(text)
+    if not settings.index_dir.is_dir():
+        raise SearchUnavailable("the search index has not been built yet")
+    try:
+        index = search.SearchIndex.open(settings.index_dir)
+    except (OSError, ValueError) as exc:
+        raise SearchUnavailable("the search index cannot be opened") from exc
+    lists = None if list_name == queries.ALL else [list_name]
+    result = index.search(query, lists=lists, viewer_keys=viewer.search_keys(), sort="date",
+                          page=page, per_page=per_page)
+    msgids = [hit.msgid for hit in result.hits]
+    return SearchOutcome(int(result.total),
+                         tuple(queries.records_by_msgid(session, viewer, msgids)))

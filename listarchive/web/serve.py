@@ -1,0 +1,27 @@
+"""``listarchive serve``: the site on waitress, a production-grade pure-Python WSGI server.
+
+Larger deployments run any WSGI server on the factory instead, e.g.
+``gunicorn -w 4 'listarchive.web:create_app()'``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from listarchive.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None,
+          threads: int = 8) -> None:
+    """Serve until interrupted; ``host``/``port`` override ``web.host``/``web.port``."""
+    from waitress import serve as waitress_serve
+
+    from listarchive.web import create_app
+
+    app = create_app(settings)
+    host = host or settings.host
+    port = port or settings.port
+    logger.info("serving on http://%s:%d/", host, port)
+    waitress_serve(app, host=host, port=port, threads=threads, ident="listarchive")

@@ -1,0 +1,224 @@
+"""HTML pages and the lore-compatible URL space under ``/LIST/``.
+
+Every message URL goes through :func:`message_dispatch`, which splits Message-ID and suffix from
+the raw request URI (see :mod:`listarchive.web.msgids`) and hands over to one small view.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, redirect, render_template, request
+
+from listarchive import queries
+from listarchive.errors import QueryError
+from listarchive.queries import MessageRecord
+from listarchive.web import downloads, feeds
+from listarchive.web.context import (
+    absolute,
+    db,
+    int_arg,
+    list_name,
+    settings,
+    time_arg,
+    viewer,
+)
+from listarchive.web.msgids import BadMsgid, MessagePath, quote_msgid, raw_path, split_message_path
+from listarchive.web.searching import SearchUnavailable, run_search
+
+bp = Blueprint("pages", __name__)
+PER_PAGE = 50
+
+
+def message_url(list_: str, msgid: str, suffix: str = "/") -> str:
+    return f"/{list_}/{quote_msgid(msgid)}{suffix}"
+
+
+def home_list(record: MessageRecord, current: str) -> str:
+    """The list a link to ``record`` should use: the current one if it carries it."""
+    if current == queries.ALL or current in record.lists:
+        return current
+    return record.lists[0] if record.lists else queries.ALL
+
+
+@bp.route("/")
+def directory() -> str:
+    return render_template("directory.html", lists=queries.list_directory(db(), viewer()))
+
+
+@bp.route("/<name>/", methods=["GET", "HEAD", "POST"])
+def list_page(name: str) -> Any:
+    name = list_name(name)
+    if "q" in request.args or "q" in request.form:
+        return search_page(name)
+    if request.method == "POST":
+        abort(400, description="POST needs ?q=QUERY&x=m (a search to download as mbox)")
+    page = int_arg("page", 1)
+    index = queries.list_index(db(), viewer(), name, page, PER_PAGE, before=time_arg())
+    if index is None:
+        abort(404, description=f"there is no list named {name!r} here")
+    return render_template("list.html", index=index, name=name)
+
+
+def search_page(name: str) -> Any:
+    text = request.values.get("q", "").strip()
+    mode = request.values.get("x", "")
+    if mode not in ("", "m", "A", "t"):
+        abort(400, description="?x= must be m (mbox), A (Atom) or empty")
+    if mode == "m" and request.method != "POST":
+        abort(405, description="the mbox of a search is downloaded with POST (as lore does)")
+    if queries.get_list(db(), viewer(), name) is None:
+        abort(404, description=f"there is no list named {name!r} here")
+    if not text:
+        abort(400, description="empty search: give ?q=QUERY")
+    page = int_arg("page", 1, high=1000)
+    per_page = 200 if mode == "m" else PER_PAGE
+    try:
+        outcome = run_search(db(), settings(), viewer(), text, name, page, per_page)
+    except QueryError as exc:
+        return render_template("error.html", code=400, reason=f"cannot read the query: {exc}",
+                               query=text, name=name), 400
+    except SearchUnavailable as exc:
+        return render_template("error.html", code=503, reason=f"search unavailable: {exc}",
+                               query=text, name=name), 503
+    if mode == "m":
+        records = list(outcome.records)
+        if request.values.get("t") == "1":
+            records = queries.expand_threads(db(), viewer(), records)
+        return downloads.gzip_mbox(queries.mboxrd_of(db(), records), f"{name}-search")
+    if mode == "A":
+        entries = [feeds.Entry(r, None, absolute(message_url(home_list(r, name), r.msgid)))
+                   for r in outcome.records]
+        return Response(feeds.atom(f"search: {text}", request.url, absolute(f"/{name}/"),
+                                   entries, None), mimetype="application/atom+xml")
+    return render_template("search.html", outcome=outcome, query=text, name=name, page=page,
+                           per_page=per_page)
+
+
+@bp.route("/<name>/new.atom")
+def new_atom(name: str) -> Response:
+    name = list_name(name)
+    recent = queries.recent_messages(db(), viewer(), name)
+    if recent is None:
+        abort(404, description=f"there is no list named {name!r} here")
+    entries = [feeds.Entry(r, p, absolute(message_url(name, r.msgid))) for r, p in recent]
+    body = feeds.atom(f"{name} - newest messages", absolute(f"/{name}/new.atom"),
+                      absolute(f"/{name}/"), entries, None)
+    return Response(body, mimetype="application/atom+xml")
+
+
+@bp.route("/r/<path:rest>", methods=["GET", "HEAD"])
+def short_redirect(rest: str) -> Any:
+    path = _message_path("r")
+    record = queries.find_message(db(), viewer(), path.msgid)
+    if record is None:
+        return not_found(path.msgid, "all")
+    target = record.lists[0] if record.lists else queries.ALL
+    suffix = path.suffix if path.suffix not in ("", "/T", "/t") else path.suffix + "/"
+    return redirect(absolute(message_url(target, record.msgid, suffix)), 302)
+
+
+def _message_path(prefix: str) -> MessagePath:
+    """Message-ID and suffix of the current URL, from the raw URI when the server gives it."""
+    head = f"{request.script_root}/{prefix}/"
+    raw = raw_path(request.environ)
+    try:
+        if raw is not None and raw.startswith(head):
+            return split_message_path(raw[len(head):], raw=True)
+        decoded = request.path
+        start = len(f"/{prefix}/")
+        return split_message_path(decoded[start:], raw=False)
+    except (BadMsgid, ValueError) as exc:
+        abort(400, description=str(exc))
+
+
+def not_found(msgid: str, name: str) -> tuple[str, int]:
+    return render_template("notfound.html", msgid=msgid, name=name), 404
+
+
+@bp.route("/<name>/<path:rest>", methods=["GET", "HEAD"])
+def message_dispatch(name: str, rest: str) -> Any:
+    name = list_name(name)
+    if queries.get_list(db(), viewer(), name) is None:
+        abort(404, description=f"there is no list named {name!r} here")
+    path = _message_path(name)
+    record = queries.find_message(db(), viewer(), path.msgid)
+    if record is None:
+        return not_found(path.msgid, name)
+    if name != queries.ALL and name not in record.lists:
+        # Known, but archived on another list: send the reader (and b4) where it lives.
+        return redirect(absolute(message_url(home_list(record, name), record.msgid,
+                                             path.suffix or "/")), 302)
+    if path.suffix in ("", "/T", "/t"):
+        return redirect(absolute(message_url(name, record.msgid, path.suffix + "/")), 301)
+    if path.suffix == "/":
+        return message_page(name, record)
+    if path.suffix in ("/T/", "/t/"):
+        return thread_page(name, record, nested=path.suffix == "/t/")
+    if path.suffix == "/raw":
+        return downloads.raw(record)
+    if path.suffix == "/t.mbox.gz":
+        return downloads.thread_mbox(record)
+    if path.suffix == "/t.atom":
+        return thread_atom(name, record)
+    if path.attachment is not None:
+        return downloads.attachment(record, path.attachment)
+    abort(404)
+
+
+def message_page(name: str, record: MessageRecord) -> Any:
+    view = queries.message_page(db(), viewer(), record.msgid)
+    if view is None:
+        return not_found(record.msgid, name)
+    resp = downloads.conditional(f"m-{record.sha256[:24]}-{view.thread.etag()}",
+                                 view.thread.last_modified)
+    if resp is not None:
+        return resp
+    parsed = view.parsed
+    recipients = [a.email for a in (*parsed.to, *parsed.cc) if a.email]
+    html = render_template("message.html", name=name, view=view, rec=record, parsed=parsed,
+                           home=lambda r: home_list(r, name), recipients=recipients,
+                           reply=_reply(view.parsed, record))
+    out = Response(html, mimetype="text/html")
+    out.set_etag(f"m-{record.sha256[:24]}-{view.thread.etag()}")
+    out.last_modified = view.thread.last_modified
+    return out
+
+
+def _reply(parsed: Any, record: MessageRecord) -> dict[str, Any]:
+    """mailto and git send-email instructions, answering the sender and keeping everyone in Cc."""
+    sender = parsed.sender.email
+    ccs: list[str] = []
+    for addr in (*parsed.to, *parsed.cc):
+        if addr.email and addr.email != sender and addr.email not in ccs:
+            ccs.append(addr.email)
+    subject = parsed.subject if parsed.subject.lower().startswith("re:") else \
+        f"Re: {parsed.subject}"
+    mailto = (f"mailto:{quote(sender, safe='@')}?In-Reply-To={quote('<' + record.msgid + '>')}"
+              f"&Cc={quote(','.join(ccs), safe='@,')}&Subject={quote(subject)}")
+    return {"to": shlex.quote(sender), "cc": [shlex.quote(c) for c in ccs], "mailto": mailto,
+            "subject": subject, "msgid": shlex.quote(record.msgid)}
+
+
+def thread_page(name: str, record: MessageRecord, nested: bool) -> Any:
+    items = queries.thread_messages(db(), viewer(), record.msgid)
+    if not items:
+        return not_found(record.msgid, name)
+    if not nested:
+        items = sorted(items, key=lambda it: (it[0].sort_date is None, it[0].sort_date,
+                                              it[0].msgid))
+    return render_template("thread.html", name=name, items=items, nested=nested, rec=record,
+                           home=lambda r: home_list(r, name))
+
+
+def thread_atom(name: str, record: MessageRecord) -> Response:
+    items = queries.thread_messages(db(), viewer(), record.msgid) or []
+    items = sorted(items, key=lambda it: (it[0].sort_date is None, it[0].sort_date), reverse=True)
+    entries = [feeds.Entry(r, p, absolute(message_url(home_list(r, name), r.msgid)))
+               for r, p, _ in items]
+    return Response(feeds.atom(f"thread: {record.subject}",
+                               absolute(message_url(name, record.msgid, "/t.atom")),
+                               absolute(message_url(name, record.msgid, "/T/")), entries, None),
+                    mimetype="application/atom+xml")
