@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from ingest.message import ParsedMessage, parse
 from ingest.patches import diffstat, extract_patches, git_patch_id, parse_patch_text
+from listarchive.errors import MalformedMessage
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 DATA = Path(__file__).resolve().parent / "data"
@@ -207,6 +208,8 @@ def test_hostile_mail_never_raises(path: Path) -> None:
     parse_patch_text(raw.decode("latin-1"))  # the whole raw mail as text
     try:
         msg = parse(raw)
+    except MalformedMessage:
+        return  # quarantined before patch extraction: nothing to extract from
     except AttributeError:
         pytest.xfail("ingest.message.parse fails on a Content-Disposition Header object")
     extract_patches(msg)
