@@ -349,7 +349,7 @@ def _walk(msg: Message) -> tuple[str, tuple[Attachment, ...], tuple[str, ...], s
     flags: set[str] = set()
     for index, part in enumerate(leaf_parts(msg)):
         ctype = part.get_content_type()
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         filename = _filename(part)
         is_patch = ctype in _PATCH_TYPES or bool(_PATCH_NAME_RE.search(filename))
         if ctype.startswith("text/") and (is_patch or (ctype == "text/plain"

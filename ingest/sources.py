@@ -86,8 +86,9 @@ def open_source(spec: str, stdin: BinaryIO | None = None, *, follow: bool = Fals
     directory, read as one message per file. ``follow=True`` is for ``watch``: an mbox whose last
     message is not finished yet (no blank line after it) keeps that message for the next read.
 
-    Raises :class:`SourceError` for a missing path or something that is none of these (a git
-    bundle, a binary file).
+    Any other regular file is read as one message: if it is not mail, the worker quarantines it
+    with the reason, so nothing named on the command line is silently skipped.
+    Raises :class:`SourceError` for a missing path, a special file or a git bundle.
     """
     if spec == "-":
         return StdinSource(stdin if stdin is not None else sys.stdin.buffer)
@@ -103,9 +104,7 @@ def open_source(spec: str, stdin: BinaryIO | None = None, *, follow: bool = Fals
         return MboxSource(path, follow=follow)
     if head.startswith(b"# v2 git bundle") or head.startswith(b"# v3 git bundle"):
         raise SourceError(f"{spec}: a git bundle; clone it first (git clone --mirror {spec} 0.git)")
-    if _HEADER_RE.match(head):
-        return MessageFileSource(path)
-    raise SourceError(f"{spec}: not an mbox, a mail message, a Maildir or a public-inbox archive")
+    return MessageFileSource(path)
 
 
 def _sniff(path: Path) -> bytes:

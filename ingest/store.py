@@ -80,9 +80,13 @@ def ensure_list(session: Session, name: str) -> int:
     return ml.id
 
 
-def derived_msgid(msgid: str, sha: str) -> str:
-    """The id given to a second, different message reusing an existing Message-ID."""
-    return f"{msgid[:440]}.dup-{sha[:16]}"
+def derived_msgid(msgid: str, fp: str) -> str:
+    """The id given to a different message reusing an existing Message-ID.
+
+    Derived from the content fingerprint, so that several copies of that second message (list
+    re-deliveries with other Received: headers) still deduplicate among themselves.
+    """
+    return f"{msgid[:440]}.dup-{fp[:16]}"
 
 
 def _existing(session: Session, msgids: Iterable[str]) -> dict[str, tuple[int, str, str]]:
@@ -116,22 +120,22 @@ def _people(session: Session, senders: dict[str, str]) -> dict[str, int]:
 def store_batch(session: Session, items: Sequence[Incoming], now: datetime) -> BatchOutcome:
     """Store new messages, link duplicates to the lists they were seen on, thread the new ones."""
     out = BatchOutcome()
+    fps = [fingerprint(it.parsed.sender, it.parsed.date_raw, it.parsed.subject) for it in items]
     keys: list[str] = []
-    for it in items:
+    for it, fp in zip(items, fps, strict=True):
         keys.append(it.parsed.msgid)
-        keys.append(derived_msgid(it.parsed.msgid, it.sha256))
+        keys.append(derived_msgid(it.parsed.msgid, fp))
     existing = _existing(session, keys)
 
     rows: list[dict[str, object]] = []
     memberships: dict[str, set[int]] = {}  # msgid -> lists (new and duplicate alike)
     senders: dict[str, str] = {}
-    for it in items:
+    for it, fp in zip(items, fps, strict=True):
         p = it.parsed
-        fp = fingerprint(p.sender, p.date_raw, p.subject)
         msgid, flags = p.msgid, set(p.flags)
         hit = existing.get(msgid)
         if hit is not None and hit[1] != fp and hit[2] != it.sha256:
-            msgid = derived_msgid(p.msgid, it.sha256)
+            msgid = derived_msgid(p.msgid, fp)
             flags.add("reused-msgid")
             hit = existing.get(msgid)
         memberships.setdefault(msgid, set()).update(it.lists)
@@ -260,7 +264,7 @@ def refresh_threads(session: Session, thread_ids: Iterable[int]) -> None:
             .where(Message.thread_id.in_(part), parent.id.is_(None)))
         subjects: dict[int, str] = {}
         for tid_, msgid, date, subject in rows:
-            tid = int(tid_)
+            tid = int(tid_ or 0)
             key = (date or datetime.max, msgid)
             if tid not in cands or key < cands[tid][0]:
                 cands[tid] = (key, msgid)

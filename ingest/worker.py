@@ -99,6 +99,12 @@ def prepare(mail: RawMail, settings: Settings, now: datetime) -> Prepared:
         return Prepared(mail, parse(mail.data, now=now), "")
     except MalformedMessage as exc:
         return Prepared(mail, None, str(exc))
+    except Exception as exc:  # noqa: BLE001 - hostile mail must never stop an ingest
+        # The stdlib MIME code can still trip over input nobody anticipated; the message is kept
+        # in quarantine with the error as its reason, and a parser fix plus `quarantine retry`
+        # brings it back.
+        logger.exception("parser error on %s", mail.origin)
+        return Prepared(mail, None, f"parser error: {type(exc).__name__}: {exc}")
 
 
 def batched(items: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,14 @@ def load_mail():
     def load(name: str) -> bytes:
         return (DATA / name).read_bytes()
     return load
+
+
+def run_cli(args: list[str], cwd: Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """The real console script in a subprocess, as a user or a mail server runs it."""
+    return subprocess.run([sys.executable, "-m", "listarchive.cli", *args], cwd=cwd,
+                          input=stdin, capture_output=True, timeout=300)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

@@ -1,0 +1,184 @@
+"""Ingest end to end on hand-made fixtures: dedup, lists, quarantine, dates, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ingest.quarantine import list_quarantined, retry_quarantined
+from ingest.worker import Worker, run_ingest
+from listarchive import rawstore
+from listarchive.models import MailingList, Message, MessageList, Thread
+from listarchive.settings import from_mapping
+
+DATA = Path(__file__).resolve().parent / "data"
+TWO_LISTS = [{"name": "list-a", "list_id": "list-a.example.org", "address": "list-a@example.org"},
+             {"name": "list-b", "list_id": "list-b.example.org", "address": "list-b@example.org"}]
+
+
+def two_list_settings(tmp_path: Path):
+    return from_mapping({"storage": {"data_dir": str(tmp_path / "instance")},
+                         "search": {"enabled": False}, "lists": TWO_LISTS})
+
+
+def messages(settings):
+    worker = Worker(settings)
+    with worker.sessions() as session:
+        return {m.msgid: m for m in session.scalars(select(Message))}
+
+
+def lists_of(settings, msgid: str) -> set[str]:
+    with Worker(settings).sessions() as session:
+        rows = session.execute(select(MailingList.name).join(MessageList)
+                               .join(Message).where(Message.msgid == msgid))
+        return set(rows.scalars())
+
+
+def test_cross_posted_message_is_stored_once_and_on_both_lists(tmp_path):
+    settings = two_list_settings(tmp_path)
+    s1 = run_ingest(settings, [str(DATA / "cross-posted-list-a.eml")])
+    s2 = run_ingest(settings, [str(DATA / "cross-posted-list-b.eml")])
+    assert (s1.new, s2.new, s2.duplicate) == (1, 0, 1)
+    stored = messages(settings)
+    assert list(stored) == ["crosspost-1@example.org"]
+    assert lists_of(settings, "crosspost-1@example.org") == {"list-a", "list-b"}
+    # The first copy's bytes are kept exactly.
+    raw = rawstore.unpack(_raw(settings, "crosspost-1@example.org"))
+    assert raw == (DATA / "cross-posted-list-a.eml").read_bytes()
+
+
+def _raw(settings, msgid: str) -> bytes:
+    with Worker(settings).sessions() as session:
+        return session.scalar(select(Message.raw).where(Message.msgid == msgid))
+
+
+def test_reused_message_id_keeps_both_and_flags_the_second(tmp_path):
+    settings = two_list_settings(tmp_path)
+    run_ingest(settings, [str(DATA / "reused-msgid-first.eml")])
+    summary = run_ingest(settings, [str(DATA / "reused-msgid-second.eml")])
+    assert summary.new == 1
+    stored = messages(settings)
+    assert stored["reused@example.org"].subject == "first message using this id"
+    [derived] = [m for m in stored.values() if "reused-msgid" in m.flags]
+    assert derived.msgid.startswith("reused@example.org.dup-")
+    assert derived.subject == "a different message reusing the id"
+    # Re-import of either adds nothing.
+    again = run_ingest(settings, [str(DATA / "reused-msgid-first.eml"),
+                                  str(DATA / "reused-msgid-second.eml")])
+    assert (again.new, again.duplicate) == (0, 2)
+
+
+def test_missing_message_id_gets_a_stable_synthetic_one(tmp_path, settings):
+    first = run_ingest(settings, [str(DATA / "no-message-id.eml")])
+    second = run_ingest(settings, [str(DATA / "no-message-id.eml")])
+    assert (first.new, second.new, second.duplicate) == (1, 0, 1)
+    [msg] = messages(settings).values()
+    assert msg.msgid.endswith("@synthetic.invalid") and "synthetic-msgid" in msg.flags
+
+
+def test_unparseable_bytes_are_quarantined_listed_and_not_lost(tmp_path, settings):
+    junk = (DATA / "not-mail-binary.eml").read_bytes()
+    summary = run_ingest(settings, ["-"], stdin=io.BytesIO(junk))
+    assert (summary.new, summary.quarantined) == (0, 1)
+    [row] = list_quarantined(settings)
+    assert "no header" in row.reason and row.raw_size == (DATA / "not-mail-binary.eml").stat().st_size
+    assert retry_quarantined(settings) == (0, 1)  # still unparseable: stays
+
+
+def test_oversized_message_is_quarantined_then_released_after_config_fix(tmp_path):
+    small = from_mapping({"storage": {"data_dir": str(tmp_path / "i")}, "search": {"enabled": False},
+                          "ingest": {"max_message_bytes": 1024}})
+    big = b"From: a@example.org\nMessage-ID: <big@example.org>\nSubject: big\n\n" + b"x" * 2000 + b"\n"
+    src = tmp_path / "big.eml"
+    src.write_bytes(big)
+    assert run_ingest(small, [str(src)]).quarantined == 1
+    assert "max_message_bytes" in list_quarantined(small)[0].reason
+    fixed = from_mapping({"storage": {"data_dir": str(tmp_path / "i")}, "search": {"enabled": False}})
+    assert retry_quarantined(fixed) == (1, 0)
+    assert list_quarantined(fixed) == []
+    assert rawstore.unpack(_raw(fixed, "big@example.org")) == big
+
+
+def test_future_date_is_flagged_and_not_latest_activity(tmp_path):
+    settings = two_list_settings(tmp_path)
+    run_ingest(settings, [str(DATA / "cross-posted-list-a.eml"), str(DATA / "future-date.eml")])
+    stored = messages(settings)
+    reply = stored["future-date@example.org"]
+    assert "bad-date" in reply.flags and reply.date is not None and reply.date.year == 2085
+    assert reply.sort_date is None
+    with Worker(settings).sessions() as session:
+        [thread] = session.scalars(select(Thread))
+        assert thread.message_count == 2
+        assert thread.last_date is not None and thread.last_date.year == 2025
+        assert thread.root_msgid == "crosspost-1@example.org"
+
+
+def test_broken_charsets_fall_back_without_losing_text(settings):
+    run_ingest(settings, [str(DATA / "latin1-headers.eml")])
+    msg = messages(settings)["latin1@example.de"]
+    assert msg.from_name == "Jörg Müller"
+    assert msg.subject.startswith("Grüße aus")
+
+
+def test_stdin_delivery_as_from_a_mail_server(tmp_path, settings):
+    raw = (DATA / "cross-posted-list-a.eml").read_bytes()
+    summary = run_ingest(settings, ["-"], list_name="lkml", stdin=io.BytesIO(raw))
+    assert summary.new == 1
+    assert lists_of(settings, "crosspost-1@example.org") == {"lkml"}
+
+
+def test_cli_json_summary_and_exit_codes(tmp_path, cli):
+    ok = cli(["ingest", "--json", str(DATA / "cross-posted-list-a.eml"), "-"], tmp_path,
+             (DATA / "not-mail-binary.eml").read_bytes())
+    assert ok.returncode == 0, ok.stderr
+    summary = json.loads(ok.stdout.decode().strip().splitlines()[-1])
+    assert summary["read"] == 2 and summary["new"] == 1 and summary["quarantined"] == 1
+    assert set(summary) == {"read", "new", "duplicate", "quarantined", "threads", "patches",
+                            "series", "seconds"}
+    assert b"no header" in ok.stderr
+    # No progress bar when stderr is not a terminal.
+    assert b"msg/s" not in ok.stderr and b"it/s" not in ok.stderr
+
+    missing = cli(["ingest", str(tmp_path / "nope.mbox")], tmp_path)
+    assert missing.returncode == 2 and b"nope.mbox" in missing.stderr
+    bad_cfg = tmp_path / "bad.toml"
+    bad_cfg.write_text("[web]\nport = 'x'\n")
+    refused = cli(["-c", str(bad_cfg), "ingest", "-"], tmp_path)
+    assert refused.returncode == 2 and b"web.port" in refused.stderr
+    bad_list = cli(["ingest", "--list", "Not A List", "-"], tmp_path, b"From: a@b\n\nx\n")
+    assert bad_list.returncode == 2 and b"--list" in bad_list.stderr
+
+
+def test_locked_database_is_a_temporary_failure_for_the_mail_server(tmp_path, cli):
+    assert cli(["init"], tmp_path).returncode == 0
+    cfg = tmp_path / "listarchive.toml"
+    cfg.write_text("[storage]\ndata_dir = 'instance'\n[search]\nenabled = false\n")
+    holder = sqlite3.connect(tmp_path / "instance" / "listarchive.sqlite3", timeout=1)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c",
+             "import sys, sqlalchemy.engine.create as c\n"
+             "from listarchive import db\n"
+             "orig = db._sqlite_pragmas\n"
+             "def quick(conn, rec):\n"
+             "    orig(conn, rec); conn.execute('PRAGMA busy_timeout=200')\n"
+             "db._sqlite_pragmas = quick\n"
+             "from listarchive.cli import main\n"
+             "sys.exit(main(['ingest', '-']))\n"],
+            cwd=tmp_path, input=(DATA / "cross-posted-list-a.eml").read_bytes(),
+            capture_output=True, timeout=120)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert proc.returncode == 75, proc.stderr
+    assert b"temporary failure" in proc.stderr
+    # The retry the mail server makes succeeds, and stores the message once.
+    retry = cli(["ingest", "--json", "-"], tmp_path, (DATA / "cross-posted-list-a.eml").read_bytes())
+    assert retry.returncode == 0 and json.loads(retry.stdout.splitlines()[-1])["new"] == 1
