@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from listarchive import settings as settings_mod
@@ -20,6 +21,21 @@ PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'non
             "form-action 'self'; frame-ancestors 'none'")
 
 
+class SafeJSONProvider(DefaultJSONProvider):
+    """JSON with ``<``, ``>`` and ``&`` written as ``\\u003c``...: the same data for every JSON
+    parser, and no markup from mail even if a client ignores the Content-Type."""
+
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+class ArchiveFlask(Flask):
+    json_provider_class = SafeJSONProvider
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """The WSGI application for ``settings`` (read with :func:`listarchive.settings.load`
     when ``None``): one database session per request, blueprints, filters, error pages."""
@@ -27,10 +43,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     if settings is None:
         settings = settings_mod.load()
-    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder="static")
+    app = ArchiveFlask(__name__, template_folder=str(TEMPLATES), static_folder="static")
     app.config["SECRET_KEY"] = settings.secret_key or None
-    app.config["JSON_SORT_KEYS"] = False
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = True
     app.extensions["listarchive.settings"] = settings
     app.extensions["listarchive.sessionmaker"] = make_sessionmaker(make_engine(settings))
