@@ -1,0 +1,123 @@
+"""The site in Debian's Chromium, driven by Playwright: pages load without console errors,
+show their content, and nothing from the XSS corpus executes. Screenshots go to a tmp dir
+(``LISTARCHIVE_SCREENSHOTS`` keeps them somewhere to look at)."""
+
+# ruff: noqa: F811  (pytest fixtures imported from test_web_fixtures are redefined as arguments)
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_web_fixtures import ODD_IDS, Site, site  # noqa: F401
+from werkzeug.serving import make_server
+
+from listarchive.web.msgids import quote_msgid
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.browser
+sync_api = pytest.importorskip("playwright.sync_api")
+if not CHROMIUM.exists():
+    pytest.skip("Chromium is not installed at /usr/bin/chromium", allow_module_level=True)
+
+HOSTILE = ["xss-body@example.org", "xss-headers@example.org", "xss-attachment@example.org",
+           "xss-html-only@example.org",
+           "x\"onmouseover=alert(1)'javascript:alert(2)&amp;@evil.example"]
+
+
+@pytest.fixture(scope="module")
+def base_url(site: Site) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, site.app, threaded=True)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    keep = os.environ.get("LISTARCHIVE_SCREENSHOTS")
+    path = Path(keep) if keep else tmp_path
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def visit(browser, url: str, shot: Path | None = None, width: int = 1200):  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    events: list[str] = []
+    page.on("console", lambda m: events.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: events.append(f"pageerror: {e}"))
+    page.on("dialog", lambda d: (events.append(f"dialog: {d.message}"), d.dismiss()))
+    response = page.goto(url)
+    if shot is not None:
+        page.screenshot(path=str(shot), full_page=False)
+    return page, response, events
+
+
+def test_main_pages_render_without_console_errors(site, browser, base_url, shots):
+    lists = "linux-clk" if site.has_corpus else "odd"
+    pages = [("/", "Mailing-list archives"), (f"/{lists}/", lists),
+             (f"/odd/{quote_msgid(ODD_IDS[1])}/", "Thread overview"),
+             (f"/odd/{quote_msgid(ODD_IDS[0])}/T/", "Message 4 of the odd thread"),
+             (f"/odd/{quote_msgid(ODD_IDS[0])}/t/", "Message 2 of the odd thread")]
+    if site.has_corpus:
+        from test_web_site import big_thread
+
+        root, _ = big_thread(site)
+        pages.append((f"/linux-clk/{quote_msgid(root)}/", "git send-email"))
+    for i, (path, expect) in enumerate(pages):
+        for width in (1200, 390):
+            page, response, events = visit(browser, base_url + path,
+                                           shots / f"page-{i}-{width}.png", width)
+            assert response.status == 200, path
+            assert expect in page.content(), path
+            assert events == [], (path, events)
+            # nothing wider than the phone screen: long lines wrap
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width + 1, (path, width, overflow)
+            page.close()
+
+
+def test_quoted_text_folds_and_opens_without_javascript(browser, base_url):
+    page, _, events = visit(browser, f"{base_url}/hostile/xss-body@example.org/")
+    details = page.locator("details.quote")
+    assert details.count() == 1
+    assert not details.first.evaluate("d => d.open")
+    details.first.locator("summary").click()
+    assert details.first.evaluate("d => d.open")
+    assert events == []
+
+
+def test_xss_corpus_never_executes_in_the_browser(browser, base_url, shots):
+    paths = ["/hostile/", "/hostile/new.atom", "/all/"]
+    for msgid in HOSTILE:
+        quoted = quote_msgid(msgid)
+        paths += [f"/hostile/{quoted}/", f"/hostile/{quoted}/T/", f"/hostile/{quoted}/t/",
+                  f"/hostile/{quoted}/raw", f"/api/v1/messages/{quoted}"]
+    for i, path in enumerate(paths):
+        page, response, events = visit(browser, base_url + path, shots / f"xss-{i}.png")
+        assert response.status == 200, path
+        # hover and click everything a mouse could reach, as a reader would
+        for link in page.locator("a").all()[:40]:
+            link.hover()
+        assert [e for e in events if e.startswith(("dialog", "pageerror"))] == [], path
+        assert page.evaluate("typeof window.__xss") == "undefined"
+        page.close()
