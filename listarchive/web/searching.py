@@ -52,12 +52,15 @@ def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, 
     if not settings.index_dir.is_dir():
         raise SearchUnavailable("the search index has not been built yet")
     try:
-        index = search.SearchIndex.open(settings.index_dir)
+        index = search.SearchIndex.open(settings.index_dir, create=False)
     except (OSError, ValueError) as exc:
         raise SearchUnavailable("the search index cannot be opened") from exc
-    lists = None if list_name == queries.ALL else [list_name]
-    result = index.search(query, lists=lists, viewer_keys=viewer.search_keys(), sort="date",
-                          page=page, per_page=per_page)
+    lists = None if list_name == queries.ALL else (list_name,)
+    try:
+        result = index.search(query, lists=lists, viewer_keys=viewer.search_keys(), sort="date",
+                              page=page, per_page=per_page)
+    finally:
+        index.close()
     msgids = [hit.msgid for hit in result.hits]
     return SearchOutcome(int(result.total),
                          tuple(queries.records_by_msgid(session, viewer, msgids)))
