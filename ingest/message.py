@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -149,14 +149,7 @@ def _charset_alias(cs: str) -> str:
 
 def _raw_header(msg: Message, name: str) -> str:
     value = msg.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        value = str(value)
-    # compat32 hands undecodable 8-bit header bytes back as surrogates: recover them.
-    if _SURROGATE_RE.search(value):
-        value = decode_bytes(value.encode("ascii", "surrogateescape"), "utf-8")
-    return value
+    return "" if value is None else _raw_header_value(value)
 
 
 def extract_msgids(text: str) -> list[str]:
@@ -296,6 +289,13 @@ def parse(raw: bytes, now: datetime | None = None) -> ParsedMessage:
 
 
 def _raw_header_value(value: object) -> str:
+    """A header value as text. Raw 8-bit bytes (a UTF-8 Message-ID or name sent without RFC 2047,
+    seen from some webmail) come back from compat32 as an ``unknown-8bit`` Header or with
+    surrogates; they are decoded as UTF-8, else Latin-1, never replaced by U+FFFD."""
+    if isinstance(value, Header):
+        return "".join(chunk if isinstance(chunk, str)
+                       else decode_bytes(chunk, None if cs in (None, "unknown-8bit") else cs)
+                       for chunk, cs in decode_header(value))
     text = str(value)
     if _SURROGATE_RE.search(text):
         text = decode_bytes(text.encode("ascii", "surrogateescape"), "utf-8")

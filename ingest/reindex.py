@@ -38,17 +38,20 @@ def reindex(settings: Settings) -> Summary:
                 break
             last = rows[-1][0]
             facts = []
-            pks = []
+            items = []
             for pk, msgid, blob in rows:
                 parsed = parse(rawstore.unpack(blob), now=now)
                 store.rederive(session, pk, parsed)
                 facts.append((pk, msgid, list(parsed.references)))
-                pks.append(pk)
+                items.append((pk, msgid, parsed))
             touched = store.link_threads(session, facts)
             store.refresh_threads(session, touched)
             for hook in worker.after_batch:
-                hook(session, pks)
+                hook(session, items)
             summary.read += len(rows)
+    from listarchive.indexer import rebuild
+
+    rebuild(settings, worker.sessions)
     worker.totals(summary)
     summary.seconds = time.monotonic() - started
     return summary

@@ -53,6 +53,7 @@ class BatchOutcome:
     new: int = 0
     duplicate: int = 0
     new_ids: list[int] = field(default_factory=list)
+    new_items: list[tuple[int, str, ParsedMessage]] = field(default_factory=list)  # pk, msgid
     threads: set[int] = field(default_factory=set)
 
 
@@ -128,6 +129,7 @@ def store_batch(session: Session, items: Sequence[Incoming], now: datetime) -> B
     existing = _existing(session, keys)
 
     rows: list[dict[str, object]] = []
+    parsed_of: dict[str, ParsedMessage] = {}
     memberships: dict[str, set[int]] = {}  # msgid -> lists (new and duplicate alike)
     senders: dict[str, str] = {}
     for it, fp in zip(items, fps, strict=True):
@@ -147,6 +149,7 @@ def store_batch(session: Session, items: Sequence[Incoming], now: datetime) -> B
         if email:
             senders.setdefault(email, p.sender.name)
         rows.append(_message_row(it, msgid, fp, flags, now))
+        parsed_of[msgid] = p
     people = _people(session, senders) if senders else {}
     for row in rows:
         row["sender_id"] = people.get(str(row["from_email"]).lower())
@@ -157,6 +160,7 @@ def store_batch(session: Session, items: Sequence[Incoming], now: datetime) -> B
         new_ids = {str(m): int(pk) for m, pk in result.all()}
     out.new = len(new_ids)
     out.new_ids = list(new_ids.values())
+    out.new_items = [(pk, msgid, parsed_of[msgid]) for msgid, pk in new_ids.items()]
     _add_memberships(session, memberships, new_ids)
     if rows:
         out.threads = link_threads(session, [(new_ids[str(r["msgid"])], str(r["msgid"]),
@@ -219,7 +223,12 @@ def link_threads(session: Session, facts: Sequence[tuple[int, str, Sequence[str]
     touched: set[int] = set()
     new_nodes: list[dict[str, object]] = []
     assign: dict[int, list[int]] = {}
-    for comp in components((m, refs) for _, m, refs in facts):
+    # Ids already in one thread belong together even when no reference in this batch says so:
+    # join them through a pseudo node per existing thread.
+    links: list[tuple[str, Sequence[str]]] = [(m, refs) for _, m, refs in facts]
+    links.extend((m, [f"\0thread:{tid}"]) for m, tid in node_thread.items())
+    for comp in components(links):
+        comp = {m for m in comp if not m.startswith("\0")}
         threads = sorted({node_thread[m] for m in comp if m in node_thread})
         if threads:
             tid = threads[0]

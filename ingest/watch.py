@@ -37,6 +37,7 @@ def watch(settings: Settings, specs: list[str], list_name: str | None = None,
             worker.ingest(source, total, position=worker.position(source.key), save_position=True)
             if total.read != before:
                 logger.info("%s: %d new messages", source.key, total.new)
+                worker.index()
         if once:
             break
         stop.wait(interval)

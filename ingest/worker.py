@@ -17,13 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest import store
+from ingest import seriesstore, store
+from ingest.extract import mail_facts
+from ingest.maintainers import SubsystemMatcher
 from ingest.message import ParsedMessage, parse
 from ingest.sources import RawMail, Source, open_source
 from listarchive import rawstore
 from listarchive.db import init_db, make_engine, make_sessionmaker
 from listarchive.errors import MalformedMessage, TemporaryFailure
-from listarchive.models import SourceState, Thread
+from listarchive.models import Patch, Series, SourceState, Thread
 from listarchive.settings import Settings, check_list_name
 
 logger = logging.getLogger(__name__)
@@ -131,8 +133,19 @@ class Worker:
             self.lists = ListResolver(session, settings, list_name)
         # Derived-data steps run inside each batch's transaction (patches, series...), and their
         # reset before a reindex.
-        self.after_batch: list[Callable[[Session, list[int]], None]] = []
-        self.reset_hooks: list[Callable[[Session], None]] = []
+        self.after_batch: list[Callable[[Session, list[tuple[int, str, ParsedMessage]]], None]] = [
+            self.derive_review]
+        self.reset_hooks: list[Callable[[Session], None]] = [seriesstore.reset]
+        self._matcher: tuple[SubsystemMatcher, dict[str, int]] | None | bool = False
+
+    def derive_review(self, session: Session, items: list[tuple[int, str, ParsedMessage]]) -> None:
+        """Patches, trailers, subsystems and series of freshly stored messages."""
+        if self._matcher is False:
+            self._matcher = seriesstore.load_matcher(session)
+        matcher = self._matcher if not isinstance(self._matcher, bool) else None
+        facts = [(pk, msgid, parsed, mail_facts(parsed)) for pk, msgid, parsed in items]
+        senders = seriesstore.store_facts(session, facts, matcher)
+        seriesstore.regroup(session, senders)
 
     def store(self, batch: list[RawMail], summary: Summary, source_key: str = "",
               save_position: bool = False) -> None:
@@ -156,7 +169,7 @@ class Worker:
                 outcome = store.store_batch(session, incoming, now)
                 store.refresh_threads(session, outcome.threads)
                 for hook in self.after_batch:
-                    hook(session, outcome.new_ids)
+                    hook(session, outcome.new_items)
                 if save_position and batch:
                     _save_position(session, source_key, batch[-1].position)
         except DBAPIError as exc:
@@ -174,9 +187,18 @@ class Worker:
             if progress is not None:
                 progress(len(batch))
 
+    def index(self) -> int:
+        """Bring the search index up to what is stored (a no-op when search is off)."""
+        from listarchive.indexer import catch_up
+
+        return catch_up(self.settings, self.sessions)
+
     def totals(self, summary: Summary) -> None:
         with self.sessions() as session:
             summary.threads = session.scalar(select(func.count()).select_from(Thread)) or 0
+            summary.patches = session.scalar(select(func.count()).select_from(Patch)
+                                             .where(Patch.kind == "patch")) or 0
+            summary.series = session.scalar(select(func.count()).select_from(Series)) or 0
 
     def position(self, key: str) -> str:
         with self.sessions() as session:
@@ -210,6 +232,7 @@ def run_ingest(settings: Settings, specs: list[str], list_name: str | None = Non
     finally:
         if bar is not None:
             bar.close()
+    worker.index()
     worker.totals(summary)
     summary.seconds = time.monotonic() - started
     return summary

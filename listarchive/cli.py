@@ -72,6 +72,39 @@ def cmd_quarantine(args: argparse.Namespace, settings: Settings) -> int:
     return EX_OK
 
 
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from listarchive.console import search_command
+
+    return search_command(settings, args.query, args.list, args.limit, args.json)
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    from listarchive.console import show_command
+
+    return show_command(settings, args.msgid, args.json)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from listarchive.web.serve import serve
+
+    serve(settings, args.host, args.port)
+    return EX_OK
+
+
+def cmd_maintainers(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.subsystems import import_maintainers
+
+    count, matched = import_maintainers(settings, args.file)
+    print(f"imported {count} subsystems; {matched} patches matched")
+    return EX_OK
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from listarchive.demo import run_demo
+
+    return run_demo(settings, args.mbox, args.host, args.port, serve_site=not args.no_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="listarchive", description=__doc__)
     parser.add_argument("-c", "--config", help="TOML configuration file")
@@ -98,6 +131,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("quarantine", cmd_quarantine, "list quarantined messages, or retry them after a fix")
     p.add_argument("action", choices=["list", "retry"], nargs="?", default="list")
     p.add_argument("ids", nargs="*", type=int, help="quarantine ids to retry (default: all)")
+    p = add("search", cmd_search, "search the archive with the site's query language")
+    p.add_argument("--list", help="only this list")
+    p.add_argument("--json", action="store_true", help="print the JSON object of /api/v1/search")
+    p.add_argument("--limit", type=int, default=50, help="at most N results; 0 = every match")
+    p.add_argument("query", nargs="+", help="the query (words are joined with spaces)")
+    p = add("show", cmd_show, "one message as the site knows it")
+    p.add_argument("--json", action="store_true", help="print the object of /api/v1/messages/MSGID")
+    p.add_argument("msgid", help="Message-ID, with or without <>")
+    p = add("serve", cmd_serve, "serve the site (production: any WSGI server on "
+                                "listarchive.web:create_app())")
+    p.add_argument("--host", help="address to listen on (default: web.host)")
+    p.add_argument("--port", type=int, help="port (default: web.port)")
+    p = add("maintainers", cmd_maintainers, "load a kernel-style MAINTAINERS file")
+    p.add_argument("action", choices=["import"])
+    p.add_argument("file", help="path of the MAINTAINERS file")
+    p = add("demo", cmd_demo, "build a demo archive and serve it (what `make demo` runs)")
+    p.add_argument("--mbox", help="archive this real mailbox instead of the generated list")
+    p.add_argument("--host", default=None, help="address to listen on")
+    p.add_argument("--port", type=int, default=None, help="port")
+    p.add_argument("--no-serve", action="store_true", help="build the archive, do not serve")
     return parser
 
 

@@ -179,3 +179,115 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="")
+
+
+class Patch(Base):
+    """A patch, cover letter or pull request found in a message; its id is the message's id, so
+    URLs survive ``reindex``."""
+
+    __tablename__ = "patches"
+    __table_args__ = (Index("ix_patches_sender_kind", "sender_email", "kind"),)
+
+    id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    msgid: Mapped[str] = mapped_column(String(MSGID_MAX), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # patch | cover | pull
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="SET NULL"),
+                                                  nullable=True, index=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    counter: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    is_rfc: Mapped[bool] = mapped_column(Boolean, default=False)
+    sender_email: Mapped[str] = mapped_column(String(320), default="")
+    date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    patch_id: Mapped[str] = mapped_column(String(40), default="", index=True)
+    files: Mapped[str] = mapped_column(Text, default="")  # one path per line
+    file_count: Mapped[int] = mapped_column(Integer, default=0)
+    insertions: Mapped[int] = mapped_column(Integer, default=0)
+    deletions: Mapped[int] = mapped_column(Integer, default=0)
+    pull_url: Mapped[str] = mapped_column(Text, default="")
+    pull_ref: Mapped[str] = mapped_column(Text, default="")
+    change_id: Mapped[str] = mapped_column(String(255), default="")
+    links: Mapped[str] = mapped_column(Text, default="")  # msgids the body points to, one per line
+    flags: Mapped[str] = mapped_column(String(255), default="")
+
+    series: Mapped[Series | None] = relationship(back_populates="patches",
+                                                 foreign_keys=[series_id])
+
+
+class Series(Base):
+    """Patches sent together (cover + 1..N). Its id is the anchor message's id: the cover letter,
+    else the lowest-numbered patch."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    anchor_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), unique=True)
+    cover_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    total: Mapped[int] = mapped_column(Integer, default=1)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    complete: Mapped[bool] = mapped_column(Boolean, default=True)
+    missing: Mapped[str] = mapped_column(String(255), default="")
+    is_rfc: Mapped[bool] = mapped_column(Boolean, default=False)
+    sender_email: Mapped[str] = mapped_column(String(320), default="", index=True)
+    date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    change_id: Mapped[str] = mapped_column(String(255), default="")
+
+    patches: Mapped[list[Patch]] = relationship(back_populates="series",
+                                                foreign_keys=[Patch.series_id])
+
+
+class SeriesRevision(Base):
+    """``older`` was superseded by ``newer`` (v1 -> v2), with how the link was found."""
+
+    __tablename__ = "series_revisions"
+
+    older_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    newer_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"),
+                                          primary_key=True, index=True)
+    reason: Mapped[str] = mapped_column(String(16))  # change-id | link | title
+
+
+class Trailer(Base):
+    """A trailer line (Reviewed-by: ...) given in ``message_id`` to the message ``target_msgid``:
+    the patch or cover it replies to, or itself (``own``: the patch's own commit message)."""
+
+    __tablename__ = "trailers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    target_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    person_email: Mapped[str] = mapped_column(String(320), default="")
+    own: Mapped[bool] = mapped_column(Boolean, default=False)
+    mismatch: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Subsystem(Base):
+    """A MAINTAINERS section (imported data, not derived from mail)."""
+
+    __tablename__ = "subsystems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    slug: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(64), default="")
+    lists: Mapped[str] = mapped_column(Text, default="")  # one per line
+    maintainers: Mapped[str] = mapped_column(Text, default="")
+    reviewers: Mapped[str] = mapped_column(Text, default="")
+    patterns: Mapped[str] = mapped_column(Text, default="")  # the section's field lines, verbatim
+
+
+class PatchSubsystem(Base):
+    __tablename__ = "patch_subsystems"
+    __table_args__ = (Index("ix_patch_subsystems_subsystem", "subsystem_id", "patch_id"),)
+
+    patch_id: Mapped[int] = mapped_column(ForeignKey("patches.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    subsystem_id: Mapped[int] = mapped_column(ForeignKey("subsystems.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, default=0)  # 0 = most specific

@@ -1,0 +1,174 @@
+"""Writes patches, trailers, series and revision links: the review side of the store.
+
+Like :mod:`ingest.store` it takes a session and never commits. Series are regrouped per
+submitter from every patch fact of that submitter, with the pure :func:`ingest.series.group_series`,
+so the result does not depend on which batch brought which patch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from ingest.extract import MailFacts
+from ingest.maintainers import SubsystemMatcher
+from ingest.message import ParsedMessage
+from ingest.series import PatchFact, SeriesGroup, group_series, link_revisions
+from ingest.store import chunks
+from ingest.subject import SubjectInfo
+from ingest.trailers import matches_sender
+from listarchive.models import (
+    Message,
+    Patch,
+    PatchSubsystem,
+    Series,
+    SeriesRevision,
+    Subsystem,
+    Trailer,
+)
+
+
+def store_facts(session: Session, items: Sequence[tuple[int, str, ParsedMessage, MailFacts]],
+                matcher: tuple[SubsystemMatcher, dict[str, int]] | None = None) -> set[str]:
+    """Record patch rows and trailers of freshly stored messages; return the submitters whose
+    series need regrouping. ``items`` are (message pk, archive msgid, parsed, facts)."""
+    patches: list[dict[str, object]] = []
+    trailers: list[dict[str, object]] = []
+    links: list[dict[str, object]] = []
+    senders: set[str] = set()
+    for pk, msgid, parsed, facts in items:
+        for trailer, target, own in [*((t, parsed.parent, False) for t in facts.given),
+                                     *((t, msgid, True) for t in facts.own)]:
+            if not target:
+                continue
+            person = trailer.person
+            trailers.append({
+                "message_id": pk, "target_msgid": target, "name": trailer.name[:64],
+                "value": trailer.value[:2000], "own": own,
+                "person_email": (person.email.lower() if person else "")[:320],
+                "mismatch": bool(trailer.is_by and not own
+                                 and not matches_sender(trailer, parsed.sender)),
+            })
+        if not facts.kind:
+            continue
+        info, patch = facts.subject, facts.patch
+        sender = parsed.sender.email.lower()[:320]
+        senders.add(sender)
+        paths = [f.path for f in patch.files] if patch is not None else []
+        pull = patch.pull if patch is not None else None
+        patches.append({
+            "id": pk, "msgid": msgid, "kind": facts.kind, "title": info.title,
+            "revision": info.revision, "counter": info.counter, "total": info.total,
+            "is_rfc": info.is_rfc, "sender_email": sender, "date": parsed.sort_date,
+            "patch_id": patch.patch_id if patch is not None else "",
+            "files": "\n".join(paths), "file_count": len(paths),
+            "insertions": patch.insertions if patch is not None else 0,
+            "deletions": patch.deletions if patch is not None else 0,
+            "pull_url": pull.url if pull else "", "pull_ref": pull.ref if pull else "",
+            "change_id": facts.change_id, "links": "\n".join(facts.links),
+            "flags": ",".join(sorted(patch.flags))[:255] if patch is not None else "",
+        })
+        if matcher is not None and paths:
+            subsystem_matcher, ids = matcher
+            for rank, match in enumerate(subsystem_matcher.match(paths)):
+                if match.name in ids:
+                    links.append({"patch_id": pk, "subsystem_id": ids[match.name], "rank": rank})
+    if patches:
+        session.execute(insert(Patch), patches)
+    if trailers:
+        session.execute(insert(Trailer), trailers)
+    if links:
+        session.execute(insert(PatchSubsystem), links)
+    return senders
+
+
+def load_matcher(session: Session) -> tuple[SubsystemMatcher, dict[str, int]] | None:
+    """The subsystem matcher of the imported MAINTAINERS file, or None before an import."""
+    from ingest.maintainers import parse_maintainers
+
+    rows = session.execute(select(Subsystem.id, Subsystem.name, Subsystem.patterns)).all()
+    if not rows:
+        return None
+    text = "\n\n".join(f"{name}\n{patterns}" for _, name, patterns in rows)
+    return SubsystemMatcher(parse_maintainers(text)), {name: sid for sid, name, _ in rows}
+
+
+def _facts_for(session: Session, senders: Sequence[str]) -> list[PatchFact]:
+    facts: list[PatchFact] = []
+    for part in chunks(sorted(senders)):
+        rows = session.execute(
+            select(Patch.msgid, Patch.sender_email, Message.subject, Patch.date,
+                   Message.parent_msgid, Message.references, Patch.kind, Patch.change_id,
+                   Patch.links)
+            .join(Message, Message.id == Patch.id)
+            .where(Patch.sender_email.in_(part)))
+        for msgid, sender, subject, date, parent, refs, kind, change, links in rows:
+            facts.append(PatchFact(
+                msgid=msgid, sender=sender, subject=SubjectInfo.parse(subject), date=date,
+                parent=parent, references=tuple(refs.split()), has_diff=kind == "patch",
+                change_id=change, links=tuple(links.split())))
+    return facts
+
+
+def regroup(session: Session, senders: Iterable[str]) -> set[int]:
+    """Rebuild the series of these submitters from all their patch facts; return series ids."""
+    senders = sorted(set(senders))
+    if not senders:
+        return set()
+    facts = _facts_for(session, senders)
+    groups = group_series(facts)
+    by_msgid = {f.msgid: f for f in facts}
+    pk_of: dict[str, int] = {}
+    for part in chunks(sorted(by_msgid)):
+        pk_of.update((m, pk) for m, pk in session.execute(
+            select(Patch.msgid, Patch.id).where(Patch.msgid.in_(part))).all())
+    old = [sid for (sid,) in session.execute(select(Series.id)
+                                             .where(Series.sender_email.in_(senders))).all()]
+    for part in chunks(old):
+        session.execute(update(Patch).where(Patch.series_id.in_(part)).values(series_id=None))
+        session.execute(delete(SeriesRevision).where(SeriesRevision.older_id.in_(part)))
+        session.execute(delete(SeriesRevision).where(SeriesRevision.newer_id.in_(part)))
+        session.execute(delete(Series).where(Series.id.in_(part)))
+    rows = [_series_row(g, pk_of, by_msgid) for g in groups if g.anchor in pk_of]
+    if rows:
+        session.execute(insert(Series), rows)
+    for g in groups:
+        if g.anchor not in pk_of:
+            continue
+        members = [pk_of[m] for _, m in g.patches if m in pk_of]
+        if g.cover and g.cover in pk_of:
+            members.append(pk_of[g.cover])
+        for part in chunks(members):
+            session.execute(update(Patch).where(Patch.id.in_(part))
+                            .values(series_id=pk_of[g.anchor]))
+    revisions = {(pk_of[a], pk_of[b]): why for a, b, why in link_revisions(groups, by_msgid)
+                 if a in pk_of and b in pk_of}
+    if revisions:
+        session.execute(insert(SeriesRevision), [
+            {"older_id": a, "newer_id": b, "reason": why} for (a, b), why in sorted(revisions.items())])
+    return {pk_of[g.anchor] for g in groups if g.anchor in pk_of}
+
+
+def _series_row(g: SeriesGroup, pk_of: dict[str, int],
+                facts: dict[str, PatchFact]) -> dict[str, object]:
+    anchor = facts[g.anchor]
+    return {
+        "id": pk_of[g.anchor], "anchor_msgid": g.anchor, "cover_msgid": g.cover or "",
+        "title": g.title, "revision": g.revision, "total": max(g.total, 1),
+        "received": len(g.patches), "complete": g.complete,
+        "missing": ",".join(map(str, g.missing))[:255], "is_rfc": anchor.subject.is_rfc,
+        "sender_email": g.sender, "date": g.date,
+        "change_id": g.change_id[:255],
+    }
+
+
+def reset(session: Session) -> None:
+    """Drop the derived review data (``reindex`` rebuilds it)."""
+    session.execute(delete(PatchSubsystem))
+    session.execute(update(Patch).values(series_id=None))
+    session.execute(delete(SeriesRevision))
+    session.execute(delete(Series))
+    session.execute(delete(Trailer))
+    session.execute(delete(Patch))

@@ -1,0 +1,86 @@
+"""Terminal output of ``listarchive search`` and ``listarchive show``.
+
+The JSON printed is exactly the API's (``/api/v1/search`` without ``next``,
+``/api/v1/messages/MSGID``): both are built by :mod:`listarchive.queries`. The command line reads
+as an anonymous visitor: restricted mail is not shown to whoever can run the command.
+"""
+
+from __future__ import annotations
+
+import json
+
+from listarchive import queries
+from listarchive.db import make_engine, make_sessionmaker
+from listarchive.errors import ListarchiveError
+from listarchive.search import SearchIndex
+from listarchive.searchquery import parse_query
+from listarchive.settings import Settings
+from listarchive.visibility import ANONYMOUS
+
+EX_OK, EX_NOTFOUND = 0, 1
+PAGE = 200
+
+
+def search_command(settings: Settings, words: list[str], list_name: str | None, limit: int,
+                   as_json: bool) -> int:
+    query = parse_query(" ".join(words))
+    if not settings.search_enabled:
+        raise ListarchiveError("search is switched off (search.enabled = false)")
+    if not settings.index_dir.is_dir():
+        raise ListarchiveError("no search index yet: run `listarchive ingest` or `reindex`")
+    sessions = make_sessionmaker(make_engine(settings))
+    index = SearchIndex.open(settings.index_dir, create=False)
+    lists = None if list_name in (None, queries.ALL) else (list_name,)
+    msgids: list[str] = []
+    total = 0
+    page = 1
+    try:
+        while True:
+            per_page = PAGE if limit == 0 else min(PAGE, limit - len(msgids))
+            result = index.search(query, lists=lists, viewer_keys=ANONYMOUS.search_keys(),
+                                  sort="date", page=page, per_page=per_page)
+            total = int(result.total)
+            msgids.extend(hit.msgid for hit in result.hits)
+            if not result.hits or len(msgids) >= total or (limit and len(msgids) >= limit):
+                break
+            page += 1
+    finally:
+        index.close()
+    with sessions() as session:
+        records = queries.records_by_msgid(session, ANONYMOUS, msgids)
+        if as_json:
+            print(json.dumps({"total": total,
+                              "results": [queries.summary_json(r) for r in records]},
+                             ensure_ascii=False))
+            return EX_OK
+        for r in records:
+            date = r.date.strftime("%Y-%m-%d %H:%M") if r.date else "????-??-?? ??:??"
+            print(f"{date}  {r.from_name or r.from_email:<24.24}  {r.subject}\n"
+                  f"{'':18}<{r.msgid}>")
+        print(f"{total} match{'es' if total != 1 else ''}"
+              + (f", {len(records)} shown" if len(records) < total else ""))
+    return EX_OK
+
+
+def show_command(settings: Settings, msgid: str, as_json: bool) -> int:
+    msgid = msgid.strip()
+    if msgid.startswith("<") and msgid.endswith(">"):
+        msgid = msgid[1:-1]
+    sessions = make_sessionmaker(make_engine(settings))
+    with sessions() as session:
+        obj = queries.message_json(session, ANONYMOUS, msgid)
+        if obj is None:
+            print(f"listarchive: no message <{msgid}> in this archive")
+            return EX_NOTFOUND
+        if as_json:
+            print(json.dumps(obj, ensure_ascii=False))
+            return EX_OK
+        raw = queries.raw_message(session, ANONYMOUS, msgid) or b""
+    print(f"Message-ID: <{obj['message_id']}>\nLists: {', '.join(obj['lists'])}\n"
+          f"Thread: <{obj['thread']}>")
+    if obj["series"]:
+        s = obj["series"]
+        print(f"Series: {s['id']} v{s['version']} {s['number']}/{s['total']}")
+    print()
+    print(raw.decode("utf-8", "replace"))
+    return EX_OK

@@ -1,0 +1,189 @@
+"""Keeps the search index following the database: a watermark over message ids.
+
+Indexing is off the storing path: the worker stores mail at its own speed, and this indexer
+catches up in large batches (one Whoosh commit each, both cores for big batches). A crash before
+a commit leaves the index as it was and the watermark behind it; the next run re-adds those
+messages, which :meth:`SearchIndex.add` replaces by Message-ID, so nothing doubles.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ingest.message import parse
+from ingest.patches import extract_patches
+from listarchive import rawstore
+from listarchive.models import (
+    MailingList,
+    Message,
+    MessageList,
+    Meta,
+    Patch,
+    PatchSubsystem,
+    Subsystem,
+    Thread,
+    Trailer,
+)
+from listarchive.search import SearchDoc, SearchIndex
+from listarchive.settings import Settings
+
+logger = logging.getLogger(__name__)
+WATERMARK = "search_watermark"
+_DIFF_START = re.compile(r"^(?:diff --git |Index: |--- a/)", re.M)
+BATCH = 2000
+
+
+def split_quoted(body: str) -> tuple[str, str]:
+    """(own text, quoted text): lines starting with '>' are what the sender quoted."""
+    own: list[str] = []
+    quoted: list[str] = []
+    for line in body.splitlines():
+        (quoted if line.lstrip().startswith(">") else own).append(line)
+    return "\n".join(own), "\n".join(quoted)
+
+
+def _without_diff(body: str) -> str:
+    match = _DIFF_START.search(body)
+    return body[:match.start()] if match else body
+
+
+def _watermark(session: Session) -> int:
+    value = session.scalar(select(Meta.value).where(Meta.key == WATERMARK))
+    return int(value) if value else 0
+
+
+def _set_watermark(session: Session, value: int) -> None:
+    row = session.get(Meta, WATERMARK)
+    if row is None:
+        session.add(Meta(key=WATERMARK, value=str(value)))
+    else:
+        row.value = str(value)
+
+
+def reset_watermark(session: Session) -> None:
+    row = session.get(Meta, WATERMARK)
+    if row is not None:
+        row.value = "0"
+
+
+def _select() -> Any:
+    return (select(Message.id, Message.msgid, Message.raw, Message.subject, Message.from_name,
+                   Message.from_email, Message.to_addrs, Message.cc_addrs, Message.sort_date,
+                   Message.parent_msgid, Thread.root_msgid)
+            .outerjoin(Thread, Thread.id == Message.thread_id))
+
+
+def documents(session: Session, after: int, limit: int) -> list[tuple[int, SearchDoc]]:
+    """Search documents of stored messages with id > ``after``, in id order."""
+    rows = session.execute(_select().where(Message.id > after).order_by(Message.id)
+                           .limit(limit)).all()
+    return list(_documents(session, rows))
+
+
+def reviewed_targets(session: Session, ids: list[int], before: int) -> list[tuple[int, SearchDoc]]:
+    """Documents to refresh because replies among ``ids`` gave them trailers (has:reviewed-by):
+    already indexed messages (id <= ``before``) that those replies answer."""
+    targets = sorted({t for (t,) in session.execute(
+        select(Trailer.target_msgid).where(Trailer.message_id.in_(ids), Trailer.own.is_(False)))})
+    rows: list[Any] = []
+    for start in range(0, len(targets), 400):
+        rows.extend(session.execute(_select().where(Message.msgid.in_(targets[start:start + 400]),
+                                                    Message.id <= before)).all())
+    return list(_documents(session, rows))
+
+
+def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, SearchDoc]]:
+    if not rows:
+        return
+    ids = [r[0] for r in rows]
+    lists: dict[int, list[tuple[str, bool]]] = defaultdict(list)
+    for mid, name, restricted in session.execute(
+            select(MessageList.message_id, MailingList.name, MailingList.restricted)
+            .join(MailingList).where(MessageList.message_id.in_(ids))):
+        lists[mid].append((name, restricted))
+    patches = {p.id: p for p in session.scalars(select(Patch).where(Patch.id.in_(ids)))}
+    subsystems: dict[int, list[str]] = defaultdict(list)
+    for pid, name in session.execute(select(PatchSubsystem.patch_id, Subsystem.name)
+                                     .join(Subsystem).where(PatchSubsystem.patch_id.in_(ids))):
+        subsystems[pid].append(name)
+    # Trailers a message carries (its own, or given in a reply) and those its replies gave it.
+    trailers: dict[str, set[str]] = defaultdict(set)
+    msgid_of = {r[0]: r[1] for r in rows}
+    for mid, name in session.execute(
+            select(Trailer.message_id, Trailer.name).where(Trailer.message_id.in_(ids))):
+        trailers[msgid_of[mid]].add(name.lower())
+    for target, name in session.execute(
+            select(Trailer.target_msgid, Trailer.name)
+            .where(Trailer.target_msgid.in_(list(msgid_of.values())))):
+        trailers[target].add(name.lower())
+    for (mid, msgid, blob, subject, from_name, from_email, to, cc, date, parent,
+         root) in rows:
+        parsed = parse(rawstore.unpack(blob))
+        patch_row = patches.get(mid)
+        info = extract_patches(parsed) if patch_row is not None and patch_row.kind == "patch" else None
+        # The diff is indexed once, as added/removed lines; the body is the text around it.
+        own, quoted = split_quoted(_without_diff(parsed.body) if info is not None else parsed.body)
+        kinds = [patch_row.kind] if patch_row is not None else []
+        if parent:
+            kinds.append("reply")
+        on = lists.get(mid, [])
+        public = any(not restricted for _, restricted in on) or not on
+        visibility = "public" if public else f"list:{on[0][0]}"
+        yield mid, SearchDoc(
+            msgid=msgid, thread_root=root or msgid, subject=subject,
+            from_=f"{from_name} {from_email}", to=to, cc=cc,
+            lists=tuple(name for name, _ in on), date=date, body=own, quoted=quoted,
+            attachments=tuple(a.filename for a in parsed.attachments if a.filename),
+            diff_files=tuple(f.path for f in info.files) if info else (),
+            added="\n".join(info.added_lines) if info else "",
+            removed="\n".join(info.removed_lines) if info else "",
+            hunk_headers="\n".join(info.hunk_headers) if info else "",
+            patch_id=info.patch_id if info else "",
+            subsystems=tuple(subsystems.get(mid, ())), state="new" if patch_row else "",
+            kinds=tuple(kinds), trailers=tuple(sorted(trailers.get(msgid, ()))),
+            visibility=visibility)
+
+
+def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = BATCH) -> int:
+    """Index every message stored since the watermark; returns how many were indexed."""
+    if not settings.search_enabled:
+        return 0
+    index = SearchIndex.open(settings.index_dir)
+    done = 0
+    try:
+        while True:
+            with sessions() as session:
+                after = _watermark(session)
+                docs = documents(session, after, batch)
+                if docs:
+                    docs += reviewed_targets(session, [mid for mid, _ in docs], after)
+            if not docs:
+                return done
+            index.add(doc for _, doc in docs)
+            with sessions.begin() as session:
+                _set_watermark(session, max(mid for mid, _ in docs))
+            done += len(docs)
+            logger.info("indexed %d messages", done)
+    finally:
+        index.close()
+
+
+def rebuild(settings: Settings, sessions: sessionmaker[Session]) -> int:
+    """Empty the index and index everything again (``listarchive reindex``)."""
+    if not settings.search_enabled:
+        return 0
+    index = SearchIndex.open(settings.index_dir)
+    try:
+        index.clear()
+    finally:
+        index.close()
+    with sessions.begin() as session:
+        reset_watermark(session)
+    return catch_up(settings, sessions)

@@ -1,0 +1,100 @@
+"""Threading: pure tree building, and order independence through the real store."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from ingest.sources import RawMail
+from ingest.threads import TreeItem, build_tree, components, pick_root
+from ingest.worker import Summary, Worker
+from listarchive.models import Message, Thread
+from listarchive.settings import from_mapping
+
+
+def test_components_join_through_ghosts():
+    comps = components([("b", ["a"]), ("c", ["a", "b"]), ("x", ["ghost"]), ("y", ["ghost"]),
+                        ("z", [])])
+    assert sorted(map(sorted, comps)) == [["a", "b", "c"], ["ghost", "x", "y"], ["z"]]
+
+
+def test_tree_is_depth_first_by_date_and_survives_cycles():
+    d = [datetime(2025, 1, i) for i in range(1, 8)]
+    items = [TreeItem("root", "", d[0]), TreeItem("r2", "root", d[2]), TreeItem("r1", "root", d[1]),
+             TreeItem("r1a", "r1", d[3]), TreeItem("orphan", "ghost", d[4]),
+             # a -> b -> a: a loop of broken References; both must still show, once.
+             TreeItem("a", "b", d[5]), TreeItem("b", "a", d[6])]
+    rows = build_tree(items)
+    assert [(r.msgid, r.depth) for r in rows] == [
+        ("root", 0), ("r1", 1), ("r1a", 2), ("r2", 1), ("orphan", 0), ("a", 0), ("b", 1)]
+    assert pick_root(items) == "root"
+
+
+def test_deep_chain_needs_no_recursion():
+    items = [TreeItem(f"m{i}", f"m{i - 1}" if i else "", datetime(2025, 1, 1)) for i in range(20000)]
+    rows = build_tree(items)
+    assert len(rows) == 20000 and rows[-1].depth == 19999
+
+
+def mail(msgid: str, refs: list[str], day: int, subject: str = "topic") -> bytes:
+    head = [f"From: Person {day} <p{day}@example.org>", f"Subject: {subject}",
+            f"Date: Mon, {day:02d} Jan 2024 10:00:00 +0000", f"Message-ID: <{msgid}>"]
+    if refs:
+        head.append("References: " + " ".join(f"<{r}>" for r in refs))
+        head.append(f"In-Reply-To: <{refs[-1]}>")
+    return ("\n".join(head) + "\n\nbody\n").encode()
+
+
+# Two threads that only a late message joins, a reply to an unseen message, a loop, a
+# self-reference, and two unrelated "[PATCH] fix typo" mails that must stay apart.
+MAILS = [
+    mail("a1", [], 1), mail("a2", ["a1"], 2), mail("a3", ["a1", "a2"], 3),
+    mail("b2", ["b1-ghost"], 4), mail("b3", ["b1-ghost", "b2"], 5),
+    mail("joiner", ["a3", "b3"], 6),
+    mail("c1", ["c2"], 7), mail("c2", ["c1"], 8), mail("self", ["self"], 9),
+    mail("t1", [], 10, "[PATCH] fix typo"), mail("t2", [], 11, "[PATCH] fix typo"),
+    mail("late-root-reply", ["late-root"], 12), mail("late-root", [], 13),
+]
+
+
+def partition(worker: Worker) -> tuple[frozenset[frozenset[str]], frozenset[str]]:
+    with worker.sessions() as session:
+        groups: dict[int, set[str]] = {}
+        for msgid, tid in session.execute(select(Message.msgid, Message.thread_id)):
+            groups.setdefault(tid, set()).add(msgid)
+        roots = frozenset(session.scalars(select(Thread.root_msgid)))
+    return frozenset(frozenset(g) for g in groups.values()), roots
+
+
+def ingest_in_order(tmp: Path, order: list[int], batch: int) -> Worker:
+    cfg = from_mapping({"storage": {"data_dir": str(tmp)}, "search": {"enabled": False},
+                        "ingest": {"batch_size": batch}})
+    worker = Worker(cfg, "test")
+    items = [RawMail(MAILS[i], f"m{i}", "") for i in order]
+    for start in range(0, len(items), batch):
+        worker.store(items[start:start + batch], Summary())
+    return worker
+
+
+def test_expected_threads_in_arrival_order(tmp_path):
+    groups, roots = partition(ingest_in_order(tmp_path, list(range(len(MAILS))), 3))
+    assert frozenset({"a1", "a2", "a3", "b2", "b3", "joiner"}) in groups
+    assert frozenset({"t1"}) in groups and frozenset({"t2"}) in groups
+    assert frozenset({"c1", "c2"}) in groups and frozenset({"self"}) in groups
+    assert frozenset({"late-root", "late-root-reply"}) in groups
+    assert {"a1", "late-root", "t1", "t2", "self"} <= roots
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), batch=st.integers(1, 6))
+def test_threads_do_not_depend_on_arrival_order(tmp_path_factory, seed, batch):
+    reference = ingest_in_order(tmp_path_factory.mktemp("ref"), list(range(len(MAILS))), 50)
+    order = list(range(len(MAILS)))
+    random.Random(seed).shuffle(order)
+    shuffled = ingest_in_order(tmp_path_factory.mktemp("shuf"), order, batch)
+    assert partition(shuffled) == partition(reference)
