@@ -80,7 +80,8 @@ class SeriesGroup:
     """One posting of a series. ``anchor`` is its stable identity: the cover's Message-ID, else
     that of the patch with the lowest counter. ``patches`` are ``(counter, msgid)`` sorted;
     ``missing`` the counters of 1..total not received; ``duplicates`` the Message-IDs of later
-    copies of a counter already present; ``date`` the earliest of the members."""
+    copies of a counter already present; ``date`` the earliest of the members; ``revision``
+    the highest of the members (a ``[PATCH 0/4]`` cover sent with ``[PATCH v2 1/4]``...)."""
 
     anchor: str
     cover: str | None
