@@ -661,6 +661,9 @@ class DemoBuilder:
                 msg.add_attachment(data.decode("utf-8"), subtype=subtype, filename=filename)
             else:
                 msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+        if attachments:
+            # The email package draws boundaries from the global random generator.
+            msg.set_boundary(f"------------{self.token(24)}")
         return self._record(msgid, subject, who, when, body, refs, msg.as_bytes())
 
     def reply(self, parent: Mail, who: Person, day: float, hour: float, body: str,
@@ -841,7 +844,7 @@ def _write_story(b: DemoBuilder) -> None:
         {"README": TREE["README"] + "\nDriver documentation: Documentation/driver-api/.\n"})
 
     # --- a question with a deep reply chain and an HTML-only answer
-    q = b.post(HIROSHI, b.at(0, 2, HIROSHI), "Running the demo drivers under QEMU?", """\
+    q = b.post(HIROSHI, b.at(0, 10, HIROSHI), "Running the demo drivers under QEMU?", """\
 Hi all,
 
 Is there a QEMU machine that can run the demo clock and GPIO drivers? I
