@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from bench import load, ours, peer, report
+from bench import load, ours, peer, profiling, report
 from bench.corpus import (
     REPO,
     SCRATCH,
@@ -55,13 +55,15 @@ def run_size(spec: CorpusSpec, args: argparse.Namespace, profile_done: bool,
         late, mid = write_late_copies(mbox, SCRATCH / "late-100.mboxrd", 100)
         sr.incremental = ours.incremental(SCRATCH / "late-100.mboxrd", late, mid, home)
     if not args.skip_peer:
-        sr.peer = peer.ingest(mbox, n, raw, SCRATCH / f"peer-{spec.size}",
-                              args.ingest_timeout or max(900.0, n / 20))
+        peer_timeout = args.ingest_timeout or max(900.0, n / 20)
+        sr.peer_basic = peer.ingest(mbox, n, raw, SCRATCH / f"peer-{spec.size}-basic",
+                                    peer_timeout, level="basic")
+        sr.peer = peer.ingest(mbox, n, raw, SCRATCH / f"peer-{spec.size}", peer_timeout)
     if not profile_done:
         count = min(5000, n)
         pmbox = SCRATCH / f"profile-{count}.mboxrd"
         write_prefix(mbox, pmbox, count)
-        run.profile = ours.profile(pmbox, count, SCRATCH / "ours-profile")
+        run.profile = profiling.ingest(pmbox, count, SCRATCH / "ours-profile")
     if not args.skip_load:
         servers = []
         proc_o, port_o, err_o = ours.serve(home) if on.ok else (None, 0, "ingest failed")
@@ -70,12 +72,16 @@ def run_size(spec: CorpusSpec, args: argparse.Namespace, profile_done: bool,
         if sr.peer is not None and sr.peer.ok:
             proc_p, port_p, err_p = peer.serve(SCRATCH / f"peer-{spec.size}")
         servers.append(load.Server("public-inbox", port_p, err_p))
+        pages = _pages(facts)
         try:
-            sr.load = load.measure(_pages(facts), servers, args.seconds, SCRATCH / "wrk")
+            sr.load = load.measure(pages, servers, args.seconds, SCRATCH / "wrk")
         finally:
             for proc in (proc_o, proc_p):
                 if proc is not None:
                     stop(proc)
+        if not profile_done and proc_o is not None:
+            behind = {p.name: p.paths for p in pages if sr.behind(p.name)}
+            run.page_profiles = profiling.pages(home, behind)
     return sr
 
 
@@ -99,7 +105,13 @@ def main() -> int:
     ap.add_argument("--skip-peer", action="store_true", help="do not run public-inbox")
     ap.add_argument("--skip-load", action="store_true", help="no HTTP measurements")
     ap.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite BENCHMARKS.md and the plots from the last run's results.json")
     args = ap.parse_args()
+    results = SCRATCH / "results.json"
+    if args.report_only:
+        report.write(report.load_run(results), args.output)
+        return 0
     sizes = parse_sizes(args.size)
     if not args.seconds:
         args.seconds = 3 if all(s.small for s in sizes) else 10
@@ -112,7 +124,7 @@ def main() -> int:
     run.clk10k = _clk_reference(args, sizes)
     run.total_seconds = time.monotonic() - started
     SCRATCH.mkdir(parents=True, exist_ok=True)
-    (SCRATCH / "results.json").write_text(json.dumps(asdict(run), indent=1, default=str))
+    results.write_text(json.dumps(asdict(run), indent=1, default=str))
     report.write(run, args.output)
     say(f"wrote {args.output.relative_to(REPO)} and bench/plots/ in {run.total_seconds:.0f} s")
     return 0

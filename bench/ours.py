@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import pstats
 import shutil
 import subprocess
 import sys
@@ -130,65 +129,6 @@ def ingest(mbox: Path, messages: int, raw_bytes: int, search: bool, home: Path,
     stored = res.summary.get("new", 0)
     res.stored = stored if isinstance(stored, int) else 0
     say(f"  {res.rate:.0f} msg/s wall, {res.cpu:.0f} s CPU, peak RSS {res.max_rss_mb:.0f} MB")
-    return res
-
-
-@dataclass
-class Profile:
-    """Where the time goes in an ingest: the top functions by own and by total time."""
-
-    messages: int
-    ok: bool = False
-    error: str = ""
-    wall: float = 0.0
-    own: list[tuple[str, float]] = field(default_factory=list)
-    total: list[tuple[str, float]] = field(default_factory=list)
-
-
-def _frame_name(key: tuple[str, int, str]) -> str:
-    filename, line, func = key
-    parts = Path(filename).parts
-    for anchor in ("listarchive", "ingest", "site-packages"):
-        if anchor in parts:
-            idx = len(parts) - 1 - parts[::-1].index(anchor)
-            short = "/".join(parts[idx + (anchor == "site-packages"):])
-            return f"{func} ({short}:{line})"
-    return f"{func} ({Path(filename).name}:{line})"
-
-
-def profile(mbox: Path, messages: int, home: Path, top: int = 15) -> Profile:
-    """pyinstrument over ``listarchive ingest`` (search index on) of a small mbox.
-
-    pyinstrument samples the main process only: work done in a process pool shows up as the
-    time the main process waits for it.
-    """
-    res = Profile(messages)
-    exe = BIN / "listarchive"
-    pyi = BIN / "pyinstrument"
-    if not exe.exists() or not pyi.exists():
-        res.error = "listarchive or pyinstrument is not installed"
-        return res
-    cfg = write_config(home, search=True)
-    init = run_measured([str(exe), "-c", str(cfg), "init"], timeout=300)
-    if init.returncode != 0:
-        res.error = "init failed, " + _error(init)
-        return res
-    out = home / "ingest.pstats"
-    say(f"profiling listarchive ingest of {messages} messages with pyinstrument")
-    m = run_measured([str(pyi), "-r", "pstats", "-o", str(out), str(exe), "-c", str(cfg),
-                      "ingest", "--list", LIST, "--json", str(mbox)], timeout=1800)
-    res.wall = m.wall
-    if m.returncode != 0 or not out.exists():
-        res.error = _error(m)
-        return res
-    stats = pstats.Stats(str(out))
-    table = stats.stats  # type: ignore[attr-defined]
-    by_own = sorted(table.items(), key=lambda kv: kv[1][2], reverse=True)
-    by_total = sorted(table.items(), key=lambda kv: kv[1][3], reverse=True)
-    res.own = [(_frame_name(k), v[2]) for k, v in by_own[:top]]
-    res.total = [(_frame_name(k), v[3]) for k, v in by_total
-                 if "<" not in k[0] and "runpy" not in k[0]][:top]
-    res.ok = True
     return res
 
 

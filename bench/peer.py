@@ -86,10 +86,17 @@ def article_count(inbox: Path) -> int:
     return int(row[0]) if row else 0
 
 
-def ingest(mbox: Path, messages: int, raw_bytes: int, home: Path,
-           timeout: float) -> IngestResult:
-    """``public-inbox-init -V2``, bulk import into epochs, ``public-inbox-index``."""
-    res = IngestResult("public-inbox", "Xapian full", messages, raw_bytes)
+LEVELS = {"full": "Xapian full", "basic": "basic, no Xapian"}
+
+
+def ingest(mbox: Path, messages: int, raw_bytes: int, home: Path, timeout: float,
+           level: str = "full") -> IngestResult:
+    """``public-inbox-init -V2 -L LEVEL``, bulk import into epochs, ``public-inbox-index``.
+
+    ``basic`` keeps git, msgmap and the overview database but no Xapian index: the
+    counterpart of listarchive with its search index off.
+    """
+    res = IngestResult("public-inbox", LEVELS[level], messages, raw_bytes)
     if shutil.which("public-inbox-init") is None:
         res.error = "public-inbox is not installed"
         return res
@@ -98,14 +105,14 @@ def ingest(mbox: Path, messages: int, raw_bytes: int, home: Path,
     home.mkdir(parents=True)
     inbox = home / "inbox"
     env = _env(home)
-    init = run_measured(["public-inbox-init", "-V2", LIST, str(inbox),
+    init = run_measured(["public-inbox-init", "-V2", "-L", level, LIST, str(inbox),
                          f"http://127.0.0.1/{LIST}", ADDRESS], env=env, timeout=120)
     if init.returncode != 0:
         res.error = f"public-inbox-init: {init.stderr.strip()[-300:]}"
         return res
     script = home / "import.pl"
     script.write_text(IMPORT_PL)
-    say(f"public-inbox import of {messages} messages")
+    say(f"public-inbox ({level}) import of {messages} messages")
     imp = run_measured(["perl", str(script), str(inbox), str(mbox)], env=env, timeout=timeout)
     if imp.returncode != 0:
         res.error = f"import: exit {imp.returncode}: {imp.stderr.strip()[-300:]}"

@@ -21,7 +21,7 @@ COLOURS = {"listarchive": "#1f77b4", "public-inbox": "#d62728"}
 def _ingest(run: Run, path: Path) -> bool:
     series: dict[str, list[tuple[int, float]]] = {}
     for sr in run.sizes:
-        runs = [*sr.ours, *([sr.peer] if sr.peer else [])]
+        runs = [*sr.ours, *(r for r in (sr.peer_basic, sr.peer) if r)]
         for r in runs:
             if r.ok:
                 series.setdefault(f"{r.system} ({r.label})", []).append((sr.messages, r.rate))
@@ -31,7 +31,7 @@ def _ingest(run: Run, path: Path) -> bool:
     for name, points in series.items():
         xs, ys = zip(*sorted(points), strict=True)
         colour = COLOURS["public-inbox" if name.startswith("public") else "listarchive"]
-        style = "--" if "off" in name else "-"
+        style = "--" if "off" in name or "basic" in name else "-"
         ax.plot(xs, ys, style, marker="o", color=colour, label=name)
     ax.set_xscale("log")
     ax.set_xlabel("messages in the archive (fresh ingest)")

@@ -9,7 +9,8 @@ from pathlib import Path
 from bench import plots
 from bench.corpus import DATE_SHIFT_DAYS, REAL_SETS, SMALL_TAKE
 from bench.load import CONCURRENCY, LoadResult
-from bench.ours import Incremental, IngestResult, Profile
+from bench.ours import Incremental, IngestResult
+from bench.profiling import Profile
 
 NOTES = Path(__file__).resolve().parent / "notes.md"
 NA = "n/a"
@@ -25,6 +26,7 @@ class SizeRun:
     message_sample: int = 0
     ours: list[IngestResult] = field(default_factory=list)
     peer: IngestResult | None = None
+    peer_basic: IngestResult | None = None
     load: list[LoadResult] = field(default_factory=list)
     incremental: Incremental | None = None
 
@@ -36,6 +38,15 @@ class SizeRun:
         return next((r for r in self.load if r.server == server and r.page == page
                      and r.concurrency == conc), None)
 
+    def behind(self, page: str) -> bool:
+        """Our p95 is worse than public-inbox's at some concurrency (or theirs is missing)."""
+        for conc in CONCURRENCY:
+            o = self.latency("listarchive", page, conc)
+            p = self.latency("public-inbox", page, conc)
+            if o and o.ok and (p is None or not p.ok or o.p95 > p.p95):
+                return True
+        return False
+
 
 @dataclass
 class Run:
@@ -45,6 +56,7 @@ class Run:
     wrk_seconds: int
     sizes: list[SizeRun] = field(default_factory=list)
     profile: Profile | None = None
+    page_profiles: list[Profile] = field(default_factory=list)
     clk10k: IngestResult | None = None
     total_seconds: float = 0.0
 
@@ -96,8 +108,9 @@ def _headline(run: Run, sr: SizeRun) -> list[str]:
                ok_pi and ok_pi.rate, "{:,.0f}", "higher")
     ingest_row("ingest, messages per CPU-second", ok_on and ok_on.rate_cpu,
                ok_pi and ok_pi.rate_cpu, "{:,.0f}", "higher")
-    ingest_row("ingest, messages/s (search index off)", off.rate if off and off.ok else None,
-               None, "{:,.0f}", "higher")
+    basic = sr.peer_basic if sr.peer_basic and sr.peer_basic.ok else None
+    ingest_row("ingest, messages/s (no search index; peer: -L basic)",
+               off.rate if off and off.ok else None, basic and basic.rate, "{:,.0f}", "higher")
     ingest_row("ingest, peak RSS (MB)", ok_on and ok_on.max_rss_mb, ok_pi and ok_pi.max_rss_mb,
                "{:,.0f}", "lower")
     ingest_row("disk used / raw mail size", ok_on and sum(ok_on.disk.values()) / sr.raw_bytes,
@@ -115,13 +128,15 @@ def _headline(run: Run, sr: SizeRun) -> list[str]:
 
 def _ingest_section(sr: SizeRun) -> list[str]:
     rows = []
-    runs = [*sr.ours, *([sr.peer] if sr.peer else [])]
+    runs = [*sr.ours, *(r for r in (sr.peer_basic, sr.peer) if r)]
     for r in runs:
         if not r.ok:
             rows.append([f"{r.system} ({r.label})", *([NA] * 9), f"failed: {r.error}"])
             continue
         disk = sum(r.disk.values())
         split = ", ".join(f"{k} {_mb(v)}" for k, v in r.disk.items() if v)
+        if r.label == "search on" and not r.disk.get("search index"):
+            split += " (no search index was written)"
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in r.steps.items())
         rows.append([f"{r.system} ({r.label})", f"{r.messages:,}", f"{r.stored:,}",
                      f"{r.wall:.1f}", _num(r.rate), f"{r.cpu:.1f}", _num(r.rate_cpu),
@@ -197,18 +212,33 @@ def _growth(run: Run) -> list[str]:
                    "peer message p95", "ours search p95 ms (c=8)", "peer search p95"], rows)
 
 
+def _profile_tables(prof: Profile) -> list[str]:
+    out = ["Top functions by own time:", ""]
+    out += _table(["function", "own s"], [[f"`{n}`", f"{t:.2f}"] for n, t in prof.own])
+    out += ["", "Our functions by total time (including callees):", ""]
+    out += _table(["function", "total s"], [[f"`{n}`", f"{t:.2f}"] for n, t in prof.total])
+    return out
+
+
 def _profile(run: Run) -> list[str]:
     prof = run.profile
     if prof is None:
         return ["Not run."]
     if not prof.ok:
-        return [f"Not available: {prof.error}"]
-    out = [f"pyinstrument (statistical, main process) over `listarchive ingest --json` of the "
-           f"first {prof.messages:,} messages of the corpus into a fresh archive with the search "
-           f"index on; {prof.wall:.1f} s under the profiler.", "", "Top functions by own time:", ""]
-    out += _table(["function", "own s"], [[f"`{n}`", f"{t:.2f}"] for n, t in prof.own])
-    out += ["", "Top functions by total time (including callees):", ""]
-    out += _table(["function", "total s"], [[f"`{n}`", f"{t:.2f}"] for n, t in prof.total])
+        return [f"Ingest profile not available: {prof.error}"]
+    out = [f"pyinstrument (statistical, main process only) over `listarchive ingest --json` of "
+           f"the first {prof.count:,} messages of the corpus into a fresh archive with the "
+           f"search index on; {prof.wall:.1f} s under the profiler (output: `{prof.note}`).", ""]
+    out += _profile_tables(prof)
+    for page in run.page_profiles:
+        out += ["", f"### Page: {page.subject}", ""]
+        if not page.ok:
+            out.append(f"Not available: {page.error}")
+            continue
+        out += [f"{page.count} renders through Flask's test client in one process under "
+                f"pyinstrument ({page.wall:.1f} s; {page.note}); profiled because our p95 is "
+                "behind public-inbox's at some concurrency.", ""]
+        out += _profile_tables(page)
     return out
 
 
@@ -322,6 +352,9 @@ def _method(run: Run, sr: SizeRun) -> list[str]:
         f"`/bench/?q=...` over {len(sr.queries)} queries built from the corpus: 50 `f:` senders, "
         "50 `s:` subject words, 40 two-word subject phrases, 40 `dfn:` file names from diffs, "
         "30 one-month `d:` ranges, 10 `f:` + `s:` combinations (fixed seed).",
+        "- gunicorn's sync workers close the connection after each response, so wrk reconnects "
+        "for every request to listarchive; public-inbox-httpd keeps connections alive. This "
+        "is part of what a production deployment of each would do, so it stays in the figures.",
         "- Each URL is fetched once from each server first. A server failing more than 10% of "
         "a page's URLs gets that row marked not available; otherwise URLs failing on either "
         "server are dropped for both (public-inbox answers 404 to a search with no match, so "
@@ -373,3 +406,37 @@ def write(run: Run, output: Path) -> None:
     if run.installed:
         lines += [f"(This run installed {', '.join(run.installed)} from Debian first.)", ""]
     output.write_text("\n".join(lines), encoding="utf-8")
+
+
+def load_run(path: Path) -> Run:
+    """A Run back from the ``results.json`` a run saved (for ``--report-only``)."""
+    import json
+
+    from bench.load import LoadResult as Load
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+
+    def ingest(d: dict[str, object] | None) -> IngestResult | None:
+        return IngestResult(**d) if d else None  # type: ignore[arg-type]
+
+    def prof(d: dict[str, object] | None) -> Profile | None:
+        if not d:
+            return None
+        d = dict(d)
+        d["own"] = [tuple(x) for x in d["own"]]  # type: ignore[attr-defined]
+        d["total"] = [tuple(x) for x in d["total"]]  # type: ignore[attr-defined]
+        return Profile(**d)  # type: ignore[arg-type]
+
+    sizes = []
+    for s in data.pop("sizes"):
+        s["ours"] = [ingest(r) for r in s["ours"]]
+        s["peer"] = ingest(s.get("peer"))
+        s["peer_basic"] = ingest(s.get("peer_basic"))
+        s["load"] = [Load(**r) for r in s["load"]]
+        s["incremental"] = Incremental(**s["incremental"]) if s.get("incremental") else None
+        s["facts_threads"] = [tuple(t) for t in s["facts_threads"]]
+        sizes.append(SizeRun(**s))
+    data["profile"] = prof(data.get("profile"))
+    data["page_profiles"] = [prof(p) for p in data.get("page_profiles", [])]
+    data["clk10k"] = ingest(data.get("clk10k"))
+    return Run(sizes=sizes, **data)
