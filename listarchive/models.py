@@ -291,3 +291,126 @@ class PatchSubsystem(Base):
     subsystem_id: Mapped[int] = mapped_column(ForeignKey("subsystems.id", ondelete="CASCADE"),
                                               primary_key=True)
     rank: Mapped[int] = mapped_column(Integer, default=0)  # 0 = most specific
+
+
+# --- Accounts and human decisions: NOT derived, ``reindex`` keeps them -------------------------
+# Patch and series rows are deleted and re-inserted (same ids) by reindex and regrouping, so the
+# tables below refer to them by id without a foreign key: a state must outlive its patch row.
+
+
+class User(Base):
+    """A maintainer or reviewer who can log in; reading the archive needs no account."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320), default="", index=True)  # lower-cased
+    password_hash: Mapped[str] = mapped_column(Text, default="")  # argon2 PHC string; '' = none
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+    grants: Mapped[list[Grant]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user",
+                                                  cascade="all, delete-orphan")
+
+
+class Grant(Base):
+    """The right to change states on one list or one subsystem (by name)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("user_id", "scope_kind", "scope_name",
+                                       name="uq_grants_scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scope_kind: Mapped[str] = mapped_column(String(16))  # list | subsystem
+    scope_name: Mapped[str] = mapped_column(String(255))
+
+    user: Mapped[User] = relationship(back_populates="grants")
+
+
+class ApiToken(Base):
+    """An API token: only its SHA-256 is kept; ``prefix`` (its first characters) finds the row."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class LoginFailure(Base):
+    """A failed login, counted per (name, address) within a time window to slow guessing."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_name_ip", "name", "ip", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class PatchState(Base):
+    """The decided state of a patch (message pk); no row means the default (new, or rfc).
+
+    ``via``/``rule`` say who decided the current state: a person (web, api, cli) or a rule; rules
+    never override a person."""
+
+    __tablename__ = "patch_states"
+    __table_args__ = (Index("ix_patch_states_state", "state"),)
+
+    patch_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(24), default="")  # '' = not decided
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                    nullable=True, index=True)
+    via: Mapped[str] = mapped_column(String(8), default="")
+    rule: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SeriesState(Base):
+    """A series' state as last computed from its patches (kept for filtering in SQL), or as set
+    for a series without patches (a lone cover letter), plus its archived flag and delegate."""
+
+    __tablename__ = "series_states"
+    __table_args__ = (Index("ix_series_states_state", "state"),)
+
+    series_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(24), default="")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                    nullable=True, index=True)
+    via: Mapped[str] = mapped_column(String(8), default="")
+    rule: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class StateChange(Base):
+    """One entry of a patch's or series' history: what changed, from what to what, who or which
+    rule did it, on what evidence (a commit id, a reply's Message-ID, a newer series)."""
+
+    __tablename__ = "state_changes"
+    __table_args__ = (Index("ix_state_changes_object", "object_kind", "object_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_kind: Mapped[str] = mapped_column(String(8))  # patch | series
+    object_id: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(16), default="state")  # state | archived | delegate
+    from_value: Mapped[str] = mapped_column(String(255), default="")
+    to_value: Mapped[str] = mapped_column(String(255), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                nullable=True, index=True)
+    via: Mapped[str] = mapped_column(String(8))  # web | api | cli | rule
+    rule: Mapped[str] = mapped_column(String(32), default="")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
