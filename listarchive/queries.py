@@ -192,6 +192,12 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
                      per_page, len(rows) > per_page)
 
 
+def thread_summaries(session: Session, viewer: Viewer, tids: Sequence[int]
+                     ) -> list[ThreadSummary]:
+    """Summaries of these threads in the given order, counted over every visible list."""
+    return _thread_summaries(session, viewer, tids, _list_ids(session, viewer, ALL) or [])
+
+
 def _thread_summaries(session: Session, viewer: Viewer, tids: Sequence[int],
                       list_ids: Sequence[int]) -> list[ThreadSummary]:
     if not tids:
@@ -374,13 +380,13 @@ def iso(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
 
 
-def patch_facts(session: Session, record: MessageRecord) -> tuple[Any, Any]:
-    """``(patch, series)`` objects of the message API; ``(None, None)`` until patches exist.
+def patch_facts(session: Session, viewer: Viewer, record: MessageRecord) -> tuple[Any, Any]:
+    """``(patch, series)`` objects of the message API: the ``GET /api/v1/patches/ID`` object
+    and ``{"id", "version", "number", "total"}``, each ``None`` when the message is no patch,
+    cover letter or pull request (or belongs to no series the viewer may see)."""
+    from listarchive import reviewqueries  # it builds on this module
 
-    The patch tracker fills this in (``GET /api/v1/patches/ID`` object and
-    ``{"id", "version", "number", "total"}``); nothing else in this module needs to change.
-    """
-    return None, None
+    return reviewqueries.message_patch_facts(session, viewer, record.pk)
 
 
 def summary_json(record: MessageRecord) -> dict[str, Any]:
@@ -397,7 +403,7 @@ def message_json(session: Session, viewer: Viewer, msgid: str) -> dict[str, Any]
     root = msgid
     if record.thread_id is not None:
         root = _thread_of(session, viewer, record.thread_id).root_msgid or msgid
-    patch, series = patch_facts(session, record)
+    patch, series = patch_facts(session, viewer, record)
     return {**summary_json(record), "in_reply_to": record.in_reply_to or None, "thread": root,
             "patch": patch, "series": series}
 
