@@ -57,6 +57,7 @@ def prepare_demo(settings: Settings, out: TextIO) -> demomail.DemoFiles:
     target = settings.data_dir / "demo"
     files = demomail.DemoFiles(mbox=target / demomail.MBOX_NAME,
                                maintainers=target / "MAINTAINERS", repo=target / "repo")
+    # generate_demo_mbox writes the mbox last, in one rename: if it is there, the rest is too.
     if files.mbox.is_file() and files.maintainers.is_file():
         print(f"using the demo list generated earlier: {files.mbox}", file=out)
         return files

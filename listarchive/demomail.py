@@ -37,6 +37,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
+from listarchive.errors import ListarchiveError
 from listarchive.mbox import to_mboxrd
 
 LIST_NAME = "demo-devel"
@@ -549,11 +550,15 @@ class DemoBuilder:
     def git(self, *args: str, who: Person | None = None, when: datetime | None = None,
             stdin: bytes | None = None) -> str:
         env = _git_env(who or MARA, when or self.start - timedelta(days=60))
-        done = subprocess.run(["git", *args], cwd=self.repo, env=env, input=stdin,
-                              capture_output=True, check=False)
+        try:
+            done = subprocess.run(["git", *args], cwd=self.repo, env=env, input=stdin,
+                                  capture_output=True, check=False)
+        except FileNotFoundError as exc:
+            raise ListarchiveError("the demo list is generated with git, which is not "
+                                   "installed (or not on the PATH)") from exc
         if done.returncode:
-            raise RuntimeError(f"git {' '.join(args)} failed: "
-                               f"{done.stderr.decode(errors='replace').strip()}")
+            raise ListarchiveError(f"generating the demo list: git {' '.join(args)} failed: "
+                                   f"{done.stderr.decode(errors='replace').strip()}")
         return done.stdout.decode()
 
     def commit(self, who: Person, when: datetime, message: str,
@@ -731,7 +736,8 @@ def generate_demo_mbox(target: Path, seed: int = 1, now: datetime | None = None)
 
     The three weeks of mail end at ``now`` (default: the current hour, so that the demo looks
     fresh); the same ``seed`` and ``now`` give the same bytes. An existing ``target/repo`` is
-    replaced. Needs ``git`` on the PATH (``git format-patch``, ``request-pull`` and ``am``).
+    replaced. Needs ``git`` on the PATH (``git format-patch``, ``request-pull`` and ``am``);
+    raises :class:`ListarchiveError` when it is missing or fails.
     """
     if now is None:
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -743,10 +749,14 @@ def generate_demo_mbox(target: Path, seed: int = 1, now: datetime | None = None)
     builder = DemoBuilder(repo, seed, now)
     builder.git("init", "-q", "-b", "main")
     _write_story(builder)
-    mbox = target / MBOX_NAME
-    mbox.write_bytes(builder.mbox())
     maintainers = target / "MAINTAINERS"
     maintainers.write_text(builder.read("MAINTAINERS"), encoding="utf-8")
+    # The mbox comes last and appears whole (rename), so its presence means a finished demo:
+    # `listarchive demo` reuses it instead of generating again.
+    mbox = target / MBOX_NAME
+    partial = target / f"{MBOX_NAME}.partial"
+    partial.write_bytes(builder.mbox())
+    partial.replace(mbox)
     return DemoFiles(mbox=mbox, maintainers=maintainers, repo=repo)
 
 

@@ -346,3 +346,12 @@ def test_cli_demo_no_serve(tmp_path: Path,
     assert (tmp_path / "instance" / "demo" / MBOX_NAME).is_file()
     missing = cli(["demo", "--no-serve", "--mbox", "missing.mbox"], cwd=tmp_path)
     assert missing.returncode == 2
+
+
+def test_without_git_the_error_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from listarchive.errors import ListarchiveError
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ListarchiveError, match="generated with git, which is not installed"):
+        generate_demo_mbox(tmp_path / "demo", seed=1, now=NOW)
+    assert not (tmp_path / "demo" / MBOX_NAME).exists()
