@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -597,10 +598,10 @@ class DemoBuilder:
         threading under the first mail, one second between Dates, the list in To."""
         stamp = f"{when.astimezone(UTC):%Y%m%d}"
         tail = self.token(12, "0123456789abcdef")
+        # b4 numbers a cover letter 0 and a lone patch 1, as in its subjects.
+        first = 0 if len(files) > 1 else 1
         ids = [f"{stamp}-{slug}-v{version}-{i}-{tail}@{who.email.split('@')[1]}"
-               for i in range(len(files))]
-        if len(files) == 1:
-            ids = [f"{stamp}-{slug}-v{version}-1-{tail}@{who.email.split('@')[1]}"]
+               for i in range(first, first + len(files))]
         sent = []
         for i, raw in enumerate(files):
             head, _, body_b = raw.partition(b"\n\n")
@@ -726,8 +727,6 @@ def _header_value(head: bytes, name: str) -> str:
     found = re.search(rf"^{re.escape(name)}:[ \t]*(.*)$", unfolded, re.M | re.I)
     if found is None:
         return ""
-    from email.header import decode_header, make_header
-
     return str(make_header(decode_header(found.group(1))))
 
 
