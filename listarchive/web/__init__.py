@@ -39,7 +39,7 @@ class ArchiveFlask(Flask):
 def create_app(settings: Settings | None = None) -> Flask:
     """The WSGI application for ``settings`` (read with :func:`listarchive.settings.load`
     when ``None``): one database session per request, blueprints, filters, error pages."""
-    from listarchive.web import api, filters, views
+    from listarchive.web import api, filters, review, views
 
     if settings is None:
         settings = settings_mod.load()
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.filters.update(filters.FILTERS)
     app.jinja_env.autoescape = True
     app.register_blueprint(api.bp)
+    app.register_blueprint(review.bp)
     app.register_blueprint(views.bp)
 
     @app.teardown_appcontext

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, jsonify, request
 
-from listarchive import queries
-from listarchive.web.context import absolute, db, int_arg, viewer
+from listarchive import queries, reviewqueries
+from listarchive.errors import QueryError
+from listarchive.web import review
+from listarchive.web.context import absolute, db, int_arg, list_name, settings, viewer
 from listarchive.web.msgids import BadMsgid, check_msgid, raw_path, unquote_msgid
+from listarchive.web.searching import SearchUnavailable, run_search
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -50,3 +54,69 @@ def lists() -> Any:
         item["url"] = absolute(f"/{item['name']}/")
     nxt = absolute(f"{request.path}?page={page + 1}&per_page={per_page}") if more else None
     return jsonify({"results": results, "next": nxt})
+
+
+def _page_args() -> tuple[int, int]:
+    return int_arg("page", 1), int_arg("per_page", 50, high=queries.MAX_PER_PAGE)
+
+
+def _next_url(page: int, per_page: int, more: bool, **params: str) -> str | None:
+    if not more:
+        return None
+    query = urlencode({**{k: v for k, v in params.items() if v}, "page": page + 1,
+                       "per_page": per_page})
+    return absolute(f"{request.path}?{query}")
+
+
+@bp.route(f"/patches/<int(max={review.MAX_ID}):patch_id>")
+def patch(patch_id: int) -> Any:
+    obj = reviewqueries.patch_json(db(), viewer(), patch_id)
+    if obj is None:
+        abort(404, description="no such patch")
+    return jsonify(obj)
+
+
+@bp.route("/series")
+def series_list() -> Any:
+    name = list_name(request.args.get("list", "").strip() or queries.ALL)
+    filters = review.series_filters()
+    page, per_page = _page_args()
+    listing = reviewqueries.series_list(db(), viewer(), name, page=page, per_page=per_page,
+                                        **filters)
+    if listing is None:
+        abort(404, description=f"there is no list named {name!r} here")
+    results = [{**reviewqueries.series_row_json(row), "url": absolute(f"/series/{row.id}/")}
+               for row in listing.rows]
+    return jsonify({"results": results,
+                    "next": _next_url(page, per_page, listing.has_next, list=name, **filters)})
+
+
+@bp.route(f"/series/<int(max={review.MAX_ID}):series_id>")
+def series(series_id: int) -> Any:
+    obj = reviewqueries.series_json(db(), viewer(), series_id)
+    if obj is None:
+        abort(404, description="no such series")
+    obj["url"] = absolute(f"/series/{series_id}/")
+    obj["mbox"] = absolute(f"/series/{series_id}/mbox")
+    return jsonify(obj)
+
+
+@bp.route("/search")
+def search() -> Any:
+    text = request.args.get("q", "").strip()
+    name = list_name(request.args.get("list", "").strip() or queries.ALL)
+    if not text:
+        abort(400, description="empty search: give ?q=QUERY")
+    page, per_page = _page_args()
+    if queries.get_list(db(), viewer(), name) is None:
+        abort(404, description=f"there is no list named {name!r} here")
+    try:
+        outcome = run_search(db(), settings(), viewer(), text, name, page, per_page)
+    except QueryError as exc:
+        abort(400, description=f"cannot read the query: {exc}")
+    except SearchUnavailable as exc:
+        abort(503, description=f"search unavailable: {exc}")
+    return jsonify({"total": outcome.total,
+                    "results": [queries.summary_json(r) for r in outcome.records],
+                    "next": _next_url(page, per_page, outcome.total > page * per_page, q=text,
+                                      list=name if name != queries.ALL else "")})

@@ -132,6 +132,13 @@ def render_body(text: str) -> Markup:
     return Markup("".join(blocks))
 
 
+def render_diff(text: str) -> Markup:
+    """One file's part of a diff as a ``<pre class="diff">``, lines classed for colour (added,
+    removed, hunk and file headers) and escaped; URLs in context lines are linked too."""
+    lines = clean(text.replace("\r\n", "\n")).rstrip("\n").split("\n")
+    return Markup(_pre(lines, [True] * len(lines), "diff"))
+
+
 def filesize(size: int) -> str:
     if size < 1024:
         return f"{size} B"
@@ -146,5 +153,6 @@ def who(name: str, email: str) -> str:
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "utc": utc, "date_only": date_only, "msgid_url": msgid_url, "linkify": linkify,
-    "render_body": render_body, "filesize": filesize, "clean": clean,
+    "render_body": render_body, "render_diff": render_diff, "filesize": filesize,
+    "clean": clean,
 }
