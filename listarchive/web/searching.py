@@ -11,6 +11,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from listarchive import queries
@@ -27,6 +28,11 @@ class SearchUnavailable(Exception):
 class SearchOutcome:
     total: int
     records: tuple[MessageRecord, ...]
+    # Message-ID -> HTML fragment, escaped by the engine with matches in <mark> (pages only).
+    snippets: tuple[tuple[str, str], ...] = ()
+
+    def snippet(self, msgid: str) -> Markup:
+        return Markup(dict(self.snippets).get(msgid, ""))
 
 
 def _engine() -> tuple[Any, Any]:
@@ -39,8 +45,9 @@ def _engine() -> tuple[Any, Any]:
 
 
 def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, list_name: str,
-               page: int = 1, per_page: int = 50) -> SearchOutcome:
-    """Matches of ``text`` on ``list_name`` (or ``all``), newest first.
+               page: int = 1, per_page: int = 50, snippets: bool = False) -> SearchOutcome:
+    """Matches of ``text`` on ``list_name`` (or ``all``), newest first; with ``snippets``, an
+    extract of each result's own (unquoted) text around the matched words.
 
     Raises :class:`~listarchive.errors.QueryError` for a query that cannot be parsed (the
     message says where) and :class:`SearchUnavailable` when there is no engine or index.
@@ -59,8 +66,15 @@ def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, 
     try:
         result = index.search(query, lists=lists, viewer_keys=viewer.search_keys(), sort="date",
                               page=page, per_page=per_page)
+        msgids = [hit.msgid for hit in result.hits]
+        records = tuple(queries.records_by_msgid(session, viewer, msgids))
+        extracts: list[tuple[str, str]] = []
+        if snippets and records:
+            for record, parsed in queries.parsed_records(session, viewer,
+                                                         [r.pk for r in records]):
+                own = "\n".join(line for line in parsed.body.splitlines()
+                                 if not line.lstrip().startswith(">"))
+                extracts.append((record.msgid, index.snippet(record.msgid, query, own)))
     finally:
         index.close()
-    msgids = [hit.msgid for hit in result.hits]
-    return SearchOutcome(int(result.total),
-                         tuple(queries.records_by_msgid(session, viewer, msgids)))
+    return SearchOutcome(int(result.total), records, tuple(extracts))

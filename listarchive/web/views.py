@@ -7,6 +7,7 @@ the raw request URI (see :mod:`listarchive.web.msgids`) and hands over to one sm
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -76,7 +77,8 @@ def search_page(name: str) -> Any:
     page = int_arg("page", 1, high=1000)
     per_page = 200 if mode == "m" else PER_PAGE
     try:
-        outcome = run_search(db(), settings(), viewer(), text, name, page, per_page)
+        outcome = run_search(db(), settings(), viewer(), text, name, page, per_page,
+                             snippets=mode == "")
     except QueryError as exc:
         return render_template("error.html", code=400, reason=f"cannot read the query: {exc}",
                                query=text, name=name), 400
@@ -93,8 +95,20 @@ def search_page(name: str) -> Any:
                    for r in outcome.records]
         return Response(feeds.atom(f"search: {text}", request.url, absolute(f"/{name}/"),
                                    entries, None), mimetype="application/atom+xml")
+    threads = request.values.get("t") == "1"
     return render_template("search.html", outcome=outcome, query=text, name=name, page=page,
-                           per_page=per_page)
+                           per_page=per_page, threads=threads,
+                           groups=by_thread(outcome.records) if threads else None,
+                           home=lambda r: home_list(r, name))
+
+
+def by_thread(records: Sequence[MessageRecord]) -> list[tuple[MessageRecord, int]]:
+    """``t=1`` on a result page: one row per thread (its newest match first), with how many of
+    the page's matches it holds."""
+    groups: dict[object, list[MessageRecord]] = {}
+    for record in records:
+        groups.setdefault(record.thread_id or record.msgid, []).append(record)
+    return [(members[0], len(members)) for members in groups.values()]
 
 
 @bp.route("/<name>/new.atom")
