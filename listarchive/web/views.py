@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from listarchive import queries
+from listarchive import queries, reviewqueries
 from listarchive.errors import QueryError
 from listarchive.queries import MessageRecord
 from listarchive.web import downloads, feeds
@@ -60,7 +60,8 @@ def list_page(name: str) -> Any:
     index = queries.list_index(db(), viewer(), name, page, PER_PAGE, before=time_arg())
     if index is None:
         abort(404, description=f"there is no list named {name!r} here")
-    return render_template("list.html", index=index, name=name)
+    badges = reviewqueries.message_badges(db(), viewer(), [t.root_msgid for t in index.threads])
+    return render_template("list.html", index=index, name=name, badges=badges)
 
 
 def search_page(name: str) -> Any:
@@ -194,7 +195,9 @@ def message_page(name: str, record: MessageRecord) -> Any:
     recipients = [a.email for a in (*parsed.to, *parsed.cc) if a.email]
     html = render_template("message.html", name=name, view=view, rec=record, parsed=parsed,
                            home=lambda r: home_list(r, name), recipients=recipients,
-                           reply=_reply(view.parsed, record))
+                           reply=_reply(view.parsed, record),
+                           badge=reviewqueries.message_badges(db(), viewer(),
+                                                              [record.msgid]).get(record.msgid))
     out = Response(html, mimetype="text/html")
     out.set_etag(f"m-{record.sha256[:24]}-{view.thread.etag()}")
     out.last_modified = view.thread.last_modified
