@@ -112,9 +112,25 @@ def _facts_for(session: Session, senders: Sequence[str]) -> list[PatchFact]:
     return facts
 
 
+def _with_shared_change_ids(session: Session, senders: set[str]) -> set[str]:
+    """The senders plus everyone whose patches share a b4 change-id with theirs: b4's web relay
+    sends as ``devnull+user.example.org@kernel.org``, so one work can come from two addresses,
+    and their revisions must be linked whichever batch brought them."""
+    changes: set[str] = set()
+    for part in chunks(sorted(senders)):
+        changes.update(c for (c,) in session.execute(
+            select(Patch.change_id).where(Patch.sender_email.in_(part), Patch.change_id != "")
+            .distinct()))
+    out = set(senders)
+    for part in chunks(sorted(changes)):
+        out.update(e for (e,) in session.execute(
+            select(Patch.sender_email).where(Patch.change_id.in_(part)).distinct()))
+    return out
+
+
 def regroup(session: Session, senders: Iterable[str]) -> set[int]:
     """Rebuild the series of these submitters from all their patch facts; return series ids."""
-    senders = sorted(set(senders))
+    senders = sorted(_with_shared_change_ids(session, set(senders)))
     if not senders:
         return set()
     facts = _facts_for(session, senders)

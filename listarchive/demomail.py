@@ -740,6 +740,7 @@ def generate_demo_mbox(target: Path, seed: int = 1, now: datetime | None = None)
     """
     if now is None:
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    target = Path(target).resolve()  # git request-pull needs an absolute repository path
     target.mkdir(parents=True, exist_ok=True)
     repo = target / "repo"
     if repo.exists():
