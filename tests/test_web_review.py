@@ -1,0 +1,424 @@
+"""Patch-review pages and API on a real archive: the first 1,500 messages of linux-clk (search
+enabled, MAINTAINERS imported), a series made with ``git format-patch`` plus replies that give
+trailers, and a restricted list holding a series (``data/web-review-restricted-series.mbox``)
+and a private ``Tested-by`` reply that anonymous readers must never see or count.
+
+The named real series is "[PATCH v3 0/2] Add video clock controller DT support for sc8180x"
+(cover ``20250702-sc8180x-videocc-dt-v3-0-916d443d8a38@quicinc.com``): it
+has a v2 in the slice too, so revision links are checked on real mail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ingest.subsystems import import_maintainers
+from ingest.worker import run_ingest
+from listarchive.db import make_engine, make_sessionmaker
+from listarchive.models import Patch, Series
+from listarchive.settings import Settings, from_mapping
+from listarchive.web.msgids import quote_msgid
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = ROOT.parent / "shared" / "corpora"
+CORPUS = CORPORA / "lore" / "linux-clk-last10000.mboxrd.gz"
+MAINTAINERS = CORPORA / "kernel" / "MAINTAINERS"
+DATA = Path(__file__).resolve().parent / "data"
+SLICE = 1500
+REAL_SERIES_TITLE = "Add video clock controller DT support for sc8180x"
+PATCH_KEYS = {"id", "message_id", "subject", "state", "files", "diffstat", "patch_id",
+              "pull_url", "subsystems", "trailers"}
+HIDDEN = "Hidden Tester"
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_DATE": "2025-06-02T10:00:00Z",
+           "GIT_COMMITTER_DATE": "2025-06-02T10:00:00Z", "GIT_CONFIG_NOSYSTEM": "1",
+           "HOME": str(cwd)}
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env=env).stdout
+
+
+def first_messages(count: int) -> bytes:
+    import gzip
+
+    out: list[bytes] = []
+    seen = 0
+    prev_blank = True
+    with gzip.open(CORPUS, "rb") as fh:
+        for line in fh:
+            if line.startswith(b"From ") and prev_blank:
+                seen += 1
+                if seen > count:
+                    break
+            out.append(line)
+            prev_blank = line.strip() == b""
+    return b"".join(out)
+
+
+def reply(path: Path, to: dict[str, str], sender: str, text: str, minute: int) -> None:
+    """A reply to the format-patch message ``to`` (its headers), saved as one .eml file."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "linux-clk@example.org"
+    msg["Subject"] = "Re: " + to["subject"]
+    msg["Date"] = format_datetime(datetime(2025, 6, 3, 12, minute, tzinfo=UTC))
+    msg["Message-ID"] = f"<reply-{minute}@example.org>"
+    msg["In-Reply-To"] = f"<{to['msgid']}>"
+    msg["References"] = " ".join(f"<{m}>" for m in (*to["refs"].split(), to["msgid"]) if m)
+    msg.set_content(f"On Mon, someone wrote:\n> {to['subject']}\n\n{text}\n")
+    path.write_bytes(bytes(msg))
+
+
+@dataclass(frozen=True)
+class ReviewWorld:
+    settings: Settings
+    app: Any
+    repo: Path
+    base_commit: str
+    series_dir: Path
+    gen_cover: str  # Message-ID of the format-patch cover letter
+    gen_patches: tuple[str, ...]
+    has_corpus: bool
+
+    def session(self) -> Any:
+        return make_sessionmaker(make_engine(self.settings))()
+
+    def series_id(self, anchor: str) -> int:
+        with self.session() as s:
+            sid = s.scalar(select(Series.id).where(Series.anchor_msgid == anchor))
+            assert sid is not None, anchor
+            return int(sid)
+
+    def patch_pk(self, msgid: str) -> int:
+        with self.session() as s:
+            pk = s.scalar(select(Patch.id).where(Patch.msgid == msgid))
+            assert pk is not None, msgid
+            return int(pk)
+
+
+_built: dict[str, ReviewWorld] = {}
+
+
+def make_series(base: Path) -> tuple[Path, str, Path]:
+    repo = base / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Dev Eloper")
+    git(repo, "config", "user.email", "dev@example.org")
+    (repo / "clk.c").write_text("int rate(void)\n{\n\treturn 0;\n}\n")
+    git(repo, "add", "clk.c")
+    git(repo, "commit", "-qm", "base")
+    for n in (1, 2, 3):
+        (repo / "clk.c").write_text((repo / "clk.c").read_text() + f"/* gizmo step {n} */\n")
+        (repo / f"gizmo{n}.c").write_text(f"int gizmo{n};\n")
+        git(repo, "add", ".")
+        git(repo, "commit", "-qsm", f"clk: gizmo step {n}\n\nExplain gizmo step {n}.")
+    out = base / "series"
+    git(repo, "format-patch", "-q", "--thread", "--cover-letter", "-o", str(out),
+        "--to=linux-clk@example.org", "HEAD~3")
+    return repo, git(repo, "rev-parse", "HEAD~3").strip(), out
+
+
+def headers_of(path: Path) -> dict[str, str]:
+    text = path.read_text()
+    head = text.split("\n\n", 1)[0]
+    msgid = re.search(r"^Message-I[dD]: <([^>]+)>", head, re.M)
+    subject = re.search(r"^Subject: (.*(?:\n .*)*)", head, re.M)
+    refs = re.search(r"^References: (.*(?:\n .*)*)", head, re.M)
+    assert msgid and subject
+    return {"msgid": msgid.group(1), "subject": " ".join(subject.group(1).split()),
+            "refs": " ".join(re.findall(r"<([^>]+)>", refs.group(1))) if refs else ""}
+
+
+def build(base: Path) -> ReviewWorld:
+    if "world" in _built:
+        return _built["world"]
+    settings = from_mapping({
+        "storage": {"data_dir": str(base / "instance")},
+        "search": {"enabled": True},
+        "lists": [{"name": "linux-clk", "description": "Common clk framework"},
+                  {"name": "gizmo", "description": "generated series"},
+                  {"name": "secret", "description": "security", "restricted": True}],
+    }, base=base)
+    has_corpus = CORPUS.is_file()
+    if has_corpus:
+        mbox = base / "slice.mbox"
+        mbox.write_bytes(first_messages(SLICE))
+        run_ingest(settings, [str(mbox)], "linux-clk")
+    repo, base_commit, out = make_series(base)
+    files = sorted(out.glob("*.patch"))
+    heads = [headers_of(p) for p in files]
+    replies = base / "replies"
+    replies.mkdir()
+    reply(replies / "ack.eml", heads[0], "Alan Acker <alan@example.org>",
+          "Acked-by: Alan Acker <alan@example.org>", 1)
+    reply(replies / "review.eml", heads[2], "Rita Reviewer <rita@example.org>",
+          "Looks right.\n\nReviewed-by: Rita Reviewer <rita@example.org>", 2)
+    reply(replies / "hidden.eml", heads[1], f"{HIDDEN} <hidden-tester@example.org>",
+          f"Tested-by: {HIDDEN} <hidden-tester@example.org>", 3)
+    run_ingest(settings, [*map(str, files), str(replies / "ack.eml"),
+                          str(replies / "review.eml")], "gizmo")
+    run_ingest(settings, [str(replies / "hidden.eml"),
+                          str(DATA / "web-review-restricted-series.mbox")], "secret")
+    if MAINTAINERS.is_file():
+        import_maintainers(settings, MAINTAINERS)
+
+    from listarchive.web import create_app
+
+    world = ReviewWorld(settings, create_app(settings), repo, base_commit, out,
+                        heads[0]["msgid"], tuple(h["msgid"] for h in heads[1:]), has_corpus)
+    _built["world"] = world
+    return world
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewWorld]:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    yield build(tmp_path_factory.mktemp("review"))
+
+
+@pytest.fixture
+def client(world: ReviewWorld) -> Any:
+    return world.app.test_client()
+
+
+def real_series(world: ReviewWorld) -> tuple[int, int]:
+    """(v3 id, v2 id) of the named real series."""
+    if not world.has_corpus:
+        pytest.skip("the shared corpora are not beside the project")
+    with world.session() as s:
+        rows = s.execute(select(Series.id, Series.revision)
+                         .where(Series.title == REAL_SERIES_TITLE)).all()
+    by_rev = {rev: sid for sid, rev in rows}
+    assert 2 in by_rev and 3 in by_rev, rows
+    return by_rev[3], by_rev[2]
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def test_series_list_shows_real_series_with_counts_and_filters(world, client):
+    v3, _ = real_series(world)
+    page = client.get("/linux-clk/series/")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'href="/series/' in text and "A/R/T" in text
+    found = False
+    for n in range(1, 20):
+        text = client.get(f"/linux-clk/series/?page={n}").get_data(as_text=True)
+        if f'href="/series/{v3}/"' in text:
+            found = True
+            break
+        if 'rel="next"' not in text:
+            break
+    assert found
+    by_submitter = client.get("/linux-clk/series/?submitter=dev@example.org")
+    assert by_submitter.status_code == 200 and 'href="/series/' not in by_submitter.get_data(
+        as_text=True)  # the generated series lives on list gizmo
+    gizmo = client.get("/gizmo/series/?submitter=DEV@example.org&state=new").get_data(
+        as_text=True)
+    assert f'href="/series/{world.series_id(world.gen_cover)}/"' in gizmo
+    assert "1/1/0" in gizmo  # A/R/T: Alan's ack, Rita's review, the hidden tester not counted
+    assert 'href="/series/' not in client.get("/gizmo/series/?state=accepted").get_data(
+        as_text=True)
+    assert client.get("/gizmo/series/?state=bogus").status_code == 400
+
+
+def test_series_page_cover_patches_trailers_revisions(world, client):
+    sid = world.series_id(world.gen_cover)
+    r = client.get(f"/series/{sid}/")
+    assert r.status_code == 200
+    text = r.get_data(as_text=True)
+    assert "clk: gizmo step 2" in text and "Rita Reviewer" in text and "Alan Acker" in text
+    assert HIDDEN not in text
+    assert f'href="/series/{sid}/mbox"' in text and "b4 am http" in text
+    for pk in map(world.patch_pk, world.gen_patches):
+        assert f'href="/patch/{pk}/"' in text
+    v3, v2 = real_series(world)
+    real = client.get(f"/series/{v3}/").get_data(as_text=True)
+    assert f'href="/series/{v2}/" rel="prev">v2</a>' in real
+    assert "Cover letter" in real and "Suggested reviewers" in real
+    assert f'href="/series/{v3}/" rel="next">v3</a>' in client.get(
+        f"/series/{v2}/").get_data(as_text=True)
+
+
+def test_patch_page_diff_anchors_state_series_link(world, client):
+    pk = world.patch_pk(world.gen_patches[1])
+    r = client.get(f"/patch/{pk}/")
+    assert r.status_code == 200
+    text = r.get_data(as_text=True)
+    anchors = re.findall(r'<section class="file" id="([^"]+)">', text)
+    assert len(anchors) == 2 and all(f'href="#{a}"' in text for a in anchors)
+    assert '<span class="add">+/* gizmo step 2 */</span>' in text
+    assert "patch 2/3 of" in text and 'class="state">new<' in text
+    assert "Reviewed-by:" in text and "Rita Reviewer" in text
+    raw = client.get(f"/patch/{pk}/raw")
+    assert raw.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert raw.headers["X-Content-Type-Options"] == "nosniff"
+    assert raw.get_data(as_text=True).startswith("diff --git a/clk.c b/clk.c")
+    mbox = client.get(f"/patch/{pk}/mbox")
+    assert mbox.headers["Content-Type"] == "application/mbox"
+    body = mbox.get_data(as_text=True)
+    assert "Reviewed-by: Rita Reviewer <rita@example.org>" in body
+    assert "Acked-by: Alan Acker" in body and HIDDEN not in body
+    assert client.get(f"/patch/{world.series_id(world.gen_cover)}/mbox").status_code == 404
+
+
+def test_message_page_and_index_link_series(world, client):
+    sid = world.series_id(world.gen_cover)
+    msg = client.get(f"/gizmo/{quote_msgid(world.gen_patches[0])}/").get_data(as_text=True)
+    assert "Patch 1/3</a> of series" in msg and f'href="/series/{sid}/"' in msg
+    index = client.get("/gizmo/").get_data(as_text=True)
+    assert f'class="badge" href="/series/{sid}/">series v1, 3 patches</a>' in index
+
+
+def test_subsystem_page(world, client):
+    if not MAINTAINERS.is_file() or not world.has_corpus:
+        pytest.skip("MAINTAINERS or the corpus is missing")
+    r = client.get("/s/qualcomm-clock-drivers/")
+    assert r.status_code == 200
+    text = r.get_data(as_text=True)
+    assert "QUALCOMM CLOCK DRIVERS" in text and "Bjorn Andersson" in text
+    assert "linux-arm-msm@vger.kernel.org" in text and 'href="/series/' in text
+    assert "secretfeature" not in text
+    assert client.get("/s/no-such-subsystem/").status_code == 404
+    assert client.get("/s/NOT%20A%20SLUG/").status_code == 400
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+
+def test_patch_json_exact_keys_and_trailers(world, client):
+    pk = world.patch_pk(world.gen_patches[1])
+    obj = client.get(f"/api/v1/patches/{pk}").get_json()
+    assert set(obj) == PATCH_KEYS
+    assert obj["message_id"] == world.gen_patches[1] and obj["state"] == "new"
+    assert obj["files"] == ["clk.c", "gizmo2.c"]
+    assert obj["diffstat"] == {"files": 2, "insertions": 2, "deletions": 0}
+    assert obj["pull_url"] is None and re.fullmatch(r"[0-9a-f]{40}", obj["patch_id"])
+    names = {(t["name"], t["value"].split(" <")[0], t["from_msgid"]) for t in obj["trailers"]}
+    assert ("Signed-off-by", "Dev Eloper", world.gen_patches[1]) in names
+    assert ("Reviewed-by", "Rita Reviewer", "reply-2@example.org") in names
+    assert ("Acked-by", "Alan Acker", "reply-1@example.org") in names
+    assert all(set(t) == {"name", "value", "from_msgid"} for t in obj["trailers"])
+    first = client.get(f"/api/v1/patches/{world.patch_pk(world.gen_patches[0])}").get_json()
+    assert HIDDEN not in str(first)
+
+
+def test_message_json_carries_patch_and_series(world, client):
+    sid = world.series_id(world.gen_cover)
+    obj = client.get(f"/api/v1/messages/{quote_msgid(world.gen_patches[2])}").get_json()
+    assert set(obj["patch"]) == PATCH_KEYS
+    assert obj["series"] == {"id": sid, "version": 1, "number": 3, "total": 3}
+    plain = client.get("/api/v1/messages/reply-2@example.org").get_json()
+    assert plain["patch"] is None and plain["series"] is None
+
+
+def test_series_json_and_paged_list(world, client):
+    sid = world.series_id(world.gen_cover)
+    obj = client.get(f"/api/v1/series/{sid}").get_json()
+    for key in ("id", "version", "cover", "patches", "previous", "next", "trailers", "state",
+                "subsystems", "complete", "missing"):
+        assert key in obj
+    assert obj["cover"]["message_id"] == world.gen_cover and obj["complete"] is True
+    assert [p["message_id"] for p in obj["patches"]] == list(world.gen_patches)
+    assert [t["value"].split(" <")[0] for t in obj["trailers"]] == ["Alan Acker"]
+    assert HIDDEN not in str(obj)
+    v3, v2 = real_series(world)
+    real = client.get(f"/api/v1/series/{v3}").get_json()
+    assert [r["id"] for r in real["previous"]] == [v2] and real["version"] == 3
+    first = client.get("/api/v1/series?list=linux-clk&per_page=5").get_json()
+    assert set(first) == {"results", "next"} and len(first["results"]) == 5
+    second = client.get(first["next"].split("://", 1)[1].split("/", 1)[1].join(["/", ""]))
+    ids = {s["id"] for s in first["results"]}
+    assert second.status_code == 200
+    assert not ids & {s["id"] for s in second.get_json()["results"]}
+    assert client.get("/api/v1/series?state=nope").status_code == 400
+
+
+# --- restricted --------------------------------------------------------------------------------
+
+
+def test_restricted_series_never_shown_to_anonymous(world, client):
+    sid = world.series_id("secretfeature-0@example.org")
+    pk = world.patch_pk("secretfeature-1@example.org")
+    for url in (f"/series/{sid}/", f"/series/{sid}/mbox", f"/patch/{pk}/", f"/patch/{pk}/raw",
+                f"/patch/{pk}/mbox", f"/api/v1/series/{sid}", f"/api/v1/patches/{pk}",
+                "/secret/series/", "/api/v1/series?list=secret"):
+        assert client.get(url).status_code == 404, url
+    for url in ("/all/series/", "/api/v1/series?per_page=200", "/gizmo/series/",
+                "/api/v1/series?submitter=hidden@example.org",
+                "/all/series/?submitter=hidden@example.org"):
+        text = client.get(url).get_data(as_text=True)
+        assert "secretfeature" not in text and f"/series/{sid}/" not in text, url
+    assert client.get("/api/v1/search?q=secretfeature").get_json()["total"] == 0
+
+
+# --- hostile parameters ------------------------------------------------------------------------
+
+
+HOSTILE = ["", "0", "-1", "99999999999999999999999", "1e9", "%00", "<script>", "'", "1;DROP",
+           "\u202e", "a" * 5000, "../../etc/passwd"]
+HOSTILE_ARGS = ["-1", "99999999999999999999999", "<script>", "\x00", "a" * 5000, "x@y'\""]
+
+
+def test_hostile_parameters_never_500(world, client):
+    for value in HOSTILE:
+        for url in (f"/series/{value}/", f"/series/{value}/mbox", f"/patch/{value}/",
+                    f"/patch/{value}/raw", f"/patch/{value}/mbox", f"/s/{value}/",
+                    f"/api/v1/patches/{value}", f"/api/v1/series/{value}"):
+            r = client.get(url)
+            assert 400 <= r.status_code < 500 or (value == "" and r.status_code < 500), \
+                (url, r.status_code)
+    for value in HOSTILE_ARGS:
+        for key in ("state", "subsystem", "submitter", "page", "per_page", "list"):
+            for url in ("/gizmo/series/", "/api/v1/series", "/api/v1/search"):
+                args = {key: value, "q": "gizmo"} if url.endswith("search") else {key: value}
+                r = client.get(url, query_string=args)
+                assert r.status_code < 500, (url, key, value, r.status_code)
+        r = client.get("/api/v1/search", query_string={"q": value})
+        assert r.status_code < 500, (value, r.status_code)
+
+
+# --- git am ------------------------------------------------------------------------------------
+
+
+def test_git_am_applies_series_mbox_with_collected_trailers(world, client, tmp_path):
+    sid = world.series_id(world.gen_cover)
+    r = client.get(f"/series/{sid}/mbox")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/mbox"
+    disposition = r.headers["Content-Disposition"]
+    assert re.search(r'filename="v1_20250602_[a-z0-9_]+\.mbx"', disposition), disposition
+    mbx = tmp_path / "series.mbx"
+    mbx.write_bytes(r.data)
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(world.repo), str(work))
+    git(work, "checkout", "-q", world.base_commit)
+    git(work, "config", "user.name", "Maint Ainer")
+    git(work, "config", "user.email", "maint@example.org")
+    git(work, "am", str(mbx))
+    messages = git(work, "log", "--format=%B%x00", f"{world.base_commit}..HEAD").split("\0")
+    bodies = [m.strip() for m in messages if m.strip()][::-1]
+    assert [b.splitlines()[0] for b in bodies] == [f"clk: gizmo step {n}" for n in (1, 2, 3)]
+    for n, body in enumerate(bodies):
+        assert "Acked-by: Alan Acker <alan@example.org>" in body
+        assert ("Reviewed-by: Rita Reviewer <rita@example.org>" in body) == (n == 1)
+        assert f"Link: http://localhost/r/{world.gen_patches[n]}" in body
+        assert HIDDEN not in body
+    original = git(world.repo, "rev-parse", "main^{tree}").strip()
+    assert git(work, "rev-parse", "HEAD^{tree}").strip() == original
