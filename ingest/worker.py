@@ -26,6 +26,7 @@ from listarchive import rawstore
 from listarchive.db import init_db, make_engine, make_sessionmaker
 from listarchive.errors import MalformedMessage, TemporaryFailure
 from listarchive.models import Patch, Series, SourceState, Thread
+from listarchive.rules import automatic_transitions
 from listarchive.settings import Settings, check_list_name
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class Worker:
         # reset before a reindex.
         self.after_batch: list[Callable[[Session, list[tuple[int, str, ParsedMessage]]], None]] = [
             self.derive_review]
+        self.after_batch.append(automatic_transitions)
         self.reset_hooks: list[Callable[[Session], None]] = [seriesstore.reset]
         self._matcher: tuple[SubsystemMatcher, dict[str, int]] | None | bool = False
 

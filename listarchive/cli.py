@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from listarchive import settings as settings_mod
 from listarchive.errors import ConfigError, ListarchiveError, SourceError, TemporaryFailure
 from listarchive.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 EX_OK, EX_FAIL, EX_USAGE, EX_TEMPFAIL = 0, 1, 2, 75
 
@@ -105,6 +111,112 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, args.mbox, args.host, args.port, serve_site=not args.no_serve)
 
 
+@contextmanager
+def _transaction(settings: Settings) -> Iterator[Session]:
+    """One committed transaction for a command that changes accounts or states."""
+    from listarchive.db import init_db, make_engine, make_sessionmaker
+
+    engine = make_engine(settings)
+    init_db(engine)
+    with make_sessionmaker(engine).begin() as session:
+        yield session
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ListarchiveError("the passwords differ")
+    return first
+
+
+def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from listarchive import accounts
+    from listarchive.models import User
+
+    with _transaction(settings) as session:
+        if args.action == "list":
+            for user in session.scalars(select(User).order_by(User.name)):
+                scopes = ", ".join(f"{g.scope_kind}:{g.scope_name}" for g in user.grants)
+                print(f"{user.name}\t{user.email}\t{'admin' if user.is_admin else '-'}\t{scopes}")
+            return EX_OK
+        if args.action == "add":
+            if not args.email:
+                raise SourceError("user add needs --email")
+            password = None if args.no_password else _read_password(args.password_stdin)
+            user = accounts.create_user(session, args.name, args.email, password, args.admin)
+        else:
+            found = accounts.get_user(session, args.name)
+            if found is None:
+                raise ListarchiveError(f"no user {args.name!r}")
+            user = found
+        known = [c.name for c in settings.lists]
+        for scope in args.maintainer:
+            kind, name = accounts.resolve_scope(session, scope, known)
+            accounts.grant(session, user, kind, name)
+            print(f"{user.name} may change states on {kind} {name}")
+        if args.action == "add":
+            print(f"created {user.name}{' (admin)' if user.is_admin else ''}")
+    return EX_OK
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from listarchive import accounts
+
+    with _transaction(settings) as session:
+        user = accounts.get_user(session, args.name)
+        if user is None:
+            raise ListarchiveError(f"no user {args.name!r}")
+        print(accounts.new_token(session, user, args.label or ""))
+    return EX_OK
+
+
+def cmd_git_scan(args: argparse.Namespace, settings: Settings) -> int:
+    from listarchive.gitscan import scan
+
+    with _transaction(settings) as session:
+        result = scan(session, args.repo, args.branch, full=args.all)
+    print(f"read {result.commits} new commits up to {result.tip[:12]}: {result.matched} patches "
+          f"matched, {result.changed} marked accepted")
+    return EX_OK
+
+
+def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
+    from listarchive import accounts, states
+    from listarchive.models import Patch, Series
+
+    with _transaction(settings) as session:
+        if args.state is None:
+            print(states.effective_state(session, args.kind, args.id))
+            for change in states.history(session, args.kind, args.id):
+                who = change.rule if change.via == "rule" else str(change.user_id or "")
+                print(f"{change.at:%Y-%m-%d %H:%M}\t{change.object_kind} {change.object_id}\t"
+                      f"{change.field}: {change.from_value} -> {change.to_value}\t"
+                      f"{change.via} {who}\t{change.evidence}\t{change.reason}")
+            return EX_OK
+        if not args.as_user:
+            raise SourceError("setting a state needs --as NAME")
+        user = accounts.get_user(session, args.as_user)
+        if user is None:
+            raise ListarchiveError(f"no user {args.as_user!r}")
+        new = states.normalize_state(args.state)
+        if new is None:
+            raise SourceError(f"unknown state {args.state!r}; one of: {', '.join(states.STATES)}")
+        target: Patch | Series | None = (session.get(Patch, args.id) if args.kind == "patch"
+                                         else session.get(Series, args.id))
+        if target is None:
+            raise ListarchiveError(f"no {args.kind} {args.id}")
+        if not states.can_change(session, user, target):
+            raise ListarchiveError(f"{user.name} may not change {args.kind} {args.id}")
+        changed = states.set_state(session, args.kind, args.id, new, user, "cli",
+                                   reason=args.reason or "")
+    print(f"{args.kind} {args.id}: {new}" + ("" if changed else " (unchanged)"))
+    return EX_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="listarchive", description=__doc__)
     parser.add_argument("-c", "--config", help="TOML configuration file")
@@ -146,6 +258,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("maintainers", cmd_maintainers, "load a kernel-style MAINTAINERS file")
     p.add_argument("action", choices=["import"])
     p.add_argument("file", help="path of the MAINTAINERS file")
+    p = add("user", cmd_user, "create accounts and give them rights on lists or subsystems")
+    p.add_argument("action", choices=["add", "grant", "list"])
+    p.add_argument("name", nargs="?", default="", help="user name")
+    p.add_argument("--email", help="the address the user sends mail from")
+    p.add_argument("--admin", action="store_true", help="may change everything")
+    p.add_argument("--maintainer", action="append", default=[], metavar="LIST_OR_SUBSYSTEM",
+                   help="may change states there (repeatable; list:NAME or subsystem:NAME)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of standard input")
+    p.add_argument("--no-password", action="store_true", help="no login, API tokens only")
+    p = add("token", cmd_token, "print a new API token for that user")
+    p.add_argument("name", help="user name")
+    p.add_argument("--label", help="what the token is for")
+    p = add("git-scan", cmd_git_scan, "mark patches accepted that landed in a git repository")
+    p.add_argument("repo", metavar="REPO", help="path of the git repository")
+    p.add_argument("branch", metavar="BRANCH", nargs="?", help="branch (default: HEAD)")
+    p.add_argument("--all", action="store_true", help="read every commit again, not only new ones")
+    p = add("state", cmd_state, "show a patch's or series' state and history, or set it")
+    p.add_argument("kind", choices=["patch", "series"])
+    p.add_argument("id", type=int)
+    p.add_argument("state", nargs="?", help="the new state (omit to show state and history)")
+    p.add_argument("--as", dest="as_user", metavar="NAME", help="the user making the change")
+    p.add_argument("--reason", help="why, for the history")
     p = add("demo", cmd_demo, "build a demo archive and serve it (what `make demo` runs)")
     p.add_argument("--mbox", help="archive this real mailbox instead of the generated list")
     p.add_argument("--host", default=None, help="address to listen on")
