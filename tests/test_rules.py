@@ -99,8 +99,8 @@ def make_users(settings: Settings) -> None:
     with Worker(settings).sessions.begin() as session:
         maint = accounts.create_user(session, "maint", "Maint@Example.org", "correct horse")
         accounts.grant(session, maint, "list", LIST)
-        accounts.create_user(session, "other", "other@example.org", "correct horse")
-        accounts.grant(session, accounts.get_user(session, "other"), "list", "linux-mips")
+        other = accounts.create_user(session, "other", "other@example.org", "correct horse")
+        accounts.grant(session, other, "list", "linux-mips")
 
 
 def state_of(settings: Settings, data: bytes) -> str:
