@@ -4,6 +4,8 @@ Each patch is re-written as a plain UTF-8 message: the original From, Date and M
 ``[PATCH vN k/M]`` subject, and the body with the collected trailers and a ``Link:`` to the
 archive inserted after the commit message's own trailers, above the ``---`` line. The diff is
 kept byte-for-byte as the sender wrote it, so ``git am`` builds the same tree.
+Which patches and trailers a reader may see is decided by :mod:`listarchive.reviewqueries`,
+which assembles the downloads from these pieces.
 """
 
 from __future__ import annotations
@@ -15,14 +17,9 @@ from email.header import Header
 from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from ingest.message import ParsedMessage, parse
-from listarchive import rawstore
 from listarchive.mbox import to_mboxrd
-from listarchive.models import Message, Patch
-from listarchive.reviews import CollectedTrailer, series_view
+from listarchive.reviews import CollectedTrailer
 
 _SEPARATOR = re.compile(r"^---[ \t]*$", re.M)
 _DIFF_START = re.compile(r"^(diff --git |Index: |--- \S)", re.M)
@@ -90,41 +87,3 @@ def patch_subject(title: str, revision: int, counter: int, total: int, rfc: bool
 
 def archive_link(base_url: str, msgid: str) -> str:
     return f"{base_url}/r/{quote(msgid, safe='@!$&()*+,;=:~')}" if base_url else ""
-
-
-def _raw(session: Session, msgid: str) -> bytes:
-    blob = session.scalar(select(Message.raw).where(Message.msgid == msgid))
-    return rawstore.unpack(blob) if blob is not None else b""
-
-
-def series_mbox(session: Session, series_id: int, base_url: str = "") -> bytes | None:
-    """The ``/series/ID/mbox`` download: every received patch in order, trailers collected."""
-    view = series_view(session, series_id)
-    if view is None:
-        return None
-    total = max(view.series.total, len(view.patches))
-    out = []
-    for patch in view.patches:
-        if patch.kind != "patch":
-            continue
-        subject = patch_subject(patch.title, patch.revision, patch.counter or 1, total,
-                                patch.is_rfc)
-        out.append(patch_mail(_raw(session, patch.msgid), subject, view.trailers.get(patch.id, ()),
-                              archive_link(base_url, patch.msgid)))
-    return b"".join(out)
-
-
-def single_patch_mbox(session: Session, patch_id: int, base_url: str = "") -> bytes | None:
-    """``/patch/ID/mbox``: one patch, with the trailers its series collected for it."""
-    patch = session.get(Patch, patch_id)
-    if patch is None or patch.kind != "patch":
-        return None
-    trailers: Sequence[CollectedTrailer] = ()
-    if patch.series_id is not None:
-        view = series_view(session, patch.series_id)
-        if view is not None:
-            trailers = view.trailers.get(patch.id, ())
-    subject = patch_subject(patch.title, patch.revision, patch.counter or 1, patch.total,
-                            patch.is_rfc)
-    return patch_mail(_raw(session, patch.msgid), subject, trailers,
-                      archive_link(base_url, patch.msgid))

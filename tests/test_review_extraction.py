@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from ingest.worker import Worker, run_ingest
-from listarchive.amready import series_mbox
 from listarchive.demomail import generate_demo_mbox
 from listarchive.models import Message, Patch, Series, SeriesRevision, Trailer
+from listarchive.reviewqueries import series_mbox
 from listarchive.reviews import series_view
 from listarchive.settings import from_mapping
+from listarchive.visibility import ANONYMOUS
 
 SEP = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
 
@@ -63,7 +64,9 @@ def test_am_ready_series_applies_with_git_am_and_carries_trailers(demo, tmp_path
         v2 = session.scalars(select(Series).where(Series.revision == 2,
                                                   Series.title == "clk: demo: support rate changes")
                              ).one()
-        mbox = series_mbox(session, v2.id, "https://archive.example.org")
+        found = series_mbox(session, ANONYMOUS, v2.id, "https://archive.example.org")
+        assert found is not None
+        mbox = found[1]
         view = series_view(session, v2.id)
         assert mbox is not None and view is not None
         cover_raw = session.scalar(select(Message.raw).where(Message.msgid == v2.cover_msgid))
