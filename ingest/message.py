@@ -199,6 +199,12 @@ def _parse_date(value: str) -> datetime | None:
         return None
     if dt is None:
         return None
+    if 100 <= dt.year <= 199:
+        # Y2K-era mailers printed tm_year (years since 1900) as the year: "Mon, 3 Jan 100".
+        try:
+            dt = dt.replace(year=dt.year + 1900)
+        except ValueError:
+            return None
     try:
         if dt.tzinfo is not None:
             dt = dt.astimezone(UTC).replace(tzinfo=None)
