@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest import seriesstore, store
@@ -126,12 +126,15 @@ class Worker:
 
     def __init__(self, settings: Settings, list_name: str | None = None) -> None:
         self.settings = settings
-        self.engine = make_engine(settings)
-        init_db(self.engine)
+        self.engine = make_engine(settings, writer=True)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.list_name = list_name
-        with self.sessions.begin() as session:
-            self.lists = ListResolver(session, settings, list_name)
+        try:
+            init_db(self.engine)
+            with self.sessions.begin() as session:
+                self.lists = ListResolver(session, settings, list_name)
+        except OperationalError as exc:
+            raise TemporaryFailure(f"database unavailable: {exc.orig}") from exc
         # Derived-data steps run inside each batch's transaction (patches, series...), and their
         # reset before a reindex.
         self.after_batch: list[Callable[[Session, list[tuple[int, str, ParsedMessage]]], None]] = [

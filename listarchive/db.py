@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from listarchive.models import Base
@@ -21,14 +22,27 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, writer: bool = False) -> Engine:
+    """The engine for readers (the site), or with ``writer`` for the ingest worker.
+
+    SQLite has one writer at a time. A writer's transactions start with ``BEGIN IMMEDIATE``: it
+    waits for the write lock up front (busy_timeout), instead of reading first and then failing
+    to upgrade when another process wrote in between (two deliveries from a mail server at once).
+    """
     url = settings.db_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None}
+                               if writer else {"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        if writer:
+            event.listen(engine, "begin", _begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -36,5 +50,15 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def init_db(engine: Engine) -> None:
-    """Create every table that is missing (idempotent)."""
-    Base.metadata.create_all(engine)
+    """Create every table that is missing (idempotent).
+
+    Two processes may start at once (a mail server delivering two messages): both see a table
+    missing and one loses the race to create it. The loser simply checks again.
+    """
+    for attempt in range(5):
+        try:
+            Base.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError) as exc:
+            if "already exists" not in str(exc) or attempt == 4:
+                raise

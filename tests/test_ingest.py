@@ -182,3 +182,31 @@ def test_locked_database_is_a_temporary_failure_for_the_mail_server(tmp_path, cl
     # The retry the mail server makes succeeds, and stores the message once.
     retry = cli(["ingest", "--json", "-"], tmp_path, (DATA / "cross-posted-list-a.eml").read_bytes())
     assert retry.returncode == 0 and json.loads(retry.stdout.splitlines()[-1])["new"] == 1
+
+
+def test_simultaneous_deliveries_all_succeed_or_ask_for_retry(tmp_path):
+    """Eight `ingest -` processes started at once on a new archive, as a busy mail server does:
+    each exits 0, or 75 and succeeds when retried; every message is stored exactly once."""
+    (tmp_path / "listarchive.toml").write_text("[search]\nenabled = false\n")
+    mails = [(f"From: s{n}@example.org\nSubject: m{n}\nMessage-ID: <simul-{n}@example.org>\n"
+              f"Date: Mon, 01 Jan 2024 10:00:0{n} +0000\n\nbody\n").encode() for n in range(8)]
+    procs = [subprocess.Popen([sys.executable, "-m", "listarchive.cli", "ingest", "--list", "l", "-"],
+                              cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for _ in mails]
+    for proc, raw in zip(procs, mails, strict=True):
+        proc.stdin.write(raw)
+        proc.stdin.close()
+    codes = [proc.wait(timeout=120) for proc in procs]
+    for proc in procs:
+        proc.stdout.close()
+        proc.stderr.close()
+    assert set(codes) <= {0, 75}, codes
+    for code, raw in zip(codes, mails, strict=True):
+        if code == 75:
+            retry = subprocess.run([sys.executable, "-m", "listarchive.cli", "ingest", "--list", "l",
+                                    "-"], cwd=tmp_path, input=raw, capture_output=True, timeout=120)
+            assert retry.returncode == 0
+    db = tmp_path / "instance" / "listarchive.sqlite3"
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM messages").fetchone()[0] == 8
+    con.close()
