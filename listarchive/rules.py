@@ -30,10 +30,12 @@ from sqlalchemy.orm import Session
 from ingest.message import ParsedMessage, parse
 from listarchive import rawstore
 from listarchive.accounts import users_by_email
-from listarchive.models import Message, Patch, Series, SeriesRevision, User
+from listarchive.models import Message, Patch, Series, SeriesRevision, SeriesState, User
 from listarchive.states import (
     Decision,
+    SeriesDecision,
     apply_decisions,
+    apply_series_decisions,
     can_change,
     normalize_state,
     refresh_series_states,
@@ -168,12 +170,23 @@ def supersede(session: Session, series_ids: Sequence[int]) -> None:
         links.update((o, n, r) for o, n, r in session.execute(
             select(SeriesRevision.older_id, SeriesRevision.newer_id, SeriesRevision.reason)
             .where(SeriesRevision.older_id.in_(part) | SeriesRevision.newer_id.in_(part))))
-    for older, newer, why in sorted(links):
-        revision = session.scalar(select(Series.revision).where(Series.id == newer))
-        set_state(session, "series", older, "superseded", None, "rule",
-                  evidence=f"series:{newer}",
-                  reason=f"newer revision v{revision or '?'} (series {newer}, linked by {why})",
-                  rule="revision")
+    olders = sorted({o for o, _, _ in links})
+    done: set[int] = set()
+    for start in range(0, len(olders), _CHUNK):
+        # Already superseded (by this or another newer revision): nothing left to decide.
+        done.update(session.scalars(select(SeriesState.series_id).where(
+            SeriesState.series_id.in_(olders[start:start + _CHUNK]),
+            SeriesState.state == "superseded")))
+    newers = sorted({n for _, n, _ in links})
+    revision: dict[int, int] = {}
+    for start in range(0, len(newers), _CHUNK):
+        revision.update((i, r) for i, r in session.execute(
+            select(Series.id, Series.revision).where(Series.id.in_(newers[start:start + _CHUNK]))))
+    apply_series_decisions(session, [
+        SeriesDecision(older, "superseded", "revision", f"series:{newer}",
+                       f"newer revision v{revision.get(newer, '?')} (series {newer}, "
+                       f"linked by {why})")
+        for older, newer, why in sorted(links) if older not in done])
 
 
 def _earlier_replies(session: Session, msgids: list[str], skip: set[int],

@@ -217,7 +217,8 @@ def _recorded(session: Session, kind: str, ids: Sequence[int]) -> set[tuple[int,
 
 
 def apply_decisions(session: Session, decisions: Sequence[Decision], user_id: int | None = None,
-                    via: str = "rule", now: datetime | None = None) -> list[int]:
+                    via: str = "rule", now: datetime | None = None,
+                    refresh: bool = True) -> list[int]:
     """Apply decisions to patches, writing history; returns the ids of patches whose state
     changed. Rule decisions skip covers and unknown patches, patches a person decided, patches
     a higher-ranked rule decided, and decisions already recorded with the same evidence."""
@@ -267,18 +268,62 @@ def apply_decisions(session: Session, decisions: Sequence[Decision], user_id: in
         if sid is not None:
             touched_series.add(sid)
     session.flush()
-    refresh_series_states(session, sorted(touched_series), now)
+    if refresh:
+        refresh_series_states(session, sorted(touched_series), now)
+    return changed
+
+
+@dataclass(frozen=True)
+class SeriesDecision:
+    """A rule's verdict on a whole series (all its patches)."""
+
+    series_id: int
+    state: str
+    rule: str
+    evidence: str = ""
+    reason: str = ""
+
+
+def apply_series_decisions(session: Session, decisions: Sequence[SeriesDecision],
+                           now: datetime | None = None) -> list[int]:
+    """Apply rule decisions to whole series at once (their patches, with the patch rules of
+    :func:`apply_decisions`); a series whose state changed gets its own history entry. Returns
+    those series' ids. Series without patches are left alone: a rule speaks about patches."""
+    if not decisions:
+        return []
+    now = now or utcnow()
+    ids = sorted({d.series_id for d in decisions})
+    before = effective_states(session, "series", ids)
+    members = _members(session, ids)
+    apply_decisions(session, [Decision(pid, d.state, d.rule, d.evidence, d.reason)
+                              for d in decisions for pid, _ in members.get(d.series_id, [])],
+                    None, "rule", now, refresh=False)
+    after = effective_states(session, "series", ids)
+    changed: list[int] = []
+    for d in decisions:
+        sid = d.series_id
+        if sid in before and before[sid] != after.get(sid) and sid not in changed:
+            session.add(StateChange(object_kind="series", object_id=sid, field="state",
+                                    from_value=before[sid], to_value=after[sid], via="rule",
+                                    rule=d.rule, evidence=d.evidence[:4000],
+                                    reason=d.reason[:4000], at=now))
+            changed.append(sid)
+    session.flush()
+    refresh_series_states(session, ids, now, after)
     return changed
 
 
 def refresh_series_states(session: Session, series_ids: Sequence[int],
-                          now: datetime | None = None) -> None:
+                          now: datetime | None = None,
+                          computed: dict[int, str] | None = None) -> None:
     """Recompute the kept state of these series from their patches (after state changes and
-    after regrouping, which can move patches between series)."""
+    after regrouping, which can move patches between series); ``computed`` when the caller has
+    just worked them out."""
     if not series_ids:
         return
     now = now or utcnow()
-    computed = effective_states(session, "series", series_ids)
+    if computed is None:
+        computed = effective_states(session, "series", series_ids)
     for part in _chunks(list(computed)):
         rows = {r.series_id: r for r in session.scalars(
             select(SeriesState).where(SeriesState.series_id.in_(part)))}
@@ -320,12 +365,15 @@ def set_state(session: Session, kind: str, object_id: int, new: str, actor: User
     series = session.get(Series, object_id)
     if series is None:
         raise StateError(f"no series {object_id}")
-    before = effective_state(session, "series", object_id)
     members = _members(session, [object_id]).get(object_id, [])
+    if members and via == "rule":
+        return bool(apply_series_decisions(
+            session, [SeriesDecision(object_id, new, rule, evidence, reason)], now))
+    before = effective_state(session, "series", object_id)
     if members:
         changed = bool(apply_decisions(
             session, [Decision(pid, new, rule, evidence, reason) for pid, _ in members],
-            user_id, via, now))
+            user_id, via, now, refresh=False))
     else:
         row = session.get(SeriesState, object_id)
         if row is None:
@@ -336,14 +384,14 @@ def set_state(session: Session, kind: str, object_id: int, new: str, actor: User
         row.state, row.via, row.rule, row.updated_at = new, via, rule, now
         changed = before != new
     after = effective_state(session, "series", object_id)
-    if before == after or not changed:
-        return changed
-    session.add(StateChange(object_kind="series", object_id=object_id, field="state",
-                            from_value=before, to_value=after, user_id=user_id, via=via,
-                            rule=rule, evidence=evidence[:4000], reason=reason[:4000], at=now))
+    if before != after and changed:
+        session.add(StateChange(object_kind="series", object_id=object_id, field="state",
+                                from_value=before, to_value=after, user_id=user_id, via=via,
+                                rule=rule, evidence=evidence[:4000], reason=reason[:4000],
+                                at=now))
     session.flush()
-    refresh_series_states(session, [object_id], now)
-    return True
+    refresh_series_states(session, [object_id], now, {object_id: after})
+    return changed
 
 
 def _flag_row(session: Session, kind: str, object_id: int) -> PatchState | SeriesState:
