@@ -186,13 +186,14 @@ def cmd_git_scan(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
     from listarchive import accounts, states
-    from listarchive.models import Patch, Series
+    from listarchive.models import Patch, Series, User
 
     with _transaction(settings) as session:
         if args.state is None:
             print(states.effective_state(session, args.kind, args.id))
             for change in states.history(session, args.kind, args.id):
-                who = change.rule if change.via == "rule" else str(change.user_id or "")
+                person = session.get(User, change.user_id) if change.user_id else None
+                who = change.rule if change.via == "rule" else (person.name if person else "")
                 print(f"{change.at:%Y-%m-%d %H:%M}\t{change.object_kind} {change.object_id}\t"
                       f"{change.field}: {change.from_value} -> {change.to_value}\t"
                       f"{change.via} {who}\t{change.evidence}\t{change.reason}")

@@ -233,3 +233,4 @@ def test_state_command_checks_rights(archive, settings, cli, tmp_path):
     assert done.returncode == 0, done.stderr
     shown = cli(["-c", str(cfg), "state", "patch", str(pids[0])], cwd=tmp_path)
     assert shown.stdout.startswith(b"accepted\n") and b"in clk-next" in shown.stdout
+    assert b"new -> accepted\tcli clk\t" in shown.stdout
