@@ -20,7 +20,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from typing import BinaryIO
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora" / "lore"
@@ -94,7 +93,7 @@ def parse_sizes(value: str) -> list[CorpusSpec]:
     return out
 
 
-def split_mboxrd(stream: BinaryIO) -> Iterator[bytes]:
+def split_mboxrd(stream: Iterable[bytes]) -> Iterator[bytes]:
     """Yield each message of an mboxrd stream, still escaped, without its ``From `` line.
 
     In mboxrd every body line that starts with ``From `` was written as ``>From ``, so any line

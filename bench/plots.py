@@ -31,8 +31,9 @@ def _ingest(run: Run, path: Path) -> bool:
     for name, points in series.items():
         xs, ys = zip(*sorted(points), strict=True)
         colour = COLOURS["public-inbox" if name.startswith("public") else "listarchive"]
-        style = "--" if "off" in name or "basic" in name else "-"
-        ax.plot(xs, ys, style, marker="o", color=colour, label=name)
+        lean = "off" in name or "basic" in name  # no search index: hollow squares, dashed
+        ax.plot(xs, ys, "--" if lean else "-", marker="s" if lean else "o",
+                mfc="none" if lean else colour, color=colour, label=name)
     ax.set_xscale("log")
     ax.set_xlabel("messages in the archive (fresh ingest)")
     ax.set_ylabel("messages / s (wall)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import pstats
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,7 @@ PAGE_DRIVER = """
 import collections, sys
 from listarchive.web import create_app
 client = create_app().test_client()
-codes = collections.Counter()
+codes: collections.Counter[int] = collections.Counter()
 with open(sys.argv[1], encoding="utf-8") as fh:
     for path in fh.read().splitlines():
         codes[client.get(path).status_code] += 1
@@ -99,7 +99,7 @@ def ingest(mbox: Path, messages: int, home: Path, top: int = 15) -> Profile:
     return res
 
 
-def pages(home: Path, page_paths: dict[str, Sequence[str]], rounds: int = 30,
+def pages(home: Path, page_paths: Mapping[str, Sequence[str]], rounds: int = 30,
           top: int = 12) -> list[Profile]:
     """Each page's paths rendered ``rounds`` times in total, one profile per page."""
     out: list[Profile] = []

@@ -102,19 +102,21 @@ def _headline(run: Run, sr: SizeRun) -> list[str]:
         p = fmt.format(peer_v) if peer_v else NA
         rows.append([name, o, p, _ratio(ours_v, peer_v), better])
 
-    ok_on = on if on and on.ok else None
-    ok_pi = pi if pi and pi.ok else None
-    ingest_row("ingest, messages/s (wall, search index on)", ok_on and ok_on.rate,
-               ok_pi and ok_pi.rate, "{:,.0f}", "higher")
-    ingest_row("ingest, messages per CPU-second", ok_on and ok_on.rate_cpu,
-               ok_pi and ok_pi.rate_cpu, "{:,.0f}", "higher")
-    basic = sr.peer_basic if sr.peer_basic and sr.peer_basic.ok else None
-    ingest_row("ingest, messages/s (no search index; peer: -L basic)",
-               off.rate if off and off.ok else None, basic and basic.rate, "{:,.0f}", "higher")
-    ingest_row("ingest, peak RSS (MB)", ok_on and ok_on.max_rss_mb, ok_pi and ok_pi.max_rss_mb,
+    def rate(r: IngestResult | None, attr: str = "rate") -> float | None:
+        return float(getattr(r, attr)) if r is not None and r.ok else None
+
+    def disk(r: IngestResult | None) -> float | None:
+        return sum(r.disk.values()) / sr.raw_bytes if r is not None and r.ok else None
+
+    ingest_row("ingest, messages/s (wall, search index on)", rate(on), rate(pi), "{:,.0f}",
+               "higher")
+    ingest_row("ingest, messages per CPU-second", rate(on, "rate_cpu"), rate(pi, "rate_cpu"),
+               "{:,.0f}", "higher")
+    ingest_row("ingest, messages/s (no search index; peer: -L basic)", rate(off),
+               rate(sr.peer_basic), "{:,.0f}", "higher")
+    ingest_row("ingest, peak RSS (MB)", rate(on, "max_rss_mb"), rate(pi, "max_rss_mb"),
                "{:,.0f}", "lower")
-    ingest_row("disk used / raw mail size", ok_on and sum(ok_on.disk.values()) / sr.raw_bytes,
-               ok_pi and sum(ok_pi.disk.values()) / sr.raw_bytes, "{:.2f}", "lower")
+    ingest_row("disk used / raw mail size", disk(on), disk(pi), "{:.2f}", "lower")
     for page in ("message", "thread (T/)", "list index", "t.mbox.gz", "search"):
         for conc, attr, label in ((8, "p95", "p95"), (32, "rps", "requests/s")):
             o_txt, o = _ms(sr.latency("listarchive", page, conc), attr)
@@ -380,8 +382,10 @@ def write(run: Run, output: Path) -> None:
         "",
         f"Machine: {m['cpu']}, {m['nproc']} cores, {m['memory']} RAM, {m['os']}, kernel "
         f"{m['kernel']}. public-inbox {m['public-inbox']} (Xapian {m['xapian']}), "
-        f"{m['git']}, Python {m['python']}, SQLite {m['sqlite']}, gunicorn {m['gunicorn']}, "
-        f"{m['wrk']}.",
+        f"{m['git']}, Python {m['python']}, SQLite {m['sqlite']}, {m['gunicorn']}, "
+        f"wrk {m['wrk'].split(' Copyright')[0].removeprefix('wrk ')}. "
+        "Load average (1, 5, 15 min) when the run started: "
+        f"{m.get('load average', 'not recorded')}.",
         "",
     ]
     if pngs:

@@ -187,4 +187,5 @@ def machine() -> dict[str, str]:
         "gunicorn": _first([str(Path(sys.executable).parent / "gunicorn"), "--version"]),
         "sqlite": _first([sys.executable, "-c", "import sqlite3; print(sqlite3.sqlite_version)"]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
