@@ -186,7 +186,7 @@ def _quote(text: str) -> str:
 def _quote_word(text: str) -> str:
     needs = (not text or any(ch.isspace() or ch in '()"' for ch in text)
              or text[0] in "-+" or text in ("AND", "OR", "NOT") or _PREFIX_RE.match(text)
-             or text.endswith("*"))
+             or "*" in text)
     return _quote(text) if needs else text
 
 
