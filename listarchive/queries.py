@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from ingest.message import ParsedMessage, parse
@@ -204,10 +204,13 @@ def _thread_summaries(session: Session, viewer: Viewer, tids: Sequence[int],
         return []
     roots = {t.id: t for t in session.scalars(select(Thread).where(Thread.id.in_(tids)))}
     members: dict[int, list[tuple[str, str, datetime | None]]] = {}
-    on_list = select(MessageList.message_id).where(MessageList.list_id.in_(list_ids))
+    # A correlated EXISTS, not "id IN (every message of the list)": SQLite would build that whole
+    # set for each page (45 ms on a 35k-message list instead of 2 ms).
+    on_list = exists(select(MessageList.message_id).where(MessageList.message_id == Message.id,
+                                                          MessageList.list_id.in_(list_ids)))
     for tid, name, email, date in session.execute(
             select(Message.thread_id, Message.from_name, Message.from_email, Message.sort_date)
-            .where(Message.thread_id.in_(tids), Message.id.in_(on_list), visible_message(viewer))
+            .where(Message.thread_id.in_(tids), on_list, visible_message(viewer))
             .order_by(Message.sort_date)):
         members.setdefault(int(tid or 0), []).append((name, email, date))
     out = []
