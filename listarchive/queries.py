@@ -10,6 +10,7 @@ look the same). Views call one of these per request and render what comes back.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -308,9 +309,35 @@ def thread_messages(session: Session, viewer: Viewer, msgid: str
     thread = thread_view(session, viewer, msgid)
     if thread is None:
         return None
-    raws = _raws(session, [m.record.pk for m in thread.members])
-    return [(m.record, parse(raws[m.record.pk], now=m.record.ingested_at), m.depth)
-            for m in thread.members if m.record.pk in raws]
+    parsed = _parsed(session, [m.record for m in thread.members])
+    return [(m.record, parsed[m.record.pk], m.depth)
+            for m in thread.members if m.record.pk in parsed]
+
+
+# Parsed messages by content hash: stored mail never changes, and thread pages parse fifty at a
+# time. Bounded, per process.
+_PARSED_CACHE: OrderedDict[tuple[str, datetime], ParsedMessage] = OrderedDict()
+PARSED_CACHE_SIZE = 2048
+
+
+def _parsed(session: Session, records: Sequence[MessageRecord]) -> dict[int, ParsedMessage]:
+    out: dict[int, ParsedMessage] = {}
+    missing: list[MessageRecord] = []
+    for r in records:
+        hit = _PARSED_CACHE.get((r.sha256, r.ingested_at))
+        if hit is None:
+            missing.append(r)
+        else:
+            _PARSED_CACHE.move_to_end((r.sha256, r.ingested_at))
+            out[r.pk] = hit
+    raws = _raws(session, [r.pk for r in missing])
+    for r in missing:
+        if r.pk in raws:
+            out[r.pk] = _PARSED_CACHE[(r.sha256, r.ingested_at)] = parse(raws[r.pk],
+                                                                          now=r.ingested_at)
+    while len(_PARSED_CACHE) > PARSED_CACHE_SIZE:
+        _PARSED_CACHE.popitem(last=False)
+    return out
 
 
 def _raws(session: Session, pks: Sequence[int]) -> dict[int, bytes]:
@@ -353,9 +380,8 @@ def parsed_records(session: Session, viewer: Viewer, pks: Sequence[int]
                    ) -> list[tuple[MessageRecord, ParsedMessage]]:
     """Records with parsed bodies, in the order of ``pks`` (hidden ones dropped)."""
     records = {r.pk: r for r in _records(session, viewer, Message.id.in_(list(pks)))}
-    raws = _raws(session, list(records))
-    return [(records[pk], parse(raws[pk], now=records[pk].ingested_at))
-            for pk in pks if pk in records and pk in raws]
+    parsed = _parsed(session, list(records.values()))
+    return [(records[pk], parsed[pk]) for pk in pks if pk in records and pk in parsed]
 
 
 def records_by_msgid(session: Session, viewer: Viewer, msgids: Sequence[str]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -48,6 +49,8 @@ def clean(text: str) -> str:
 
 def linkify(text: str) -> Markup:
     """Escape ``text`` and turn http(s) URLs into ``rel="nofollow noopener"`` links."""
+    if "://" not in text:  # most lines of a mail: markupsafe's C escape alone
+        return escape(text)
     out: list[str] = []
     pos = 0
     for m in _URL_RE.finditer(text):
@@ -90,11 +93,13 @@ def _pre(lines: list[str], diff: list[bool], css: str = "") -> str:
     return f"<pre{attr}>" + "\n".join(parts) + "</pre>"
 
 
+@lru_cache(maxsize=1024)
 def render_body(text: str) -> Markup:
     """A mail body as a sequence of ``<pre>`` blocks, quotes folded, signature dimmed.
 
     The signature is what follows the last ``-- `` line (RFC 3676), the form git
-    format-patch also uses for its version trailer (``-- \\n2.43.0``).
+    format-patch also uses for its version trailer (``-- \\n2.43.0``). Mail never changes, so the
+    rendering of recently shown bodies is kept (a thread page shows fifty of them).
     """
     lines = clean(text.replace("\r\n", "\n")).split("\n")
     while lines and not lines[-1].strip():
