@@ -414,3 +414,82 @@ class StateChange(Base):
     evidence: Mapped[str] = mapped_column(Text, default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+# --- Embargoes: restricted threads and their audit trail (NOT derived, ``reindex`` keeps them) --
+# Threads are rebuilt by reindex, so an embargo names its thread by a Message-ID (the report that
+# started it) and membership is resolved through ``Node.thread_id`` when a query runs: replies that
+# arrive later, and threads merged into it by a reply, are covered without touching this table.
+
+
+class Embargo(Base):
+    """The thread holding ``anchor_msgid`` is visible only to admins and the allowed entries
+    until it is disclosed (``disclosed_at`` set by a person, or by ``until`` passing)."""
+
+    __tablename__ = "embargoes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    anchor_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")  # cli | web | rule:security-tag | ...
+    created_by: Mapped[str] = mapped_column(String(64), default="")  # user name, or '' for a rule
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    disclosed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    disclosed_by: Mapped[str] = mapped_column(String(64), default="")
+
+    allowed: Mapped[list[EmbargoAllow]] = relationship(back_populates="embargo",
+                                                       cascade="all, delete-orphan")
+
+
+class EmbargoAllow(Base):
+    """Who may read an embargoed thread besides admins: a user, a group or a list's grantees."""
+
+    __tablename__ = "embargo_allows"
+    __table_args__ = (UniqueConstraint("embargo_id", "kind", "name", name="uq_embargo_allow"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    embargo_id: Mapped[int] = mapped_column(ForeignKey("embargoes.id", ondelete="CASCADE"),
+                                            index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # user | group | list
+    name: Mapped[str] = mapped_column(String(255))
+
+    embargo: Mapped[Embargo] = relationship(back_populates="allowed")
+
+
+class Group(Base):
+    """A named set of users (``security``, ``clk-maintainers``) that embargoes can allow."""
+
+    __tablename__ = "user_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+    members: Mapped[list[GroupMember]] = relationship(back_populates="group",
+                                                      cascade="all, delete-orphan")
+
+
+class GroupMember(Base):
+    __tablename__ = "user_group_members"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("user_groups.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)
+
+    group: Mapped[Group] = relationship(back_populates="members")
+
+
+class AuditEvent(Base):
+    """Who did what to a restricted thread: viewed | restricted | disclosed | unpublished |
+    allowed. ``actor`` is a user name, ``rule:...`` for ingest rules, ``expiry`` for dates."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(16))
+    target_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), default="", index=True)
+    embargo_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    detail: Mapped[str] = mapped_column(Text, default="")
