@@ -416,12 +416,28 @@ def compile_query(tree: sq.Query, schema: Schema, searcher: Searcher | None = No
     return wq.And([compile_query(item, schema, searcher) for item in tree.items])
 
 
-def _restrict(q: wq.Query, lists: tuple[str, ...] | None, viewer_keys: frozenset[str]) -> wq.Query:
-    keys = sorted({PUBLIC} | set(viewer_keys))
-    parts = [_one_or([wq.Term("visibility", k) for k in keys])]
+def _restrict(searcher: Searcher, q: wq.Query, lists: tuple[str, ...] | None,
+              viewer_keys: frozenset[str]) -> tuple[wq.Query, wq.Query | None]:
+    """The query narrowed to the lists asked for, and a mask of what the viewer may not see.
+
+    Both are built from the few distinct values the index holds: a list filter that covers
+    every indexed list is dropped, and the mask names only the hidden visibility keys (usually
+    none). Intersecting with "every public document" instead walked every posting of the index
+    for each query (55% of a query's time on a 35k-message archive).
+    """
+    allowed = {PUBLIC} | set(viewer_keys)
+    hidden = [wq.Term("visibility", k) for k in _lexicon(searcher, "visibility")
+              if k not in allowed]
     if lists is not None:
-        parts.append(_one_or([wq.Term("lists", name.lower()) for name in lists]))
-    return wq.And([*parts, q])
+        wanted = {name.lower() for name in lists}
+        if not set(_lexicon(searcher, "lists")) <= wanted:
+            q = wq.And([_one_or([wq.Term("lists", name) for name in sorted(wanted)]), q])
+    return q, (_one_or(hidden) if hidden else None)
+
+
+def _lexicon(searcher: Searcher, field: str) -> list[str]:
+    values = searcher.lexicon(field)
+    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -468,6 +484,10 @@ class _ParallelWriter(MpWriter):
         return task
 
 
+_SHARED: dict[Path, SearchIndex] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 class SearchIndex:
     """One Whoosh index directory. Thread-safe for searching; one writer at a time (a lock file
     shared by processes: a second writer waits up to ``LOCK_TIMEOUT`` seconds)."""
@@ -477,6 +497,17 @@ class SearchIndex:
         self._schema = ix.schema
         self._lock = threading.Lock()
         self._searcher: Searcher | None = None
+
+    @classmethod
+    def shared(cls, index_dir: Path) -> SearchIndex:
+        """One open index per directory and process, for readers (the site): its searcher is
+        reused until a commit makes it stale, instead of opening every segment per query."""
+        key = Path(index_dir).resolve()
+        with _SHARED_LOCK:
+            found = _SHARED.get(key)
+            if found is None:
+                found = _SHARED[key] = cls.open(key, create=False)
+            return found
 
     @classmethod
     def open(cls, index_dir: Path, create: bool = True) -> SearchIndex:
@@ -572,13 +603,14 @@ class SearchIndex:
             raise QueryError("page counts from 1 and per_page may not be negative", None)
         with self._lock:
             searcher = self._current()
-            q = _restrict(compile_query(query, self._schema, searcher), lists, viewer_keys)
+            q, mask = _restrict(searcher, compile_query(query, self._schema, searcher), lists,
+                                viewer_keys)
             limit = None if per_page == 0 else page * per_page
             if sort == "date":
-                results = searcher.search(q, limit=limit, sortedby=FieldFacet("date",
-                                                                              reverse=True))
+                results = searcher.search(q, limit=limit, mask=mask,
+                                          sortedby=FieldFacet("date", reverse=True))
             else:
-                results = searcher.search(q, limit=limit)
+                results = searcher.search(q, limit=limit, mask=mask)
             total = len(results)
             first = 0 if per_page == 0 else (page - 1) * per_page
             hits = []

@@ -12,7 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from listarchive import settings as settings_mod
-from listarchive.db import make_engine, make_sessionmaker
+from listarchive.db import init_db, make_engine, make_sessionmaker
 from listarchive.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key or None
     app.url_map.strict_slashes = True
     app.extensions["listarchive.settings"] = settings
-    app.extensions["listarchive.sessionmaker"] = make_sessionmaker(make_engine(settings))
+    engine = make_engine(settings)
+    init_db(engine)  # an archive made by an older version gains its new tables
+    app.extensions["listarchive.sessionmaker"] = make_sessionmaker(engine)
     app.jinja_env.filters.update(filters.FILTERS)
     app.jinja_env.autoescape = True
     app.register_blueprint(api.bp)

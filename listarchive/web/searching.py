@@ -59,22 +59,19 @@ def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, 
     if not settings.index_dir.is_dir():
         raise SearchUnavailable("the search index has not been built yet")
     try:
-        index = search.SearchIndex.open(settings.index_dir, create=False)
+        index = search.SearchIndex.shared(settings.index_dir)
     except (OSError, ValueError) as exc:
         raise SearchUnavailable("the search index cannot be opened") from exc
     lists = None if list_name == queries.ALL else (list_name,)
-    try:
-        result = index.search(query, lists=lists, viewer_keys=viewer.search_keys(), sort="date",
-                              page=page, per_page=per_page)
-        msgids = [hit.msgid for hit in result.hits]
-        records = tuple(queries.records_by_msgid(session, viewer, msgids))
-        extracts: list[tuple[str, str]] = []
-        if snippets and records:
-            for record, parsed in queries.parsed_records(session, viewer,
-                                                         [r.pk for r in records]):
-                own = "\n".join(line for line in parsed.body.splitlines()
-                                 if not line.lstrip().startswith(">"))
-                extracts.append((record.msgid, index.snippet(record.msgid, query, own)))
-    finally:
-        index.close()
+    result = index.search(query, lists=lists, viewer_keys=viewer.search_keys(), sort="date",
+                          page=page, per_page=per_page)
+    msgids = [hit.msgid for hit in result.hits]
+    records = tuple(queries.records_by_msgid(session, viewer, msgids))
+    extracts: list[tuple[str, str]] = []
+    if snippets and records:
+        for record, parsed in queries.parsed_records(session, viewer,
+                                                     [r.pk for r in records]):
+            own = "\n".join(line for line in parsed.body.splitlines()
+                             if not line.lstrip().startswith(">"))
+            extracts.append((record.msgid, index.snippet(record.msgid, query, own)))
     return SearchOutcome(int(result.total), records, tuple(extracts))
