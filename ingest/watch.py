@@ -13,6 +13,7 @@ from types import FrameType
 
 from ingest.sources import open_source
 from ingest.worker import Summary, Worker
+from listarchive.embargo import expire_pass
 from listarchive.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ def watch(settings: Settings, specs: list[str], list_name: str | None = None,
             if total.read != before:
                 logger.info("%s: %d new messages", source.key, total.new)
                 worker.index()
+        # Embargo dates are checked every pass, whether or not mail arrived.
+        expire_pass(settings, worker.sessions)
         if once:
             break
         stop.wait(interval)

@@ -24,6 +24,7 @@ from ingest.message import ParsedMessage, parse
 from ingest.sources import RawMail, Source, open_source
 from listarchive import rawstore
 from listarchive.db import init_db, make_engine, make_sessionmaker
+from listarchive.embargo import embargo_rules
 from listarchive.errors import MalformedMessage, TemporaryFailure
 from listarchive.models import Patch, Series, SourceState, Thread
 from listarchive.rules import automatic_transitions
@@ -140,6 +141,7 @@ class Worker:
         self.after_batch: list[Callable[[Session, list[tuple[int, str, ParsedMessage]]], None]] = [
             self.derive_review]
         self.after_batch.append(automatic_transitions)
+        self.after_batch.append(embargo_rules)
         self.reset_hooks: list[Callable[[Session], None]] = [seriesstore.reset]
         self._matcher: tuple[SubsystemMatcher, dict[str, int]] | None | bool = False
 

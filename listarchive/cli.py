@@ -18,6 +18,8 @@ from listarchive.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from listarchive.models import User
+
 EX_OK, EX_FAIL, EX_USAGE, EX_TEMPFAIL = 0, 1, 2, 75
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -218,6 +220,64 @@ def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
     return EX_OK
 
 
+def _as_user(session: Session, name: str | None) -> User | None:
+    """``--as NAME``: the account acting (rights and audit); None = the console operator."""
+    from listarchive import accounts
+
+    if not name:
+        return None
+    user = accounts.get_user(session, name)
+    if user is None:
+        raise ListarchiveError(f"no user {name!r}")
+    return user
+
+
+def cmd_restrict(args: argparse.Namespace, settings: Settings) -> int:
+    from listarchive import embargo
+
+    msgid = args.msgid.strip().strip("<>")
+    until = embargo.parse_until(args.until) if args.until else None
+
+    def change(session: Session) -> embargo.EmbargoChange:
+        actor = _as_user(session, args.as_user)
+        if args.unpublish:
+            if actor is None:
+                raise ListarchiveError("--unpublish needs --as ADMIN")
+            return embargo.unpublish(session, msgid, actor)
+        return embargo.restrict(session, msgid, actor, until, args.allow)
+
+    for done in embargo.apply(settings, change):
+        print(f"{done.action}: thread of <{done.anchor_msgid}> (embargo {done.embargo_id}, "
+              f"{len(done.msgids)} messages)")
+    return EX_OK
+
+
+def cmd_disclose(args: argparse.Namespace, settings: Settings) -> int:
+    from listarchive import embargo
+
+    if args.expired == bool(args.msgid):
+        raise SourceError("give either MSGID or --expired")
+    msgid = (args.msgid or "").strip().strip("<>")
+    done = embargo.apply(settings, (lambda session: embargo.expire(session)) if args.expired else
+                         (lambda session: embargo.disclose(session, msgid,
+                                                           _as_user(session, args.as_user))))
+    for item in done:
+        print(f"disclosed: thread of <{item.anchor_msgid}> ({len(item.msgids)} messages)")
+    if args.expired and not done:
+        print("no embargo is past its date")
+    return EX_OK
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from listarchive.embargo import audit_log
+
+    with _transaction(settings) as session:
+        for e in audit_log(session, args.limit):
+            print(f"{e.at:%Y-%m-%d %H:%M:%S}\t{e.actor}\t{e.action}\t<{e.target_msgid}>\t"
+                  f"{e.embargo_id or ''}\t{e.detail}")
+    return EX_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="listarchive", description=__doc__)
     parser.add_argument("-c", "--config", help="TOML configuration file")
@@ -282,6 +342,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("state", nargs="?", help="the new state (omit to show state and history)")
     p.add_argument("--as", dest="as_user", metavar="NAME", help="the user making the change")
     p.add_argument("--reason", help="why, for the history")
+    p = add("restrict", cmd_restrict, "put the thread of MSGID under embargo (visible only to "
+                                      "those allowed and admins)")
+    p.add_argument("msgid", help="Message-ID, with or without <>")
+    p.add_argument("--until", help="disclose by itself after this date (YYYY-MM-DD[THH:MM] UTC)")
+    p.add_argument("--allow", action="append", default=[], metavar="USER_OR_GROUP",
+                   help="who may read it (repeatable; user:NAME, group:NAME, list:NAME)")
+    p.add_argument("--as", dest="as_user", metavar="NAME", help="the user making the change")
+    p.add_argument("--unpublish", action="store_true",
+                   help="hide a disclosed thread again (admins, with --as)")
+    p = add("disclose", cmd_disclose, "publish an embargoed thread at its permanent URLs")
+    p.add_argument("msgid", nargs="?", help="Message-ID, with or without <>")
+    p.add_argument("--expired", action="store_true", help="disclose every embargo past its date")
+    p.add_argument("--as", dest="as_user", metavar="NAME", help="the user disclosing")
+    p = add("audit", cmd_audit, "the audit log of restricted threads, newest first")
+    p.add_argument("--limit", type=int, default=50, help="at most N entries; 0 = all")
     p = add("demo", cmd_demo, "build a demo archive and serve it (what `make demo` runs)")
     p.add_argument("--mbox", help="archive this real mailbox instead of the generated list")
     p.add_argument("--host", default=None, help="address to listen on")

@@ -33,11 +33,12 @@ from listarchive.models import (
 )
 from listarchive.search import SearchDoc, SearchIndex
 from listarchive.settings import Settings
+from listarchive.visibility import ANONYMOUS, embargo_keys, hidden_threads
 
 logger = logging.getLogger(__name__)
 WATERMARK = "search_watermark"
 _DIFF_START = re.compile(r"^(?:diff --git |Index: |--- a/)", re.M)
-BATCH = 2000
+BATCH = 1000
 
 
 def split_quoted(body: str) -> tuple[str, str]:
@@ -99,10 +100,50 @@ def reviewed_targets(session: Session, ids: list[int], before: int) -> list[tupl
     return list(_documents(session, rows))
 
 
+def embargo_targets(session: Session, ids: list[int], before: int) -> list[tuple[int, SearchDoc]]:
+    """Documents to refresh because messages among ``ids`` joined an embargoed thread: the
+    already indexed messages (id <= ``before``) of that thread. A reply that merges a public
+    thread into an embargoed one hides the public part too, and its documents must stop
+    answering anonymous searches (hits and totals)."""
+    embargoed = select(Message.thread_id).where(
+        Message.id.in_(ids), Message.thread_id.in_(hidden_threads(ANONYMOUS)))
+    tids = sorted({t for (t,) in session.execute(embargoed) if t is not None})
+    rows: list[Any] = []
+    for start in range(0, len(tids), 400):
+        rows.extend(session.execute(_select().where(Message.thread_id.in_(tids[start:start + 400]),
+                                                    Message.id <= before)).all())
+    return list(_documents(session, rows))
+
+
+def reindex_messages(settings: Settings, sessions: sessionmaker[Session],
+                     msgids: Sequence[str]) -> int:
+    """Rebuild the search documents of these messages now (after an embargo was set, widened,
+    lifted or put back), so their ``visibility`` key is current. Messages past the watermark
+    are indexed early; ``catch_up`` replaces them by Message-ID later, so nothing doubles."""
+    if not settings.search_enabled or not msgids:
+        return 0
+    wanted = sorted(set(msgids))
+    with sessions() as session:
+        rows: list[Any] = []
+        for start in range(0, len(wanted), 400):
+            rows.extend(session.execute(_select().where(
+                Message.msgid.in_(wanted[start:start + 400]))).all())
+        docs = list(_documents(session, rows))
+    if not docs:
+        return 0
+    index = SearchIndex.open(settings.index_dir)
+    try:
+        index.add(doc for _, doc in docs)
+    finally:
+        index.close()
+    return len(docs)
+
+
 def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, SearchDoc]]:
     if not rows:
         return
     ids = [r[0] for r in rows]
+    embargoed = embargo_keys(session, ids)
     lists: dict[int, list[tuple[str, bool]]] = defaultdict(list)
     for mid, name, restricted in session.execute(
             select(MessageList.message_id, MailingList.name, MailingList.restricted)
@@ -135,7 +176,8 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             kinds.append("reply")
         on = lists.get(mid, [])
         public = any(not restricted for _, restricted in on) or not on
-        visibility = "public" if public else f"list:{on[0][0]}"
+        # An embargo outranks the list key: the database check still asks for both.
+        visibility = embargoed.get(mid) or ("public" if public else f"list:{on[0][0]}")
         yield mid, SearchDoc(
             msgid=msgid, thread_root=root or msgid, subject=subject,
             from_=f"{from_name} {from_email}", to=to, cc=cc,
@@ -164,6 +206,7 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
                 docs = documents(session, after, batch)
                 if docs:
                     docs += reviewed_targets(session, [mid for mid, _ in docs], after)
+                    docs += embargo_targets(session, [mid for mid, _ in docs], after)
             if not docs:
                 return done
             index.add(doc for _, doc in docs)

@@ -23,7 +23,13 @@ from ingest.message import ParsedMessage, parse
 from ingest.threads import TreeItem, TreeRow, build_tree
 from listarchive import mbox, rawstore
 from listarchive.models import MailingList, Message, MessageList, Thread, ThreadList
-from listarchive.visibility import Viewer, list_allowed, visible_list, visible_message
+from listarchive.visibility import (
+    Viewer,
+    hidden_threads,
+    list_allowed,
+    visible_list,
+    visible_message,
+)
 
 ALL = "all"
 MAX_PER_PAGE = 200
@@ -124,11 +130,23 @@ class MessagePage:
 # --- lists -------------------------------------------------------------------------------------
 
 
+def _hidden_messages(session: Session, viewer: Viewer) -> dict[int, int]:
+    """List id -> how many of its messages sit in threads under an embargo that leaves the viewer
+    out: subtracted from the stored counts (embargoed threads are few, so this stays cheap)."""
+    return {int(lid): int(n) for lid, n in session.execute(
+        select(MessageList.list_id, func.count())
+        .join(Message, Message.id == MessageList.message_id)
+        .where(Message.thread_id.in_(hidden_threads(viewer)))
+        .group_by(MessageList.list_id)).all()}
+
+
 def _list_summaries(session: Session, viewer: Viewer) -> list[ListSummary]:
-    counts = dict(session.execute(
-        select(MessageList.list_id, func.count()).group_by(MessageList.list_id)).all())
+    hidden = _hidden_messages(session, viewer)
+    counts = {lid: n - hidden.get(lid, 0) for lid, n in session.execute(
+        select(MessageList.list_id, func.count()).group_by(MessageList.list_id)).all()}
     per_list = {lid: (n, last) for lid, n, last in session.execute(
         select(ThreadList.list_id, func.count(), func.max(ThreadList.last_date))
+        .where(ThreadList.thread_id.not_in(hidden_threads(viewer)))
         .group_by(ThreadList.list_id)).all()}
     out = []
     for lst in session.scalars(select(MailingList).where(visible_list(viewer))
@@ -155,9 +173,11 @@ def get_list(session: Session, viewer: Viewer, name: str) -> ListSummary | None:
     if lst is None or not list_allowed(viewer, lst.restricted, lst.name):
         return None
     messages = session.scalar(select(func.count()).where(MessageList.list_id == lst.id)) or 0
+    messages -= _hidden_messages(session, viewer).get(lst.id, 0)
     threads, last = session.execute(
         select(func.count(), func.max(ThreadList.last_date))
-        .where(ThreadList.list_id == lst.id)).one()
+        .where(ThreadList.list_id == lst.id,
+               ThreadList.thread_id.not_in(hidden_threads(viewer)))).one()
     return ListSummary(lst.name, lst.description, lst.address, messages, threads or 0, last)
 
 
@@ -182,7 +202,9 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
         return None
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     query = (select(ThreadList.thread_id, func.max(ThreadList.last_date).label("last"))
-             .where(ThreadList.list_id.in_(ids)).group_by(ThreadList.thread_id))
+             .where(ThreadList.list_id.in_(ids),
+                    ThreadList.thread_id.not_in(hidden_threads(viewer)))
+             .group_by(ThreadList.thread_id))
     if before is not None:
         query = query.having(func.max(ThreadList.last_date) < before)
     rows = session.execute(query.order_by(func.max(ThreadList.last_date).desc(),
@@ -371,7 +393,8 @@ def recent_messages(session: Session, viewer: Viewer, name: str, limit: int = 25
         return None
     pks = list(session.scalars(
         select(MessageList.message_id).join(Message, Message.id == MessageList.message_id)
-        .where(MessageList.list_id.in_(ids)).group_by(MessageList.message_id)
+        .where(MessageList.list_id.in_(ids), visible_message(viewer))
+        .group_by(MessageList.message_id)
         .order_by(func.max(Message.sort_date).desc()).limit(limit)))
     return parsed_records(session, viewer, pks)
 
