@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,18 @@ class ArchiveFlask(Flask):
 def create_app(settings: Settings | None = None) -> Flask:
     """The WSGI application for ``settings`` (read with :func:`listarchive.settings.load`
     when ``None``): one database session per request, blueprints, filters, error pages."""
-    from listarchive.web import api, filters, review, views
+    from listarchive.web import api, auth, csrf, filters, pwapi, review, statusviews, views
+    from listarchive.web.context import current_user
 
     if settings is None:
         settings = settings_mod.load()
     app = ArchiveFlask(__name__, template_folder=str(TEMPLATES), static_folder="static")
-    app.config["SECRET_KEY"] = settings.secret_key or None
+    # Without a configured key, a random one per start: sessions then end at each restart
+    # (and differ between worker processes), which is safe, merely inconvenient.
+    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = settings.base_url.startswith("https://")
     app.url_map.strict_slashes = True
     app.extensions["listarchive.settings"] = settings
     engine = make_engine(settings)
@@ -52,9 +59,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["listarchive.sessionmaker"] = make_sessionmaker(engine)
     app.jinja_env.filters.update(filters.FILTERS)
     app.jinja_env.autoescape = True
+    csrf.install(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(pwapi.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(statusviews.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(views.bp)
+
+    @app.context_processor
+    def logged_in() -> dict[str, Any]:
+        return {"me": current_user()}
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:

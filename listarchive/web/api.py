@@ -1,4 +1,5 @@
-"""``/api/v1/``: the JSON twins of the pages (objects as in the public contract)."""
+"""``/api/v1/``: the JSON twins of the pages (objects as in the public contract), and the
+token-authenticated writes ``PATCH /api/v1/patches/ID`` and ``PATCH /api/v1/series/ID``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,19 @@ from flask import Blueprint, abort, jsonify, request
 
 from listarchive import queries, reviewqueries
 from listarchive.errors import QueryError
+from listarchive.models import User
+from listarchive.states import STATES, StateError, can_change, normalize_state, set_state
 from listarchive.web import review
-from listarchive.web.context import absolute, db, int_arg, list_name, settings, viewer
+from listarchive.web.context import (
+    absolute,
+    db,
+    int_arg,
+    list_name,
+    settings,
+    token_user,
+    viewer,
+    viewer_of,
+)
 from listarchive.web.msgids import BadMsgid, check_msgid, raw_path, unquote_msgid
 from listarchive.web.searching import SearchUnavailable, run_search
 
@@ -82,7 +94,7 @@ def series_list() -> Any:
     filters = review.series_filters()
     page, per_page = _page_args()
     listing = reviewqueries.series_list(db(), viewer(), name, page=page, per_page=per_page,
-                                        **filters)
+                                        **review.filter_args(filters))
     if listing is None:
         abort(404, description=f"there is no list named {name!r} here")
     results = [{**reviewqueries.series_row_json(row), "url": absolute(f"/series/{row.id}/")}
@@ -120,3 +132,53 @@ def search() -> Any:
                     "results": [queries.summary_json(r) for r in outcome.records],
                     "next": _next_url(page, per_page, outcome.total > page * per_page, q=text,
                                       list=name if name != queries.ALL else "")})
+
+
+def _json_state() -> str:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("state"), str):
+        abort(400, description='send a JSON object {"state": "..."}')
+    state = normalize_state(body["state"])
+    if state is None:
+        abort(400, description=f"unknown state; one of: {', '.join(STATES)}")
+    return state
+
+
+def write_state(kind: str, object_id: int, state: str, user: User, evidence: str = "",
+                reason: str = "") -> None:
+    """A token user's state change on one patch or series: 404 if they cannot see it, 403 if
+    they may not change it; committed with its history entry (``via`` api)."""
+    session = db()
+    if object_id not in reviewqueries.visible_ids(session, viewer_of(user), [object_id]):
+        abort(404, description=f"no such {kind}")
+    obj = reviewqueries.change_targets(session, kind, [object_id]).get(object_id)
+    if obj is None:
+        abort(404, description=f"no such {kind}")
+    if not can_change(session, user, obj):
+        abort(403, description=f"you may not change this {kind}")
+    try:
+        set_state(session, kind, object_id, state, user, "api", evidence=evidence,
+                  reason=reason)
+    except StateError as exc:
+        session.rollback()
+        abort(400, description=str(exc))
+
+
+@bp.route(f"/patches/<int(max={review.MAX_ID}):patch_id>", methods=["PATCH"])
+def patch_update(patch_id: int) -> Any:
+    user = token_user()
+    write_state("patch", patch_id, _json_state(), user)
+    db().commit()
+    return jsonify(reviewqueries.patch_json(db(), viewer_of(user), patch_id))
+
+
+@bp.route(f"/series/<int(max={review.MAX_ID}):series_id>", methods=["PATCH"])
+def series_update(series_id: int) -> Any:
+    user = token_user()
+    write_state("series", series_id, _json_state(), user)
+    db().commit()
+    obj = reviewqueries.series_json(db(), viewer_of(user), series_id)
+    assert obj is not None
+    obj["url"] = absolute(f"/series/{series_id}/")
+    obj["mbox"] = absolute(f"/series/{series_id}/mbox")
+    return jsonify(obj)

@@ -9,8 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import abort, current_app, g, request
+from flask import session as cookie
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from listarchive import accounts
+from listarchive.models import Grant, User
 from listarchive.settings import LIST_NAME_RE, Settings
 from listarchive.visibility import ANONYMOUS, Viewer
 
@@ -31,9 +35,46 @@ def db() -> Session:
     return session
 
 
+def current_user() -> User | None:
+    """The logged-in user (``user_id`` in the signed session cookie), or None. An account
+    deleted since the cookie was issued counts as logged out."""
+    if "user" not in g:
+        uid = cookie.get("user_id")
+        g.user = db().get(User, uid) if isinstance(uid, int) else None
+    user: User | None = g.user
+    return user
+
+
+def viewer_of(user: User | None) -> Viewer:
+    """What ``user`` may read: the lists granted to them (restricted lists they look after
+    become readable), everything for an admin; anonymous for None."""
+    if user is None:
+        return ANONYMOUS
+    # The same shape visibility.viewer_for builds once embargoes can name users.
+    lists = frozenset(db().scalars(select(Grant.scope_name).where(
+        Grant.user_id == user.id, Grant.scope_kind == "list")))
+    return Viewer(user=user.name, is_admin=user.is_admin, lists=lists)
+
+
 def viewer() -> Viewer:
-    """Accounts are not wired yet: everyone is anonymous (restricted lists stay hidden)."""
-    return ANONYMOUS
+    """The current visitor as a :class:`Viewer` (the logged-in user, else anonymous)."""
+    if "viewer" not in g:
+        g.viewer = viewer_of(current_user())
+    found: Viewer = g.viewer
+    return found
+
+
+def token_user() -> User:
+    """The user of the request's ``Authorization: Token ...`` header; 401 without one or with
+    a token that matches nobody. The APIs' writes use only this, never the session cookie, so
+    they need no CSRF token and a page on another site cannot make them."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "token" or not value.strip():
+        abort(401, description="this needs an API token: Authorization: Token ...")
+    user = accounts.authenticate_token(db(), value)
+    if user is None:
+        abort(401, description="unknown or revoked API token")
+    return user
 
 
 def int_arg(name: str, default: int, low: int = 1, high: int = MAX_PAGE) -> int:

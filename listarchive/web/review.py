@@ -8,11 +8,13 @@ Ids are message primary keys; the converters cap them (``MAX_ID``) so an absurd 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
 
 from listarchive import queries, reviewqueries
+from listarchive.states import STATES
 from listarchive.web.context import absolute, db, int_arg, list_name, site_url, viewer
 from listarchive.web.downloads import DOWNLOAD_CSP, content_disposition
 from listarchive.web.msgids import quote_msgid
@@ -24,20 +26,46 @@ _SLUG_RE = re.compile(r"^[a-z0-9-]{1,255}$")
 _EMAIL_RE = re.compile(r"^[^\s<>\"]{1,320}$")
 
 
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+FILTER_KEYS = ("state", "subsystem", "submitter", "delegate", "since", "until")
+
+
 def series_filters() -> dict[str, str]:
-    """``state``, ``subsystem`` and ``submitter`` from the query string, checked (400 if bad)."""
-    state = request.args.get("state", "").strip()
-    subsystem = request.args.get("subsystem", "").strip()
-    submitter = request.args.get("submitter", "").strip()
+    """``state``, ``subsystem``, ``submitter``, ``delegate``, ``since`` and ``until`` from the
+    query string, checked (400 if bad) and kept as text, so links can carry them on."""
+    values = {key: request.args.get(key, "").strip() for key in FILTER_KEYS}
     try:
-        reviewqueries.check_state(state)
+        reviewqueries.check_state(values["state"])
     except reviewqueries.BadFilter as exc:
         abort(400, description=str(exc))
-    if subsystem and not _SLUG_RE.match(subsystem):
+    if values["subsystem"] and not _SLUG_RE.match(values["subsystem"]):
         abort(400, description="?subsystem= is a subsystem's URL name (a-z, 0-9, -)")
-    if submitter and not _EMAIL_RE.match(submitter):
+    if values["submitter"] and not _EMAIL_RE.match(values["submitter"]):
         abort(400, description="?submitter= is an e-mail address")
-    return {"state": state, "subsystem": subsystem, "submitter": submitter}
+    if values["delegate"] and not _USER_RE.match(values["delegate"]):
+        abort(400, description="?delegate= is a user name")
+    for key in ("since", "until"):
+        if values[key]:
+            _date(key, values[key])
+    return values
+
+
+def _date(key: str, text: str) -> datetime:
+    try:
+        if not _DATE_RE.match(text):
+            raise ValueError(text)
+        return datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        abort(400, description=f"?{key}= is a date written YYYY-MM-DD")
+
+
+def filter_args(values: dict[str, str]) -> dict[str, Any]:
+    """Checked filter text -> the keyword arguments of the series queries."""
+    return {"state": values["state"], "subsystem": values["subsystem"],
+            "submitter": values["submitter"], "delegate": values["delegate"],
+            "since": _date("since", values["since"]) if values["since"] else None,
+            "until": _date("until", values["until"]) if values["until"] else None}
 
 
 def _download(body: bytes, content_type: str, filename: str = "") -> Response:
@@ -49,17 +77,27 @@ def _download(body: bytes, content_type: str, filename: str = "") -> Response:
     return resp
 
 
+def _status(kind: str, object_id: int) -> dict[str, Any]:
+    """What the status section of a series or patch page needs (see ``_state.html``)."""
+    from listarchive.web.statusviews import may_change
+
+    return {"kind": kind, "oid": object_id, "states": STATES, "can_change": may_change(
+        kind, object_id), "history": reviewqueries.state_history(db(), viewer(), kind,
+                                                                 object_id)}
+
+
 @bp.route("/<name>/series/", methods=["GET", "HEAD"])
 def series_list(name: str) -> Any:
     name = list_name(name)
     filters = series_filters()
     page = int_arg("page", 1)
     listing = reviewqueries.series_list(db(), viewer(), name, page=page, per_page=PER_PAGE,
-                                        **filters)
+                                        **filter_args(filters))
     if listing is None:
         abort(404, description=f"there is no list named {name!r} here")
     return render_template("series_list.html", listing=listing, name=name, filters=filters,
-                           states=reviewqueries.STATES)
+                           states=reviewqueries.STATES,
+                           query={k: v for k, v in filters.items() if v})
 
 
 @bp.route(f"/series/<int(max={MAX_ID}):series_id>/", methods=["GET", "HEAD"])
@@ -69,7 +107,8 @@ def series_page(series_id: int) -> Any:
         abort(404, description="no such series")
     return render_template("series.html", detail=detail, name=detail.row.home_list,
                            b4_url=absolute(f"/r/{quote_msgid(detail.row.anchor_msgid)}"),
-                           mbox_url=absolute(f"/series/{series_id}/mbox"))
+                           mbox_url=absolute(f"/series/{series_id}/mbox"),
+                           **_status("series", series_id))
 
 
 @bp.route(f"/series/<int(max={MAX_ID}):series_id>/mbox", methods=["GET", "HEAD"])
@@ -86,7 +125,8 @@ def patch_page(patch_id: int) -> Any:
     detail = reviewqueries.patch_detail(db(), viewer(), patch_id)
     if detail is None:
         abort(404, description="no such patch")
-    return render_template("patch.html", detail=detail, name=detail.item.home_list)
+    return render_template("patch.html", detail=detail, name=detail.item.home_list,
+                           **_status("patch", patch_id) if detail.item.kind != "cover" else {})
 
 
 @bp.route(f"/patch/<int(max={MAX_ID}):patch_id>/raw", methods=["GET", "HEAD"])
