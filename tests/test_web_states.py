@@ -1,0 +1,383 @@
+"""Status tracking on the site: state changes through forms (single and bulk) and the JSON API,
+each leaving its history entry; queues and their filters.
+
+The archive: the first 300 messages of the real linux-clk corpus (with MAINTAINERS imported, so
+subsystem queues are real), plus two series made with ``git format-patch`` on lists ``gizmo``
+and ``other``. Accounts: ``root`` (admin), ``maint`` (granted list ``gizmo``), ``stranger`` (no
+grants); each has a password and an API token.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ingest.subsystems import import_maintainers
+from ingest.worker import run_ingest
+from listarchive import accounts
+from listarchive.db import make_engine, make_sessionmaker
+from listarchive.models import Patch, Series, StateChange
+from listarchive.settings import Settings, from_mapping
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = ROOT.parent / "shared" / "corpora"
+CORPUS = CORPORA / "lore" / "linux-clk-last10000.mboxrd.gz"
+MAINTAINERS = CORPORA / "kernel" / "MAINTAINERS"
+SLICE = 300
+PASSWORD = "correct horse battery"
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_DATE": "2025-06-02T10:00:00Z",
+           "GIT_COMMITTER_DATE": "2025-06-02T10:00:00Z", "GIT_CONFIG_NOSYSTEM": "1",
+           "HOME": str(cwd)}
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env=env).stdout
+
+
+def first_messages(count: int) -> bytes:
+    out: list[bytes] = []
+    seen = 0
+    prev_blank = True
+    with gzip.open(CORPUS, "rb") as fh:
+        for line in fh:
+            if line.startswith(b"From ") and prev_blank:
+                seen += 1
+                if seen > count:
+                    break
+            out.append(line)
+            prev_blank = line.strip() == b""
+    return b"".join(out)
+
+
+def make_series(base: Path, word: str, to: str) -> tuple[Path, str, Path]:
+    """A repository with a base commit and three commits on top, sent as a threaded series
+    with a cover letter; returns (repo, base commit, directory of .patch files)."""
+    repo = base / f"repo-{word}"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Dev Eloper")
+    git(repo, "config", "user.email", f"{word}-dev@example.org")
+    (repo / "clk.c").write_text("int rate(void)\n{\n\treturn 0;\n}\n")
+    git(repo, "add", "clk.c")
+    git(repo, "commit", "-qm", "base")
+    for n in (1, 2, 3):
+        (repo / "clk.c").write_text((repo / "clk.c").read_text() + f"/* {word} step {n} */\n")
+        (repo / f"{word}{n}.c").write_text(f"int {word}{n};\n")
+        git(repo, "add", ".")
+        git(repo, "commit", "-qsm", f"clk: {word} step {n}\n\nExplain {word} step {n}.")
+    out = base / f"series-{word}"
+    git(repo, "format-patch", "-q", "--thread", "--cover-letter", "-o", str(out),
+        f"--to={to}", "HEAD~3")
+    return repo, git(repo, "rev-parse", "HEAD~3").strip(), out
+
+
+def msgid_of(path: Path) -> str:
+    found = re.search(r"^Message-I[dD]: <([^>]+)>", path.read_text(), re.M)
+    assert found is not None
+    return found.group(1)
+
+
+@dataclass
+class StatusWorld:
+    settings: Settings
+    app: Any
+    repo: Path
+    base_commit: str
+    gizmo_series: int
+    gizmo_patches: tuple[int, ...]
+    other_series: int
+    other_patches: tuple[int, ...]
+    tokens: dict[str, str]
+    has_corpus: bool
+
+    def session(self) -> Any:
+        return make_sessionmaker(make_engine(self.settings))()
+
+    def client(self) -> Any:
+        return self.app.test_client()
+
+
+_built: dict[str, StatusWorld] = {}
+
+
+def build(base: Path) -> StatusWorld:
+    if "world" in _built:
+        return _built["world"]
+    settings = from_mapping({
+        "storage": {"data_dir": str(base / "instance")}, "search": {"enabled": False},
+        "lists": [{"name": "linux-clk"}, {"name": "gizmo"}, {"name": "other"}]}, base=base)
+    has_corpus = CORPUS.is_file()
+    if has_corpus:
+        (base / "slice.mbox").write_bytes(first_messages(SLICE))
+        run_ingest(settings, [str(base / "slice.mbox")], "linux-clk")
+    repo, base_commit, out = make_series(base, "gizmo", "gizmo@example.org")
+    _, _, other = make_series(base, "widget", "other@example.org")
+    run_ingest(settings, [str(p) for p in sorted(out.glob("*.patch"))], "gizmo")
+    run_ingest(settings, [str(p) for p in sorted(other.glob("*.patch"))], "other")
+    if MAINTAINERS.is_file():
+        import_maintainers(settings, MAINTAINERS)
+    session = make_sessionmaker(make_engine(settings))()
+    ids = {}
+    for name, directory in (("gizmo", out), ("other", other)):
+        cover = msgid_of(next(directory.glob("0000-*.patch")))
+        series = session.scalars(select(Series).where(Series.cover_msgid == cover)).one()
+        ids[name] = (series.id, tuple(session.scalars(
+            select(Patch.id).where(Patch.series_id == series.id, Patch.kind == "patch")
+            .order_by(Patch.counter))))
+    root = accounts.create_user(session, "root", "root@example.org", PASSWORD, is_admin=True)
+    maint = accounts.create_user(session, "maint", "maint@example.org", PASSWORD)
+    accounts.grant(session, maint, "list", "gizmo")
+    stranger = accounts.create_user(session, "stranger", "stranger@example.org", PASSWORD)
+    tokens = {u.name: accounts.new_token(session, u) for u in (root, maint, stranger)}
+    session.commit()
+    session.close()
+    from listarchive.web import create_app
+
+    world = StatusWorld(settings, create_app(settings), repo, base_commit, ids["gizmo"][0],
+                        ids["gizmo"][1], ids["other"][0], ids["other"][1], tokens, has_corpus)
+    _built["world"] = world
+    return world
+
+
+@pytest.fixture(scope="session")
+def status_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatusWorld]:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    yield build(tmp_path_factory.mktemp("status"))
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
+def login(client: Any, name: str, password: str = PASSWORD) -> Any:
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"name": name, "password": password,
+                                       "csrf_token": token, "next": "/queue/"})
+
+
+def state_of(world: StatusWorld, kind: str, oid: int) -> str:
+    from listarchive.states import effective_state
+
+    session = world.session()
+    try:
+        return effective_state(session, kind, oid)
+    finally:
+        session.close()
+
+
+def history_of(world: StatusWorld, kind: str, oid: int) -> list[StateChange]:
+    session = world.session()
+    try:
+        return list(session.scalars(select(StateChange).where(
+            StateChange.object_kind == kind, StateChange.object_id == oid)
+            .order_by(StateChange.id)))
+    finally:
+        session.close()
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+
+def test_state_change_by_form_records_history_and_shows_it(status_world):
+    w = status_world
+    client = w.client()
+    assert login(client, "maint").status_code == 303
+    pid = w.gizmo_patches[0]
+    page = client.get(f"/patch/{pid}/").get_data(as_text=True)
+    assert f'action="/patch/{pid}/state"' in page
+    resp = client.post(f"/patch/{pid}/state", data={
+        "state": "changes-requested", "reason": "split the header change out",
+        "csrf_token": csrf_of(page)})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/patch/{pid}/#state")
+    assert state_of(w, "patch", pid) == "changes-requested"
+    entry = history_of(w, "patch", pid)[-1]
+    assert (entry.from_value, entry.to_value, entry.via) == ("new", "changes-requested", "web")
+    assert entry.reason == "split the header change out"
+    page = client.get(f"/patch/{pid}/").get_data(as_text=True)
+    assert "split the header change out" in page and "maint" in page
+    assert 'class="state">changes-requested<' in page
+    # the series follows its patches: one changes-requested patch is enough
+    series_page = client.get(f"/series/{w.gizmo_series}/").get_data(as_text=True)
+    assert 'class="state">changes-requested<' in series_page
+    # the v1 API object reads the effective state
+    assert client.get(f"/api/v1/patches/{pid}").get_json()["state"] == "changes-requested"
+
+
+def test_whole_series_form_sets_every_patch(status_world):
+    w = status_world
+    client = w.client()
+    login(client, "maint")
+    page = client.get(f"/series/{w.gizmo_series}/").get_data(as_text=True)
+    assert f'action="/series/{w.gizmo_series}/state"' in page
+    resp = client.post(f"/series/{w.gizmo_series}/state", data={
+        "state": "under-review", "reason": "", "csrf_token": csrf_of(page)})
+    assert resp.status_code == 303
+    assert {state_of(w, "patch", p) for p in w.gizmo_patches} == {"under-review"}
+    assert history_of(w, "series", w.gizmo_series)[-1].to_value == "under-review"
+    page = client.get(f"/series/{w.gizmo_series}/").get_data(as_text=True)
+    assert page.count("under-review</strong>") >= 4  # the series entry and its 3 patches
+
+
+def test_archive_and_delegate_forms(status_world):
+    w = status_world
+    client = w.client()
+    login(client, "maint")
+    pid = w.gizmo_patches[2]
+    token = csrf_of(client.get(f"/patch/{pid}/").get_data(as_text=True))
+    client.post(f"/patch/{pid}/state", data={"delegate": "root", "csrf_token": token})
+    page = client.get(f"/patch/{pid}/").get_data(as_text=True)
+    assert "delegated to root" in page
+    assert client.post(f"/patch/{pid}/state", data={"delegate": "nobody-such",
+                                                    "csrf_token": token}).status_code == 400
+    client.post(f"/patch/{pid}/state", data={"archived": "true", "csrf_token": token})
+    assert 'class="badge">archived<' in client.get(f"/patch/{pid}/").get_data(as_text=True)
+    client.post(f"/patch/{pid}/state", data={"archived": "false", "csrf_token": token})
+    fields = [(h.field, h.to_value) for h in history_of(w, "patch", pid)]
+    assert ("delegate", "root") in fields and ("archived", "true") in fields
+    assert fields[-1] == ("archived", "false")
+
+
+def test_api_patch_and_series_with_token(status_world):
+    w = status_world
+    client = w.client()
+    pid = w.other_patches[1]
+    auth = {"Authorization": f"Token {w.tokens['root']}"}
+    resp = client.patch(f"/api/v1/patches/{pid}", json={"state": "Accepted"}, headers=auth)
+    assert resp.status_code == 200 and resp.get_json()["state"] == "accepted"
+    entry = history_of(w, "patch", pid)[-1]
+    assert (entry.to_value, entry.via) == ("accepted", "api")
+    resp = client.patch(f"/api/v1/series/{w.other_series}", json={"state": "deferred"},
+                        headers=auth)
+    assert resp.status_code == 200 and resp.get_json()["state"] == "deferred"
+    assert {p["state"] for p in resp.get_json()["patches"]} == {"deferred"}
+    assert client.patch(f"/api/v1/patches/{pid}", json={"state": "merged"},
+                        headers=auth).status_code == 400
+    assert client.patch(f"/api/v1/patches/{pid}", data="state=new",
+                        headers=auth).status_code == 400
+    assert client.patch("/api/v1/patches/999999999", json={"state": "new"},
+                        headers=auth).status_code == 404
+
+
+def test_bulk_change_from_the_queue(status_world):
+    w = status_world
+    client = w.client()
+    login(client, "root")
+    # put both series back in the queue first
+    for sid in (w.gizmo_series, w.other_series):
+        page = client.get(f"/series/{sid}/").get_data(as_text=True)
+        client.post(f"/series/{sid}/state", data={"state": "new", "csrf_token": csrf_of(page)})
+    queue = client.get("/all/queue/").get_data(as_text=True)
+    assert f'value="{w.gizmo_series}"' in queue and f'value="{w.other_series}"' in queue
+    resp = client.post("/bulk", data={"kind": "series", "id": [w.gizmo_series, w.other_series],
+                                      "state": "rejected", "reason": "superseded off-list",
+                                      "csrf_token": csrf_of(queue), "next": "/all/queue/"})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/all/queue/")
+    assert state_of(w, "series", w.gizmo_series) == "rejected"
+    assert state_of(w, "series", w.other_series) == "rejected"
+    assert history_of(w, "series", w.other_series)[-1].reason == "superseded off-list"
+    queue = client.get("/all/queue/").get_data(as_text=True)
+    assert f'/series/{w.gizmo_series}/' not in queue  # rejected: no longer waiting
+    filtered = client.get("/all/queue/?state=rejected").get_data(as_text=True)
+    assert f'/series/{w.gizmo_series}/' in filtered
+
+
+def test_bulk_is_all_or_nothing_for_a_maintainer_of_one_list(status_world):
+    w = status_world
+    client = w.client()
+    login(client, "maint")
+    token = csrf_of(client.get("/queue/").get_data(as_text=True))
+    before = (state_of(w, "series", w.gizmo_series), state_of(w, "series", w.other_series))
+    resp = client.post("/bulk", data={"kind": "series", "id": [w.gizmo_series, w.other_series],
+                                      "state": "accepted", "csrf_token": token})
+    assert resp.status_code == 403
+    assert (state_of(w, "series", w.gizmo_series),
+            state_of(w, "series", w.other_series)) == before
+
+
+def test_queues_filters_and_my_queue(status_world):
+    w = status_world
+    client = w.client()
+    login(client, "root")
+    token = csrf_of(client.get(f"/series/{w.gizmo_series}/").get_data(as_text=True))
+    for sid in (w.gizmo_series, w.other_series):
+        client.post(f"/series/{sid}/state", data={"state": "new", "csrf_token": token})
+    gizmo = client.get("/gizmo/queue/").get_data(as_text=True)
+    assert f"/series/{w.gizmo_series}/" in gizmo and f"/series/{w.other_series}/" not in gizmo
+    assert "gizmo step 1" in gizmo or "(no title)" not in gizmo
+    # bookmarkable filters: submitter, delegate, date range, state
+    assert f"/series/{w.gizmo_series}/" in client.get(
+        "/gizmo/queue/?submitter=gizmo-dev@example.org").get_data(as_text=True)
+    assert f"/series/{w.gizmo_series}/" not in client.get(
+        "/gizmo/queue/?submitter=someone@example.org").get_data(as_text=True)
+    assert f"/series/{w.gizmo_series}/" not in client.get(
+        "/gizmo/queue/?since=2099-01-01").get_data(as_text=True)
+    assert f"/series/{w.gizmo_series}/" in client.get(
+        "/gizmo/queue/?since=2000-01-01&until=2099-01-01").get_data(as_text=True)
+    assert client.get("/gizmo/queue/?since=yesterday").status_code == 400
+    assert client.get("/gizmo/queue/?state=bogus").status_code == 400
+    assert client.get("/nosuchlist/queue/").status_code == 404
+    client.post(f"/series/{w.gizmo_series}/state", data={"delegate": "maint",
+                                                         "csrf_token": token})
+    assert f"/series/{w.gizmo_series}/" in client.get(
+        "/gizmo/queue/?delegate=maint").get_data(as_text=True)
+    assert f"/series/{w.gizmo_series}/" in client.get(
+        "/gizmo/series/?delegate=maint&state=new").get_data(as_text=True)
+    assert f"/series/{w.gizmo_series}/" not in client.get(
+        "/gizmo/series/?state=accepted").get_data(as_text=True)
+    # my queue: maint looks after gizmo only
+    mine = w.client()
+    login(mine, "maint")
+    page = mine.get("/queue/").get_data(as_text=True)
+    assert f"/series/{w.gizmo_series}/" in page and f"/series/{w.other_series}/" not in page
+    assert w.client().get("/queue/").status_code == 303  # anonymous: log in first
+
+
+def test_subsystem_queue_on_real_mail(status_world):
+    w = status_world
+    if not (w.has_corpus and MAINTAINERS.is_file()):
+        pytest.skip("corpora not present")
+    client = w.client()
+    page = client.get("/s/common-clk-framework/queue/")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    total = int(re.search(r"(\d+) series waiting", text).group(1))  # type: ignore[union-attr]
+    assert total > 0 and text.count('href="/series/') == min(total, 100)
+    dates = re.findall(r'<td class="date" title="([^"]+)"', text)
+    assert dates == sorted(dates)  # oldest first
+    assert client.get("/s/no-such-subsystem/queue/").status_code == 404
+
+
+def test_trailer_counts_match_the_series_page(status_world):
+    """The queue's one-query A/R/T agrees with the series page on real series whose trailers
+    are direct replies (the common case)."""
+    w = status_world
+    if not w.has_corpus:
+        pytest.skip("corpora not present")
+    from listarchive import reviewqueries
+    from listarchive.visibility import ANONYMOUS
+
+    session = w.session()
+    try:
+        listing = reviewqueries.series_list(session, ANONYMOUS, "linux-clk", per_page=200)
+        assert listing is not None
+        counted = reviewqueries.trailer_counts(session, ANONYMOUS, [r.id for r in listing.rows])
+        with_trailers = [r for r in listing.rows if r.counts != reviewqueries.Counts()]
+        assert with_trailers
+        agree = sum(counted[r.id] == r.counts for r in listing.rows)
+        assert agree >= 0.9 * len(listing.rows)
+    finally:
+        session.close()
