@@ -1176,20 +1176,22 @@ def _projects_of(session: Session, viewer: Viewer, pks: Sequence[int]) -> dict[i
 
 
 def _commit_refs(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    """Patch id -> the commit id of its latest git or reply acceptance."""
+    """Patch id -> the commit id its acceptance rests on (found by ``git-scan``, named in an
+    "applied" reply, or given with the API's ``commit_ref``), while it is still accepted."""
     out: dict[int, str] = {}
     wanted = sorted(set(ids))
     for start in range(0, len(wanted), 500):
-        for oid, evidence in session.execute(
-                select(StateChange.object_id, StateChange.evidence)
+        for oid, to_value, evidence in session.execute(
+                select(StateChange.object_id, StateChange.to_value, StateChange.evidence)
                 .where(StateChange.object_kind == "patch", StateChange.field == "state",
-                       StateChange.rule.in_(("git", "reply")),
                        StateChange.object_id.in_(wanted[start:start + 500]))
                 .order_by(StateChange.at, StateChange.id)):
             sha = next((t for t in evidence.split() if _SHA_RE.match(t)), "")
-            if sha:
+            if to_value == "accepted" and sha:
                 out[oid] = sha
-    return out
+            else:
+                out.pop(oid, None)
+    return {k: v for k, v in out.items() if v}
 
 
 def _patch_records(session: Session, viewer: Viewer, patches: Sequence[Patch]
@@ -1409,3 +1411,8 @@ def user_records(session: Session, q: str = "", user_id: int | None = None,
         sel = sel.where((User.name == q) | (User.email == q.lower()))
     return [PersonRef(u.id, u.name, u.email)
             for u in session.scalars(sel.order_by(User.id).limit(limit))]
+
+
+def visible_ids(session: Session, viewer: Viewer, ids: Iterable[int]) -> set[int]:
+    """Which of these patch or series ids (message pks) the viewer may see."""
+    return _visible_pks(session, viewer, ids)
