@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from test_web_fixtures import ODD_IDS, Site, site  # noqa: F401
+from test_web_states import status_world  # noqa: F401
 from werkzeug.serving import make_server
 
 from listarchive.web.msgids import quote_msgid
@@ -121,3 +122,45 @@ def test_xss_corpus_never_executes_in_the_browser(browser, base_url, shots):
         assert [e for e in events if e.startswith(("dialog", "pageerror"))] == [], path
         assert page.evaluate("typeof window.__xss") == "undefined"
         page.close()
+
+
+def test_log_in_change_a_state_and_see_the_history(browser, shots, status_world):
+    """A maintainer logs in with the form, sets a patch to changes-requested with a reason, and
+    the page they land on shows the new state and the history entry naming them."""
+    from test_web_states import PASSWORD
+
+    w = status_world
+    server = make_server("127.0.0.1", 0, w.app, threaded=True)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    pid = w.gizmo_patches[1]
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 1100})
+        events: list[str] = []
+        page.on("console", lambda m: events.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: events.append(str(e)))
+        page.goto(f"{base}/patch/{pid}/")
+        assert page.locator(f'form[action="/patch/{pid}/state"]').count() == 0
+        page.click("text=log in")
+        page.fill('input[name="name"]', "maint")
+        page.fill('input[name="password"]', PASSWORD)
+        page.click('button:has-text("log in")')
+        assert page.url == f"{base}/patch/{pid}/"
+        form = page.locator(f'form[action="/patch/{pid}/state"]').first
+        form.locator('select[name="state"]').select_option("changes-requested")
+        form.locator('input[name="reason"]').fill("please split the header change")
+        form.locator("button").click()
+        assert page.url.startswith(f"{base}/patch/{pid}/")
+        row = page.locator("table.history tbody tr").last
+        assert "changes-requested" in row.inner_text()
+        assert "maint" in row.inner_text() and "please split the header change" in (
+            row.inner_text())
+        assert "changes-requested" in page.locator("dl.headers").first.inner_text()
+        page.locator("#state").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "state-history.png"), full_page=False)
+        assert events == []
+        page.close()
+    finally:
+        server.shutdown()
+        thread.join(5)
