@@ -1,0 +1,251 @@
+"""Embargo core on a small archive: the security report of ``data/embargo-*.eml`` on list
+linux-clk, plus public mail made here. Ingest rules, who sees what through ``viewer_for``, merges,
+rights of restrict/disclose/unpublish, expiry, the audit log, reindex and the commands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ingest.message import parse
+from ingest.worker import run_ingest
+from listarchive import accounts, embargo, queries
+from listarchive.cli import main
+from listarchive.db import make_engine, make_sessionmaker
+from listarchive.models import Embargo, EmbargoAllow, User
+from listarchive.search import SearchIndex
+from listarchive.searchquery import parse_query
+from listarchive.settings import Settings, from_mapping
+from listarchive.visibility import ANONYMOUS, Viewer, viewer_for
+
+DATA = Path(__file__).resolve().parent / "data"
+REPORT = ["embargo-report-cover.eml", "embargo-report-patch1.eml", "embargo-report-patch2.eml",
+          "embargo-reply-outsider.eml", "embargo-reply-public.eml"]
+COVER = "embargo-cover-7f3a@secure-example.net"
+REPLY = "embargo-outsider-reply-7f3a@elsewhere.example"
+
+
+def mail(path: Path, msgid: str, subject: str, body: str, refs: tuple[str, ...] = (),
+         headers: dict[str, str] | None = None) -> Path:
+    msg = EmailMessage()
+    msg["From"] = "Pat Public <pat@public.example>"
+    msg["To"] = "linux-clk@vger.kernel.org"
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime(2025, 10, 1, 8, 0, tzinfo=UTC))
+    msg["Message-ID"] = f"<{msgid}>"
+    if refs:
+        msg["In-Reply-To"] = f"<{refs[-1]}>"
+        msg["References"] = " ".join(f"<{r}>" for r in refs)
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body + "\n")
+    out = path / f"{msgid.split('@')[0]}.eml"
+    out.write_bytes(bytes(msg))
+    return out
+
+
+def make_settings(tmp_path: Path) -> Settings:
+    return from_mapping({
+        "storage": {"data_dir": str(tmp_path / "instance")}, "search": {"enabled": True},
+        "lists": [{"name": "linux-clk", "address": "linux-clk@vger.kernel.org"},
+                  {"name": "security", "restricted": True}]}, base=tmp_path)
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Settings:
+    settings = make_settings(tmp_path)
+    public = mail(tmp_path, "public-root@public.example", "clk: tortoise gate question",
+                  "Does the tortoise gate ever stop?")
+    run_ingest(settings, [str(public), *(str(DATA / n) for n in REPORT)], "linux-clk")
+    return settings
+
+
+def session_of(settings: Settings):  # type: ignore[no-untyped-def]
+    return make_sessionmaker(make_engine(settings))()
+
+
+def total(settings: Settings, viewer: Viewer, words: str) -> int:
+    index = SearchIndex.open(settings.index_dir, create=False)
+    try:
+        return int(index.search(parse_query(words), viewer_keys=viewer.search_keys()).total)
+    finally:
+        index.close()
+
+
+def user(s, name: str, admin: bool = False) -> User:  # type: ignore[no-untyped-def]
+    return accounts.create_user(s, name, f"{name}@example.org", None, admin)
+
+
+@pytest.mark.parametrize(("raw", "restricted", "reason"), [
+    (b"Subject: [SECURITY][PATCH 0/2] clk: fix\n\nx\n", False, "rule:security-tag"),
+    (b"Subject: [PATCH security 1/3] clk: fix\n\nx\n", False, "rule:security-tag"),
+    (b"Subject: clk: fix\nX-Listarchive-Embargo: yes\n\nx\n", False, "rule:header"),
+    (b"Subject: clk: fix\nX-Listarchive-Embargo: no\n\nx\n", False, ""),
+    (b"Subject: clk: fix\n\nx\n", True, "rule:restricted-list"),
+    (b"Subject: clk: securityfs fix\n\nx\n", False, ""),
+    # A reply never starts an embargo: strangers must not hide public threads with a tag.
+    (b"Subject: Re: [SECURITY] clk\nIn-Reply-To: <a@b>\n\nx\n", False, ""),
+    (b"Subject: Re: clk\nReferences: <a@b>\n\nx\n", True, ""),
+])
+def test_rule_reason_table(raw, restricted, reason):
+    assert embargo.rule_reason(parse(raw), restricted) == reason
+
+
+def test_security_tag_embargoes_the_thread_and_list_grantees_see_it(archive):
+    with session_of(archive) as s:
+        rows = s.scalars(select(Embargo)).all()
+        assert [(e.anchor_msgid, e.reason, e.disclosed_at) for e in rows] == [
+            (COVER, "rule:security-tag", None)]
+        assert [(a.kind, a.name) for a in rows[0].allowed] == [("list", "linux-clk")]
+        for msgid in (COVER, REPLY, "embargo-public-reply-7f3a@public.example"):
+            assert queries.find_message(s, ANONYMOUS, msgid) is None
+            assert queries.raw_message(s, ANONYMOUS, msgid) is None
+        assert queries.find_message(s, ANONYMOUS, "public-root@public.example") is not None
+        maint, stranger = user(s, "maint"), user(s, "stranger")
+        accounts.grant(s, maint, "list", "linux-clk")
+        member = viewer_for(s, maint)
+        assert queries.find_message(s, member, REPLY) is not None
+        assert queries.find_message(s, viewer_for(s, stranger), REPLY) is None
+        assert queries.find_message(s, Viewer(user="root", is_admin=True), REPLY) is not None
+        summary = queries.get_list(s, ANONYMOUS, "linux-clk")
+        assert summary is not None and (summary.messages, summary.threads) == (1, 1)
+        inside = queries.get_list(s, member, "linux-clk")
+        assert inside is not None and (inside.messages, inside.threads) == (6, 2)
+        index = queries.list_index(s, ANONYMOUS, "linux-clk")
+        assert index is not None and [t.root_msgid for t in index.threads] == [
+            "public-root@public.example"]
+    assert total(archive, ANONYMOUS, "zanzibar") == 0
+    assert total(archive, member, "zanzibar") == 5
+
+
+def test_a_reply_merging_a_public_thread_hides_it_until_disclosure(archive, tmp_path):
+    assert total(archive, ANONYMOUS, "tortoise") == 1
+    merge = mail(tmp_path, "merge@public.example", "Re: clk: tortoise gate question",
+                 "Both at once.", refs=("public-root@public.example", COVER))
+    run_ingest(archive, [str(merge)], "linux-clk")
+    with session_of(archive) as s:
+        for msgid in ("public-root@public.example", "merge@public.example", COVER):
+            assert queries.find_message(s, ANONYMOUS, msgid) is None, msgid
+    # The public root was indexed as public before the merge: its document follows the thread.
+    assert total(archive, ANONYMOUS, "tortoise") == 0
+    embargo.apply(archive, lambda s: embargo.disclose(s, COVER, None))
+    assert total(archive, ANONYMOUS, "tortoise") == 2
+    with session_of(archive) as s:
+        assert queries.find_message(s, ANONYMOUS, "public-root@public.example") is not None
+        note = embargo.disclosure(s, ANONYMOUS, REPLY)
+        assert note is not None and note.note().endswith(f"by {embargo.CONSOLE}")
+
+
+def test_restrict_disclose_unpublish_rights_and_audit(archive):
+    sessions = make_sessionmaker(make_engine(archive))
+    with sessions.begin() as s:
+        admin, member, stranger = user(s, "admin", True), user(s, "member"), user(s, "stranger")
+        embargo.add_to_group(s, "clk-security", member)
+        with pytest.raises(embargo.EmbargoError, match="may not restrict"):
+            embargo.restrict(s, "public-root@public.example", stranger)
+        with pytest.raises(embargo.EmbargoError, match="no user, group or list"):
+            embargo.restrict(s, COVER, admin, allow=["nobody-by-that-name"])
+        change = embargo.restrict(s, REPLY, admin, allow=["group:clk-security"])
+        assert change.action == "allowed" and len(change.msgids) == 5
+        assert queries.find_message(s, viewer_for(s, member), COVER) is not None
+        with pytest.raises(embargo.EmbargoError, match="may not disclose"):
+            embargo.disclose(s, COVER, stranger)
+        embargo.disclose(s, COVER, member)
+        assert queries.find_message(s, ANONYMOUS, COVER) is not None
+        with pytest.raises(embargo.EmbargoError, match="only an admin"):
+            embargo.unpublish(s, COVER, member)
+        with pytest.raises(embargo.EmbargoError, match="only an admin can"):
+            embargo.restrict(s, COVER, admin)
+        embargo.unpublish(s, COVER, admin)
+        assert queries.find_message(s, ANONYMOUS, COVER) is None
+        log = embargo.audit_log(s, 0)
+    assert [(e.actor, e.action) for e in reversed(log)] == [
+        ("rule:security-tag", "restricted"), ("rule:security-tag", "allowed"),
+        ("admin", "allowed"), ("member", "disclosed"), ("admin", "unpublished")]
+    assert "had been disclosed" in log[0].detail and "by member" in log[0].detail
+
+
+def test_expiry_discloses_past_dates_only(archive):
+    sessions = make_sessionmaker(make_engine(archive))
+    now = datetime(2030, 1, 1)
+    with sessions.begin() as s:
+        embargo.restrict(s, COVER, None, until=now - timedelta(days=1))
+        assert embargo.expire(s, now - timedelta(days=2)) == []
+        assert queries.find_message(s, ANONYMOUS, COVER) is None
+    changes = embargo.expire_pass(archive, sessions, now)
+    assert [c.anchor_msgid for c in changes] == [COVER]
+    with sessions() as s:
+        assert queries.find_message(s, ANONYMOUS, REPLY) is not None
+        note = embargo.disclosure(s, ANONYMOUS, COVER)
+        assert note is not None and "when its embargo ended" in note.note()
+        assert embargo.audit_log(s, 1)[0].actor == embargo.EXPIRY
+    assert total(archive, ANONYMOUS, "zanzibar") == 5
+
+
+def test_embargo_survives_reindex_and_late_replies(archive, tmp_path):
+    from ingest.reindex import reindex
+
+    late = mail(tmp_path, "late@public.example", "Re: [SECURITY][PATCH 0/2] clk",
+                "a late albatross reply", refs=(COVER,))
+    run_ingest(archive, [str(late)], "linux-clk")
+    reindex(archive)
+    with session_of(archive) as s:
+        assert len(s.scalars(select(Embargo)).all()) == 1
+        assert len(s.scalars(select(EmbargoAllow)).all()) == 1
+        for msgid in (COVER, "late@public.example"):
+            assert queries.find_message(s, ANONYMOUS, msgid) is None
+    assert total(archive, ANONYMOUS, "albatross") == 0
+
+
+def test_header_and_restricted_list_rules_on_ingest(tmp_path):
+    settings = make_settings(tmp_path)
+    header = mail(tmp_path, "hdr@mta.example", "clk: heron issue", "heron",
+                  headers={"X-Listarchive-Embargo": "yes"})
+    plain = mail(tmp_path, "plain@mta.example", "clk: egret issue", "egret")
+    run_ingest(settings, [str(header), str(plain)], "linux-clk")
+    private = mail(tmp_path, "private@mta.example", "clk: ibis issue", "ibis")
+    run_ingest(settings, [str(private)], "security")
+    with session_of(settings) as s:
+        reasons = dict(s.execute(select(Embargo.anchor_msgid, Embargo.reason)).all())
+    assert reasons == {"hdr@mta.example": "rule:header",
+                       "private@mta.example": "rule:restricted-list"}
+    assert total(settings, ANONYMOUS, "heron") == 0 and total(settings, ANONYMOUS, "egret") == 1
+
+
+def test_commands_restrict_disclose_audit(tmp_path, capsys):
+    config = tmp_path / "listarchive.toml"
+    config.write_text(f"""
+[storage]
+data_dir = "{tmp_path / 'instance'}"
+[search]
+enabled = true
+""")
+    public = mail(tmp_path, "cli-root@public.example", "clk: kestrel", "kestrel rate")
+    assert main(["-c", str(config), "ingest", "--list", "linux-clk", str(public)]) == 0
+    assert main(["-c", str(config), "user", "add", "boss", "--email", "b@example.org",
+                 "--admin", "--no-password"]) == 0
+    assert main(["-c", str(config), "restrict", "<cli-root@public.example>",
+                 "--until", "2031-02-03", "--allow", "boss"]) == 0
+    assert main(["-c", str(config), "restrict", "cli-root@public.example", "--allow",
+                 "typo-name"]) == 1
+    assert main(["-c", str(config), "restrict", "unknown@x", "--until", "soon"]) == 1
+    settings = make_settings(tmp_path)
+    assert total(settings, ANONYMOUS, "kestrel") == 0
+    assert main(["-c", str(config), "disclose", "--expired"]) == 0
+    assert "no embargo is past its date" in capsys.readouterr().out
+    assert main(["-c", str(config), "disclose", "cli-root@public.example"]) == 0
+    assert total(settings, ANONYMOUS, "kestrel") == 1
+    assert main(["-c", str(config), "restrict", "cli-root@public.example", "--unpublish"]) == 1
+    assert main(["-c", str(config), "restrict", "cli-root@public.example", "--unpublish",
+                 "--as", "boss"]) == 0
+    assert total(settings, ANONYMOUS, "kestrel") == 0
+    capsys.readouterr()
+    assert main(["-c", str(config), "audit", "--limit", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[1:3] for line in lines] == [
+        ["boss", "unpublished"], ["console", "disclosed"], ["console", "allowed"]]
