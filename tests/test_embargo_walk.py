@@ -336,6 +336,56 @@ def test_cli_show_and_search_run_as_anonymous(world, capsys):
     assert not leaks(out, ())
 
 
+# --- the same in a real browser ----------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_browser_walk_anonymous_versus_member(world):
+    """Chromium (Playwright) on a live server: the main pages as an anonymous reader show nothing
+    of the report; after logging in through the form, the member reads it. Runs before the
+    disclosure test (module order)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, world.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    pages = ["/", "/linux-clk/", "/all/", "/linux-clk/?q=zanzibar", "/linux-clk/series/",
+             f"/linux-clk/{quote_msgid(COVER)}/", f"/linux-clk/{quote_msgid(COVER)}/T/",
+             f"/series/{world.series[0]}/", f"/patch/{world.patches[0]}/"]
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(chromium), args=[
+                "--no-sandbox", "--headless", "--disable-gpu"])
+            try:
+                anon = browser.new_context().new_page()
+                for path in pages:
+                    anon.goto(base + path)
+                    text = anon.content()
+                    assert not leaks(text, (COVER,), "zanzibar"), path
+                member = browser.new_context().new_page()
+                member.goto(base + "/login")
+                member.fill("input[name=name]", "member")
+                member.fill("input[name=password]", "battery staple")
+                member.click("button[type=submit]")
+                member.goto(base + f"/linux-clk/{quote_msgid(COVER)}/T/")
+                text = member.inner_text("body")
+                assert "marmalade overflow" in text and "pelican reproducer" in text
+                member.goto(base + "/linux-clk/?q=zanzibar")
+                assert "Quentin Reporter" in member.inner_text("body")
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
 def test_disclosure_publishes_at_the_same_urls(world):
     """Runs last in this module: it changes the world."""
     anon = client_as(world, "anonymous")
