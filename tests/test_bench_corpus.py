@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import io
 import re
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# The bench package is not installed with the product; make it importable from the checkout.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.corpus import (  # noqa: E402
+from bench.corpus import (
     replicate,
     rewrite_copy,
     split_mboxrd,
