@@ -10,13 +10,12 @@ from datetime import datetime
 
 from flask import abort, current_app, g, request
 from flask import session as cookie
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from listarchive import accounts
-from listarchive.models import Grant, User
+from listarchive.models import User
 from listarchive.settings import LIST_NAME_RE, Settings
-from listarchive.visibility import ANONYMOUS, Viewer
+from listarchive.visibility import Viewer, viewer_for
 
 MAX_PAGE = 10_000
 
@@ -46,14 +45,9 @@ def current_user() -> User | None:
 
 
 def viewer_of(user: User | None) -> Viewer:
-    """What ``user`` may read: the lists granted to them (restricted lists they look after
-    become readable), everything for an admin; anonymous for None."""
-    if user is None:
-        return ANONYMOUS
-    # The same shape visibility.viewer_for builds once embargoes can name users.
-    lists = frozenset(db().scalars(select(Grant.scope_name).where(
-        Grant.user_id == user.id, Grant.scope_kind == "list")))
-    return Viewer(user=user.name, is_admin=user.is_admin, lists=lists)
+    """What ``user`` may read (lists granted, groups, embargoes allowing them); anonymous for
+    None."""
+    return viewer_for(db(), user)
 
 
 def viewer() -> Viewer:
