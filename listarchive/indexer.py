@@ -131,7 +131,7 @@ def reindex_messages(settings: Settings, sessions: sessionmaker[Session],
         docs = list(_documents(session, rows))
     if not docs:
         return 0
-    index = SearchIndex.open(settings.index_dir)
+    index = SearchIndex.open(settings.index_dir, mmap=False)
     try:
         index.add(doc for _, doc in docs)
     finally:
@@ -197,7 +197,7 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
     """Index every message stored since the watermark; returns how many were indexed."""
     if not settings.search_enabled:
         return 0
-    index = SearchIndex.open(settings.index_dir)
+    index = SearchIndex.open(settings.index_dir, mmap=False)
     done = 0
     try:
         while True:
@@ -209,7 +209,15 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
                     docs += embargo_targets(session, [mid for mid, _ in docs], after)
             if not docs:
                 return done
-            index.add(doc for _, doc in docs)
+            # Messages past the watermark are new to the index, unless a crash came between an
+            # index commit and the watermark update: then this whole batch prefix is already
+            # there, which its first message tells. Older ones (re-indexed because a reply gave
+            # them a trailer or an embargo changed) replace their documents.
+            fresh = [doc for mid, doc in docs if mid > after]
+            replace = {doc.msgid for mid, doc in docs if mid <= after}
+            if fresh and index.contains(fresh[0].msgid):
+                replace.update(doc.msgid for doc in fresh)
+            index.add((doc for _, doc in docs), replace=replace)
             with sessions.begin() as session:
                 _set_watermark(session, max(mid for mid, _ in docs))
             done += len(docs)
@@ -222,7 +230,7 @@ def rebuild(settings: Settings, sessions: sessionmaker[Session]) -> int:
     """Empty the index and index everything again (``listarchive reindex``)."""
     if not settings.search_enabled:
         return 0
-    index = SearchIndex.open(settings.index_dir)
+    index = SearchIndex.open(settings.index_dir, mmap=False)
     try:
         index.clear()
     finally:
