@@ -18,7 +18,7 @@ from listarchive.errors import ConfigError
 
 LIST_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 RESERVED_LIST_NAMES = frozenset({"all", "api", "r", "series", "patch", "s", "static", "login",
-                                  "logout", "account", "admin", "queue"})
+                                  "logout", "account", "admin", "queue", "bulk"})
 
 
 @dataclass(frozen=True)
