@@ -20,6 +20,7 @@ from listarchive.settings import ListConfig, Settings, check_list_name
 
 EX_OK, EX_USAGE = 0, 2
 FALLBACK_NAME = "mbox"
+DEMO_USER, DEMO_PASSWORD = "maintainer", "demo-only"
 
 
 def list_name_for(path: Path) -> str:
@@ -66,15 +67,34 @@ def prepare_demo(settings: Settings, out: TextIO) -> demomail.DemoFiles:
 
 
 def import_subsystems(settings: Settings, maintainers: Path, out: TextIO) -> None:
-    """Load the MAINTAINERS file, if this installation has the subsystem importer."""
-    try:
-        from ingest.subsystems import import_maintainers
-    except ImportError:
-        print("subsystems: skipped, this version cannot import MAINTAINERS files "
-              "(ingest.subsystems is missing)", file=out)
-        return
+    from ingest.subsystems import import_maintainers
+
     count, matched = import_maintainers(settings, str(maintainers))
     print(f"subsystems: {count} from {maintainers.name}, {matched} patches matched", file=out)
+
+
+def scan_demo_repo(settings: Settings, repo: Path, out: TextIO) -> None:
+    """Mark the patches that landed in the demo repository's main branch accepted, as a
+    maintainer's ``listarchive git-scan`` would."""
+    from ingest.worker import Worker
+    from listarchive.gitscan import scan
+
+    with Worker(settings).sessions.begin() as session:
+        result = scan(session, repo, "main")
+    print(f"git-scan: {result.commits} commits read, {result.changed} patches marked accepted",
+          file=out)
+
+
+def demo_account(settings: Settings, out: TextIO) -> None:
+    """A local maintainer account, so that state changes can be tried in the browser."""
+    from ingest.worker import Worker
+    from listarchive.accounts import create_user, get_user
+
+    with Worker(settings).sessions.begin() as session:
+        if get_user(session, DEMO_USER) is None:
+            create_user(session, DEMO_USER, "maintainer@example.org", DEMO_PASSWORD, is_admin=True)
+    print(f"log in as {DEMO_USER} / {DEMO_PASSWORD} to change states (this demo archive only)",
+          file=out)
 
 
 def run_demo(settings: Settings, mbox: str | None, host: str | None, port: int | None,
@@ -85,11 +105,10 @@ def run_demo(settings: Settings, mbox: str | None, host: str | None, port: int |
     from ingest.worker import run_ingest
 
     out = out if out is not None else sys.stdout
-    maintainers: Path | None = None
     if mbox is None:
         settings = demo_settings(settings)
         files = prepare_demo(settings, out)
-        source, list_name, maintainers = files.mbox, demomail.LIST_NAME, files.maintainers
+        source, list_name = files.mbox, demomail.LIST_NAME
     else:
         source = Path(mbox)
         if not source.exists():
@@ -102,8 +121,10 @@ def run_demo(settings: Settings, mbox: str | None, host: str | None, port: int |
     print(f"read {summary.read}, new {summary.new}, duplicate {summary.duplicate}, "
           f"quarantined {summary.quarantined}; archive: {summary.threads} threads, "
           f"{summary.patches} patches, {summary.series} series", file=out)
-    if maintainers is not None and maintainers.is_file():
-        import_subsystems(settings, maintainers, out)
+    if mbox is None:
+        import_subsystems(settings, files.maintainers, out)
+        scan_demo_repo(settings, files.repo, out)
+        demo_account(settings, out)
 
     host = host or settings.host
     port = port or settings.port
