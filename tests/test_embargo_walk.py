@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import mailfixtures
 import pytest
 from markupsafe import escape
 from sqlalchemy import select
@@ -65,18 +66,7 @@ SUFFIXES = ["", "/", "/T/", "/t/", "/raw", "/t.mbox.gz", "/t.atom", "/T", "/t"]
 
 
 def first_messages(count: int) -> bytes:
-    out: list[bytes] = []
-    seen = 0
-    prev_blank = True
-    with gzip.open(CORPUS, "rb") as fh:
-        for line in fh:
-            if line.startswith(b"From ") and prev_blank:
-                seen += 1
-                if seen > count:
-                    break
-            out.append(line)
-            prev_blank = line.strip() == b""
-    return b"".join(out)
+    return mailfixtures.first_messages(CORPUS, count)
 
 
 @dataclass(frozen=True)

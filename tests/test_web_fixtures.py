@@ -8,11 +8,11 @@ restricted list ``secret`` (``data/web-restricted.eml``) that anonymous readers 
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import mailfixtures
 import pytest
 
 from ingest.worker import run_ingest
@@ -29,20 +29,7 @@ XSS_FILES = sorted(DATA.glob("xss-*.eml"))
 _built: dict[str, Settings] = {}
 
 
-def first_messages(source: Path, count: int) -> bytes:
-    """The first ``count`` messages of a (gzipped) mboxrd file, still mboxrd."""
-    out: list[bytes] = []
-    seen = 0
-    prev_blank = True
-    with gzip.open(source, "rb") as fh:
-        for line in fh:
-            if line.startswith(b"From ") and prev_blank:
-                seen += 1
-                if seen > count:
-                    break
-            out.append(line)
-            prev_blank = line.strip() == b""
-    return b"".join(out)
+first_messages = mailfixtures.first_messages
 
 
 def build_archive(base: Path) -> Settings:

@@ -10,10 +10,8 @@ has a v2 in the slice too, so revision links are checked on real mail.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +20,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import mailfixtures
 import pytest
 from sqlalchemy import select
 
@@ -44,29 +43,11 @@ PATCH_KEYS = {"id", "message_id", "subject", "state", "files", "diffstat", "patc
 HIDDEN = "Hidden Tester"
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_DATE": "2025-06-02T10:00:00Z",
-           "GIT_COMMITTER_DATE": "2025-06-02T10:00:00Z", "GIT_CONFIG_NOSYSTEM": "1",
-           "HOME": str(cwd)}
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          env=env).stdout
+git = mailfixtures.git
 
 
 def first_messages(count: int) -> bytes:
-    import gzip
-
-    out: list[bytes] = []
-    seen = 0
-    prev_blank = True
-    with gzip.open(CORPUS, "rb") as fh:
-        for line in fh:
-            if line.startswith(b"From ") and prev_blank:
-                seen += 1
-                if seen > count:
-                    break
-            out.append(line)
-            prev_blank = line.strip() == b""
-    return b"".join(out)
+    return mailfixtures.first_messages(CORPUS, count)
 
 
 def reply(path: Path, to: dict[str, str], sender: str, text: str, minute: int) -> None:

@@ -9,16 +9,14 @@ grants); each has a password and an API token.
 
 from __future__ import annotations
 
-import gzip
-import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mailfixtures
 import pytest
 from sqlalchemy import select
 
@@ -37,27 +35,11 @@ SLICE = 300
 PASSWORD = "correct horse battery"
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_DATE": "2025-06-02T10:00:00Z",
-           "GIT_COMMITTER_DATE": "2025-06-02T10:00:00Z", "GIT_CONFIG_NOSYSTEM": "1",
-           "HOME": str(cwd)}
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          env=env).stdout
+git = mailfixtures.git
 
 
 def first_messages(count: int) -> bytes:
-    out: list[bytes] = []
-    seen = 0
-    prev_blank = True
-    with gzip.open(CORPUS, "rb") as fh:
-        for line in fh:
-            if line.startswith(b"From ") and prev_blank:
-                seen += 1
-                if seen > count:
-                    break
-            out.append(line)
-            prev_blank = line.strip() == b""
-    return b"".join(out)
+    return mailfixtures.first_messages(CORPUS, count)
 
 
 def make_series(base: Path, word: str, to: str) -> tuple[Path, str, Path]:
