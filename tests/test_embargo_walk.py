@@ -100,8 +100,9 @@ def _build(base: Path) -> World:
     with sessions.begin() as s:
         outsider = accounts.create_user(s, "outsider", "outsider@example.org", "correct horse")
         member = accounts.create_user(s, "member", "member@example.org", "battery staple")
+        admin = accounts.create_user(s, "root", "root@example.org", "admin pass", is_admin=True)
         embargo.add_to_group(s, "clk-security", member)
-        users = {"outsider": outsider.id, "member": member.id}
+        users = {"outsider": outsider.id, "member": member.id, "admin": admin.id}
     embargo.apply(settings, lambda s: embargo.restrict(s, COVER, None,
                                                        allow=["group:clk-security"]))
     with sessions() as s:
@@ -376,6 +377,22 @@ def test_browser_walk_anonymous_versus_member(world):
         thread.join(5)
 
 
+def test_member_views_are_audited_and_only_admins_read_the_log(world):
+    member = client_as(world, "member")
+    assert member.get(f"/linux-clk/{quote_msgid(COVER)}/").status_code == 200
+    for who in ("anonymous", "outsider", "member"):
+        assert client_as(world, who).get("/admin/audit").status_code == 404, who
+    page = client_as(world, "admin").get("/admin/audit")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "viewed" in text and "member" in text and "restricted" in text
+    # A reader without rights leaves no trace: nothing was shown to them.
+    client_as(world, "outsider").get(f"/linux-clk/{quote_msgid(COVER)}/")
+    with make_sessionmaker(make_engine(world.settings))() as s:
+        viewers = {e.actor for e in embargo.audit_log(s, 0) if e.action == "viewed"}
+    assert viewers == {"member"}
+
+
 def test_disclosure_publishes_at_the_same_urls(world):
     """Runs last in this module: it changes the world."""
     anon = client_as(world, "anonymous")
@@ -389,6 +406,9 @@ def test_disclosure_publishes_at_the_same_urls(world):
             assert client.get(f"/linux-clk/{quote_msgid(msgid)}/raw").status_code == 200
         thread = client.get(f"/linux-clk/{quote_msgid(COVER)}/T/").get_data(as_text=True)
         assert "marmalade overflow" in thread and "pelican reproducer" in thread
+        assert "disclosed on" in thread
+        cover = client.get(f"/linux-clk/{quote_msgid(COVER)}/").get_data(as_text=True)
+        assert "disclosed on" in cover
         assert _search_total(client, "zanzibar") == len(MSGIDS)
         patch = client.get(f"/patch/{world.patches[0]}/")
         assert patch.status_code == 200

@@ -40,7 +40,7 @@ class ArchiveFlask(Flask):
 def create_app(settings: Settings | None = None) -> Flask:
     """The WSGI application for ``settings`` (read with :func:`listarchive.settings.load`
     when ``None``): one database session per request, blueprints, filters, error pages."""
-    from listarchive.web import api, auth, csrf, filters, pwapi, review, statusviews, views
+    from listarchive.web import admin, api, auth, csrf, filters, pwapi, review, statusviews, views
     from listarchive.web.context import current_user
 
     if settings is None:
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(statusviews.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(views.bp)
 
     @app.context_processor

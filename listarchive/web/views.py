@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from listarchive import queries, reviewqueries
+from listarchive import embargo, queries, reviewqueries
 from listarchive.errors import QueryError
 from listarchive.queries import MessageRecord
 from listarchive.web import downloads, feeds
@@ -187,6 +187,7 @@ def message_page(name: str, record: MessageRecord) -> Any:
     view = queries.message_page(db(), viewer(), record.msgid)
     if view is None:
         return not_found(record.msgid, name)
+    _audit_view(record.msgid)
     resp = downloads.conditional(f"m-{record.sha256[:24]}-{view.thread.etag()}",
                                  view.thread.last_modified)
     if resp is not None:
@@ -197,7 +198,12 @@ def message_page(name: str, record: MessageRecord) -> Any:
                            home=lambda r: home_list(r, name), recipients=recipients,
                            reply=_reply(view.parsed, record),
                            badge=reviewqueries.message_badges(db(), viewer(),
-                                                              [record.msgid]).get(record.msgid))
+                                                              [record.msgid]).get(record.msgid),
+                           disclosed=embargo.disclosure(db(), viewer(), record.msgid),
+                           # A parent the reader may not see gets no link, exactly like a
+                           # parent that was never archived.
+                           parent_visible=bool(record.parent_msgid) and queries.find_message(
+                               db(), viewer(), record.parent_msgid) is not None)
     out = Response(html, mimetype="text/html")
     out.set_etag(f"m-{record.sha256[:24]}-{view.thread.etag()}")
     out.last_modified = view.thread.last_modified
@@ -223,11 +229,20 @@ def thread_page(name: str, record: MessageRecord, nested: bool) -> Any:
     items = queries.thread_messages(db(), viewer(), record.msgid)
     if not items:
         return not_found(record.msgid, name)
+    _audit_view(record.msgid)
     if not nested:
         items = sorted(items, key=lambda it: (it[0].sort_date is None, it[0].sort_date,
                                               it[0].msgid))
     return render_template("thread.html", name=name, items=items, nested=nested, rec=record,
-                           home=lambda r: home_list(r, name))
+                           home=lambda r: home_list(r, name),
+                           shown={r.msgid for r, _, _ in items},
+                           disclosed=embargo.disclosure(db(), viewer(), record.msgid))
+
+
+def _audit_view(msgid: str) -> None:
+    """Signed-in readers of an embargoed thread leave an entry in the audit log."""
+    if embargo.record_view(db(), viewer(), msgid):
+        db().commit()
 
 
 def thread_atom(name: str, record: MessageRecord) -> Response:
