@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from email import message_from_bytes
 from urllib.parse import quote
@@ -99,7 +101,10 @@ def content_disposition(name: str) -> str:
 def gzip_mbox(mboxrd: bytes, stem: str) -> Response:
     """A gzip *file* (application/gzip), never ``Content-Encoding: gzip``: b4 and git want the
     compressed bytes, and an HTTP client would silently unpack an encoded body."""
-    data = gzip.compress(mboxrd, compresslevel=6, mtime=0)
+    return _gzip_response(gzip.compress(mboxrd, compresslevel=6, mtime=0), stem)
+
+
+def _gzip_response(data: bytes, stem: str) -> Response:
     resp = Response(data, content_type="application/gzip")
     resp.headers["Content-Disposition"] = content_disposition(f"{stem}.mbox.gz")
     resp.headers["X-Content-Type-Options"] = "nosniff"
@@ -117,6 +122,44 @@ def thread_mbox(record: MessageRecord) -> Response:
     if request.method == "HEAD":
         return _finish(Response(b"", content_type="application/gzip"), etag,
                        thread.last_modified)
-    data = queries.mboxrd_of(db(), [m.record for m in thread.members])
-    resp = gzip_mbox(data, "t")
-    return _finish(resp, etag, thread.last_modified)
+    data = _THREAD_GZ.get(etag)
+    if data is None:
+        data = gzip.compress(queries.mboxrd_of(db(), [m.record for m in thread.members]),
+                             compresslevel=6, mtime=0)
+        _THREAD_GZ.put(etag, data)
+    return _finish(_gzip_response(data, "t"), etag, thread.last_modified)
+
+
+class _BytesCache:
+    """A small per-process LRU of immutable downloads, bounded in bytes. Keys are content
+    hashes of exactly what is inside (the thread's visible members), so a reader can only ever
+    get bytes they were allowed to build."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.items: OrderedDict[str, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self.lock:
+            data = self.items.get(key)
+            if data is not None:
+                self.items.move_to_end(key)
+            return data
+
+    def put(self, key: str, data: bytes) -> None:
+        if len(data) > self.limit // 8:
+            return
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = data
+            self.size += len(data)
+            while self.size > self.limit:
+                _, old = self.items.popitem(last=False)
+                self.size -= len(old)
+
+
+# Compressing a 50-message thread costs more than everything else on that request.
+_THREAD_GZ = _BytesCache(64 * 1024 * 1024)
