@@ -201,15 +201,25 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     if summary is None or ids is None:
         return None
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    query = (select(ThreadList.thread_id, func.max(ThreadList.last_date).label("last"))
-             .where(ThreadList.list_id.in_(ids),
-                    ThreadList.thread_id.not_in(hidden_threads(viewer)))
-             .group_by(ThreadList.thread_id))
-    if before is not None:
-        query = query.having(func.max(ThreadList.last_date) < before)
-    rows = session.execute(query.order_by(func.max(ThreadList.last_date).desc(),
-                                          ThreadList.thread_id.desc())
-                           .offset((page - 1) * per_page).limit(per_page + 1)).all()
+    if len(ids) == 1:
+        # One list: a thread has one row there, so the (list, last activity) index gives the
+        # page directly, without grouping every thread of the list first.
+        query = (select(ThreadList.thread_id, ThreadList.last_date)
+                 .where(ThreadList.list_id == ids[0],
+                        ThreadList.thread_id.not_in(hidden_threads(viewer))))
+        if before is not None:
+            query = query.where(ThreadList.last_date < before)
+        query = query.order_by(ThreadList.last_date.desc(), ThreadList.thread_id.desc())
+    else:
+        query = (select(ThreadList.thread_id, func.max(ThreadList.last_date).label("last"))
+                 .where(ThreadList.list_id.in_(ids),
+                        ThreadList.thread_id.not_in(hidden_threads(viewer)))
+                 .group_by(ThreadList.thread_id))
+        if before is not None:
+            query = query.having(func.max(ThreadList.last_date) < before)
+        query = query.order_by(func.max(ThreadList.last_date).desc(),
+                               ThreadList.thread_id.desc())
+    rows = session.execute(query.offset((page - 1) * per_page).limit(per_page + 1)).all()
     tids = [int(r[0]) for r in rows[:per_page]]
     return IndexPage(summary, tuple(_thread_summaries(session, viewer, tids, ids)), page,
                      per_page, len(rows) > per_page)
