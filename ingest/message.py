@@ -21,6 +21,11 @@ from listarchive.errors import MalformedMessage
 from listarchive.models import MSGID_MAX
 
 MIN_PLAUSIBLE = datetime(1990, 1, 1)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+# The fields body_text reads, with their folded continuation lines.
+_CONTENT_FIELD = re.compile(
+    rb"^(content-(?:type|transfer-encoding|disposition))[ \t]*:(.*(?:\r?\n[ \t].*)*)",
+    re.IGNORECASE | re.MULTILINE)
 # A Date more than this after the message was received (or ingested) is a broken clock.
 FUTURE_SLACK = timedelta(days=2)
 MAX_REFERENCES = 256
@@ -292,6 +297,34 @@ def parse(raw: bytes, now: datetime | None = None) -> ParsedMessage:
         references=tuple(refs), list_ids=list_ids, body=body, attachments=attachments,
         patch_attachments=patch_texts, headers=headers, flags=frozenset(flags),
     )
+
+
+def body_text(raw: bytes, limit: int = 0) -> str:
+    """The readable body of a message, as :func:`parse` gives it in ``ParsedMessage.body``;
+    with ``limit``, about its first ``limit`` bytes (search snippets need no more).
+
+    Single-part text mail (most list mail) takes a short cut: only the three Content-* fields
+    are read from the header (a kernel list's Received: chains make a full header parse the
+    slow part) and the body is decoded by the email package as one piece, cut at ``limit`` when
+    it is 8-bit or quoted-printable. Everything else goes through :func:`parse`. Unparseable
+    bytes give ``""``.
+    """
+    end = _HEADER_END.search(raw)
+    if end is not None:
+        msg = Message()
+        for name, value in _CONTENT_FIELD.findall(raw, 0, end.start()):
+            msg[name.decode("ascii")] = _unfold(value.decode("latin-1"))
+        encoding = str(msg.get("Content-Transfer-Encoding") or "").strip().lower()
+        disposition = str(msg.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        if (msg.get_content_type() == "text/plain" and disposition != "attachment"
+                and not _filename(msg)):
+            stop = len(raw) if limit <= 0 or encoding == "base64" else end.end() + limit
+            msg.set_payload(raw[end.end():stop].decode("ascii", "surrogateescape"))
+            return part_text(msg)[0]
+    try:
+        return parse(raw).body
+    except MalformedMessage:
+        return ""
 
 
 def _raw_header_value(value: object) -> str:

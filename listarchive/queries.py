@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from ingest.message import ParsedMessage, parse
+from ingest.message import ParsedMessage, body_text, parse
 from ingest.threads import TreeItem, TreeRow, build_tree
 from listarchive import mbox, rawstore
 from listarchive.models import MailingList, Message, MessageList, Thread, ThreadList
@@ -350,6 +350,7 @@ def thread_messages(session: Session, viewer: Viewer, msgid: str
 # time. Bounded, per process.
 _PARSED_CACHE: OrderedDict[tuple[str, datetime], ParsedMessage] = OrderedDict()
 PARSED_CACHE_SIZE = 2048
+SNIPPET_BYTES = 65_536
 
 
 def _parsed(session: Session, records: Sequence[MessageRecord]) -> dict[int, ParsedMessage]:
@@ -369,6 +370,23 @@ def _parsed(session: Session, records: Sequence[MessageRecord]) -> dict[int, Par
                                                                           now=r.ingested_at)
     while len(_PARSED_CACHE) > PARSED_CACHE_SIZE:
         _PARSED_CACHE.popitem(last=False)
+    return out
+
+
+def body_texts(session: Session, records: Sequence[MessageRecord]) -> dict[int, str]:
+    """The readable body of each record, at least its first :data:`SNIPPET_BYTES` (search
+    snippets): from the parsed-message cache when a page already parsed it, else read with the
+    header parser only (no MIME walk)."""
+    out: dict[int, str] = {}
+    missing: list[int] = []
+    for r in records:
+        hit = _PARSED_CACHE.get((r.sha256, r.ingested_at))
+        if hit is None:
+            missing.append(r.pk)
+        else:
+            out[r.pk] = hit.body
+    for pk, raw in _raws(session, missing).items():
+        out[pk] = body_text(raw, SNIPPET_BYTES)
     return out
 
 

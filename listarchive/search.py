@@ -26,7 +26,6 @@ Design points, each measured or forced by Whoosh:
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -36,7 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from whoosh import highlight, index, writing
+from whoosh import index, writing
 from whoosh import query as wq
 from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
 from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
@@ -46,6 +45,7 @@ from whoosh.searching import Searcher
 from whoosh.sorting import FieldFacet
 
 from listarchive import searchquery as sq
+from listarchive import snippets
 from listarchive.errors import QueryError
 
 logger = logging.getLogger(__name__)
@@ -437,22 +437,6 @@ def _lexicon(searcher: Searcher, field: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------
-# Highlighting
-
-
-class _MarkFormatter(highlight.Formatter):
-    """Escapes every character of the mail and wraps matches in ``<mark>``."""
-
-    between = " … "
-
-    def _text(self, text: str) -> str:
-        return html.escape(text, quote=True)
-
-    def format_token(self, text: str, token: Token, replace: bool = False) -> str:
-        return "<mark>" + html.escape(highlight.get_text(text, token, replace), quote=True) + "</mark>"
-
-
-# ----------------------------------------------------------------------------------------------
 # The index
 
 
@@ -614,28 +598,12 @@ class SearchIndex:
         here, but an engine that keeps its own copy of the text (SQL full-text) snippets from it.
         """
         del msgid
-        analyzer = _prose_analyzer()
-        terms: set[str] = set()
-        with self._lock:
-            searcher = self._current()
-            for leaf in sq.leaves(query):
-                if isinstance(leaf, sq.Term | sq.Phrase) and leaf.field not in ("msgid", "patchid"):
-                    words = leaf.text if isinstance(leaf, sq.Term) else " ".join(leaf.words)
-                    terms.update(t.text for t in analyzer(words, mode="query"))
-                elif isinstance(leaf, sq.Prefix):
-                    for fname in ("nq", "quoted", "dfb", "dfa"):
-                        expanded = searcher.reader().expand_prefix(fname, leaf.text.lower())
-                        for i, word in enumerate(expanded):
-                            if i >= 50:
-                                break
-                            terms.add(word.decode() if isinstance(word, bytes) else word)
-        fragmenter = highlight.ContextFragmenter(maxchars=maxchars, surround=60)
-        out = highlight.highlight(text, frozenset(terms), analyzer, fragmenter, _MarkFormatter(),
-                                  top=2)
-        if out:
-            return str(out)
-        head = text[:maxchars]
-        return html.escape(head + ("…" if len(text) > maxchars else ""), quote=True)
+        return snippets.mark(text, _snippet_pattern(query), maxchars)
+
+
+@lru_cache(maxsize=256)
+def _snippet_pattern(query: sq.Query) -> Any:
+    return snippets.matcher(snippets.query_words(query, _stem))
 
 
 def index_batches(target: SearchIndex, docs: Iterable[SearchDoc], batch: int = 2000,

@@ -69,9 +69,9 @@ def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, 
     records = tuple(queries.records_by_msgid(session, viewer, msgids))
     extracts: list[tuple[str, str]] = []
     if snippets and records:
-        for record, parsed in queries.parsed_records(session, viewer,
-                                                     [r.pk for r in records]):
-            own = "\n".join(line for line in parsed.body.splitlines()
+        bodies = queries.body_texts(session, records)
+        for record in records:
+            own = "\n".join(line for line in bodies.get(record.pk, "").splitlines()
                              if not line.lstrip().startswith(">"))
             extracts.append((record.msgid, index.snippet(record.msgid, query, own)))
     return SearchOutcome(int(result.total), records, tuple(extracts))
