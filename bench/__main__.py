@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from bench import load, ours, peer, profiling, report
+from bench import load, ours, peer, profiling, report, review
 from bench.corpus import (
     REPO,
     SCRATCH,
@@ -120,7 +120,14 @@ def main() -> int:
     run = Run(size_arg=args.size, machine=machine(), installed=installed,
               wrk_seconds=args.seconds)
     for i, spec in enumerate(sizes):
-        run.sizes.append(run_size(spec, args, profile_done=i > 0, run=run))
+        sr = run_size(spec, args, profile_done=i > 0, run=run)
+        run.sizes.append(sr)
+        # Issue 5's figures once per run: on the first archive of >= 25k messages (git-scan's
+        # target), else on the last size (SIZE=small exercises them with smaller numbers).
+        if run.review is None and (sr.messages >= 25_000 or i == len(sizes) - 1):
+            run.review = review.measure(spec.size, SCRATCH / f"ours-{spec.size}-nosearch",
+                                        spec.mbox_path, args.seconds, SCRATCH, spec.small,
+                                        pages=not args.skip_load)
     run.clk10k = _clk_reference(args, sizes)
     run.total_seconds = time.monotonic() - started
     SCRATCH.mkdir(parents=True, exist_ok=True)
