@@ -419,3 +419,25 @@ def test_clk_visibility(clk: tuple[SearchIndex, list[SearchDoc]]) -> None:
     keyed = ix.search(parse_query("clk"), per_page=5, viewer_keys=frozenset({"embargo-7"}))
     hidden_clk = answer(ix, f"clk f:{HIDDEN_AUTHOR}", viewer_keys=frozenset({"embargo-7"}))
     assert keyed.total - public.total == len(hidden_clk) > 0
+
+
+def test_fast_field_analysis_gives_the_analyzers_postings_on_real_mail() -> None:
+    """MailText.index skips Whoosh's token pipeline; its postings must be exactly the ones the
+    field's analyzer produces (terms, frequencies, weights and encoded positions)."""
+    if not CLK.exists():
+        pytest.skip("linux-clk corpus not available")
+    schema = search.build_schema()
+    fast = [name for name in schema.names() if isinstance(schema[name], search.MailText)]
+    assert {"subject", "nq", "quoted", "to_addr", "cc_addr", "dfb"} <= set(fast)
+    compared = 0
+    for raw in corpus_messages(400):
+        fields = search._fields(mail_doc(raw)[1])
+        for name in fast:
+            value = fields.get(name)
+            if not value:
+                continue
+            field = schema[name]
+            generic = sorted(super(search.MailText, field).index(value))
+            assert sorted(field.index(value)) == generic, (name, value[:200])
+            compared += 1
+    assert compared > 1000
