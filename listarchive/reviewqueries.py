@@ -1023,14 +1023,24 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
                       else state_col.in_(OPEN_STATES))
     base = _filtered(base, filters)
     per_page = max(1, min(per_page, queries.MAX_PER_PAGE))
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    # The page's ids and the queue's length in one pass: the scope and visibility conditions
+    # are checked once per candidate series, not once for a count and again for the page (on
+    # a 2,000-series subsystem queue that second pass was a third of the render).
+    window = session.execute(base.add_columns(func.count().over())
+                             .order_by(Series.date, Series.id)
+                             .offset((page - 1) * per_page).limit(per_page + 1)).all()
+    if window:
+        total = int(window[0][1])
+    elif page > 1:  # past the end: the window has no row to carry the count
+        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    else:
+        total = 0
     rows = session.execute(
         select(Series, state_col, User.name, Message.from_name)
         .outerjoin(SeriesState, SeriesState.series_id == Series.id)
         .join(Message, Message.id == Series.id)
         .outerjoin(User, User.id == SeriesState.delegate_id)
-        .where(Series.id.in_(base.order_by(Series.date, Series.id)
-                             .offset((page - 1) * per_page).limit(per_page + 1)))
+        .where(Series.id.in_([int(r[0]) for r in window]))
         .order_by(Series.date, Series.id)).all()
     ids = [r[0].id for r in rows[:per_page]]
     counts = trailer_counts(session, viewer, ids)
