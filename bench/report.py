@@ -347,7 +347,7 @@ def _review(rv: ReviewRun) -> list[str]:
             "count; the queue lists series, 100 a page, oldest first). Served by gunicorn "
             "(2 sync workers) as for the other pages, loaded with wrk "
             f"(`bench/load.py`, {q.seconds} s per row and client count), anonymous "
-            "reader.",
+            f"reader. Load average (1, 5, 15 min) when the load started: {q.load_average}.",
             "",
         ]
         rows = []
@@ -405,7 +405,10 @@ def _review(rv: ReviewRun) -> list[str]:
                    "commits read", "patches matched", "marked accepted", "note"], rows)
     out += ["", f"Accepted by the first scan, as recorded in the patches' state history: "
             f"{g.by_patch_id:,} matched by patch-id, {g.by_author_subject:,} by author and "
-            "subject. The second scan finds the branch tip it stored and reads nothing."]
+            "subject (fewer than the patches in the repository: a patch sent again unchanged, "
+            "in a resend or a later revision, has the same patch-id, and the scan marks the "
+            "newest of them). The second scan finds the branch tip it stored and reads nothing. "
+            f"Load average before the first scan: {g.load_average}."]
     return out
 
 

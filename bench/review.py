@@ -19,6 +19,8 @@ decided) are read from the archive's SQLite file with the standard library.
 from __future__ import annotations
 
 import email
+import multiprocessing
+import os
 import random
 import re
 import shutil
@@ -27,6 +29,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.message import Message
@@ -86,6 +89,7 @@ class QueueResult:
     ingest_seconds: float = 0.0
     sections: str = ""  # what `listarchive maintainers import` said
     submitter: str = ""
+    load_average: str = ""  # 1, 5, 15 min, when the load started (other work skews it)
     pages: dict[str, str] = field(default_factory=dict)  # row name -> URL
     load: list[LoadResult] = field(default_factory=list)
 
@@ -223,6 +227,11 @@ def measure_queue(home: Path, seconds: int, work: Path, small: bool) -> QueueRes
         return res
     say(f"review: {res.subsystem} has {res.open_patches} open patches after {res.copies} "
         "copies of linux-clk")
+    return load_queue(home, res, seconds, work)
+
+
+def load_queue(home: Path, res: QueueResult, seconds: int, work: Path) -> QueueResult:
+    """Serve the archive at ``home`` and run wrk on each queue URL of ``res.slug``."""
     proc, port, err = ours.serve(home)
     server = Server("listarchive", port, err)
     if proc is None:
@@ -238,6 +247,7 @@ def measure_queue(home: Path, seconds: int, work: Path, small: bool) -> QueueRes
         found = _QUEUE_TOTAL.search(html)
         res.queue_series = int(found.group(1)) if found else 0
         res.pages = queue_pages(res.slug, res.submitter, 'rel="next"' in html)
+        res.load_average = " ".join(f"{x:.2f}" for x in os.getloadavg())
         for name, url in res.pages.items():
             paths, unavailable = usable_paths(Page(name, (url,)), [server])
             for conc in QUEUE_CONCURRENCY:
@@ -515,6 +525,12 @@ def write_repo(patches: Sequence[MailPatch], repo: Path) -> int:
     return int(count)
 
 
+def build_repo(mbox: Path, count: int, repo: Path) -> tuple[int, int]:
+    """:func:`pick_patches` then :func:`write_repo`; returns (patches used, commits)."""
+    patches = pick_patches(mbox, count)
+    return len(patches), write_repo(patches, repo)
+
+
 # --- git-scan ----------------------------------------------------------------------------------
 
 
@@ -546,6 +562,7 @@ class GitScanResult:
     build_seconds: float = 0.0
     by_patch_id: int = 0
     by_author_subject: int = 0
+    load_average: str = ""  # 1, 5, 15 min, just before the first scan
     first: ScanRun | None = None
     second: ScanRun | None = None
 
@@ -580,11 +597,15 @@ def measure_git_scan(source: Path, mbox: Path, work: Path, small: bool) -> GitSc
     res.archive_messages = int(_sql(db, "SELECT count(*) FROM messages")[0][0])
     res.archive_patches = int(_sql(db, "SELECT count(*) FROM patches WHERE kind = 'patch'")[0][0])
     started = time.monotonic()
-    patches = pick_patches(mbox, 300 if small else 5000)
-    res.patches_used = len(patches)
-    say(f"review: writing a repository of {2 * len(patches)} commits with git fast-import")
-    res.commits = write_repo(patches, work / "review-repo")
+    want = 300 if small else 5000
+    say(f"review: writing a repository of {2 * want} commits with git fast-import")
+    # In a fresh process: the parsed patches would otherwise stay in this one, and Linux counts
+    # the memory a child was forked with in its peak RSS, so git-scan's figure would carry it.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        res.patches_used, res.commits = pool.submit(build_repo, mbox, want,
+                                                    work / "review-repo").result()
     res.build_seconds = time.monotonic() - started
+    res.load_average = " ".join(f"{x:.2f}" for x in os.getloadavg())
     say(f"review: git-scan of {res.commits} commits against {res.archive_messages} messages")
     res.first = _scan(cfg, work / "review-repo")
     res.second = _scan(cfg, work / "review-repo")
