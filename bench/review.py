@@ -589,11 +589,12 @@ def measure_git_scan(source: Path, mbox: Path, work: Path, small: bool) -> GitSc
     if not src_db.exists():
         res.error = f"no archive at {source.name}"
         return res
-    home = work / "review-gitscan"
+    home = work / f"review-gitscan-{source.name}"
     cfg = ours.write_config(home, search=False)
     shutil.rmtree(home / "data")
     shutil.copytree(source / "data", home / "data")
     db = home / "data" / "listarchive.sqlite3"
+    repo = work / f"review-repo-{source.name}"
     res.archive_messages = int(_sql(db, "SELECT count(*) FROM messages")[0][0])
     res.archive_patches = int(_sql(db, "SELECT count(*) FROM patches WHERE kind = 'patch'")[0][0])
     started = time.monotonic()
@@ -603,12 +604,12 @@ def measure_git_scan(source: Path, mbox: Path, work: Path, small: bool) -> GitSc
     # the memory a child was forked with in its peak RSS, so git-scan's figure would carry it.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         res.patches_used, res.commits = pool.submit(build_repo, mbox, want,
-                                                    work / "review-repo").result()
+                                                    repo).result()
     res.build_seconds = time.monotonic() - started
     res.load_average = " ".join(f"{x:.2f}" for x in os.getloadavg())
     say(f"review: git-scan of {res.commits} commits against {res.archive_messages} messages")
-    res.first = _scan(cfg, work / "review-repo")
-    res.second = _scan(cfg, work / "review-repo")
+    res.first = _scan(cfg, repo)
+    res.second = _scan(cfg, repo)
     if not res.first.ok or not res.second.ok:
         res.error = (res.first.error or res.second.error)
         return res
@@ -641,7 +642,9 @@ def measure(size: str, archive: Path, mbox: Path, seconds: int, work: Path,
     measurements in this run), git-scan against a copy of ``archive`` built from ``mbox``."""
     run = ReviewRun(size)
     if pages:
-        run.queue = measure_queue(work / "review-queue", seconds, work / "wrk", small)
+        # Named by what it holds, so a small run does not replace the full queue archive.
+        queue_home = work / ("review-queue-small" if small else "review-queue")
+        run.queue = measure_queue(queue_home, seconds, work / "wrk", small)
         if run.queue.error:
             say(f"review: queue not measured: {run.queue.error}")
     run.git_scan = measure_git_scan(archive, mbox, work, small)
