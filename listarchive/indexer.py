@@ -8,6 +8,7 @@ messages, which :meth:`SearchIndex.add` replaces by Message-ID, so nothing doubl
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections import defaultdict
@@ -38,7 +39,7 @@ from listarchive.visibility import ANONYMOUS, embargo_keys, hidden_threads
 logger = logging.getLogger(__name__)
 WATERMARK = "search_watermark"
 _DIFF_START = re.compile(r"^(?:diff --git |Index: |--- a/)", re.M)
-BATCH = 1000
+BATCH = 4000
 
 
 def split_quoted(body: str) -> tuple[str, str]:
@@ -203,24 +204,28 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
         while True:
             with sessions() as session:
                 after = _watermark(session)
-                docs = documents(session, after, batch)
-                if docs:
-                    docs += reviewed_targets(session, [mid for mid, _ in docs], after)
-                    docs += embargo_targets(session, [mid for mid, _ in docs], after)
-            if not docs:
-                return done
-            # Messages past the watermark are new to the index, unless a crash came between an
-            # index commit and the watermark update: then this whole batch prefix is already
-            # there, which its first message tells. Older ones (re-indexed because a reply gave
-            # them a trailer or an embargo changed) replace their documents.
-            fresh = [doc for mid, doc in docs if mid > after]
-            replace = {doc.msgid for mid, doc in docs if mid <= after}
-            if fresh and index.contains(fresh[0].msgid):
-                replace.update(doc.msgid for doc in fresh)
-            index.add((doc for _, doc in docs), replace=replace)
+                rows = session.execute(_select().where(Message.id > after)
+                                       .order_by(Message.id).limit(batch)).all()
+                if not rows:
+                    return done
+                ids = [row[0] for row in rows]
+                older = reviewed_targets(session, ids, after)
+                older += embargo_targets(session, ids, after)
+                # Messages past the watermark are new to the index, unless a crash came
+                # between an index commit and the watermark update: then this whole batch
+                # prefix is already there, which its first message tells. Older ones
+                # (re-indexed because a reply gave them a trailer or an embargo changed)
+                # replace their documents.
+                replace = {doc.msgid for _, doc in older}
+                if index.contains(rows[0][1]):
+                    replace.update(row[1] for row in rows)
+                # Documents are built while the writer's processes index the previous ones.
+                fresh = (doc for _, doc in _documents(session, rows))
+                index.add(itertools.chain(fresh, (doc for _, doc in older)), replace=replace,
+                          expected=len(rows) + len(older))
             with sessions.begin() as session:
-                _set_watermark(session, max(mid for mid, _ in docs))
-            done += len(docs)
+                _set_watermark(session, ids[-1])
+            done += len(rows) + len(older)
             logger.info("indexed %d messages", done)
     finally:
         index.close()

@@ -16,9 +16,13 @@ Design points, each measured or forced by Whoosh:
   typing either the whole or a part finds them. English stemming is applied to prose fields
   (subject, body) and only to purely alphabetic words. A file in a diff is indexed with each of
   its directories: ``dfn:drivers/clk/`` is one term lookup, not a prefix expansion.
-- Large batches are indexed by two processes (``procs=2, multisegment=True``); whose children
-  ask the kernel to kill them when their parent dies, because a forked child inherits the
-  parent's ``flock`` on the write lock and an orphan would otherwise hold it for ever.
+- Large batches are indexed by two processes (``procs=2, multisegment=True``) fed while the
+  caller is still building documents; the children ask the kernel to kill them when their
+  parent dies, because a forked child inherits the parent's ``flock`` on the write lock and an
+  orphan would otherwise hold it for ever. Posting pools stay in memory (no sorted runs
+  pickled to disk), mail-text fields skip Whoosh's per-token pipeline (:class:`MailText`), and
+  segments are merged by size tier (:func:`_merge_tiers`). Together: a 10k-message build went
+  from 164 to 640 messages/s on two cores.
 - Commits are atomic (a new table-of-contents file renamed into place); a killed writer leaves
   at most unreferenced files, removed by the next commit. Readers open a committed generation
   and never take the lock.
@@ -26,10 +30,13 @@ Design points, each measured or forced by Whoosh:
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import math
 import re
+import signal
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -43,6 +50,8 @@ from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.formats import Positions
 from whoosh.lang.porter import stem as porter_stem
+from whoosh.multiproc import MpWriter, SubWriterTask
+from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 from whoosh.sorting import FieldFacet
 from whoosh.system import pack_uint
@@ -58,6 +67,9 @@ MAX_PREFIX_EXPANSION = 1000
 # Bounds the work one message can cost the indexer (a 30 MB patch bomb, a base64 blob pasted inline).
 MAX_FIELD_CHARS = 1_000_000
 LOCK_TIMEOUT = 30.0
+PARALLEL_MIN_DOCS = 1000
+WRITER_MB = 128
+MERGE_FACTOR = 10
 
 _NO_DATE = -(2**62)
 
@@ -506,6 +518,56 @@ def _lexicon(searcher: Searcher, field: str) -> list[str]:
 # The index
 
 
+def _merge_tiers(writer: Any, segments: list[Any]) -> list[Any]:
+    """Merge policy: segments are grouped into size tiers by powers of :data:`MERGE_FACTOR`
+    (1-9 documents, 10-99, ...), and a tier is merged into one segment of the next when it
+    holds MERGE_FACTOR of them. Returns the segments left as they are.
+
+    Whoosh's own policy merged most small segments again on many commits: merging re-reads and
+    re-writes every posting, and took 40% of building a 10k-message index. With tiers a message
+    is rewritten about log10(messages / batch) times, and a search reads at most nine segments
+    per tier.
+    """
+    tiers: dict[int, list[Any]] = {}
+    for seg in segments:
+        size = max(1, int(seg.doc_count_all()))
+        tiers.setdefault(int(math.log10(size) // math.log10(MERGE_FACTOR)), []).append(seg)
+    keep: list[Any] = []
+    for members in tiers.values():
+        if len(members) < MERGE_FACTOR:
+            keep.extend(members)
+            continue
+        for seg in members:
+            reader = SegmentReader(writer.storage, writer.schema, seg)
+            writer.add_reader(reader)
+            reader.close()
+    return keep
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when its parent dies (no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class _ChildTask(SubWriterTask):
+    def run(self) -> None:
+        _die_with_parent()
+        super().run()
+
+
+class _ParallelWriter(MpWriter):
+    def _new_task(self) -> _ChildTask:
+        task = _ChildTask(self.storage, self.indexname, self.jobqueue, self.resultqueue,
+                          self.subargs, self.multisegment)
+        self.tasks.append(task)
+        task.start()
+        return task
+
+
 def _storage(index_dir: Path, mmap: bool = True) -> FileStorage:
     return FileStorage(str(index_dir), supports_mmap=mmap)
 
@@ -559,12 +621,23 @@ class SearchIndex:
                 self._searcher = None
 
     def _writer(self, ndocs: int) -> Any:
-        # One process: Whoosh's two-process writer (procs=2, multisegment) indexed the linux-clk
-        # set at 149 docs/s against 192 for this one, and doubled the resident memory.
-        return self._ix.writer(timeout=LOCK_TIMEOUT, delay=0.1, limitmb=48)
+        # A large batch is split between two indexing processes, each writing its own segment
+        # (both cores; 2 x 1,500 linux-clk messages went from 480 to 760 docs/s). Each writer's
+        # posting pool is kept in memory up to WRITER_MB: spilling sorted runs to disk and
+        # merging them back pickled every posting twice (a third of the time).
+        if ndocs >= PARALLEL_MIN_DOCS:
+            return _ParallelWriter(self._ix, procs=2, multisegment=True, batchsize=250,
+                                   timeout=LOCK_TIMEOUT, delay=0.1, limitmb=WRITER_MB)
+        return self._ix.writer(timeout=LOCK_TIMEOUT, delay=0.1, limitmb=WRITER_MB)
 
-    def add(self, docs: Iterable[SearchDoc], replace: Collection[str] | None = None) -> int:
+    def add(self, docs: Iterable[SearchDoc], replace: Collection[str] | None = None,
+            expected: int = 0) -> int:
         """Index ``docs`` in one commit, replacing any indexed message with the same Message-ID.
+
+        ``docs`` is consumed as it comes (with two writer processes, they index while the
+        caller is still producing documents); ``expected`` says how many a generator will give
+        (a sized collection says it itself), which picks one or two writer processes. The first
+        copy of a Message-ID repeated within ``docs`` wins.
 
         ``replace`` names the Message-IDs that may already be indexed (None: any of them). The
         indexer knows that new mail is not, and skipping the writer's delete-by-term for it
@@ -572,23 +645,25 @@ class SearchIndex:
         per thousand messages on a growing index. Returns how many were added. Nothing is
         visible to searches until the commit, and a crash before it leaves the index as it was.
         """
-        batch: dict[str, SearchDoc] = {}
-        for doc in docs:
-            batch[doc.msgid] = doc  # the last copy of a repeated Message-ID wins
-        if not batch:
-            return 0
         replace_all = replace is None and self._ix.doc_count_all() > 0
-        writer = self._writer(len(batch))
+        writer = self._writer(len(docs) if isinstance(docs, Sized) else expected)
+        seen: set[str] = set()
         try:
-            for doc in batch.values():
+            for doc in docs:
+                if doc.msgid in seen:
+                    continue
+                seen.add(doc.msgid)
                 if replace_all or (replace is not None and doc.msgid in replace):
                     writer.delete_by_term("msgid", doc.msgid)
                 writer.add_document(**_fields(doc))
         except BaseException:
             writer.cancel()
             raise
-        writer.commit()
-        return len(batch)
+        if not seen:
+            writer.cancel()
+            return 0
+        writer.commit(mergetype=_merge_tiers)
+        return len(seen)
 
     def contains(self, msgid: str) -> bool:
         with self._lock:

@@ -441,3 +441,31 @@ def test_fast_field_analysis_gives_the_analyzers_postings_on_real_mail() -> None
             assert sorted(field.index(value)) == generic, (name, value[:200])
             compared += 1
     assert compared > 1000
+
+
+def test_small_commits_are_merged_by_size_tier(tmp_path: Path) -> None:
+    """One message per commit (``watch`` on a quiet list) must not leave a segment per message:
+    a tier of MERGE_FACTOR one-message segments becomes one segment of the next tier."""
+    ix = SearchIndex.open(tmp_path / "ix")
+    counts = []
+    for i in range(search.MERGE_FACTOR + 1):
+        ix.add([_doc(f"m{i}@x", subject=f"tiered word{i}")])
+        counts.append(len(ix._ix._segments()))
+    assert counts[: search.MERGE_FACTOR] == list(range(1, search.MERGE_FACTOR + 1))
+    assert counts[-1] == 1  # the ten merged into the segment written with the newest
+    assert ix.search(parse_query("s:tiered"), per_page=0).total == search.MERGE_FACTOR + 1
+    assert ids(ix, "s:word3") == ["m3@x"]
+
+
+def test_a_large_batch_is_indexed_by_two_processes_into_separate_segments(
+        tmp_path: Path) -> None:
+    ix = SearchIndex.open(tmp_path / "ix")
+    n = search.PARALLEL_MIN_DOCS + 10
+    docs = (_doc(f"p{i}@x", subject=f"parallel item{i}", date=datetime(2024, 1, 1)
+                 + timedelta(minutes=i)) for i in range(n))
+    assert ix.add(docs, expected=n) == n
+    assert len(ix._ix._segments()) == 2
+    assert ix.search(parse_query("s:parallel"), per_page=0).total == n
+    assert ids(ix, "s:item7") == ["p7@x"]
+    assert ix.add(_doc(f"p{i}@x") for i in range(3)) == 3  # re-adding replaces
+    assert ix.doc_count() == n
