@@ -59,6 +59,20 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    if args.search:
+        import time
+
+        from listarchive import indexer
+        from listarchive.db import make_engine, make_sessionmaker
+
+        if not settings.search_enabled:
+            print("listarchive: search is switched off ([search] enabled = false)",
+                  file=sys.stderr)
+            return EX_USAGE
+        start = time.monotonic()
+        count = indexer.rebuild(settings, make_sessionmaker(make_engine(settings, writer=True)))
+        print(f"indexed {count} messages for search ({time.monotonic() - start:.1f} s)")
+        return EX_OK
     from ingest.reindex import reindex
 
     summary = reindex(settings)
@@ -300,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
     p.add_argument("--once", action="store_true", help="one pass, then exit")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
-    add("reindex", cmd_reindex, "rebuild everything derived from the stored raw messages")
+    p = add("reindex", cmd_reindex, "rebuild everything derived from the stored raw messages")
+    p.add_argument("--search", action="store_true",
+                   help="only rebuild the search index (threads, patches and series stay)")
     p = add("quarantine", cmd_quarantine, "list quarantined messages, or retry them after a fix")
     p.add_argument("action", choices=["list", "retry"], nargs="?", default="list")
     p.add_argument("ids", nargs="*", type=int, help="quarantine ids to retry (default: all)")
