@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from bench import load, ours, peer, profiling, report, review
+from bench import engines, load, ours, peer, profiling, report, review
 from bench.corpus import (
     REPO,
     SCRATCH,
@@ -54,6 +54,9 @@ def run_size(spec: CorpusSpec, args: argparse.Namespace, profile_done: bool,
     if on.ok:
         late, mid = write_late_copies(mbox, SCRATCH / "late-100.mboxrd", 100)
         sr.incremental = ours.incremental(SCRATCH / "late-100.mboxrd", late, mid, home)
+    if sr.ours[0].ok:
+        run.engines.append(engines.measure(spec.size, SCRATCH / f"ours-{spec.size}-nosearch",
+                                           facts.queries, raw, SCRATCH))
     if not args.skip_peer:
         peer_timeout = args.ingest_timeout or max(900.0, n / 20)
         sr.peer_basic = peer.ingest(mbox, n, raw, SCRATCH / f"peer-{spec.size}-basic",
