@@ -39,7 +39,7 @@ from listarchive.visibility import ANONYMOUS, embargo_keys, hidden_threads
 logger = logging.getLogger(__name__)
 WATERMARK = "search_watermark"
 _DIFF_START = re.compile(r"^(?:diff --git |Index: |--- a/)", re.M)
-BATCH = 2000
+BATCH = 8000
 
 
 def split_quoted(body: str) -> tuple[str, str]:

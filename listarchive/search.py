@@ -22,7 +22,7 @@ Design points, each measured or forced by Whoosh:
   orphan would otherwise hold it for ever. Posting pools stay in memory (no sorted runs
   pickled to disk), mail-text fields skip Whoosh's per-token pipeline (:class:`MailText`), and
   segments are merged by size tier (:func:`_merge_tiers`). Together: a 10k-message build went
-  from 164 to 640 messages/s on two cores.
+  from 164 to about 640 messages/s on two cores (figures at scale: BENCHMARKS.md).
 - Commits are atomic (a new table-of-contents file renamed into place); a killed writer leaves
   at most unreferenced files, removed by the next commit. Readers open a committed generation
   and never take the lock.
@@ -33,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import math
+import multiprocessing
 import re
 import signal
 import threading
@@ -69,6 +70,7 @@ MAX_FIELD_CHARS = 1_000_000
 LOCK_TIMEOUT = 30.0
 PARALLEL_MIN_DOCS = 1000
 WRITER_MB = 128
+MERGE_MB = 32
 MERGE_FACTOR = 10
 
 _NO_DATE = -(2**62)
@@ -554,12 +556,27 @@ def _die_with_parent() -> None:
 
 
 class _ChildTask(SubWriterTask):
+    """A writer process started fresh (spawned), not forked: a fork would carry the caller's
+    whole memory (an ingest's batch of raw mail) into each writer's resident size."""
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:  # noqa: N802 - multiprocessing's hook name
+        from multiprocessing.popen_spawn_posix import Popen
+
+        return Popen(process_obj)
+
     def run(self) -> None:
         _die_with_parent()
         super().run()
 
 
 class _ParallelWriter(MpWriter):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        spawn = multiprocessing.get_context("spawn")  # queues of the writers' start method
+        self.jobqueue = spawn.Queue(self.procs * 4)
+        self.resultqueue = spawn.Queue()
+
     def _new_task(self) -> _ChildTask:
         task = _ChildTask(self.storage, self.indexname, self.jobqueue, self.resultqueue,
                           self.subargs, self.multisegment)
@@ -622,12 +639,17 @@ class SearchIndex:
 
     def _writer(self, ndocs: int) -> Any:
         # A large batch is split between two indexing processes, each writing its own segment
-        # (both cores; 2 x 1,500 linux-clk messages went from 480 to 760 docs/s). Each writer's
-        # posting pool is kept in memory up to WRITER_MB: spilling sorted runs to disk and
-        # merging them back pickled every posting twice (a third of the time).
+        # (both cores; 2 x 1,500 linux-clk messages went from 480 to 760 docs/s); the writers
+        # are spawned, not forked (see _ChildTask). Each writer's posting pool is kept in
+        # memory up to WRITER_MB: spilling sorted runs to disk and merging them back pickles
+        # every posting twice (a third of the time). The indexer's batches are sized so that a
+        # 35k archive builds in a handful of commits: every merge rewrites postings.
         if ndocs >= PARALLEL_MIN_DOCS:
+            # The parent only merges segments (tier merges), in a smaller pool: its process
+            # already holds the caller's memory, an ingest's for instance.
             return _ParallelWriter(self._ix, procs=2, multisegment=True, batchsize=250,
-                                   timeout=LOCK_TIMEOUT, delay=0.1, limitmb=WRITER_MB)
+                                   subargs={"limitmb": WRITER_MB}, timeout=LOCK_TIMEOUT,
+                                   delay=0.1, limitmb=MERGE_MB)
         return self._ix.writer(timeout=LOCK_TIMEOUT, delay=0.1, limitmb=WRITER_MB)
 
     def add(self, docs: Iterable[SearchDoc], replace: Collection[str] | None = None,
