@@ -134,19 +134,20 @@ def _one(package: str, source: Path, queries: Path, home: Path, raw_bytes: int,
 
 
 def measure(size: str, source: Path, queries: list[str], raw_bytes: int,
-            scratch: Path) -> EngineRun:
-    """Build the index of ``source`` (a search-off archive) with each package; time the mix."""
+            scratch: Path, original: bool = True) -> EngineRun:
+    """Build the index of ``source`` (a search-off archive) with each package (only the
+    installed one without ``original``); time the mix."""
     run = EngineRun(size)
     qfile = scratch / f"queries-{size}.json"
     qfile.write_text(json.dumps(queries), encoding="utf-8")
     run.results.append(_one(INSTALLED, source, qfile, scratch / f"engine-{size}-reloaded",
                             raw_bytes, None))
-    original = _original(scratch)
-    if isinstance(original, str):
-        run.results.append(EngineResult("whoosh", error=original))
-    else:
+    found = _original(scratch) if original else None
+    if isinstance(found, str):
+        run.results.append(EngineResult("whoosh", error=found))
+    elif found is not None:
         run.results.append(_one("whoosh", source, qfile, scratch / f"engine-{size}-original",
-                                raw_bytes, original))
+                                raw_bytes, found))
     for home in (scratch / f"engine-{size}-reloaded", scratch / f"engine-{size}-original"):
         shutil.rmtree(home, ignore_errors=True)  # a copy of the archive: gigabytes at 100k
     return run
