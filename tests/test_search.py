@@ -469,3 +469,15 @@ def test_a_large_batch_is_indexed_by_two_processes_into_separate_segments(
     assert ids(ix, "s:item7") == ["p7@x"]
     assert ix.add(_doc(f"p{i}@x") for i in range(3)) == 3  # re-adding replaces
     assert ix.doc_count() == n
+
+
+def test_large_segments_are_never_merged(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk build's segments stay as written: merging rewrites every posting in Python."""
+    monkeypatch.setattr(search, "LARGE_SEGMENT", 3)
+    ix = SearchIndex.open(tmp_path / "ix")
+    for i in range(search.MERGE_FACTOR + 1):
+        ix.add([_doc(f"b{i}-{j}@x", subject=f"bulk{i}") for j in range(3)])
+    assert len(ix._ix._segments()) == search.MERGE_FACTOR + 1
+    assert ix.search(parse_query("d:1990-01-01.. OR s:bulk0"), per_page=0).total >= 3
+    assert ix.doc_count() == 3 * (search.MERGE_FACTOR + 1)
