@@ -196,10 +196,13 @@ def _growth(run: Run) -> list[str]:
         return ["Only one size in this run; `make bench SIZE=scale` (10k, 100k) or "
                 "`SIZE=10k,100k,1m` shows how each figure grows with the archive."]
     rows = []
-    for sr in run.sizes:
+    built = {e.size: r for e in run.engines for r in e.results
+             if r.package == engines.INSTALLED and r.ok}
+    for sr in sorted(run.sizes, key=lambda s: s.messages):
         on = sr.ours_with(True)
         off = sr.ours_with(False)
         pi = sr.peer
+        index = built.get(sr.size)
 
         def lat(server: str, page: str, sr: SizeRun = sr) -> str:
             r = sr.latency(server, page, 8)
@@ -209,12 +212,15 @@ def _growth(run: Run) -> list[str]:
                      _num(on.rate) if on and on.ok else NA,
                      _num(off.rate) if off and off.ok else NA,
                      _num(pi.rate) if pi and pi.ok else NA,
+                     _num(index.rate) if index else NA,
+                     f"{index.p95:.1f}" if index else NA,
                      _num(on.max_rss_mb) if on and on.ok else NA,
                      _num(pi.max_rss_mb) if pi and pi.ok else NA,
                      lat("listarchive", "message"), lat("public-inbox", "message"),
                      lat("listarchive", "search"), lat("public-inbox", "search")])
     return _table(["size", "messages", "ours msg/s (search on)", "ours msg/s (off)",
-                   "peer msg/s", "ours RSS MB", "peer RSS MB", "ours message p95 ms (c=8)",
+                   "peer msg/s", "index alone msg/s", "engine query p95 ms", "ours RSS MB", "peer RSS MB",
+                   "ours message p95 ms (c=8)",
                    "peer message p95", "ours search p95 ms (c=8)", "peer search p95"], rows)
 
 
