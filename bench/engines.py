@@ -11,6 +11,7 @@ packages are compared on the same documents and the same queries.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -102,8 +103,6 @@ def _one(package: str, source: Path, queries: Path, home: Path, raw_bytes: int,
                    encoding="utf-8")
     env = None
     if pythonpath is not None:
-        import os
-
         env = dict(os.environ, PYTHONPATH=str(pythonpath), PYTHONWARNINGS="ignore")
     say(f"search index build alone with {package}")
     m = run_measured([str(BIN / "listarchive"), "-c", str(cfg), "reindex", "--search"],

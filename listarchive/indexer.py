@@ -82,13 +82,6 @@ def _select() -> Any:
             .outerjoin(Thread, Thread.id == Message.thread_id))
 
 
-def documents(session: Session, after: int, limit: int) -> list[tuple[int, SearchDoc]]:
-    """Search documents of stored messages with id > ``after``, in id order."""
-    rows = session.execute(_select().where(Message.id > after).order_by(Message.id)
-                           .limit(limit)).all()
-    return list(_documents(session, rows))
-
-
 def reviewed_targets(session: Session, ids: list[int], before: int) -> list[tuple[int, SearchDoc]]:
     """Documents to refresh because replies among ``ids`` gave them trailers (has:reviewed-by):
     already indexed messages (id <= ``before``) that those replies answer."""
