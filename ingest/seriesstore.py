@@ -25,6 +25,7 @@ from listarchive.models import (
     PatchSubsystem,
     Series,
     SeriesRevision,
+    SeriesSubsystem,
     Subsystem,
     Trailer,
 )
@@ -164,7 +165,25 @@ def regroup(session: Session, senders: Iterable[str]) -> set[int]:
     if revisions:
         session.execute(insert(SeriesRevision), [
             {"older_id": a, "newer_id": b, "reason": why} for (a, b), why in sorted(revisions.items())])
-    return {pk_of[g.anchor] for g in groups if g.anchor in pk_of}
+    new = {pk_of[g.anchor] for g in groups if g.anchor in pk_of}
+    link_subsystems(session, new)
+    return new
+
+
+def link_subsystems(session: Session, series_ids: Iterable[int] | None = None) -> None:
+    """Derive the series-subsystem links of these series (all series: ``None``) from their
+    patches' links. Deleting a series deletes its links (foreign key cascade)."""
+    query = (select(Patch.series_id, PatchSubsystem.subsystem_id)
+             .join(PatchSubsystem, PatchSubsystem.patch_id == Patch.id)
+             .where(Patch.series_id.is_not(None)).distinct())
+    if series_ids is None:
+        session.execute(delete(SeriesSubsystem))
+        session.execute(insert(SeriesSubsystem).from_select(["series_id", "subsystem_id"], query))
+        return
+    for part in chunks(sorted(series_ids)):
+        session.execute(delete(SeriesSubsystem).where(SeriesSubsystem.series_id.in_(part)))
+        session.execute(insert(SeriesSubsystem).from_select(
+            ["series_id", "subsystem_id"], query.where(Patch.series_id.in_(part))))
 
 
 def _series_row(g: SeriesGroup, pk_of: dict[str, int],
@@ -182,6 +201,7 @@ def _series_row(g: SeriesGroup, pk_of: dict[str, int],
 
 def reset(session: Session) -> None:
     """Drop the derived review data (``reindex`` rebuilds it)."""
+    session.execute(delete(SeriesSubsystem))
     session.execute(delete(PatchSubsystem))
     session.execute(update(Patch).values(series_id=None))
     session.execute(delete(SeriesRevision))

@@ -1,8 +1,9 @@
 """``listarchive maintainers import``: MAINTAINERS sections into the database, patches matched.
 
 The imported sections are operator data (not derived from mail, so ``reindex`` keeps them); the
-patch-to-subsystem links are derived and recomputed here for every stored patch, and for new
-patches as they arrive (:func:`ingest.seriesstore.store_facts`).
+patch-to-subsystem links (and the series-to-subsystem links derived from them) are recomputed
+here for every stored patch, and for new patches as they arrive
+(:func:`ingest.seriesstore.store_facts`, :func:`ingest.seriesstore.regroup`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import delete, insert, select
 
 from ingest.maintainers import Subsystem as Section
 from ingest.maintainers import SubsystemMatcher, parse_maintainers
+from ingest.seriesstore import link_subsystems
 from ingest.worker import Worker
 from listarchive.errors import SourceError
 from listarchive.models import Patch, PatchSubsystem, Subsystem
@@ -81,4 +83,5 @@ def import_maintainers(settings: Settings, path: str | Path) -> tuple[int, int]:
                              for rank, name in enumerate(found))
             if links:
                 session.execute(insert(PatchSubsystem), links)
+        link_subsystems(session)
     return len(unique), matched

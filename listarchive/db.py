@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert, inspect, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from listarchive.models import Base
+from listarchive.models import Base, Patch, PatchSubsystem, SeriesSubsystem
 from listarchive.settings import Settings
 
 
@@ -57,8 +57,22 @@ def init_db(engine: Engine) -> None:
     """
     for attempt in range(5):
         try:
+            fresh_links = not inspect(engine).has_table("series_subsystems")
             Base.metadata.create_all(engine)
+            if fresh_links:
+                _derive_series_subsystems(engine)
             return
         except (OperationalError, ProgrammingError) as exc:
             if "already exists" not in str(exc) or attempt == 4:
                 raise
+
+
+def _derive_series_subsystems(engine: Engine) -> None:
+    """Fill the series-subsystem links of an archive made before they existed (the ingest keeps
+    them from then on; ``reindex`` and ``maintainers import`` rebuild them)."""
+    with engine.begin() as conn:
+        conn.execute(insert(SeriesSubsystem).from_select(
+            ["series_id", "subsystem_id"],
+            select(Patch.series_id, PatchSubsystem.subsystem_id)
+            .join(PatchSubsystem, PatchSubsystem.patch_id == Patch.id)
+            .where(Patch.series_id.is_not(None)).distinct()))

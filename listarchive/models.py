@@ -293,6 +293,19 @@ class PatchSubsystem(Base):
     rank: Mapped[int] = mapped_column(Integer, default=0)  # 0 = most specific
 
 
+class SeriesSubsystem(Base):
+    """A series touches a subsystem when one of its patches does (derived from the patch links
+    by :func:`ingest.seriesstore.link_subsystems`): a subsystem's queue is one index range."""
+
+    __tablename__ = "series_subsystems"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    subsystem_id: Mapped[int] = mapped_column(
+        ForeignKey("subsystems.id", ondelete="CASCADE"), primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"),
+                                           primary_key=True, index=True)
+
+
 # --- Accounts and human decisions: NOT derived, ``reindex`` keeps them -------------------------
 # Patch and series rows are deleted and re-inserted (same ids) by reindex and regrouping, so the
 # tables below refer to them by id without a foreign key: a state must outlive its patch row.

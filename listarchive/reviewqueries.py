@@ -36,6 +36,7 @@ from listarchive.models import (
     Person,
     Series,
     SeriesState,
+    SeriesSubsystem,
     StateChange,
     Subsystem,
     Trailer,
@@ -48,7 +49,7 @@ from listarchive.states import (
     patch_state_column,
     series_state_column,
 )
-from listarchive.visibility import Viewer, visible_list, visible_message
+from listarchive.visibility import Viewer, visible_id, visible_list, visible_message
 
 # What a reviewer still has to look at: the default of every queue.
 OPEN_STATES = ("new", "under-review")
@@ -376,8 +377,8 @@ def _filtered(query: Select[Any], filters: SeriesFilters) -> Select[Any]:
     """``query`` (over Series, SeriesState outer-joined) narrowed by everything but state."""
     if filters.subsystem:
         query = query.where(Series.id.in_(
-            select(Patch.series_id).join(PatchSubsystem, PatchSubsystem.patch_id == Patch.id)
-            .join(Subsystem, Subsystem.id == PatchSubsystem.subsystem_id)
+            select(SeriesSubsystem.series_id)
+            .join(Subsystem, Subsystem.id == SeriesSubsystem.subsystem_id)
             .where(Subsystem.slug == filters.subsystem)))
     if filters.submitter:
         query = query.where(Series.sender_email == filters.submitter.strip().lower())
@@ -938,8 +939,7 @@ def _scope_condition(session: Session, viewer: Viewer, scope: QueueScope
         if sub is None:
             return None
         return sub.name, Series.id.in_(
-            select(Patch.series_id).join(PatchSubsystem, PatchSubsystem.patch_id == Patch.id)
-            .where(PatchSubsystem.subsystem_id == sub.id))
+            select(SeriesSubsystem.series_id).where(SeriesSubsystem.subsystem_id == sub.id))
     if scope.user_id is not None:
         user = session.get(User, scope.user_id)
         if user is None:
@@ -956,8 +956,8 @@ def _scope_condition(session: Session, viewer: Viewer, scope: QueueScope
                 .where(MailingList.name.in_(list_names))))
         if sub_names:
             conds.append(Series.id.in_(
-                select(Patch.series_id).join(PatchSubsystem, PatchSubsystem.patch_id == Patch.id)
-                .join(Subsystem, Subsystem.id == PatchSubsystem.subsystem_id)
+                select(SeriesSubsystem.series_id)
+                .join(Subsystem, Subsystem.id == SeriesSubsystem.subsystem_id)
                 .where(func.lower(Subsystem.name).in_(sub_names)
                        | Subsystem.slug.in_(sub_names))))
         if not conds:
@@ -1017,8 +1017,8 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
         return None
     title, cond = found
     state_col = series_state_column()
-    base = _with_state(select(Series.id).join(Message, Message.id == Series.id)).where(
-        cond, visible_message(viewer), func.coalesce(SeriesState.archived, False).is_(False))
+    base = _with_state(select(Series.id)).where(
+        cond, visible_id(viewer, Series.id), func.coalesce(SeriesState.archived, False).is_(False))
     base = base.where(state_col == filters.state if filters.state
                       else state_col.in_(OPEN_STATES))
     base = _filtered(base, filters)

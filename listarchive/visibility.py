@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from listarchive.models import (
     Embargo,
@@ -141,6 +141,21 @@ def visible_message(viewer: Viewer) -> ColumnElement[bool]:
         .join(MailingList, MailingList.id == MessageList.list_id)
         .where(MessageList.message_id == Message.id, visible_list(viewer)))
     return and_(on_visible_list, ~_hidden_by_embargo(viewer))
+
+
+def visible_id(viewer: Viewer, message_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """:func:`visible_message` for a column holding a message's primary key (a series or patch
+    id), without joining :class:`Message`: the list check reads the membership index, and the
+    embargo check collects the messages of hidden threads once (an uncorrelated subquery, empty
+    while no embargo is in force) instead of walking to each row's thread."""
+    if viewer.is_admin:
+        return true()
+    on_visible_list = exists(
+        select(MessageList.message_id)
+        .join(MailingList, MailingList.id == MessageList.list_id)
+        .where(MessageList.message_id == message_id, visible_list(viewer)))
+    hidden = select(Message.id).where(Message.thread_id.in_(hidden_threads(viewer)))
+    return and_(on_visible_list, message_id.not_in(hidden))
 
 
 def hidden_threads(viewer: Viewer) -> Select[int]:
