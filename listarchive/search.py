@@ -19,10 +19,12 @@ Design points, each measured or forced by Whoosh:
 - Large batches are indexed by two processes (``procs=2, multisegment=True``) fed while the
   caller is still building documents; the children ask the kernel to kill them when their
   parent dies, because a forked child inherits the parent's ``flock`` on the write lock and an
-  orphan would otherwise hold it for ever. Posting pools stay in memory (no sorted runs
-  pickled to disk), mail-text fields skip Whoosh's per-token pipeline (:class:`MailText`), and
-  segments are merged by size tier (:func:`_merge_tiers`). Together: a 10k-message build went
-  from 164 to about 640 messages/s on two cores (figures at scale: BENCHMARKS.md).
+  orphan would otherwise hold it for ever. Postings are pooled by term in arrays, a fifth of
+  Whoosh's memory per posting, so a writer's batch stays in memory (:class:`_Pool`); a new
+  segment's field lengths are read once, not once per posting (:class:`_Lengths`); mail-text
+  fields skip Whoosh's per-token pipeline (:class:`MailText`); segments are merged by size tier
+  (:func:`_merge_tiers`). Together: a 10k-message build went from 164 to about 700 messages/s
+  on two cores (figures at scale: BENCHMARKS.md).
 - Commits are atomic (a new table-of-contents file renamed into place); a killed writer leaves
   at most unreferenced files, removed by the next commit. Readers open a committed generation
   and never take the lock.
@@ -37,6 +39,7 @@ import multiprocessing
 import re
 import signal
 import threading
+from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,7 +47,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from whoosh import index, writing
+from whoosh import index, multiproc, writing
 from whoosh import query as wq
 from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
 from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
@@ -552,6 +555,123 @@ def _merge_tiers(writer: Any, segments: list[Any]) -> list[Any]:
     return keep
 
 
+class _Lengths:
+    """A new segment's field lengths, read once per field and document.
+
+    Writing a segment, Whoosh asks the segment's per-document reader for the field length of
+    every posting (for the block statistics of relevance ranking), a seek and a read each time:
+    a quarter of writing a segment. This answers from a list filled on first use of a field.
+    """
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self._count = int(reader.doc_count_all())
+        self._tables: dict[str, list[int]] = {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
+        table = self._tables.get(fieldname)
+        if table is None:
+            length = self._reader.doc_field_length
+            table = [length(doc, fieldname, default) for doc in range(self._count)]
+            self._tables[fieldname] = table
+        return table[docnum]
+
+
+_Posting = tuple[str, bytes, int, float, bytes | None]
+
+
+class _Pool(writing.PostingPool):
+    """Whoosh's posting pool, holding postings grouped by term instead of one tuple each.
+
+    Whoosh keeps every posting as a 5-tuple (~200 bytes) and sorts them all when the segment
+    is written; a writer process indexing 4,000 messages (1.3 million postings) passed its
+    memory limit and pickled sorted runs to disk and back, a quarter of its time. Here a
+    posting costs about a fifth of that (document numbers and weights in arrays, short values
+    shared), documents arrive in number order so each term's postings are already sorted, and
+    only the terms are sorted at the end. Past the limit it still spills a run (Whoosh's
+    format), so memory stays bounded whatever the batch.
+    """
+
+    _SHARED_VALUE = 8  # values up to this many bytes (frequencies, one position) are shared
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._terms: dict[tuple[str, bytes], tuple[array[int], array[float], list[Any]]] = {}
+        self._unsorted: set[tuple[str, bytes]] = set()
+        self._values: dict[bytes, bytes] = {}
+
+    def add(self, item: _Posting) -> None:
+        fieldname, text, docnum, weight, value = item
+        key = (fieldname, text)
+        slot = self._terms.get(key)
+        size = 20
+        if slot is None:
+            slot = self._terms[key] = (array("I"), array("d"), [])
+            self.fieldnames.add(fieldname)
+            size += 300 + len(text)
+        docs, weights, values = slot
+        if docs and docnum < docs[-1]:
+            self._unsorted.add(key)  # postings merged from several segments out of order
+        docs.append(docnum)
+        weights.append(weight)
+        if value is not None and len(value) <= self._SHARED_VALUE:
+            value = self._values.setdefault(value, value)
+        elif value is not None:
+            size += 33 + len(value)
+        values.append(value)
+        self.currentsize += size
+        if self.currentsize > self.limit:
+            self.save()
+
+    def _sorted(self) -> Iterator[_Posting]:
+        terms, unsorted = self._terms, self._unsorted
+        self._terms, self._unsorted, self.currentsize = {}, set(), 0
+        for key in sorted(terms):
+            fieldname, text = key
+            docs, weights, values = terms.pop(key)
+            rows: Iterable[tuple[int, float, Any]] = zip(docs, weights, values, strict=True)
+            if key in unsorted:
+                rows = sorted(rows, key=lambda row: row[0])
+            for docnum, weight, value in rows:
+                yield fieldname, text, docnum, weight, value
+
+    def save(self) -> None:
+        if self._terms:
+            path, f = self._new_run()
+            self._write_run(f, self._sorted())
+            self._add_run(path)
+
+    def items(self, maxfiles: int = 128) -> Iterator[_Posting]:
+        if not self.runs:
+            return self._sorted()
+        return super().items(maxfiles)
+
+    iter_postings = items
+
+
+class _FastWriting:
+    """What our writers change in Whoosh's segment writer: the pool and the length lookups."""
+
+    def _fast_pool(self: Any) -> None:
+        old = self.pool
+        self.pool = _Pool(old.tempstore, old.segment, limitmb=old.limit // (1024 * 1024))
+
+    def _flush_segment(self: Any) -> None:
+        self.perdocwriter.close()
+        reader = self.per_document_reader() if self.codec.length_stats else None
+        self.fieldwriter.add_postings(self.schema, _Lengths(reader) if reader else None,
+                                      self.pool.iter_postings())
+        self.fieldwriter.close()
+        if reader:
+            reader.close()
+
+
+class _SegmentWriter(_FastWriting, writing.SegmentWriter):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fast_pool()
+
+
 def _die_with_parent() -> None:
     """Ask Linux to SIGTERM this process when its parent dies (no-op elsewhere)."""
     try:
@@ -573,12 +693,16 @@ class _ChildTask(SubWriterTask):
 
     def run(self) -> None:
         _die_with_parent()
+        # This process is a fresh interpreter that only runs this task: point the task's
+        # module at our segment writer (Whoosh's run() names the class it instantiates).
+        multiproc.SegmentWriter = _SegmentWriter
         super().run()
 
 
-class _ParallelWriter(MpWriter):
+class _ParallelWriter(_FastWriting, MpWriter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._fast_pool()
         spawn = multiprocessing.get_context("spawn")  # queues of the writers' start method
         self.jobqueue = spawn.Queue(self.procs * 4)
         self.resultqueue = spawn.Queue()
@@ -647,16 +771,17 @@ class SearchIndex:
         # A large batch is split between two indexing processes, each writing its own segment
         # (both cores; 2 x 1,500 linux-clk messages went from 480 to 760 docs/s); the writers
         # are spawned, not forked (see _ChildTask). Each writer's posting pool is kept in
-        # memory up to WRITER_MB: spilling sorted runs to disk and merging them back pickles
-        # every posting twice (a third of the time). The indexer's batches are sized so that a
-        # 35k archive builds in a handful of commits: every merge rewrites postings.
+        # memory up to WRITER_MB (half an 8,000-message batch: a writer peaked at 190 MB): spilling
+        # sorted runs to disk and merging them back pickles every posting twice (a quarter of
+        # the time). The indexer's batches are sized so that a 35k archive builds in a handful
+        # of commits: every merge rewrites postings.
         if ndocs >= PARALLEL_MIN_DOCS:
             # The parent only merges segments (tier merges), in a smaller pool: its process
             # already holds the caller's memory, an ingest's for instance.
             return _ParallelWriter(self._ix, procs=2, multisegment=True, batchsize=250,
                                    subargs={"limitmb": WRITER_MB}, timeout=LOCK_TIMEOUT,
                                    delay=0.1, limitmb=MERGE_MB)
-        return self._ix.writer(timeout=LOCK_TIMEOUT, delay=0.1, limitmb=WRITER_MB)
+        return _SegmentWriter(self._ix, timeout=LOCK_TIMEOUT, delay=0.1, limitmb=WRITER_MB)
 
     def add(self, docs: Iterable[SearchDoc], replace: Collection[str] | None = None,
             expected: int = 0) -> int:
