@@ -138,7 +138,8 @@ def main() -> int:
     SCRATCH.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(asdict(run), indent=1, default=str))
     report.write(run, args.output)
-    say(f"wrote {args.output.relative_to(REPO)} and bench/plots/ in {run.total_seconds:.0f} s")
+    shown = args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output
+    say(f"wrote {shown} and bench/plots/ in {run.total_seconds:.0f} s")
     return 0
 
 

@@ -347,8 +347,10 @@ def _engines(runs: list[EngineRun]) -> list[str]:
                          f"{r.p50:.1f} / {r.p95:.1f}", f"{r.matches:,}"])
     return [
         "The index rebuilt from the search-off archive of the same corpus with `listarchive "
-        "reindex --search` (two writer processes on the two cores, batches of 2,000 messages), "
-        "once with each package; then the run's query mix (every query twice, 50 results per "
+        "reindex --search` (two writer processes on the two cores, batches of 8,000 messages), "
+        "with each package (when both are measured: twice each, in the order reloaded, "
+        "original, original, reloaded, and the mean of the two builds shown, so that neither "
+        "gains from running later); then the run's query mix (every query twice, 50 results per "
         "page, newest first) answered in one process through `listarchive.search`: engine "
         "time, no page rendering or HTTP. The original package is installed with `pip "
         "--target` into the scratch folder and put first on `PYTHONPATH` for its runs. "
