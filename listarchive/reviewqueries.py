@@ -8,7 +8,9 @@ replies that gave trailers are kept only when the viewer may see their messages,
 
 States are the effective ones of :mod:`listarchive.states` (a series' state computed from its
 patches); filters on state read the kept ``series_states`` / ``patch_states`` columns in SQL so a
-queue of thousands of open series is one indexed query, not a loop over rows.
+queue of thousands of open series is one indexed query, not a loop over rows. The review queues
+(:mod:`listarchive.queues`), state history (:mod:`listarchive.history`) and the Patchwork-shaped
+records of ``/api/1.2/`` (:mod:`listarchive.pwrecords`) build on the helpers here.
 """
 
 from __future__ import annotations
@@ -26,18 +28,15 @@ from ingest.message import parse
 from ingest.patches import extract_patches
 from listarchive import amready, queries, rawstore
 from listarchive.models import (
-    Grant,
     MailingList,
     Message,
     MessageList,
     Patch,
     PatchState,
     PatchSubsystem,
-    Person,
     Series,
     SeriesState,
     SeriesSubsystem,
-    StateChange,
     Subsystem,
     Trailer,
     User,
@@ -46,13 +45,10 @@ from listarchive.reviews import CollectedTrailer, SeriesView, series_view
 from listarchive.states import (
     STATES,
     effective_states,
-    patch_state_column,
     series_state_column,
 )
-from listarchive.visibility import Viewer, visible_id, visible_list, visible_message
+from listarchive.visibility import Viewer, visible_list, visible_message
 
-# What a reviewer still has to look at: the default of every queue.
-OPEN_STATES = ("new", "under-review")
 # The columns of the A/R/T counts (Patchwork's): distinct people per trailer name.
 COUNTED = {"acked-by": "acked", "reviewed-by": "reviewed", "tested-by": "tested"}
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
@@ -222,7 +218,8 @@ def check_state(state: str) -> str:
     return state
 
 
-def _visible_pks(session: Session, viewer: Viewer, pks: Iterable[int]) -> set[int]:
+def visible_ids(session: Session, viewer: Viewer, pks: Iterable[int]) -> set[int]:
+    """Which of these message pks (patch, series or cover ids) the viewer may see."""
     wanted = sorted(set(pks))
     out: set[int] = set()
     for start in range(0, len(wanted), 500):
@@ -231,7 +228,7 @@ def _visible_pks(session: Session, viewer: Viewer, pks: Iterable[int]) -> set[in
     return out
 
 
-def _visible_msgids(session: Session, viewer: Viewer, msgids: Iterable[str]) -> dict[str, str]:
+def visible_msgids(session: Session, viewer: Viewer, msgids: Iterable[str]) -> dict[str, str]:
     """Visible Message-IDs -> their sender as shown (name, else address)."""
     wanted = sorted(set(msgids))
     out: dict[str, str] = {}
@@ -243,7 +240,7 @@ def _visible_msgids(session: Session, viewer: Viewer, msgids: Iterable[str]) -> 
     return out
 
 
-def _home_lists(session: Session, viewer: Viewer, pks: Iterable[int]) -> dict[int, str]:
+def home_lists(session: Session, viewer: Viewer, pks: Iterable[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     wanted = sorted(set(pks))
     for start in range(0, len(wanted), 500):
@@ -277,7 +274,7 @@ def _trailers(session: Session, viewer: Viewer, view: SeriesView
                        Trailer.own.is_(True)).order_by(Trailer.id)):
             own.setdefault(target, []).append((name, value))
     sources = {t.from_msgid for ts in view.trailers.values() for t in ts}
-    senders = _visible_msgids(session, viewer, [*sources, *msgid_of.values()])
+    senders = visible_msgids(session, viewer, [*sources, *msgid_of.values()])
     out: dict[int, tuple[TrailerLine, ...]] = {}
     for pid, msgid in msgid_of.items():
         lines = [TrailerLine(name, value, msgid, senders.get(msgid, ""), True, False, False)
@@ -323,13 +320,13 @@ def _sender_names(session: Session, pks: Sequence[int]) -> dict[int, str]:
 
 def _visible_view(session: Session, viewer: Viewer, series_id: int
                   ) -> tuple[SeriesView, tuple[Patch, ...], Patch | None] | None:
-    if not _visible_pks(session, viewer, [series_id]):
+    if not visible_ids(session, viewer, [series_id]):
         return None
     view = series_view(session, series_id)
     if view is None:
         return None
     members = [p.id for p in view.patches] + ([view.cover.id] if view.cover else [])
-    seen = _visible_pks(session, viewer, members)
+    seen = visible_ids(session, viewer, members)
     patches = tuple(p for p in view.patches if p.id in seen)
     cover = view.cover if view.cover is not None and view.cover.id in seen else None
     return view, patches, cover
@@ -337,7 +334,7 @@ def _visible_view(session: Session, viewer: Viewer, series_id: int
 
 def _series_rows(session: Session, viewer: Viewer, ids: Sequence[int]) -> list[SeriesRow]:
     names = _sender_names(session, ids)
-    homes = _home_lists(session, viewer, ids)
+    homes = home_lists(session, viewer, ids)
     states = effective_states(session, "series", ids)
     flags = _flags(session, "series", ids)
     rows = []
@@ -359,7 +356,7 @@ def _series_rows(session: Session, viewer: Viewer, ids: Sequence[int]) -> list[S
 @dataclass(frozen=True)
 class SeriesFilters:
     """What ``/LIST/series/``, the queues and the API narrow a series list by. Every field is
-    optional; ``state`` empty means any state (the queues then keep :data:`OPEN_STATES`)."""
+    optional; ``state`` empty means any state (the queues then keep their open states)."""
 
     state: str = ""
     subsystem: str = ""  # a subsystem's slug
@@ -369,11 +366,11 @@ class SeriesFilters:
     until: datetime | None = None  # sent before
 
 
-def _with_state(query: Select[Any]) -> Select[Any]:
+def with_series_state(query: Select[Any]) -> Select[Any]:
     return query.outerjoin(SeriesState, SeriesState.series_id == Series.id)
 
 
-def _filtered(query: Select[Any], filters: SeriesFilters) -> Select[Any]:
+def apply_filters(query: Select[Any], filters: SeriesFilters) -> Select[Any]:
     """``query`` (over Series, SeriesState outer-joined) narrowed by everything but state."""
     if filters.subsystem:
         query = query.where(Series.id.in_(
@@ -395,7 +392,7 @@ def _filtered(query: Select[Any], filters: SeriesFilters) -> Select[Any]:
 def _series_filter(session: Session, viewer: Viewer, list_name: str,
                    filters: SeriesFilters) -> Select[Any] | None:
     check_state(filters.state)
-    query = _with_state(select(Series.id).join(Message, Message.id == Series.id).where(
+    query = with_series_state(select(Series.id).join(Message, Message.id == Series.id).where(
         visible_message(viewer)))
     if list_name != queries.ALL:
         lst = session.scalars(select(MailingList.id).where(MailingList.name == list_name,
@@ -406,7 +403,7 @@ def _series_filter(session: Session, viewer: Viewer, list_name: str,
                                           .where(MessageList.list_id == lst)))
     if filters.state:
         query = query.where(series_state_column() == filters.state)
-    return _filtered(query, filters)
+    return apply_filters(query, filters)
 
 
 def series_list(session: Session, viewer: Viewer, list_name: str, *, state: str = "",
@@ -484,7 +481,7 @@ def _items(session: Session, patches: Sequence[Patch], lines: dict[int, tuple[Tr
                  for p in patches)
 
 
-def _subjects(session: Session, pks: Sequence[int]) -> dict[int, str]:
+def subjects_of(session: Session, pks: Sequence[int]) -> dict[int, str]:
     if not pks:
         return {}
     return {pk: s for pk, s in session.execute(
@@ -493,7 +490,7 @@ def _subjects(session: Session, pks: Sequence[int]) -> dict[int, str]:
 
 def _revisions(session: Session, viewer: Viewer, links: Sequence[tuple[int, str]]
                ) -> tuple[RevisionLink, ...]:
-    seen = _visible_pks(session, viewer, [sid for sid, _ in links])
+    seen = visible_ids(session, viewer, [sid for sid, _ in links])
     out = []
     for sid, reason in links:
         other = session.get(Series, sid) if sid in seen else None
@@ -510,8 +507,8 @@ def series_detail(session: Session, viewer: Viewer, series_id: int) -> SeriesDet
     view, patches, cover = found
     lines = _trailers(session, viewer, view)
     pks = [p.id for p in patches] + ([cover.id] if cover else [])
-    homes = _home_lists(session, viewer, pks)
-    subjects = _subjects(session, pks)
+    homes = home_lists(session, viewer, pks)
+    subjects = subjects_of(session, pks)
     items = _items(session, patches, lines, homes, subjects)
     cover_item = (_items(session, [cover], {}, homes, subjects)[0] if cover is not None
                   else None)
@@ -522,7 +519,7 @@ def series_detail(session: Session, viewer: Viewer, series_id: int) -> SeriesDet
             cover_text = parse(rawstore.unpack(blob)).body
     row = _row(view.series, _counts(t for ts in lines.values() for t in ts),
                _sender_names(session, [series_id]).get(series_id, ""),
-               _home_lists(session, viewer, [series_id]).get(series_id, queries.ALL),
+               home_lists(session, viewer, [series_id]).get(series_id, queries.ALL),
                effective_states(session, "series", [series_id]).get(series_id, ""),
                _flags(session, "series", [series_id]).get(series_id, (False, "")))
     top = _subsystems(session, [p.id for p in patches], top_only=True)
@@ -546,7 +543,7 @@ def series_mbox(session: Session, viewer: Viewer, series_id: int, base_url: str 
     if found is None:
         return None
     view, patches, _ = found
-    visible = _visible_msgids(session, viewer,
+    visible = visible_msgids(session, viewer,
                               {t.from_msgid for ts in view.trailers.values() for t in ts})
     total = max(view.series.total, len(view.patches))
     out = []
@@ -612,7 +609,7 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
             sid = view.series.id
             series_row = _row(view.series, _counts(t for ts in by_patch.values() for t in ts),
                               _sender_names(session, [sid]).get(sid, ""),
-                              _home_lists(session, viewer, [sid]).get(sid, queries.ALL),
+                              home_lists(session, viewer, [sid]).get(sid, queries.ALL),
                               effective_states(session, "series", [sid]).get(sid, ""),
                               _flags(session, "series", [sid]).get(sid, (False, "")))
             order = [p.id for p in members]
@@ -818,252 +815,6 @@ def series_json(session: Session, viewer: Viewer, series_id: int) -> dict[str, A
             "subsystems": [s.slug for s in detail.subsystems]}
 
 
-# --- state history -----------------------------------------------------------------------------
-
-_SHA_RE = re.compile(r"^[0-9a-f]{7,64}$")
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One piece of what a rule's decision rests on: a ``reply`` (Message-ID), a ``commit``
-    (id) or a newer ``series`` (id as text); anything else is shown as ``text``."""
-
-    kind: str
-    value: str
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    object_kind: str  # patch | series: a series' history shows its patches' entries too
-    object_id: int
-    field: str  # state | archived | delegate
-    from_value: str
-    to_value: str
-    who: str  # the user's name; empty for a rule
-    via: str  # web | api | cli | rule
-    rule: str
-    evidence: tuple[Evidence, ...]
-    reason: str
-
-
-def _evidence(text: str, visible: set[str]) -> tuple[Evidence, ...]:
-    """``series:123``, ``<reply msgid> <sha>``, ``<sha>`` -> typed pieces. A Message-ID the
-    viewer may not see is left out: a private reply's id must not leak through a public page."""
-    out: list[Evidence] = []
-    for token in text.split():
-        if token.startswith("series:") and token[7:].isdigit():
-            out.append(Evidence("series", token[7:]))
-        elif _SHA_RE.match(token):
-            out.append(Evidence("commit", token))
-        elif "@" in token:
-            if token.strip("<>") in visible:
-                out.append(Evidence("reply", token.strip("<>")))
-        else:
-            out.append(Evidence("text", token))
-    return tuple(out)
-
-
-def state_history(session: Session, viewer: Viewer, kind: str, object_id: int
-                  ) -> tuple[HistoryEntry, ...]:
-    """Oldest first; a series' history carries its own entries and those of its patches that
-    the viewer may see. The caller has already checked that the object itself is visible."""
-    cond = (StateChange.object_kind == kind) & (StateChange.object_id == object_id)
-    if kind == "series":
-        pids = select(Patch.id).where(Patch.series_id == object_id).scalar_subquery()
-        cond = cond | ((StateChange.object_kind == "patch") & StateChange.object_id.in_(pids))
-    rows = session.execute(
-        select(StateChange, User.name).outerjoin(User, User.id == StateChange.user_id)
-        .where(cond).order_by(StateChange.at, StateChange.id)).all()
-    patch_ids = {c.object_id for c, _ in rows if c.object_kind == "patch"}
-    seen_patches = _visible_pks(session, viewer, patch_ids)
-    tokens = {t.strip("<>") for c, _ in rows for t in c.evidence.split() if "@" in t}
-    visible = set(_visible_msgids(session, viewer, tokens))
-    return tuple(HistoryEntry(c.at, c.object_kind, c.object_id, c.field, c.from_value,
-                              c.to_value, name or "", c.via, c.rule,
-                              _evidence(c.evidence, visible), c.reason)
-                 for c, name in rows
-                 if c.object_kind != "patch" or c.object_id in seen_patches)
-
-
-# --- review queues -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    id: int
-    title: str
-    revision: int
-    is_rfc: bool
-    submitter_name: str
-    submitter_email: str
-    date: datetime | None
-    received: int
-    total: int
-    complete: bool
-    counts: Counts
-    state: str
-    delegate: str
-    files: int
-    insertions: int
-    deletions: int
-    home_list: str
-
-
-@dataclass(frozen=True)
-class QueuePage:
-    title: str  # what the queue is of: a list's name, a subsystem's, "my queue"
-    rows: tuple[QueueRow, ...]
-    total: int  # series matching, over all pages
-    page: int
-    per_page: int
-    has_next: bool
-    filters: SeriesFilters
-
-
-@dataclass(frozen=True)
-class QueueScope:
-    """Whose queue: a list (or :data:`queries.ALL`), a subsystem slug, or a user's grants."""
-
-    list_name: str = ""
-    subsystem: str = ""
-    user_id: int | None = None
-
-
-def _scope_condition(session: Session, viewer: Viewer, scope: QueueScope
-                     ) -> tuple[str, ColumnElement[bool]] | None:
-    """(title, SQL condition on Series) for the scope; None when the list or subsystem is
-    unknown (or the list hidden)."""
-    if scope.subsystem:
-        sub = session.scalars(select(Subsystem).where(Subsystem.slug == scope.subsystem)).first()
-        if sub is None:
-            return None
-        return sub.name, Series.id.in_(
-            select(SeriesSubsystem.series_id).where(SeriesSubsystem.subsystem_id == sub.id))
-    if scope.user_id is not None:
-        user = session.get(User, scope.user_id)
-        if user is None:
-            return None
-        grants = session.execute(select(Grant.scope_kind, Grant.scope_name)
-                                 .where(Grant.user_id == user.id)).all()
-        list_names = [n for k, n in grants if k == "list"]
-        sub_names = [n.lower() for k, n in grants if k == "subsystem"]
-        conds: list[ColumnElement[bool]] = []
-        if list_names:
-            conds.append(Series.id.in_(
-                select(MessageList.message_id)
-                .join(MailingList, MailingList.id == MessageList.list_id)
-                .where(MailingList.name.in_(list_names))))
-        if sub_names:
-            conds.append(Series.id.in_(
-                select(SeriesSubsystem.series_id)
-                .join(Subsystem, Subsystem.id == SeriesSubsystem.subsystem_id)
-                .where(func.lower(Subsystem.name).in_(sub_names)
-                       | Subsystem.slug.in_(sub_names))))
-        if not conds:
-            # An admin without grants looks after everything; anyone else after nothing.
-            return "my queue", (Series.id > 0) if user.is_admin else (Series.id < 0)
-        cond = conds[0]
-        for extra in conds[1:]:
-            cond = cond | extra
-        return "my queue", cond
-    name = scope.list_name or queries.ALL
-    if name == queries.ALL:
-        return name, Series.id > 0
-    lst = session.scalars(select(MailingList.id).where(MailingList.name == name,
-                                                       visible_list(viewer))).first()
-    if lst is None:
-        return None
-    return name, Series.id.in_(select(MessageList.message_id).where(MessageList.list_id == lst))
-
-
-def trailer_counts(session: Session, viewer: Viewer, series_ids: Sequence[int]
-                   ) -> dict[int, Counts]:
-    """A/R/T per series in one query: distinct people per trailer name over the trailers in the
-    series' patches and cover letter and in visible replies written directly to them. Unlike the
-    series page it does not walk replies to replies up to the patch (a ``Reviewed-by`` sent in
-    answer to a review is not counted here), which keeps a queue of thousands one query."""
-    out: dict[int, Counts] = {}
-    wanted = sorted(set(series_ids))
-    for start in range(0, len(wanted), 500):
-        part = wanted[start:start + 500]
-        got: dict[int, dict[str, int]] = {}
-        for sid, name, people in session.execute(
-                select(Patch.series_id, func.lower(Trailer.name),
-                       func.count(func.distinct(func.lower(Trailer.value))))
-                .join(Trailer, Trailer.target_msgid == Patch.msgid)
-                .join(Message, Message.id == Trailer.message_id)
-                .where(Patch.series_id.in_(part),
-                       func.lower(Trailer.name).in_(sorted(COUNTED)),
-                       visible_message(viewer))
-                .group_by(Patch.series_id, func.lower(Trailer.name))):
-            got.setdefault(int(sid), {})[COUNTED[name]] = int(people)
-        for sid in part:
-            found = got.get(sid, {})
-            out[sid] = Counts(found.get("acked", 0), found.get("reviewed", 0),
-                              found.get("tested", 0))
-    return out
-
-
-def queue(session: Session, viewer: Viewer, scope: QueueScope,
-          filters: SeriesFilters = SeriesFilters(), page: int = 1, per_page: int = 50
-          ) -> QueuePage | None:
-    """What needs review in ``scope``: series in :data:`OPEN_STATES` (or ``filters.state``),
-    not archived, oldest first, with A/R/T counts, submitter and size. ``None`` for an unknown
-    list or subsystem. A fixed number of queries whatever the queue's length."""
-    check_state(filters.state)
-    found = _scope_condition(session, viewer, scope)
-    if found is None:
-        return None
-    title, cond = found
-    state_col = series_state_column()
-    base = _with_state(select(Series.id)).where(
-        cond, visible_id(viewer, Series.id), func.coalesce(SeriesState.archived, False).is_(False))
-    base = base.where(state_col == filters.state if filters.state
-                      else state_col.in_(OPEN_STATES))
-    base = _filtered(base, filters)
-    per_page = max(1, min(per_page, queries.MAX_PER_PAGE))
-    # The page's ids and the queue's length in one pass: the scope and visibility conditions
-    # are checked once per candidate series, not once for a count and again for the page (on
-    # a 2,000-series subsystem queue that second pass was a third of the render).
-    window = session.execute(base.add_columns(func.count().over())
-                             .order_by(Series.date, Series.id)
-                             .offset((page - 1) * per_page).limit(per_page + 1)).all()
-    if window:
-        total = int(window[0][1])
-    elif page > 1:  # past the end: the window has no row to carry the count
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    else:
-        total = 0
-    rows = session.execute(
-        select(Series, state_col, User.name, Message.from_name)
-        .outerjoin(SeriesState, SeriesState.series_id == Series.id)
-        .join(Message, Message.id == Series.id)
-        .outerjoin(User, User.id == SeriesState.delegate_id)
-        .where(Series.id.in_([int(r[0]) for r in window]))
-        .order_by(Series.date, Series.id)).all()
-    ids = [r[0].id for r in rows[:per_page]]
-    counts = trailer_counts(session, viewer, ids)
-    sizes: dict[int, tuple[int, int, int]] = {}
-    if ids:
-        for sid, files, ins, dels in session.execute(
-                select(Patch.series_id, func.sum(Patch.file_count), func.sum(Patch.insertions),
-                       func.sum(Patch.deletions))
-                .where(Patch.series_id.in_(ids)).group_by(Patch.series_id)):
-            sizes[int(sid or 0)] = (int(files or 0), int(ins or 0), int(dels or 0))
-    homes = _home_lists(session, viewer, ids)
-    out = []
-    for series, state, delegate, from_name in rows[:per_page]:
-        files, ins, dels = sizes.get(series.id, (0, 0, 0))
-        out.append(QueueRow(series.id, series.title, series.revision, series.is_rfc,
-                            from_name or "", series.sender_email, series.date, series.received,
-                            series.total, series.complete, counts.get(series.id, Counts()),
-                            state, delegate or "", files, ins, dels,
-                            homes.get(series.id, queries.ALL)))
-    return QueuePage(title, tuple(out), int(total), page, per_page, len(rows) > per_page,
-                     filters)
-
-
 def change_targets(session: Session, kind: str, ids: Sequence[int]) -> dict[int, Patch | Series]:
     """The patches or series (by id) a state form or the API names, for permission checks."""
     wanted = sorted(set(ids))
@@ -1077,352 +828,3 @@ def change_targets(session: Session, kind: str, ids: Sequence[int]) -> dict[int,
             out.update((s.id, s) for s in session.scalars(select(Series).where(
                 Series.id.in_(part))))
     return out
-
-
-# --- Patchwork-shaped records (/api/1.2/) ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PersonRef:
-    id: int
-    name: str
-    email: str
-
-
-@dataclass(frozen=True)
-class ProjectRef:
-    id: int
-    name: str
-    list_id: str
-    address: str
-    description: str
-
-
-@dataclass(frozen=True)
-class SubmissionRef:
-    """A patch or cover letter as a series lists it."""
-
-    id: int
-    msgid: str
-    name: str
-    date: datetime | None
-
-
-@dataclass(frozen=True)
-class PatchRecord:
-    id: int
-    msgid: str
-    name: str  # the Subject: as sent
-    date: datetime | None
-    submitter: PersonRef
-    project: ProjectRef | None
-    state: str
-    archived: bool
-    delegate: PersonRef | None  # a user (id, name, email)
-    series: SubmissionRef | None  # (series id, title, ...)
-    series_version: int
-    hash: str  # git patch-id --stable
-    pull_url: str
-    commit_ref: str  # the commit a rule found it in, else ""
-    kind: str  # patch | pull | cover
-
-
-@dataclass(frozen=True)
-class SeriesRecord:
-    id: int
-    name: str
-    date: datetime | None
-    version: int
-    total: int
-    received: int
-    complete: bool
-    submitter: PersonRef
-    project: ProjectRef | None
-    cover: SubmissionRef | None
-    patches: tuple[SubmissionRef, ...]
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of records and whether another follows (Patchwork's ``Link: rel="next"``)."""
-
-    items: tuple[Any, ...]
-    has_next: bool
-
-
-def projects(session: Session, viewer: Viewer) -> list[ProjectRef]:
-    """Every visible list as a Patchwork project, by id."""
-    return [ProjectRef(m.id, m.name, m.list_id, m.address, m.description)
-            for m in session.scalars(select(MailingList).where(visible_list(viewer))
-                                     .order_by(MailingList.id))]
-
-
-def find_project(session: Session, viewer: Viewer, key: str) -> ProjectRef | None:
-    """A project by id or by name (git-pw sends ``pw.project``, usually the name)."""
-    for project in projects(session, viewer):
-        if key == project.name or (key.isdigit() and int(key) == project.id):
-            return project
-    return None
-
-
-def _people(session: Session, pks: Sequence[int]) -> dict[int, PersonRef]:
-    """Message pk -> its sender as a person (the ``people`` row, else a stand-in id 0)."""
-    out: dict[int, PersonRef] = {}
-    wanted = sorted(set(pks))
-    for start in range(0, len(wanted), 500):
-        for pk, pid, name, email, pname in session.execute(
-                select(Message.id, Message.sender_id, Message.from_name, Message.from_email,
-                       Person.name)
-                .outerjoin(Person, Person.id == Message.sender_id)
-                .where(Message.id.in_(wanted[start:start + 500]))):
-            out[pk] = PersonRef(pid or 0, name or pname or "", email or "")
-    return out
-
-
-def _projects_of(session: Session, viewer: Viewer, pks: Sequence[int]) -> dict[int, ProjectRef]:
-    known = {p.name: p for p in projects(session, viewer)}
-    return {pk: known[name] for pk, name in _home_lists(session, viewer, pks).items()
-            if name in known}
-
-
-def _commit_refs(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    """Patch id -> the commit id its acceptance rests on (found by ``git-scan``, named in an
-    "applied" reply, or given with the API's ``commit_ref``), while it is still accepted."""
-    out: dict[int, str] = {}
-    wanted = sorted(set(ids))
-    for start in range(0, len(wanted), 500):
-        for oid, to_value, evidence in session.execute(
-                select(StateChange.object_id, StateChange.to_value, StateChange.evidence)
-                .where(StateChange.object_kind == "patch", StateChange.field == "state",
-                       StateChange.object_id.in_(wanted[start:start + 500]))
-                .order_by(StateChange.at, StateChange.id)):
-            sha = next((t for t in evidence.split() if _SHA_RE.match(t)), "")
-            if to_value == "accepted" and sha:
-                out[oid] = sha
-            else:
-                out.pop(oid, None)
-    return {k: v for k, v in out.items() if v}
-
-
-def _patch_records(session: Session, viewer: Viewer, patches: Sequence[Patch]
-                   ) -> list[PatchRecord]:
-    ids = [p.id for p in patches]
-    subjects = _subjects(session, ids)
-    people = _people(session, ids)
-    homes = _projects_of(session, viewer, ids)
-    states = effective_states(session, "patch", ids)
-    refs = _commit_refs(session, ids)
-    kept = {r.patch_id: r for r in session.scalars(select(PatchState).where(
-        PatchState.patch_id.in_(ids)))} if ids else {}
-    delegates = {u.id: PersonRef(u.id, u.name, u.email) for u in session.scalars(
-        select(User).where(User.id.in_({r.delegate_id for r in kept.values()
-                                        if r.delegate_id is not None})))} if kept else {}
-    series = {s.id: s for s in session.scalars(select(Series).where(
-        Series.id.in_({p.series_id for p in patches if p.series_id is not None})))}
-    seen_series = _visible_pks(session, viewer, series)
-    out = []
-    for p in patches:
-        row = kept.get(p.id)
-        ser = series.get(p.series_id) if p.series_id in seen_series else None
-        out.append(PatchRecord(
-            p.id, p.msgid, subjects.get(p.id, p.title), p.date,
-            people.get(p.id, PersonRef(0, "", p.sender_email)), homes.get(p.id),
-            states.get(p.id, "new"), bool(row.archived) if row is not None else False,
-            delegates.get(row.delegate_id) if row is not None and row.delegate_id else None,
-            SubmissionRef(ser.id, ser.anchor_msgid, ser.title, ser.date) if ser else None,
-            ser.revision if ser else p.revision, p.patch_id, p.pull_url, refs.get(p.id, ""),
-            p.kind))
-    return out
-
-
-@dataclass(frozen=True)
-class PatchQuery:
-    """Patchwork's patch-list filters (``state`` may repeat; empty means any)."""
-
-    project: str = ""
-    states: tuple[str, ...] = ()
-    submitter: str = ""  # a person id or an e-mail address
-    delegate: str = ""  # a user id or name
-    msgid: str = ""
-    series: int | None = None
-    archived: bool | None = None
-    hashes: tuple[str, ...] = ()
-    since: datetime | None = None
-    before: datetime | None = None
-    q: str = ""  # words of the subject
-    order: str = "date"  # date | -date | id | -id | name | -name
-
-
-def patch_page(session: Session, viewer: Viewer, query: PatchQuery, page: int, per_page: int
-               ) -> Page | None:
-    """Patches (and pull requests) as Patchwork lists them; ``None`` for an unknown project.
-    Unknown states are :class:`BadFilter`."""
-    for state in query.states:
-        check_state(state)
-    sel = (select(Patch).join(Message, Message.id == Patch.id)
-           .outerjoin(PatchState, PatchState.patch_id == Patch.id)
-           .where(Patch.kind != "cover", visible_message(viewer)))
-    if query.project:
-        project = find_project(session, viewer, query.project)
-        if project is None:
-            return None
-        sel = sel.where(Patch.id.in_(select(MessageList.message_id)
-                                     .where(MessageList.list_id == project.id)))
-    if query.states:
-        sel = sel.where(patch_state_column().in_(query.states))
-    if query.submitter:
-        sel = sel.where(Message.sender_id == int(query.submitter) if query.submitter.isdigit()
-                        else Patch.sender_email == query.submitter.strip().lower())
-    if query.delegate:
-        sel = sel.where(PatchState.delegate_id.in_(select(User.id).where(
-            (User.id == int(query.delegate)) if query.delegate.isdigit()
-            else (User.name == query.delegate))))
-    if query.msgid:
-        sel = sel.where(Patch.msgid == query.msgid.strip().strip("<>"))
-    if query.series is not None:
-        sel = sel.where(Patch.series_id == query.series)
-    if query.archived is not None:
-        sel = sel.where(func.coalesce(PatchState.archived, False).is_(query.archived))
-    if query.hashes:
-        sel = sel.where(Patch.patch_id.in_(query.hashes))
-    if query.since is not None:
-        sel = sel.where(Patch.date >= query.since)
-    if query.before is not None:
-        sel = sel.where(Patch.date < query.before)
-    for word in query.q.split()[:10]:
-        sel = sel.where(Message.subject.contains(word))
-    key = {"id": Patch.id, "name": Message.subject}.get(query.order.lstrip("-"), Patch.date)
-    sel = sel.order_by(key.desc() if query.order.startswith("-") else key, Patch.id)
-    per_page = max(1, min(per_page, queries.MAX_PER_PAGE))
-    found = list(session.scalars(sel.offset((page - 1) * per_page).limit(per_page + 1)))
-    return Page(tuple(_patch_records(session, viewer, found[:per_page])), len(found) > per_page)
-
-
-def patch_record(session: Session, viewer: Viewer, patch_id: int) -> PatchRecord | None:
-    patch = session.scalars(select(Patch).join(Message, Message.id == Patch.id).where(
-        Patch.id == patch_id, Patch.kind != "cover", visible_message(viewer))).first()
-    return _patch_records(session, viewer, [patch])[0] if patch is not None else None
-
-
-def _series_records(session: Session, viewer: Viewer, found: Sequence[Series]
-                    ) -> list[SeriesRecord]:
-    ids = [s.id for s in found]
-    people = _people(session, ids)
-    homes = _projects_of(session, viewer, ids)
-    members: dict[int, list[Patch]] = {}
-    if ids:
-        for p in session.scalars(select(Patch).join(Message, Message.id == Patch.id).where(
-                Patch.series_id.in_(ids), visible_message(viewer))
-                .order_by(Patch.counter, Patch.id)):
-            members.setdefault(p.series_id or 0, []).append(p)
-    subjects = _subjects(session, [p.id for ps in members.values() for p in ps])
-    out = []
-    for s in found:
-        ps = members.get(s.id, [])
-        cover = next((SubmissionRef(p.id, p.msgid, subjects.get(p.id, p.title), p.date)
-                      for p in ps if p.kind == "cover"), None)
-        out.append(SeriesRecord(
-            s.id, s.title, s.date, s.revision, s.total, s.received, s.complete,
-            people.get(s.id, PersonRef(0, "", s.sender_email)), homes.get(s.id), cover,
-            tuple(SubmissionRef(p.id, p.msgid, subjects.get(p.id, p.title), p.date)
-                  for p in ps if p.kind != "cover")))
-    return out
-
-
-def series_page(session: Session, viewer: Viewer, project: str = "", submitter: str = "",
-                since: datetime | None = None, before: datetime | None = None, q: str = "",
-                order: str = "date", page: int = 1, per_page: int = 50) -> Page | None:
-    """Series as Patchwork lists them; ``None`` for an unknown project."""
-    sel = select(Series).join(Message, Message.id == Series.id).where(visible_message(viewer))
-    if project:
-        found = find_project(session, viewer, project)
-        if found is None:
-            return None
-        sel = sel.where(Series.id.in_(select(MessageList.message_id)
-                                      .where(MessageList.list_id == found.id)))
-    if submitter:
-        sel = sel.where(Message.sender_id == int(submitter) if submitter.isdigit()
-                        else Series.sender_email == submitter.strip().lower())
-    if since is not None:
-        sel = sel.where(Series.date >= since)
-    if before is not None:
-        sel = sel.where(Series.date < before)
-    for word in q.split()[:10]:
-        sel = sel.where(Series.title.contains(word))
-    key = {"id": Series.id, "name": Series.title}.get(order.lstrip("-"), Series.date)
-    sel = sel.order_by(key.desc() if order.startswith("-") else key, Series.id)
-    per_page = max(1, min(per_page, queries.MAX_PER_PAGE))
-    rows = list(session.scalars(sel.offset((page - 1) * per_page).limit(per_page + 1)))
-    return Page(tuple(_series_records(session, viewer, rows[:per_page])), len(rows) > per_page)
-
-
-def series_record(session: Session, viewer: Viewer, series_id: int) -> SeriesRecord | None:
-    series = session.scalars(select(Series).join(Message, Message.id == Series.id).where(
-        Series.id == series_id, visible_message(viewer))).first()
-    return _series_records(session, viewer, [series])[0] if series is not None else None
-
-
-def cover_record(session: Session, viewer: Viewer, cover_id: int
-                 ) -> tuple[SubmissionRef, PersonRef, ProjectRef | None, SubmissionRef | None
-                            ] | None:
-    """A cover letter: itself, its sender, its project and its series."""
-    cover = session.scalars(select(Patch).join(Message, Message.id == Patch.id).where(
-        Patch.id == cover_id, Patch.kind == "cover", visible_message(viewer))).first()
-    if cover is None:
-        return None
-    series = session.get(Series, cover.series_id) if cover.series_id is not None else None
-    return (SubmissionRef(cover.id, cover.msgid, _subjects(session, [cover.id]).get(
-                cover.id, cover.title), cover.date),
-            _people(session, [cover.id]).get(cover.id, PersonRef(0, "", cover.sender_email)),
-            _projects_of(session, viewer, [cover.id]).get(cover.id),
-            SubmissionRef(series.id, series.anchor_msgid, series.title, series.date)
-            if series is not None else None)
-
-
-def cover_page(session: Session, viewer: Viewer, project: str = "", page: int = 1,
-               per_page: int = 50) -> Page | None:
-    sel = select(Patch.id).join(Message, Message.id == Patch.id).where(
-        Patch.kind == "cover", visible_message(viewer))
-    if project:
-        found = find_project(session, viewer, project)
-        if found is None:
-            return None
-        sel = sel.where(Patch.id.in_(select(MessageList.message_id)
-                                     .where(MessageList.list_id == found.id)))
-    per_page = max(1, min(per_page, queries.MAX_PER_PAGE))
-    ids = list(session.scalars(sel.order_by(Patch.date, Patch.id)
-                               .offset((page - 1) * per_page).limit(per_page + 1)))
-    items = tuple(c for c in (cover_record(session, viewer, i) for i in ids[:per_page])
-                  if c is not None)
-    return Page(items, len(ids) > per_page)
-
-
-def person_records(session: Session, viewer: Viewer, q: str = "", person_id: int | None = None,
-                   limit: int = 50) -> list[PersonRef]:
-    """Senders by id, or whose name or address contains ``q`` (git-pw's ``--submitter NAME``),
-    among those with a visible message."""
-    sel = select(Person).where(select(Message.id).where(
-        Message.sender_id == Person.id, visible_message(viewer)).exists())
-    if person_id is not None:
-        sel = sel.where(Person.id == person_id)
-    if q:
-        sel = sel.where(Person.email.contains(q.lower()) | Person.name.contains(q))
-    return [PersonRef(p.id, p.name, p.email)
-            for p in session.scalars(sel.order_by(Person.id).limit(limit))]
-
-
-def user_records(session: Session, q: str = "", user_id: int | None = None,
-                 limit: int = 50) -> list[PersonRef]:
-    """Accounts by id, or by exact name or address (delegates are named, not searched)."""
-    sel = select(User)
-    if user_id is not None:
-        sel = sel.where(User.id == user_id)
-    if q:
-        sel = sel.where((User.name == q) | (User.email == q.lower()))
-    return [PersonRef(u.id, u.name, u.email)
-            for u in session.scalars(sel.order_by(User.id).limit(limit))]
-
-
-def visible_ids(session: Session, viewer: Viewer, ids: Iterable[int]) -> set[int]:
-    """Which of these patch or series ids (message pks) the viewer may see."""
-    return _visible_pks(session, viewer, ids)

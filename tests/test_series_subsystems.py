@@ -27,7 +27,7 @@ from listarchive.models import (
     SeriesSubsystem,
     Subsystem,
 )
-from listarchive.reviewqueries import QueueScope, queue
+from listarchive.queues import QueueScope, queue
 from listarchive.settings import Settings
 from listarchive.visibility import ANONYMOUS
 

@@ -352,14 +352,14 @@ def test_trailer_counts_match_the_series_page(status_world):
     w = status_world
     if not w.has_corpus:
         pytest.skip("corpora not present")
-    from listarchive import reviewqueries
+    from listarchive import queues, reviewqueries
     from listarchive.visibility import ANONYMOUS
 
     session = w.session()
     try:
         listing = reviewqueries.series_list(session, ANONYMOUS, "linux-clk", per_page=200)
         assert listing is not None
-        counted = reviewqueries.trailer_counts(session, ANONYMOUS, [r.id for r in listing.rows])
+        counted = queues.trailer_counts(session, ANONYMOUS, [r.id for r in listing.rows])
         with_trailers = [r for r in listing.rows if r.counts != reviewqueries.Counts()]
         assert with_trailers
         agree = sum(counted[r.id] == r.counts for r in listing.rows)

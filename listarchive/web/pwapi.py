@@ -18,9 +18,9 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from listarchive import accounts, queries, reviewqueries
+from listarchive import accounts, pwrecords, queries, reviewqueries
 from listarchive.models import User
-from listarchive.reviewqueries import (
+from listarchive.pwrecords import (
     PatchRecord,
     PersonRef,
     ProjectRef,
@@ -172,7 +172,7 @@ def index() -> Any:
 
 @bp.route("/projects/")
 def project_list() -> Any:
-    found = reviewqueries.projects(db(), viewer())
+    found = pwrecords.projects(db(), viewer())
     page, per_page = _page_args()
     chunk = found[(page - 1) * per_page:page * per_page + 1]
     return _paged([_project(p) or {} for p in chunk[:per_page]], page, per_page,
@@ -181,7 +181,7 @@ def project_list() -> Any:
 
 @bp.route("/projects/<key>/")
 def project_detail(key: str) -> Any:
-    found = reviewqueries.find_project(db(), viewer(), key)
+    found = pwrecords.find_project(db(), viewer(), key)
     if found is None:
         abort(404, description="no such project")
     return jsonify(_project(found))
@@ -201,7 +201,7 @@ def patch_list() -> Any:
     series = args.get("series", "").strip()
     if series and not (series.isdigit() and len(series) < 16):
         abort(400, description="?series= is a series id")
-    query = reviewqueries.PatchQuery(
+    query = pwrecords.PatchQuery(
         project=args.get("project", "").strip(), states=tuple(states),
         submitter=args.get("submitter", "").strip()[:320],
         delegate=args.get("delegate", "").strip()[:64], msgid=args.get("msgid", "")[:500],
@@ -211,7 +211,7 @@ def patch_list() -> Any:
         since=_moment("since"), before=_moment("before"), q=args.get("q", "")[:200],
         order=args.get("order", "date"))
     page, per_page = _page_args()
-    found = reviewqueries.patch_page(db(), viewer(), query, page, per_page)
+    found = pwrecords.patch_page(db(), viewer(), query, page, per_page)
     if found is None:
         abort(404, description="no such project")
     return _paged([patch_object(p) for p in found.items], page, per_page, found.has_next)
@@ -219,7 +219,7 @@ def patch_list() -> Any:
 
 def _patch_detail(patch_id: int, user: User | None = None) -> dict[str, Any]:
     who = viewer_of(user) if user is not None else viewer()
-    record = reviewqueries.patch_record(db(), who, patch_id)
+    record = pwrecords.patch_record(db(), who, patch_id)
     if record is None:
         abort(404, description="no such patch")
     obj = patch_object(record)
@@ -269,7 +269,7 @@ def patch_change(patch_id: int) -> Any:
 def _current_state(patch_id: int, user: User) -> str:
     """The patch's state now (so a write of only ``archived``/``delegate`` goes through the
     same visibility and permission checks as a state change, and changes no state)."""
-    record = reviewqueries.patch_record(db(), viewer_of(user), patch_id)
+    record = pwrecords.patch_record(db(), viewer_of(user), patch_id)
     if record is None:
         abort(404, description="no such patch")
     return record.state
@@ -289,7 +289,7 @@ def _delegate(value: Any) -> User | None:
 @bp.route("/series/")
 def series_list() -> Any:
     page, per_page = _page_args()
-    found = reviewqueries.series_page(
+    found = pwrecords.series_page(
         db(), viewer(), request.args.get("project", "").strip(),
         request.args.get("submitter", "").strip()[:320], _moment("since"), _moment("before"),
         request.args.get("q", "")[:200], request.args.get("order", "date"), page, per_page)
@@ -300,7 +300,7 @@ def series_list() -> Any:
 
 @bp.route(f"/series/<int(max={MAX_ID}):series_id>/")
 def series_show(series_id: int) -> Any:
-    found = reviewqueries.series_record(db(), viewer(), series_id)
+    found = pwrecords.series_record(db(), viewer(), series_id)
     if found is None:
         abort(404, description="no such series")
     return jsonify(series_object(found))
@@ -309,7 +309,7 @@ def series_show(series_id: int) -> Any:
 @bp.route("/covers/")
 def cover_list() -> Any:
     page, per_page = _page_args()
-    found = reviewqueries.cover_page(db(), viewer(), request.args.get("project", "").strip(),
+    found = pwrecords.cover_page(db(), viewer(), request.args.get("project", "").strip(),
                                      page, per_page)
     if found is None:
         abort(404, description="no such project")
@@ -318,7 +318,7 @@ def cover_list() -> Any:
 
 @bp.route(f"/covers/<int(max={MAX_ID}):cover_id>/")
 def cover_show(cover_id: int) -> Any:
-    found = reviewqueries.cover_record(db(), viewer(), cover_id)
+    found = pwrecords.cover_record(db(), viewer(), cover_id)
     if found is None:
         abort(404, description="no such cover letter")
     return jsonify(cover_object(found))
@@ -326,13 +326,13 @@ def cover_show(cover_id: int) -> Any:
 
 @bp.route("/people/")
 def people_list() -> Any:
-    found = reviewqueries.person_records(db(), viewer(), q=request.args.get("q", "")[:200])
+    found = pwrecords.person_records(db(), viewer(), q=request.args.get("q", "")[:200])
     return jsonify([_person(p) for p in found])
 
 
 @bp.route(f"/people/<int(max={MAX_ID}):person_id>/")
 def person_show(person_id: int) -> Any:
-    found = reviewqueries.person_records(db(), viewer(), person_id=person_id)
+    found = pwrecords.person_records(db(), viewer(), person_id=person_id)
     if not found:
         abort(404, description="no such person")
     return jsonify(_person(found[0]))
@@ -343,14 +343,14 @@ def user_list() -> Any:
     """Accounts by exact name or address (``git-pw patch update --delegate NAME``); only for
     a token holder, so the account list is not public."""
     token_user()
-    return jsonify([_user(u) for u in reviewqueries.user_records(
+    return jsonify([_user(u) for u in pwrecords.user_records(
         db(), q=request.args.get("q", "").strip()[:320])])
 
 
 @bp.route(f"/users/<int(max={MAX_ID}):user_id>/")
 def user_show(user_id: int) -> Any:
     token_user()
-    found = reviewqueries.user_records(db(), user_id=user_id)
+    found = pwrecords.user_records(db(), user_id=user_id)
     if not found:
         abort(404, description="no such user")
     return jsonify(_user(found[0]))

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from listarchive import queries, reviewqueries
+from listarchive import history, queries, reviewqueries
 from listarchive.states import STATES
 from listarchive.web.context import absolute, db, int_arg, list_name, site_url, viewer
 from listarchive.web.downloads import DOWNLOAD_CSP, content_disposition
@@ -82,7 +82,7 @@ def _status(kind: str, object_id: int) -> dict[str, Any]:
     from listarchive.web.statusviews import may_change
 
     return {"kind": kind, "oid": object_id, "states": STATES, "can_change": may_change(
-        kind, object_id), "history": reviewqueries.state_history(db(), viewer(), kind,
+        kind, object_id), "history": history.state_history(db(), viewer(), kind,
                                                                  object_id)}
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from listarchive import accounts, queries, reviewqueries, states
+from listarchive import accounts, queries, queues, reviewqueries, states
 from listarchive.models import Patch, Series, User
 from listarchive.web.context import current_user, db, int_arg, list_name, viewer
 from listarchive.web.review import _SLUG_RE, MAX_ID, filter_args, series_filters
@@ -133,11 +133,11 @@ def bulk() -> Any:
     return redirect(target, 303)
 
 
-def _render_queue(scope: reviewqueries.QueueScope, base: str, name: str) -> Any:
+def _render_queue(scope: queues.QueueScope, base: str, name: str) -> Any:
     filters = series_filters()
     page = int_arg("page", 1)
     try:
-        found = reviewqueries.queue(db(), viewer(), scope,
+        found = queues.queue(db(), viewer(), scope,
                                     reviewqueries.SeriesFilters(**filter_args(filters)),
                                     page, QUEUE_PER_PAGE)
     except reviewqueries.BadFilter as exc:
@@ -154,14 +154,14 @@ def _render_queue(scope: reviewqueries.QueueScope, base: str, name: str) -> Any:
 @bp.route("/<name>/queue/", methods=["GET", "HEAD"])
 def list_queue(name: str) -> Any:
     name = list_name(name)
-    return _render_queue(reviewqueries.QueueScope(list_name=name), f"/{name}/queue/", name)
+    return _render_queue(queues.QueueScope(list_name=name), f"/{name}/queue/", name)
 
 
 @bp.route("/s/<slug>/queue/", methods=["GET", "HEAD"])
 def subsystem_queue(slug: str) -> Any:
     if not _SLUG_RE.match(slug):
         abort(400, description="a subsystem's URL name has only a-z, 0-9 and -")
-    return _render_queue(reviewqueries.QueueScope(subsystem=slug), f"/s/{slug}/queue/",
+    return _render_queue(queues.QueueScope(subsystem=slug), f"/s/{slug}/queue/",
                          queries.ALL)
 
 
@@ -170,4 +170,4 @@ def my_queue() -> Any:
     user = current_user()
     if user is None:
         return redirect("/login?next=/queue/", 303)
-    return _render_queue(reviewqueries.QueueScope(user_id=user.id), "/queue/", queries.ALL)
+    return _render_queue(queues.QueueScope(user_id=user.id), "/queue/", queries.ALL)
