@@ -19,6 +19,7 @@ from ingest.series import PatchFact, SeriesGroup, group_series, link_revisions
 from ingest.store import chunks
 from ingest.subject import SubjectInfo
 from ingest.trailers import matches_sender
+from listarchive.db import series_subsystem_links
 from listarchive.models import (
     Message,
     Patch,
@@ -173,9 +174,7 @@ def regroup(session: Session, senders: Iterable[str]) -> set[int]:
 def link_subsystems(session: Session, series_ids: Iterable[int] | None = None) -> None:
     """Derive the series-subsystem links of these series (all series: ``None``) from their
     patches' links. Deleting a series deletes its links (foreign key cascade)."""
-    query = (select(Patch.series_id, PatchSubsystem.subsystem_id)
-             .join(PatchSubsystem, PatchSubsystem.patch_id == Patch.id)
-             .where(Patch.series_id.is_not(None)).distinct())
+    query = series_subsystem_links()
     if series_ids is None:
         session.execute(delete(SeriesSubsystem))
         session.execute(insert(SeriesSubsystem).from_select(["series_id", "subsystem_id"], query))

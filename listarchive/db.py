@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, inspect, select
+from sqlalchemy import Engine, Select, create_engine, event, insert, inspect, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,12 +67,17 @@ def init_db(engine: Engine) -> None:
                 raise
 
 
+def series_subsystem_links() -> Select[int | None, int]:
+    """(series id, subsystem id) for every series, from its patches' subsystem links: what
+    ``series_subsystems`` holds, derived."""
+    return (select(Patch.series_id, PatchSubsystem.subsystem_id)
+            .join(PatchSubsystem, PatchSubsystem.patch_id == Patch.id)
+            .where(Patch.series_id.is_not(None)).distinct())
+
+
 def _derive_series_subsystems(engine: Engine) -> None:
     """Fill the series-subsystem links of an archive made before they existed (the ingest keeps
     them from then on; ``reindex`` and ``maintainers import`` rebuild them)."""
     with engine.begin() as conn:
-        conn.execute(insert(SeriesSubsystem).from_select(
-            ["series_id", "subsystem_id"],
-            select(Patch.series_id, PatchSubsystem.subsystem_id)
-            .join(PatchSubsystem, PatchSubsystem.patch_id == Patch.id)
-            .where(Patch.series_id.is_not(None)).distinct()))
+        conn.execute(insert(SeriesSubsystem).from_select(["series_id", "subsystem_id"],
+                                                         series_subsystem_links()))

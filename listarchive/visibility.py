@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -136,11 +137,16 @@ def visible_message(viewer: Viewer) -> ColumnElement[bool]:
     """
     if viewer.is_admin:
         return true()
-    on_visible_list = exists(
+    return and_(_on_visible_list(viewer, Message.id), ~_hidden_by_embargo(viewer))
+
+
+def _on_visible_list(viewer: Viewer, message_id: Any) -> ColumnElement[bool]:
+    """SQL condition: the message whose pk is ``message_id`` is on a list this viewer may
+    browse."""
+    return exists(
         select(MessageList.message_id)
         .join(MailingList, MailingList.id == MessageList.list_id)
-        .where(MessageList.message_id == Message.id, visible_list(viewer)))
-    return and_(on_visible_list, ~_hidden_by_embargo(viewer))
+        .where(MessageList.message_id == message_id, visible_list(viewer)))
 
 
 def visible_id(viewer: Viewer, message_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
@@ -150,12 +156,8 @@ def visible_id(viewer: Viewer, message_id: InstrumentedAttribute[int]) -> Column
     while no embargo is in force) instead of walking to each row's thread."""
     if viewer.is_admin:
         return true()
-    on_visible_list = exists(
-        select(MessageList.message_id)
-        .join(MailingList, MailingList.id == MessageList.list_id)
-        .where(MessageList.message_id == message_id, visible_list(viewer)))
     hidden = select(Message.id).where(Message.thread_id.in_(hidden_threads(viewer)))
-    return and_(on_visible_list, message_id.not_in(hidden))
+    return and_(_on_visible_list(viewer, message_id), message_id.not_in(hidden))
 
 
 def hidden_threads(viewer: Viewer) -> Select[int]:
