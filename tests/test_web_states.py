@@ -302,6 +302,9 @@ def test_queues_filters_and_my_queue(status_world):
         client.post(f"/series/{sid}/state", data={"state": "new", "csrf_token": token})
     gizmo = client.get("/gizmo/queue/").get_data(as_text=True)
     assert f"/series/{w.gizmo_series}/" in gizmo and f"/series/{w.other_series}/" not in gizmo
+    # the header's search box starts empty (the queue's paging arguments are not a query)
+    assert 'name="q" value=""' in client.get(
+        "/gizmo/queue/?submitter=gizmo-dev@example.org").get_data(as_text=True)
     assert "gizmo step 1" in gizmo or "(no title)" not in gizmo
     # bookmarkable filters: submitter, delegate, date range, state
     assert f"/series/{w.gizmo_series}/" in client.get(

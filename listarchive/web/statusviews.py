@@ -138,15 +138,15 @@ def _render_queue(scope: queues.QueueScope, base: str, name: str) -> Any:
     page = int_arg("page", 1)
     try:
         found = queues.queue(db(), viewer(), scope,
-                                    reviewqueries.SeriesFilters(**filter_args(filters)),
-                                    page, QUEUE_PER_PAGE)
+                             reviewqueries.SeriesFilters(**filter_args(filters)),
+                             page, QUEUE_PER_PAGE)
     except reviewqueries.BadFilter as exc:
         abort(400, description=str(exc))
     if found is None:
         abort(404, description="no such list or subsystem")
     user = current_user()
     return render_template("queue.html", queue=found, base=base, name=name, filters=filters,
-                           query={k: v for k, v in filters.items() if v},
+                           page_args={k: v for k, v in filters.items() if v},
                            states=states.STATES, can_bulk=user is not None,
                            now=states.utcnow())
 
