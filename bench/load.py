@@ -10,6 +10,7 @@ for both, so the two always answer the same requests.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -131,6 +132,10 @@ def run_wrk(server: Server, paths: Sequence[str], concurrency: int, seconds: int
     listing = work / f"paths-{server.name}.txt"
     listing.write_text("".join(p + "\n" for p in paths))
     threads = min(concurrency, 2)
+    # An archive built just before is still being written back to disk; reads behind that
+    # writeback stall. Each measurement starts once the kernel has flushed it, so neither
+    # server pays for the other's (or its own) ingest.
+    os.sync()
     argv = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds}s",
             "--timeout", "10s", "-s", str(script), server.url("/"), "--", str(listing)]
     try:

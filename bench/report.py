@@ -513,7 +513,9 @@ def _method(run: Run, sr: SizeRun) -> list[str]:
         f"- Client: `wrk` (Debian), {run.wrk_seconds} s per measurement, 1, 8 and 32 "
         "connections (min(connections, 2) threads), with a Lua script that rotates through "
         "the page's URL list; latency percentiles from wrk's histogram, requests/s = "
-        "completed requests / duration. The client shares the 2 cores with the server.",
+        "completed requests / duration. The client shares the 2 cores with the server. "
+        "Every measurement starts after `sync` has returned (no writeback of a just-built "
+        "archive under way).",
         f"- URLs, the same for both: message page `/bench/MSGID/` for {sr.message_sample} "
         "random Message-IDs; thread page `/bench/MSGID/T/` and `/bench/MSGID/t.mbox.gz` for the "
         f"{len(sr.facts_threads)} threads whose size is closest to 50 messages (sizes "

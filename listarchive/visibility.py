@@ -142,8 +142,15 @@ def visible_message(viewer: Viewer) -> ColumnElement[bool]:
 
 def _on_visible_list(viewer: Viewer, message_id: Any) -> ColumnElement[bool]:
     """SQL condition: the message whose pk is ``message_id`` is on a list this viewer may
-    browse."""
-    return exists(
+    browse.
+
+    Ingest puts every message on at least one list (the fallback list when nothing else
+    matches), so while no list is closed to this viewer the condition holds for every message.
+    That case is tested first, by an uncorrelated subquery the database evaluates once per
+    statement; the per-row membership lookup only runs when some list is restricted (on a
+    4,000-series queue it was a third of the query).
+    """
+    return ~exists(select(MailingList.id).where(~visible_list(viewer))) | exists(
         select(MessageList.message_id)
         .join(MailingList, MailingList.id == MessageList.list_id)
         .where(MessageList.message_id == message_id, visible_list(viewer)))
