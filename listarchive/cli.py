@@ -138,6 +138,18 @@ def _transaction(settings: Settings) -> Iterator[Session]:
         yield session
 
 
+def _refresh_search_states(settings: Settings) -> None:
+    """After a command changed states: their search documents follow (``state:``)."""
+    from listarchive.db import make_engine, make_sessionmaker
+    from listarchive.indexer import refresh_states
+
+    engine = make_engine(settings)
+    try:
+        refresh_states(settings, make_sessionmaker(engine))
+    finally:
+        engine.dispose()
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -195,6 +207,7 @@ def cmd_git_scan(args: argparse.Namespace, settings: Settings) -> int:
 
     with _transaction(settings) as session:
         result = scan(session, args.repo, args.branch, full=args.all)
+    _refresh_search_states(settings)
     print(f"read {result.commits} new commits up to {result.tip[:12]}: {result.matched} patches "
           f"matched, {result.changed} marked accepted")
     return EX_OK
@@ -230,6 +243,7 @@ def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
             raise ListarchiveError(f"{user.name} may not change {args.kind} {args.id}")
         changed = states.set_state(session, args.kind, args.id, new, user, "cli",
                                    reason=args.reason or "")
+    _refresh_search_states(settings)
     print(f"{args.kind} {args.id}: {new}" + ("" if changed else " (unchanged)"))
     return EX_OK
 

@@ -34,6 +34,10 @@ class TemporaryFailure(ListarchiveError):
     """The store is busy or unavailable; the mail server should retry later (EX_TEMPFAIL)."""
 
 
+class IndexBusy(TemporaryFailure):
+    """Another process holds the search index's write lock past the time allowed to wait."""
+
+
 class QueryError(ListarchiveError):
     """A search query cannot be parsed or is refused; the message says where and why."""
 

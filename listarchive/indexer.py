@@ -1,9 +1,16 @@
-"""Keeps the search index following the database: a watermark over message ids.
+"""Keeps the search index following the database: a watermark over message ids, and one over
+the state history.
 
 Indexing is off the storing path: the worker stores mail at its own speed, and this indexer
 catches up in large batches (one Whoosh commit each, both cores for big batches). A crash before
 a commit leaves the index as it was and the watermark behind it; the next run re-adds those
 messages, which :meth:`SearchIndex.add` replaces by Message-ID, so nothing doubles.
+
+A patch's ``state:`` facet changes long after its mail was indexed (a maintainer's click, git-scan,
+a newer revision). Every such change is a history entry (``state_changes``), so the history is
+the queue: :func:`refresh_states` rebuilds the documents named by the entries past a second
+watermark. Ingest runs it at the start of every catch-up; the site and the commands that change
+states run it right after their commit.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.message import parse
@@ -27,17 +34,23 @@ from listarchive.models import (
     MessageList,
     Meta,
     Patch,
+    PatchState,
     PatchSubsystem,
+    Series,
+    SeriesState,
+    StateChange,
     Subsystem,
     Thread,
     Trailer,
 )
 from listarchive.search import SearchDoc, SearchIndex
 from listarchive.settings import Settings
+from listarchive.states import patch_state_column, series_state_column
 from listarchive.visibility import ANONYMOUS, embargo_keys, hidden_threads
 
 logger = logging.getLogger(__name__)
 WATERMARK = "search_watermark"
+STATE_WATERMARK = "search_state_watermark"
 _DIFF_START = re.compile(r"^(?:diff --git |Index: |--- a/)", re.M)
 BATCH = 8000
 
@@ -56,15 +69,15 @@ def _without_diff(body: str) -> str:
     return body[:match.start()] if match else body
 
 
-def _watermark(session: Session) -> int:
-    value = session.scalar(select(Meta.value).where(Meta.key == WATERMARK))
+def _watermark(session: Session, key: str = WATERMARK) -> int:
+    value = session.scalar(select(Meta.value).where(Meta.key == key))
     return int(value) if value else 0
 
 
-def _set_watermark(session: Session, value: int) -> None:
-    row = session.get(Meta, WATERMARK)
+def _set_watermark(session: Session, value: int, key: str = WATERMARK) -> None:
+    row = session.get(Meta, key)
     if row is None:
-        session.add(Meta(key=WATERMARK, value=str(value)))
+        session.add(Meta(key=key, value=str(value)))
     else:
         row.value = str(value)
 
@@ -133,10 +146,83 @@ def reindex_messages(settings: Settings, sessions: sessionmaker[Session],
     return len(docs)
 
 
+def state_targets(session: Session, after: int, upto: int, indexed: int) -> list[int]:
+    """Message pks whose ``state:`` facet the history entries ``after < id <= upto`` may have
+    changed, among those indexed (pk <= ``indexed``): the patches, and the cover letter and
+    anchor of every series involved (a cover shows its series' state, which follows its
+    patches)."""
+    patch_ids: set[int] = set()
+    series_ids: set[int] = set()
+    for kind, oid in session.execute(
+            select(StateChange.object_kind, StateChange.object_id)
+            .where(StateChange.id > after, StateChange.id <= upto, StateChange.field == "state")):
+        (patch_ids if kind == "patch" else series_ids).add(int(oid))
+    wanted = sorted(patch_ids)
+    for start in range(0, len(wanted), 400):
+        series_ids.update(int(sid) for (sid,) in session.execute(
+            select(Patch.series_id).where(Patch.id.in_(wanted[start:start + 400])))
+            if sid is not None)
+    found = patch_ids | series_ids
+    groups = sorted(series_ids)
+    for start in range(0, len(groups), 400):
+        found.update(int(pid) for (pid,) in session.execute(
+            select(Patch.id).where(Patch.series_id.in_(groups[start:start + 400]),
+                                   Patch.kind == "cover")))
+    return sorted(pk for pk in found if pk <= indexed)
+
+
+def refresh_states(settings: Settings, sessions: sessionmaker[Session],
+                   timeout: float | None = None) -> int:
+    """Rebuild the documents of what changed state since the last refresh (see the module's
+    docstring); returns how many. ``timeout`` bounds the wait for the index's write lock (the
+    site passes a short one: an ingest holding the lock refreshes them itself when it next
+    catches up); the watermark only moves once the documents are committed."""
+    if not settings.search_enabled:
+        return 0
+    with sessions() as session:
+        after = _watermark(session, STATE_WATERMARK)
+        upto = int(session.scalar(select(func.max(StateChange.id))) or 0)
+        if upto <= after:
+            return 0
+        targets = state_targets(session, after, upto, _watermark(session))
+        rows: list[Any] = []
+        for start in range(0, len(targets), 400):
+            rows.extend(session.execute(_select().where(
+                Message.id.in_(targets[start:start + 400]))).all())
+        docs = [doc for _, doc in _documents(session, rows)]
+    if docs:
+        index = SearchIndex.open(settings.index_dir, mmap=False)
+        try:
+            index.add(docs, replace={d.msgid for d in docs}, timeout=timeout)
+        finally:
+            index.close()
+    with sessions.begin() as session:
+        if _watermark(session, STATE_WATERMARK) < upto:
+            _set_watermark(session, upto, STATE_WATERMARK)
+    return len(docs)
+
+
+def _states(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """The effective state of the patches and cover letters among ``ids`` (a cover letter shows
+    its series' state)."""
+    out: dict[int, str] = {}
+    out.update((int(pid), str(state)) for pid, state in session.execute(
+        select(Patch.id, patch_state_column())
+        .outerjoin(PatchState, PatchState.patch_id == Patch.id)
+        .where(Patch.id.in_(ids), Patch.kind != "cover")))
+    out.update((int(pid), str(state)) for pid, state in session.execute(
+        select(Patch.id, series_state_column())
+        .join(Series, Series.id == Patch.series_id)
+        .outerjoin(SeriesState, SeriesState.series_id == Series.id)
+        .where(Patch.id.in_(ids), Patch.kind == "cover")))
+    return out
+
+
 def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, SearchDoc]]:
     if not rows:
         return
     ids = [r[0] for r in rows]
+    state_of = _states(session, ids)
     embargoed = embargo_keys(session, ids)
     lists: dict[int, list[tuple[str, bool]]] = defaultdict(list)
     for mid, name, restricted in session.execute(
@@ -182,7 +268,7 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             removed="\n".join(info.removed_lines) if info else "",
             hunk_headers="\n".join(info.hunk_headers) if info else "",
             patch_id=info.patch_id if info else "",
-            subsystems=tuple(subsystems.get(mid, ())), state="new" if patch_row else "",
+            subsystems=tuple(subsystems.get(mid, ())), state=state_of.get(mid, "new") if patch_row else "",
             kinds=tuple(kinds), trailers=tuple(sorted(trailers.get(msgid, ()))),
             visibility=visibility)
 
@@ -191,8 +277,8 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
     """Index every message stored since the watermark; returns how many were indexed."""
     if not settings.search_enabled:
         return 0
+    done = refresh_states(settings, sessions)
     index = SearchIndex.open(settings.index_dir, mmap=False)
-    done = 0
     try:
         while True:
             with sessions() as session:
@@ -235,4 +321,7 @@ def rebuild(settings: Settings, sessions: sessionmaker[Session]) -> int:
         index.close()
     with sessions.begin() as session:
         reset_watermark(session)
+        # Every document is built anew with the states as they are now.
+        _set_watermark(session, int(session.scalar(select(func.max(StateChange.id))) or 0),
+                       STATE_WATERMARK)
     return catch_up(settings, sessions)

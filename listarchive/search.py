@@ -62,7 +62,7 @@ from whoosh.system import pack_uint
 
 from listarchive import searchquery as sq
 from listarchive import snippets
-from listarchive.errors import QueryError
+from listarchive.errors import IndexBusy, QueryError
 
 logger = logging.getLogger(__name__)
 
@@ -767,7 +767,7 @@ class SearchIndex:
                 self._searcher.close()
                 self._searcher = None
 
-    def _writer(self, ndocs: int) -> Any:
+    def _writer(self, ndocs: int, timeout: float | None = None) -> Any:
         # A large batch is split between two indexing processes, each writing its own segment
         # (both cores; 2 x 1,500 linux-clk messages went from 480 to 760 docs/s); the writers
         # are spawned, not forked (see _ChildTask). Each writer's posting pool is kept in
@@ -775,16 +775,17 @@ class SearchIndex:
         # sorted runs to disk and merging them back pickles every posting twice (a quarter of
         # the time). The indexer's batches are sized so that a 35k archive builds in a handful
         # of commits: every merge rewrites postings.
+        wait = LOCK_TIMEOUT if timeout is None else timeout
         if ndocs >= PARALLEL_MIN_DOCS:
             # The parent only merges segments (tier merges), in a smaller pool: its process
             # already holds the caller's memory, an ingest's for instance.
             return _ParallelWriter(self._ix, procs=2, multisegment=True, batchsize=250,
-                                   subargs={"limitmb": WRITER_MB}, timeout=LOCK_TIMEOUT,
+                                   subargs={"limitmb": WRITER_MB}, timeout=wait,
                                    delay=0.1, limitmb=MERGE_MB)
-        return _SegmentWriter(self._ix, timeout=LOCK_TIMEOUT, delay=0.1, limitmb=WRITER_MB)
+        return _SegmentWriter(self._ix, timeout=wait, delay=0.1, limitmb=WRITER_MB)
 
     def add(self, docs: Iterable[SearchDoc], replace: Collection[str] | None = None,
-            expected: int = 0) -> int:
+            expected: int = 0, timeout: float | None = None) -> int:
         """Index ``docs`` in one commit, replacing any indexed message with the same Message-ID.
 
         ``docs`` is consumed as it comes (with two writer processes, they index while the
@@ -797,9 +798,14 @@ class SearchIndex:
         matters: that lookup maps every segment's term files and cost ~35 MB of resident memory
         per thousand messages on a growing index. Returns how many were added. Nothing is
         visible to searches until the commit, and a crash before it leaves the index as it was.
+        ``timeout`` bounds the wait for another writer's lock (default ``LOCK_TIMEOUT``); past
+        it :class:`IndexBusy` is raised and nothing is written.
         """
         replace_all = replace is None and self._ix.doc_count_all() > 0
-        writer = self._writer(len(docs) if isinstance(docs, Sized) else expected)
+        try:
+            writer = self._writer(len(docs) if isinstance(docs, Sized) else expected, timeout)
+        except index.LockError as exc:
+            raise IndexBusy("the search index is being written by another process") from exc
         seen: set[str] = set()
         try:
             for doc in docs:

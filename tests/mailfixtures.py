@@ -5,7 +5,11 @@ from __future__ import annotations
 import gzip
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def first_messages(source: Path, count: int) -> bytes:
@@ -31,3 +35,45 @@ def git(cwd: Path, *args: str) -> str:
            "HOME": str(cwd)}
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
                           env=env).stdout
+
+
+def revisions_and_rfc(base: Path, git: Callable[..., str],
+                      send: Callable[..., T]) -> dict[str, T]:
+    """From a real repository under ``base``: v1 and v2 (patch 2 reworked) of a two-patch
+    series on branch ``topic``, and an RFC of another one on ``idea``, each as ``send(repo,
+    out_dir, *format_patch_args)`` returns them."""
+    repo = base / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "clk.c").write_text("int rate;\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-q", "-b", "topic")
+    for n in (1, 2):
+        (repo / f"clk{n}.c").write_text(f"int step{n};\n")
+        git(repo, "add", ".")
+        git(repo, "commit", "-qm", f"clk: add step {n}\n\nExplain step {n}.")
+    v1 = send(repo, base / "v1", "main..topic")
+    (repo / "clk2.c").write_text("int step2 = 2;\n")
+    git(repo, "commit", "-qa", "--amend", "-m", "clk: add step 2\n\nNow initialised.")
+    v2 = send(repo, base / "v2", "-v2", "main..topic")
+    git(repo, "checkout", "-q", "-b", "idea", "main")
+    (repo / "idea.c").write_text("int idea;\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "clk: an idea")
+    rfc = send(repo, base / "rfc", "--rfc", "main..idea")
+    return {"v1": v1, "v2": v2, "rfc": rfc}
+
+
+# A developer's git: fixed identity and dates, no user or system configuration.
+DEV_ENV = {**os.environ, "GIT_AUTHOR_NAME": "Dev Eloper", "GIT_AUTHOR_EMAIL": "dev@example.org",
+           "GIT_COMMITTER_NAME": "Dev Eloper", "GIT_COMMITTER_EMAIL": "dev@example.org",
+           "GIT_AUTHOR_DATE": "2024-03-01T10:00:00Z",
+           "GIT_COMMITTER_DATE": "2024-03-01T10:00:00Z",
+           "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def dev_git(cwd: Path, *args: str) -> str:
+    """git as the developer of :data:`DEV_ENV`."""
+    return subprocess.run(["git", *args], cwd=cwd, env=DEV_ENV, check=True,
+                          capture_output=True).stdout.decode()

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import email
 import itertools
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
+import mailfixtures
 import pytest
 from sqlalchemy import func, select
 
@@ -26,17 +25,11 @@ from listarchive.settings import Settings
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
-ENV = {**os.environ, "GIT_AUTHOR_NAME": "Dev Eloper", "GIT_AUTHOR_EMAIL": "dev@example.org",
-       "GIT_COMMITTER_NAME": "Dev Eloper", "GIT_COMMITTER_EMAIL": "dev@example.org",
-       "GIT_AUTHOR_DATE": "2024-03-01T10:00:00Z", "GIT_COMMITTER_DATE": "2024-03-01T10:00:00Z",
-       "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 LIST = "linux-clk"
 _counter = itertools.count(1)
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, env=ENV, check=True,
-                          capture_output=True).stdout.decode()
+git = mailfixtures.dev_git
 
 
 def msgid_of(data: bytes) -> str:
@@ -56,27 +49,7 @@ def send(repo: Path, out: Path, *args: str) -> list[bytes]:
 @pytest.fixture
 def mails(tmp_path: Path) -> dict[str, list[bytes]]:
     """v1 and v2 (patch 2 reworked) of a two-patch series, and an RFC of another one."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "clk.c").write_text("int rate;\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "-qm", "base")
-    git(repo, "checkout", "-q", "-b", "topic")
-    for n in (1, 2):
-        (repo / f"clk{n}.c").write_text(f"int step{n};\n")
-        git(repo, "add", ".")
-        git(repo, "commit", "-qm", f"clk: add step {n}\n\nExplain step {n}.")
-    v1 = send(repo, tmp_path / "v1", "main..topic")
-    (repo / "clk2.c").write_text("int step2 = 2;\n")
-    git(repo, "commit", "-qa", "--amend", "-m", "clk: add step 2\n\nNow initialised.")
-    v2 = send(repo, tmp_path / "v2", "-v2", "main..topic")
-    git(repo, "checkout", "-q", "-b", "idea", "main")
-    (repo / "idea.c").write_text("int idea;\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "-qm", "clk: an idea")
-    rfc = send(repo, tmp_path / "rfc", "--rfc", "main..idea")
-    return {"v1": v1, "v2": v2, "rfc": rfc}
+    return mailfixtures.revisions_and_rfc(tmp_path, git, send)
 
 
 def reply(parent: bytes, sender: str, body: str, headers: str = "") -> bytes:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,18 @@ from werkzeug.exceptions import HTTPException
 
 from listarchive import settings as settings_mod
 from listarchive.db import init_db, make_engine, make_sessionmaker
+from listarchive.errors import IndexBusy
+from listarchive.indexer import refresh_states
 from listarchive.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 # No inline script or style anywhere: mail that slips markup past escaping still cannot run.
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
             "form-action 'self'; frame-ancestors 'none'")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+STATE_REFRESH_WAIT = 2.0  # seconds a write request waits for the search index's lock
 
 
 class SafeJSONProvider(DefaultJSONProvider):
@@ -77,6 +84,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         session = g.pop("db", None)
         if session is not None:
             session.close()
+
+    @app.after_request
+    def follow_states(resp: Response) -> Response:
+        # A write that changed states (a form, a bulk change, an API call) committed before
+        # this: rebuild those search documents now, so ``state:`` agrees with the page the
+        # browser is sent to. An ingest holding the index's lock does it when it catches up.
+        if request.method in WRITE_METHODS and resp.status_code < 400:
+            try:
+                refresh_states(settings, app.extensions["listarchive.sessionmaker"],
+                               timeout=STATE_REFRESH_WAIT)
+            except IndexBusy:
+                logger.info("search index busy; state changes are indexed at the next catch-up")
+        return resp
 
     @app.after_request
     def security_headers(resp: Response) -> Response:

@@ -1,0 +1,185 @@
+"""The ``state:`` search facet follows the patches' states: as indexed at ingest (an RFC, a
+revision superseded by a newer one), and after a change on the command line, by git-scan, on
+the site and through the API, including a change made while an ingest held the index's lock.
+
+The mail is made with ``git format-patch`` from a real repository: v1 and v2 of a two-patch
+series with a cover letter, and an RFC patch.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import mailfixtures
+import pytest
+from sqlalchemy import select
+from whoosh import index as whoosh_index
+
+from ingest.worker import Worker, run_ingest
+from listarchive import accounts
+from listarchive.models import Patch
+from listarchive.search import SearchIndex
+from listarchive.searchquery import parse_query
+from listarchive.settings import Settings, from_mapping
+from listarchive.web import create_app
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+LIST = "linux-clk"
+PASSWORD = "correct horse battery"
+
+
+git = mailfixtures.dev_git
+
+
+def send(repo: Path, out: Path, *args: str) -> Path:
+    """``git format-patch`` into one mbox (Message-IDs made unique per output directory)."""
+    git(repo, "format-patch", "-q", "--thread", "--cover-letter", "-o", str(out), *args)
+    tag = f".{out.name}.git.".encode()
+    mbox = out.with_suffix(".mbox")
+    mbox.write_bytes(b"".join(
+        p.read_bytes().replace(b"*** SUBJECT HERE ***", b"clk: steps").replace(b".git.", tag)
+        .rstrip(b"\n") + b"\n\n" for p in sorted(out.glob("*.patch"))))
+    return mbox
+
+
+def msgids(mbox: Path) -> list[str]:
+    """The Message-IDs of an mbox in order: the cover letter first."""
+    return re.findall(r"^Message-ID: <([^>]+)>", mbox.read_text(), re.M | re.I)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> dict[str, Any]:
+    made = mailfixtures.revisions_and_rfc(tmp_path, git, send)
+    v1, v2, rfc = made["v1"], made["v2"], made["rfc"]
+    repo = tmp_path / "repo"
+    cfg = tmp_path / "listarchive.toml"
+    cfg.write_text(f'[storage]\ndata_dir = "{tmp_path / "instance"}"\n\n[search]\nenabled = true\n'
+                   f'\n[[lists]]\nname = "{LIST}"\n')
+    settings = from_mapping({"storage": {"data_dir": str(tmp_path / "instance")},
+                             "search": {"enabled": True}, "lists": [{"name": LIST}]})
+    run_ingest(settings, [str(v1), str(rfc)], LIST)
+    with Worker(settings).sessions.begin() as session:
+        maint = accounts.create_user(session, "maint", "maint@example.org", PASSWORD)
+        accounts.grant(session, maint, "list", LIST)
+        token = accounts.new_token(session, maint, "tests")
+    return {"settings": settings, "cfg": cfg, "repo": repo, "v1": msgids(v1),
+            "v2": v2, "rfc": msgids(rfc), "token": token}
+
+
+def hits(settings: Settings, query: str) -> set[str]:
+    index = SearchIndex.open(settings.index_dir, create=False)
+    try:
+        return {h.msgid for h in index.search(parse_query(query), per_page=0).hits}
+    finally:
+        index.close()
+
+
+def patch_pk(settings: Settings, msgid: str) -> int:
+    with Worker(settings).sessions() as session:
+        pk = session.scalar(select(Patch.id).where(Patch.msgid == msgid))
+    assert pk is not None
+    return int(pk)
+
+
+def run_cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "listarchive.cli", "-c", str(cfg), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def login(client: Any) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    assert client.post("/login", data={"name": "maint", "password": PASSWORD,
+                                       "csrf_token": token.group(1)}).status_code == 303
+
+
+def test_ingest_indexes_each_patch_with_its_state(world):
+    s = world["settings"]
+    cover, p1, p2 = world["v1"]
+    rfc_cover, rfc_patch = world["rfc"]
+    assert hits(s, "state:new") == {cover, p1, p2}
+    assert hits(s, "state:rfc") == {rfc_cover, rfc_patch}
+    # v2 arrives: the rule marks v1 superseded in the same ingest, and the index follows
+    run_ingest(s, [str(world["v2"])], LIST)
+    assert hits(s, "state:superseded") == {cover, p1, p2}
+    assert hits(s, "state:new") == set(msgids(world["v2"]))
+    # replies are not patches: no state at all
+    assert hits(s, "state:new s:steps") <= set(msgids(world["v2"]))
+
+
+def test_command_line_change_is_searchable_at_once(world):
+    s = world["settings"]
+    cover, p1, p2 = world["v1"]
+    done = run_cli(world["cfg"], "state", "patch", str(patch_pk(s, p1)), "accepted",
+                   "--as", "maint")
+    assert done.returncode == 0, done.stderr
+    assert hits(s, "state:accepted") == {p1}
+    # one of two patches accepted: the series (and so its cover letter) is under review
+    assert hits(s, "state:under-review") == {cover}
+    assert hits(s, "state:new") == {p2}
+
+
+def test_site_form_and_api_changes_are_searchable_at_once(world):
+    s = world["settings"]
+    cover, p1, p2 = world["v1"]
+    client = create_app(s).test_client()
+    login(client)
+    page = client.get(f"/patch/{patch_pk(s, p2)}/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    resp = client.post(f"/patch/{patch_pk(s, p2)}/state",
+                       data={"state": "changes-requested", "csrf_token": token.group(1)})
+    assert resp.status_code == 303
+    assert hits(s, "state:changes-requested") == {p2, cover}
+    api = create_app(s).test_client()
+    resp = api.patch(f"/api/v1/patches/{patch_pk(s, p1)}", json={"state": "rejected"},
+                     headers={"Authorization": f"Token {world['token']}"})
+    assert resp.status_code == 200
+    assert hits(s, "state:rejected") == {p1}
+    # a refused change (no token) changes nothing, in the database or the index
+    resp = api.patch(f"/api/v1/patches/{patch_pk(s, p1)}", json={"state": "accepted"})
+    assert resp.status_code in (401, 403)
+    assert hits(s, "state:accepted") == set()
+
+
+def test_change_made_while_the_index_is_locked_is_indexed_at_the_next_catch_up(world):
+    s = world["settings"]
+    cover, p1, p2 = world["v1"]
+    api = create_app(s).test_client()
+    busy = whoosh_index.open_dir(str(s.index_dir)).writer()  # an ingest's writer, say
+    try:
+        resp = api.patch(f"/api/v1/patches/{patch_pk(s, p1)}", json={"state": "deferred"},
+                         headers={"Authorization": f"Token {world['token']}"})
+        assert resp.status_code == 200 and resp.get_json()["state"] == "deferred"
+    finally:
+        busy.cancel()
+    assert hits(s, "state:deferred") == set()
+    # the next ingest (here: a reply) catches the index up with the state change
+    reply = (f"From x Thu Jan  1 00:00:00 1970\nFrom: Rev Iewer <rev@example.org>\n"
+             f"Subject: Re: [PATCH 2/2] clk: add step 2\nDate: Mon, 04 Mar 2024 10:00:00 +0000\n"
+             f"Message-ID: <late-reply@example.org>\nIn-Reply-To: <{p2}>\n"
+             f"References: <{cover}> <{p2}>\n\nLooks fine.\n\n")
+    path = world["cfg"].parent / "reply.mbox"
+    path.write_text(reply)
+    run_ingest(s, [str(path)], LIST)
+    # deferred and new patches: the series counts as deferred
+    assert hits(s, "state:deferred") == {p1, cover}
+
+
+def test_git_scan_acceptance_is_searchable(world):
+    s = world["settings"]
+    cover, p1, p2 = world["v1"]
+    repo = world["repo"]
+    git(repo, "checkout", "-q", "-b", "applied", "main")
+    patches = sorted((world["cfg"].parent / "v1").glob("000[1-9]-*.patch"))
+    git(repo, "am", "-q", *map(str, patches))
+    done = run_cli(world["cfg"], "git-scan", str(repo), "applied")
+    assert done.returncode == 0, done.stderr
+    assert hits(s, "state:accepted") == {p1, p2, cover}
