@@ -161,10 +161,16 @@ def store_batch(session: Session, items: Sequence[Incoming], now: datetime) -> B
     out.new = len(new_ids)
     out.new_ids = list(new_ids.values())
     out.new_items = [(pk, msgid, parsed_of[msgid]) for msgid, pk in new_ids.items()]
-    _add_memberships(session, memberships, new_ids)
+    joined = _add_memberships(session, memberships, new_ids)
     if rows:
         out.threads = link_threads(session, [(new_ids[str(r["msgid"])], str(r["msgid"]),
                                              str(r["references"]).split()) for r in rows])
+    # A message already stored, now also seen on another list: its thread's per-list view
+    # (the list index and its counts) gains that list.
+    old = sorted(joined - set(new_ids.values()))
+    for part in chunks(old):
+        out.threads.update(int(t) for (t,) in session.execute(
+            select(Message.thread_id).where(Message.id.in_(part))) if t is not None)
     return out
 
 
@@ -189,7 +195,8 @@ def derived_columns(p: ParsedMessage) -> dict[str, object]:
 
 
 def _add_memberships(session: Session, memberships: dict[str, set[int]],
-                     new_ids: dict[str, int]) -> None:
+                     new_ids: dict[str, int]) -> set[int]:
+    """Put messages on the lists they were seen on; returns the pks that joined a list."""
     ids = dict(new_ids)
     old = [m for m in memberships if m not in ids]
     for part in chunks(old):
@@ -206,6 +213,7 @@ def _add_memberships(session: Session, memberships: dict[str, set[int]],
     if missing:
         session.execute(insert(MessageList),
                         [{"message_id": m, "list_id": lst} for m, lst in missing])
+    return {m for m, _ in missing}
 
 
 def link_threads(session: Session, facts: Sequence[tuple[int, str, Sequence[str]]]) -> set[int]:

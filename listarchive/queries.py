@@ -130,36 +130,48 @@ class MessagePage:
 # --- lists -------------------------------------------------------------------------------------
 
 
-def _hidden_messages(session: Session, viewer: Viewer) -> dict[int, int]:
-    """List id -> how many of its messages sit in threads under an embargo that leaves the viewer
-    out: subtracted from the stored counts (embargoed threads are few, so this stays cheap)."""
-    return {int(lid): int(n) for lid, n in session.execute(
-        select(MessageList.list_id, func.count())
-        .join(Message, Message.id == MessageList.message_id)
-        .where(Message.thread_id.in_(hidden_threads(viewer)))
-        .group_by(MessageList.list_id)).all()}
+def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None
+                ) -> dict[int, tuple[int, int, datetime | None]]:
+    """List id -> (threads, messages, latest activity) over the threads this viewer may see.
+
+    One pass over the per-thread rows of the lists (each counts the thread's messages on its
+    list), not over every membership row: threads are a third of the messages. A thread under
+    an embargo that leaves the viewer out is left out whole, messages and all.
+    """
+    query = (select(ThreadList.list_id, func.count(), func.sum(ThreadList.message_count),
+                    func.max(ThreadList.last_date))
+             .where(ThreadList.thread_id.not_in(hidden_threads(viewer)))
+             .group_by(ThreadList.list_id))
+    if list_id is not None:
+        query = query.where(ThreadList.list_id == list_id)
+    return {int(lid): (int(threads), int(messages or 0), last)
+            for lid, threads, messages, last in session.execute(query)}
 
 
 def _list_summaries(session: Session, viewer: Viewer) -> list[ListSummary]:
-    hidden = _hidden_messages(session, viewer)
-    counts = {lid: n - hidden.get(lid, 0) for lid, n in session.execute(
-        select(MessageList.list_id, func.count()).group_by(MessageList.list_id)).all()}
-    per_list = {lid: (n, last) for lid, n, last in session.execute(
-        select(ThreadList.list_id, func.count(), func.max(ThreadList.last_date))
-        .where(ThreadList.thread_id.not_in(hidden_threads(viewer)))
-        .group_by(ThreadList.list_id)).all()}
+    stats = _list_stats(session, viewer)
     out = []
     for lst in session.scalars(select(MailingList).where(visible_list(viewer))
                                .order_by(MailingList.name)):
-        threads, last = per_list.get(lst.id, (0, None))
-        out.append(ListSummary(lst.name, lst.description, lst.address, counts.get(lst.id, 0),
-                               threads, last))
+        threads, messages, last = stats.get(lst.id, (0, 0, None))
+        out.append(ListSummary(lst.name, lst.description, lst.address, messages, threads, last))
     return out
 
 
 def list_directory(session: Session, viewer: Viewer) -> list[ListSummary]:
     """Every list the viewer may browse, by name, with counts and latest activity."""
     return _list_summaries(session, viewer)
+
+
+def list_exists(session: Session, viewer: Viewer, name: str) -> bool:
+    """Whether ``name`` (or :data:`ALL`) is a list this viewer may browse: what a message, thread
+    or search URL needs to know, without the counts of :func:`get_list` (which read every
+    membership row of the list: most of a message page's time on a 100k-message list)."""
+    if name == ALL:
+        return True
+    found = session.execute(select(MailingList.restricted)
+                            .where(MailingList.name == name)).first()
+    return found is not None and list_allowed(viewer, bool(found[0]), name)
 
 
 def get_list(session: Session, viewer: Viewer, name: str) -> ListSummary | None:
@@ -172,13 +184,8 @@ def get_list(session: Session, viewer: Viewer, name: str) -> ListSummary | None:
     lst = session.scalars(select(MailingList).where(MailingList.name == name)).first()
     if lst is None or not list_allowed(viewer, lst.restricted, lst.name):
         return None
-    messages = session.scalar(select(func.count()).where(MessageList.list_id == lst.id)) or 0
-    messages -= _hidden_messages(session, viewer).get(lst.id, 0)
-    threads, last = session.execute(
-        select(func.count(), func.max(ThreadList.last_date))
-        .where(ThreadList.list_id == lst.id,
-               ThreadList.thread_id.not_in(hidden_threads(viewer)))).one()
-    return ListSummary(lst.name, lst.description, lst.address, messages, threads or 0, last)
+    threads, messages, last = _list_stats(session, viewer, lst.id).get(lst.id, (0, 0, None))
+    return ListSummary(lst.name, lst.description, lst.address, messages, threads, last)
 
 
 def _list_ids(session: Session, viewer: Viewer, name: str) -> list[int] | None:

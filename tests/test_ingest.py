@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from ingest.quarantine import list_quarantined, retry_quarantined
 from ingest.worker import Worker, run_ingest
-from listarchive import rawstore
+from listarchive import queries, rawstore
 from listarchive.models import MailingList, Message, MessageList, Thread
 from listarchive.settings import from_mapping
+from listarchive.visibility import ANONYMOUS
 
 DATA = Path(__file__).resolve().parent / "data"
 TWO_LISTS = [{"name": "list-a", "list_id": "list-a.example.org", "address": "list-a@example.org"},
@@ -51,6 +52,22 @@ def test_cross_posted_message_is_stored_once_and_on_both_lists(tmp_path):
     # The first copy's bytes are kept exactly.
     raw = rawstore.unpack(_raw(settings, "crosspost-1@example.org"))
     assert raw == (DATA / "cross-posted-list-a.eml").read_bytes()
+
+
+def test_a_copy_arriving_on_a_second_list_puts_its_thread_in_that_lists_index(tmp_path):
+    settings = two_list_settings(tmp_path)
+    run_ingest(settings, [str(DATA / "cross-posted-list-a.eml")])
+    with Worker(settings).sessions() as session:
+        assert queries.get_list(session, ANONYMOUS, "list-b") == queries.ListSummary(
+            "list-b", "", "list-b@example.org", 0, 0, None)
+    # the copy list-b's server delivered: nothing new to store, but list-b now carries it
+    run_ingest(settings, [str(DATA / "cross-posted-list-b.eml")])
+    with Worker(settings).sessions() as session:
+        summary = queries.get_list(session, ANONYMOUS, "list-b")
+        assert summary is not None and (summary.messages, summary.threads) == (1, 1)
+        index = queries.list_index(session, ANONYMOUS, "list-b")
+        assert index is not None
+        assert [t.root_msgid for t in index.threads] == ["crosspost-1@example.org"]
 
 
 def _raw(settings, msgid: str) -> bytes:

@@ -120,7 +120,7 @@ def search() -> Any:
     if not text:
         abort(400, description="empty search: give ?q=QUERY")
     page, per_page = _page_args()
-    if queries.get_list(db(), viewer(), name) is None:
+    if not queries.list_exists(db(), viewer(), name):
         abort(404, description=f"there is no list named {name!r} here")
     try:
         outcome = run_search(db(), settings(), viewer(), text, name, page, per_page)

@@ -71,7 +71,7 @@ def search_page(name: str) -> Any:
         abort(400, description="?x= must be m (mbox), A (Atom) or empty")
     if mode == "m" and request.method != "POST":
         abort(405, description="the mbox of a search is downloaded with POST (as lore does)")
-    if queries.get_list(db(), viewer(), name) is None:
+    if not queries.list_exists(db(), viewer(), name):
         abort(404, description=f"there is no list named {name!r} here")
     if not text:
         abort(400, description="empty search: give ?q=QUERY")
@@ -156,7 +156,7 @@ def not_found(msgid: str, name: str) -> tuple[str, int]:
 @bp.route("/<name>/<path:rest>", methods=["GET", "HEAD"])
 def message_dispatch(name: str, rest: str) -> Any:
     name = list_name(name)
-    if queries.get_list(db(), viewer(), name) is None:
+    if not queries.list_exists(db(), viewer(), name):
         abort(404, description=f"there is no list named {name!r} here")
     path = _message_path(name)
     record = queries.find_message(db(), viewer(), path.msgid)
