@@ -327,9 +327,12 @@ def _thread_of(session: Session, viewer: Viewer, thread_id: int) -> ThreadView:
     return ThreadView(root, subject, members)
 
 
-def message_page(session: Session, viewer: Viewer, msgid: str) -> MessagePage | None:
-    """Everything the message page shows: the record, its parsed body, its thread and neighbours."""
-    record = find_message(session, viewer, msgid)
+def message_page(session: Session, viewer: Viewer, msgid: str,
+                 record: MessageRecord | None = None) -> MessagePage | None:
+    """Everything the message page shows: the record, its parsed body, its thread and neighbours.
+    ``record``: what :func:`find_message` just gave for this viewer and ``msgid``, if at hand."""
+    if record is None or record.msgid != msgid:
+        record = find_message(session, viewer, msgid)
     raw = raw_message(session, viewer, msgid) if record else None
     if record is None or raw is None:
         return None

@@ -184,7 +184,7 @@ def message_dispatch(name: str, rest: str) -> Any:
 
 
 def message_page(name: str, record: MessageRecord) -> Any:
-    view = queries.message_page(db(), viewer(), record.msgid)
+    view = queries.message_page(db(), viewer(), record.msgid, record)
     if view is None:
         return not_found(record.msgid, name)
     _audit_view(record.msgid)
