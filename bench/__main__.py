@@ -124,9 +124,12 @@ def main() -> int:
     installed = ensure_tools()
     run = Run(size_arg=args.size, machine=machine(), installed=installed,
               wrk_seconds=args.seconds)
+    SCRATCH.mkdir(parents=True, exist_ok=True)
     for i, spec in enumerate(sizes):
         sr = run_size(spec, args, profile_done=i > 0, run=run)
         run.sizes.append(sr)
+        # What is measured so far survives a failure at a later size (--report-only).
+        results.write_text(json.dumps(asdict(run), indent=1, default=str))
         # Issue 5's figures once per run: on the first archive of >= 25k messages (git-scan's
         # target), else on the last size (SIZE=small exercises them with smaller numbers).
         if run.review is None and (sr.messages >= 25_000 or i == len(sizes) - 1):
@@ -135,7 +138,6 @@ def main() -> int:
                                         pages=not args.skip_load)
     run.clk10k = _clk_reference(args, sizes)
     run.total_seconds = time.monotonic() - started
-    SCRATCH.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(asdict(run), indent=1, default=str))
     report.write(run, args.output)
     shown = args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output
