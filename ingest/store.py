@@ -19,6 +19,7 @@ from ingest.message import ParsedMessage, fingerprint
 from ingest.threads import components
 from listarchive import rawstore
 from listarchive.models import (
+    ListStat,
     MailingList,
     Message,
     MessageList,
@@ -259,6 +260,7 @@ def link_threads(session: Session, facts: Sequence[tuple[int, str, Sequence[str]
 def _merge_thread(session: Session, old: int, into: int) -> None:
     session.execute(update(Node).where(Node.thread_id == old).values(thread_id=into))
     session.execute(update(Message).where(Message.thread_id == old).values(thread_id=into))
+    _count_out(session, [old])
     session.execute(delete(ThreadList).where(ThreadList.thread_id == old))
     session.execute(delete(Thread).where(Thread.id == old))
 
@@ -300,6 +302,7 @@ def refresh_threads(session: Session, thread_ids: Iterable[int]) -> None:
             session.execute(update(Thread).where(Thread.id == tid).values(
                 root_msgid=cands[tid][1], subject=subjects[tid], first_date=first_date,
                 last_date=last_date, message_count=n))
+        _count_out(session, part)
         session.execute(delete(ThreadList).where(ThreadList.thread_id.in_(part)))
         per_list = session.execute(
             select(Message.thread_id, MessageList.list_id, func.count(),
@@ -311,6 +314,32 @@ def refresh_threads(session: Session, thread_ids: Iterable[int]) -> None:
             session.execute(insert(ThreadList), [
                 {"thread_id": t, "list_id": lst, "message_count": n, "last_date": last}
                 for t, lst, n, last in per_list])
+            added: dict[int, tuple[int, int]] = {}
+            for _t, lst, n, _last in per_list:
+                threads, messages = added.get(lst, (0, 0))
+                added[lst] = (threads + 1, messages + n)
+            _add_to_stats(session, added)
+
+
+def _count_out(session: Session, thread_ids: Sequence[object]) -> None:
+    """Take these threads' per-list rows out of the list totals (before they are deleted)."""
+    _add_to_stats(session, {int(lst): (-int(n), -int(m or 0)) for lst, n, m in session.execute(
+        select(ThreadList.list_id, func.count(), func.sum(ThreadList.message_count))
+        .where(ThreadList.thread_id.in_(thread_ids)).group_by(ThreadList.list_id))})
+
+
+def _add_to_stats(session: Session, delta: dict[int, tuple[int, int]]) -> None:
+    """Add (threads, messages) to each list's totals."""
+    if not delta:
+        return
+    have = set(session.scalars(select(ListStat.list_id).where(ListStat.list_id.in_(delta))))
+    for lst, (threads, messages) in sorted(delta.items()):
+        if lst in have:
+            session.execute(update(ListStat).where(ListStat.list_id == lst).values(
+                threads=ListStat.threads + threads, messages=ListStat.messages + messages))
+        else:
+            session.execute(insert(ListStat).values(list_id=lst, threads=threads,
+                                                    messages=messages))
 
 
 def quarantine(session: Session, raw: bytes, reason: str, source: str, list_name: str,
@@ -333,6 +362,7 @@ def reset_derived(session: Session) -> None:
     """Drop everything derived from raw messages (reindex rebuilds it)."""
     session.execute(update(Message).values(thread_id=None))
     session.execute(delete(ThreadList))
+    session.execute(delete(ListStat))
     session.execute(delete(Node))
     session.execute(delete(Thread))
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Select, create_engine, event, insert, inspect, select
+from sqlalchemy import Engine, Select, create_engine, event, func, insert, inspect, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from listarchive.models import Base, Patch, PatchSubsystem, SeriesSubsystem
+from listarchive.models import (
+    Base,
+    ListStat,
+    Patch,
+    PatchSubsystem,
+    SeriesSubsystem,
+    ThreadList,
+)
 from listarchive.settings import Settings
 
 
@@ -57,10 +64,14 @@ def init_db(engine: Engine) -> None:
     """
     for attempt in range(5):
         try:
-            fresh_links = not inspect(engine).has_table("series_subsystems")
+            have = inspect(engine)
+            fresh_links = not have.has_table("series_subsystems")
+            fresh_stats = not have.has_table("list_stats")
             Base.metadata.create_all(engine)
             if fresh_links:
                 _derive_series_subsystems(engine)
+            if fresh_stats:
+                _derive_list_stats(engine)
             return
         except (OperationalError, ProgrammingError) as exc:
             if "already exists" not in str(exc) or attempt == 4:
@@ -73,6 +84,20 @@ def series_subsystem_links() -> Select[int | None, int]:
     return (select(Patch.series_id, PatchSubsystem.subsystem_id)
             .join(PatchSubsystem, PatchSubsystem.patch_id == Patch.id)
             .where(Patch.series_id.is_not(None)).distinct())
+
+
+def list_stat_totals() -> Select[int, int, int | None]:
+    """(list id, threads, messages) summed from the per-thread rows: what ``list_stats`` holds,
+    derived."""
+    return (select(ThreadList.list_id, func.count(), func.sum(ThreadList.message_count))
+            .group_by(ThreadList.list_id))
+
+
+def _derive_list_stats(engine: Engine) -> None:
+    """Fill the list totals of an archive made before they were kept."""
+    with engine.begin() as conn:
+        conn.execute(insert(ListStat).from_select(["list_id", "threads", "messages"],
+                                                  list_stat_totals()))
 
 
 def _derive_series_subsystems(engine: Engine) -> None:

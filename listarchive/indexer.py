@@ -172,11 +172,12 @@ def state_targets(session: Session, after: int, upto: int, indexed: int) -> list
 
 
 def refresh_states(settings: Settings, sessions: sessionmaker[Session],
-                   timeout: float | None = None) -> int:
+                   timeout: float | None = None, limit: int | None = None) -> int:
     """Rebuild the documents of what changed state since the last refresh (see the module's
-    docstring); returns how many. ``timeout`` bounds the wait for the index's write lock (the
-    site passes a short one: an ingest holding the lock refreshes them itself when it next
-    catches up); the watermark only moves once the documents are committed."""
+    docstring); returns how many. ``timeout`` bounds the wait for the index's write lock and
+    ``limit`` the number of documents worth doing now (the site passes both: an ingest holding
+    the lock, or a change too large for a web request, is left to the next catch-up). Large
+    sets go in batches of :data:`BATCH`; the watermark only moves once all are committed."""
     if not settings.search_enabled:
         return 0
     with sessions() as session:
@@ -185,21 +186,32 @@ def refresh_states(settings: Settings, sessions: sessionmaker[Session],
         if upto <= after:
             return 0
         targets = state_targets(session, after, upto, _watermark(session))
-        rows: list[Any] = []
-        for start in range(0, len(targets), 400):
-            rows.extend(session.execute(_select().where(
-                Message.id.in_(targets[start:start + 400]))).all())
-        docs = [doc for _, doc in _documents(session, rows)]
-    if docs:
+    if limit is not None and len(targets) > limit:
+        logger.info("%d documents changed state; left to the next catch-up", len(targets))
+        return 0
+    done = 0
+    if targets:
         index = SearchIndex.open(settings.index_dir, mmap=False)
         try:
-            index.add(docs, replace={d.msgid for d in docs}, timeout=timeout)
+            for first in range(0, len(targets), BATCH):
+                with sessions() as session:
+                    rows = _rows(session, targets[first:first + BATCH])
+                    done += index.add((doc for _, doc in _documents(session, rows)),
+                                      replace={r[1] for r in rows}, expected=len(rows),
+                                      timeout=timeout)
         finally:
             index.close()
     with sessions.begin() as session:
         if _watermark(session, STATE_WATERMARK) < upto:
             _set_watermark(session, upto, STATE_WATERMARK)
-    return len(docs)
+    return done
+
+
+def _rows(session: Session, ids: Sequence[int]) -> list[Any]:
+    rows: list[Any] = []
+    for start in range(0, len(ids), 400):
+        rows.extend(session.execute(_select().where(Message.id.in_(ids[start:start + 400]))).all())
+    return rows
 
 
 def _states(session: Session, ids: Sequence[int]) -> dict[int, str]:

@@ -146,6 +146,19 @@ class ThreadList(Base):
     thread: Mapped[Thread] = relationship(back_populates="lists")
 
 
+class ListStat(Base):
+    """A list's totals over its per-thread rows (``thread_lists``): how many threads, and their
+    messages on this list. Kept by the ingest with every change to those rows, so that no page
+    counts a whole list; threads hidden from a viewer are subtracted when read."""
+
+    __tablename__ = "list_stats"
+
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), primary_key=True,
+                                         autoincrement=False)
+    threads: Mapped[int] = mapped_column(Integer, default=0)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Quarantined(Base):
     """A message that could not be parsed, kept raw with its reason until retried."""
 

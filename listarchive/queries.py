@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 from ingest.message import ParsedMessage, body_text, parse
 from ingest.threads import TreeItem, TreeRow, build_tree
 from listarchive import mbox, rawstore
-from listarchive.models import MailingList, Message, MessageList, Thread, ThreadList
+from listarchive.models import (
+    ListStat,
+    MailingList,
+    Message,
+    MessageList,
+    Thread,
+    ThreadList,
+)
 from listarchive.visibility import (
     Viewer,
     hidden_threads,
@@ -134,18 +141,29 @@ def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None
                 ) -> dict[int, tuple[int, int, datetime | None]]:
     """List id -> (threads, messages, latest activity) over the threads this viewer may see.
 
-    One pass over the per-thread rows of the lists (each counts the thread's messages on its
-    list), not over every membership row: threads are a third of the messages. A thread under
-    an embargo that leaves the viewer out is left out whole, messages and all.
+    The totals are kept per list by the ingest (``list_stats``); the threads of an embargo that
+    leaves the viewer out (usually none) are subtracted, and the latest activity is the first
+    visible row of the list's (list, last date) index read backwards. No list is counted
+    whole, whatever its size.
     """
-    query = (select(ThreadList.list_id, func.count(), func.sum(ThreadList.message_count),
-                    func.max(ThreadList.last_date))
-             .where(ThreadList.thread_id.not_in(hidden_threads(viewer)))
-             .group_by(ThreadList.list_id))
+    totals = select(ListStat.list_id, ListStat.threads, ListStat.messages)
+    hidden = (select(ThreadList.list_id, func.count(), func.sum(ThreadList.message_count))
+              .where(ThreadList.thread_id.in_(hidden_threads(viewer)))
+              .group_by(ThreadList.list_id))
     if list_id is not None:
-        query = query.where(ThreadList.list_id == list_id)
-    return {int(lid): (int(threads), int(messages or 0), last)
-            for lid, threads, messages, last in session.execute(query)}
+        totals = totals.where(ListStat.list_id == list_id)
+        hidden = hidden.where(ThreadList.list_id == list_id)
+    minus = {int(lid): (int(t), int(m or 0)) for lid, t, m in session.execute(hidden)}
+    out: dict[int, tuple[int, int, datetime | None]] = {}
+    for lid, threads, messages in session.execute(totals):
+        gone_t, gone_m = minus.get(int(lid), (0, 0))
+        last = session.scalar(
+            select(ThreadList.last_date)
+            .where(ThreadList.list_id == lid, ThreadList.thread_id.not_in(hidden_threads(viewer)),
+                   ThreadList.last_date.is_not(None))
+            .order_by(ThreadList.last_date.desc()).limit(1))
+        out[int(lid)] = (int(threads) - gone_t, int(messages) - gone_m, last)
+    return out
 
 
 def _list_summaries(session: Session, viewer: Viewer) -> list[ListSummary]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ingest.quarantine import list_quarantined, retry_quarantined
+from ingest.reindex import reindex
 from ingest.worker import Worker, run_ingest
 from listarchive import queries, rawstore
 from listarchive.models import MailingList, Message, MessageList, Thread
@@ -68,6 +69,17 @@ def test_a_copy_arriving_on_a_second_list_puts_its_thread_in_that_lists_index(tm
         index = queries.list_index(session, ANONYMOUS, "list-b")
         assert index is not None
         assert [t.root_msgid for t in index.threads] == ["crosspost-1@example.org"]
+    # rebuilt from the raw mail, the same
+    reindex(settings)
+    with Worker(settings).sessions() as session:
+        again = queries.get_list(session, ANONYMOUS, "list-b")
+        assert again is not None and (again.messages, again.threads) == (1, 1)
+    # an archive made before the totals were kept gets them when it is next opened
+    with sqlite3.connect(settings.data_dir / "listarchive.sqlite3") as db:
+        db.execute("DROP TABLE list_stats")
+    with Worker(settings).sessions() as session:
+        opened = queries.get_list(session, ANONYMOUS, "list-a")
+        assert opened is not None and (opened.messages, opened.threads) == (1, 1)
 
 
 def _raw(settings, msgid: str) -> bytes:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from whoosh import index as whoosh_index
 
 from ingest.worker import Worker, run_ingest
-from listarchive import accounts
+from listarchive import accounts, indexer, web
 from listarchive.models import Patch
 from listarchive.search import SearchIndex
 from listarchive.searchquery import parse_query
@@ -183,3 +183,21 @@ def test_git_scan_acceptance_is_searchable(world):
     done = run_cli(world["cfg"], "git-scan", str(repo), "applied")
     assert done.returncode == 0, done.stderr
     assert hits(s, "state:accepted") == {p1, p2, cover}
+
+
+def test_a_change_too_large_for_a_request_is_left_to_the_next_catch_up(world, monkeypatch):
+    s = world["settings"]
+    cover, p1, p2 = world["v1"]
+    monkeypatch.setattr(web, "STATE_REFRESH_MAX", 2)  # the series, its cover and two patches
+    api = create_app(s).test_client()
+    with Worker(s).sessions() as session:
+        series_id = session.scalar(select(Patch.series_id).where(Patch.msgid == p1))
+    resp = api.patch(f"/api/v1/series/{series_id}", json={"state": "accepted"},
+                     headers={"Authorization": f"Token {world['token']}"})
+    assert resp.status_code == 200
+    assert hits(s, "state:accepted") == set()
+    # a catch-up does it, in batches when there are many
+    monkeypatch.setattr(indexer, "BATCH", 1)
+    assert indexer.refresh_states(s, Worker(s).sessions) == 3
+    assert hits(s, "state:accepted") == {cover, p1, p2}
+    assert indexer.refresh_states(s, Worker(s).sessions) == 0  # the watermark moved

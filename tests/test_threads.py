@@ -13,7 +13,8 @@ from sqlalchemy import select
 from ingest.sources import RawMail
 from ingest.threads import TreeItem, build_tree, components, pick_root
 from ingest.worker import Summary, Worker
-from listarchive.models import Message, Thread
+from listarchive.db import list_stat_totals
+from listarchive.models import ListStat, Message, Thread
 from listarchive.settings import from_mapping
 
 
@@ -71,6 +72,15 @@ def partition(worker: Worker) -> tuple[frozenset[frozenset[str]], frozenset[str]
     return frozenset(frozenset(g) for g in groups.values()), roots
 
 
+def list_totals(worker: Worker) -> tuple[dict[int, tuple[int, int]], dict[int, tuple[int, int]]]:
+    """The list totals the ingest kept, and the same summed from the per-thread rows now."""
+    with worker.sessions() as session:
+        kept = {lid: (t, m) for lid, t, m in session.execute(
+            select(ListStat.list_id, ListStat.threads, ListStat.messages)) if t or m}
+        derived = {lid: (t, int(m)) for lid, t, m in session.execute(list_stat_totals())}
+    return kept, derived
+
+
 def ingest_in_order(tmp: Path, order: list[int], batch: int) -> Worker:
     cfg = from_mapping({"storage": {"data_dir": str(tmp)}, "search": {"enabled": False},
                         "ingest": {"batch_size": batch}})
@@ -98,3 +108,7 @@ def test_threads_do_not_depend_on_arrival_order(tmp_path_factory, seed, batch):
     random.Random(seed).shuffle(order)
     shuffled = ingest_in_order(tmp_path_factory.mktemp("shuf"), order, batch)
     assert partition(shuffled) == partition(reference)
+    # the list totals kept through every merge equal a recount, and do not depend on the order
+    kept, derived = list_totals(shuffled)
+    assert kept == derived == list_totals(reference)[1]
+    assert sum(m for _t, m in kept.values()) == len(MAILS)

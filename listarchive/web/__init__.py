@@ -27,6 +27,7 @@ PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'non
             "form-action 'self'; frame-ancestors 'none'")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 STATE_REFRESH_WAIT = 2.0  # seconds a write request waits for the search index's lock
+STATE_REFRESH_MAX = 1000  # documents a write request re-indexes itself (about 3 s), else ingest
 
 
 class SafeJSONProvider(DefaultJSONProvider):
@@ -93,9 +94,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         if request.method in WRITE_METHODS and resp.status_code < 400:
             try:
                 refresh_states(settings, app.extensions["listarchive.sessionmaker"],
-                               timeout=STATE_REFRESH_WAIT)
+                               timeout=STATE_REFRESH_WAIT, limit=STATE_REFRESH_MAX)
             except IndexBusy:
                 logger.info("search index busy; state changes are indexed at the next catch-up")
+            except OSError as exc:  # the change itself is committed: never answer it with a 500
+                logger.warning("state changes not indexed (next catch-up does it): %s", exc)
         return resp
 
     @app.after_request
