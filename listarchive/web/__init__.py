@@ -27,7 +27,9 @@ PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'non
             "form-action 'self'; frame-ancestors 'none'")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 STATE_REFRESH_WAIT = 2.0  # seconds a write request waits for the search index's lock
-STATE_REFRESH_MAX = 1000  # documents a write request re-indexes itself (about 3 s), else ingest
+# Documents a write request re-indexes itself (a second or two, in one process: below the
+# size at which the index writer starts helper processes); more are left to the next catch-up.
+STATE_REFRESH_MAX = 500
 
 
 class SafeJSONProvider(DefaultJSONProvider):
