@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Select, create_engine, event, func, insert, inspect, select
+from sqlalchemy import (
+    Engine,
+    Select,
+    create_engine,
+    event,
+    exists,
+    func,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,7 +81,7 @@ def init_db(engine: Engine) -> None:
             if fresh_links:
                 _derive_series_subsystems(engine)
             if fresh_stats:
-                _derive_list_stats(engine)
+                derive_list_stats(engine)
             return
         except (OperationalError, ProgrammingError) as exc:
             if "already exists" not in str(exc) or attempt == 4:
@@ -93,16 +103,24 @@ def list_stat_totals() -> Select[int, int, int | None]:
             .group_by(ThreadList.list_id))
 
 
-def _derive_list_stats(engine: Engine) -> None:
-    """Fill the list totals of an archive made before they were kept."""
+def derive_list_stats(engine: Engine) -> None:
+    """Fill the list totals of an archive made before they were kept. Lists that already have
+    theirs are left alone: another process may have created the table a moment before this one
+    looked, and be keeping them already (eight deliveries starting on a new archive at once)."""
+    totals = list_stat_totals().subquery()
     with engine.begin() as conn:
-        conn.execute(insert(ListStat).from_select(["list_id", "threads", "messages"],
-                                                  list_stat_totals()))
+        conn.execute(insert(ListStat).from_select(
+            ["list_id", "threads", "messages"],
+            select(totals).where(totals.c.list_id.not_in(select(ListStat.list_id)))))
 
 
 def _derive_series_subsystems(engine: Engine) -> None:
     """Fill the series-subsystem links of an archive made before they existed (the ingest keeps
     them from then on; ``reindex`` and ``maintainers import`` rebuild them)."""
+    links = series_subsystem_links().subquery()
     with engine.begin() as conn:
-        conn.execute(insert(SeriesSubsystem).from_select(["series_id", "subsystem_id"],
-                                                         series_subsystem_links()))
+        conn.execute(insert(SeriesSubsystem).from_select(
+            ["series_id", "subsystem_id"],
+            select(links).where(~exists(select(SeriesSubsystem.series_id).where(
+                SeriesSubsystem.series_id == links.c.series_id,
+                SeriesSubsystem.subsystem_id == links.c.subsystem_id)))))

@@ -15,6 +15,7 @@ from ingest.quarantine import list_quarantined, retry_quarantined
 from ingest.reindex import reindex
 from ingest.worker import Worker, run_ingest
 from listarchive import queries, rawstore
+from listarchive.db import derive_list_stats, make_engine
 from listarchive.models import MailingList, Message, MessageList, Thread
 from listarchive.settings import from_mapping
 from listarchive.visibility import ANONYMOUS
@@ -80,6 +81,13 @@ def test_a_copy_arriving_on_a_second_list_puts_its_thread_in_that_lists_index(tm
     with Worker(settings).sessions() as session:
         opened = queries.get_list(session, ANONYMOUS, "list-a")
         assert opened is not None and (opened.messages, opened.threads) == (1, 1)
+    # a second process that also saw the table missing fills nothing twice
+    engine = make_engine(settings)
+    derive_list_stats(engine)
+    engine.dispose()
+    with Worker(settings).sessions() as session:
+        again = queries.get_list(session, ANONYMOUS, "list-a")
+        assert again is not None and (again.messages, again.threads) == (1, 1)
 
 
 def _raw(settings, msgid: str) -> bytes:
