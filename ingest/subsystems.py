@@ -18,6 +18,7 @@ from ingest.maintainers import SubsystemMatcher, parse_maintainers
 from ingest.seriesstore import link_subsystems
 from ingest.worker import Worker
 from listarchive.errors import SourceError
+from listarchive.indexer import reindex_patches
 from listarchive.models import Patch, PatchSubsystem, Subsystem
 from listarchive.settings import Settings
 
@@ -84,4 +85,6 @@ def import_maintainers(settings: Settings, path: str | Path) -> tuple[int, int]:
             if links:
                 session.execute(insert(PatchSubsystem), links)
         link_subsystems(session)
+    # Patches indexed before carry the old subsystems in their ``subsystem:`` facet.
+    reindex_patches(settings, worker.sessions)
     return len(unique), matched

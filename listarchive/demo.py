@@ -78,9 +78,12 @@ def scan_demo_repo(settings: Settings, repo: Path, out: TextIO) -> None:
     maintainer's ``listarchive git-scan`` would."""
     from ingest.worker import Worker
     from listarchive.gitscan import scan
+    from listarchive.indexer import refresh_states
 
-    with Worker(settings).sessions.begin() as session:
+    worker = Worker(settings)
+    with worker.sessions.begin() as session:
         result = scan(session, repo, "main")
+    refresh_states(settings, worker.sessions)  # ``state:accepted`` finds them at once
     print(f"git-scan: {result.commits} commits read, {result.changed} patches marked accepted",
           file=out)
 

@@ -189,21 +189,40 @@ def refresh_states(settings: Settings, sessions: sessionmaker[Session],
     if limit is not None and len(targets) > limit:
         logger.info("%d documents changed state; left to the next catch-up", len(targets))
         return 0
-    done = 0
-    if targets:
-        index = SearchIndex.open(settings.index_dir, mmap=False)
-        try:
-            for first in range(0, len(targets), BATCH):
-                with sessions() as session:
-                    rows = _rows(session, targets[first:first + BATCH])
-                    done += index.add((doc for _, doc in _documents(session, rows)),
-                                      replace={r[1] for r in rows}, expected=len(rows),
-                                      timeout=timeout)
-        finally:
-            index.close()
+    done = _rebuild(settings, sessions, targets, timeout)
     with sessions.begin() as session:
         if _watermark(session, STATE_WATERMARK) < upto:
             _set_watermark(session, upto, STATE_WATERMARK)
+    return done
+
+
+def reindex_patches(settings: Settings, sessions: sessionmaker[Session]) -> int:
+    """Rebuild the documents of every indexed patch and cover letter (after ``maintainers
+    import`` replaced the subsystems their ``subsystem:`` facet names); returns how many."""
+    if not settings.search_enabled:
+        return 0
+    with sessions() as session:
+        targets = list(session.scalars(select(Patch.id).where(Patch.id <= _watermark(session))
+                                       .order_by(Patch.id)))
+    return _rebuild(settings, sessions, targets)
+
+
+def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[int],
+             timeout: float | None = None) -> int:
+    """Replace the documents of these messages, in batches of :data:`BATCH`."""
+    if not ids:
+        return 0
+    done = 0
+    index = SearchIndex.open(settings.index_dir, mmap=False)
+    try:
+        for first in range(0, len(ids), BATCH):
+            with sessions() as session:
+                rows = _rows(session, ids[first:first + BATCH])
+                done += index.add((doc for _, doc in _documents(session, rows)),
+                                  replace={r[1] for r in rows}, expected=len(rows),
+                                  timeout=timeout)
+    finally:
+        index.close()
     return done
 
 

@@ -8,6 +8,7 @@ series with a cover letter, and an RFC patch.
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -22,7 +23,8 @@ from whoosh import index as whoosh_index
 
 from ingest.worker import Worker, run_ingest
 from listarchive import accounts, indexer, web
-from listarchive.models import Patch
+from listarchive.demo import run_demo
+from listarchive.models import Patch, PatchState, PatchSubsystem, Subsystem
 from listarchive.search import SearchIndex
 from listarchive.searchquery import parse_query
 from listarchive.settings import Settings, from_mapping
@@ -201,3 +203,19 @@ def test_a_change_too_large_for_a_request_is_left_to_the_next_catch_up(world, mo
     assert indexer.refresh_states(s, Worker(s).sessions) == 3
     assert hits(s, "state:accepted") == {cover, p1, p2}
     assert indexer.refresh_states(s, Worker(s).sessions) == 0  # the watermark moved
+
+
+def test_demo_archive_answers_state_and_subsystem_searches(tmp_path):
+    """The demo imports MAINTAINERS and runs git-scan after its ingest: both facets follow."""
+    s = from_mapping({"storage": {"data_dir": str(tmp_path / "instance")},
+                      "search": {"enabled": True}})
+    assert run_demo(s, None, None, None, serve_site=False, out=io.StringIO()) == 0
+    with Worker(s).sessions() as session:
+        accepted = set(session.scalars(select(Patch.msgid).join(
+            PatchState, PatchState.patch_id == Patch.id).where(PatchState.state == "accepted")))
+        clock = set(session.scalars(select(Patch.msgid).join(
+            PatchSubsystem, PatchSubsystem.patch_id == Patch.id).join(Subsystem).where(
+                Subsystem.name == "CLOCK DEMO DRIVER")))
+    assert accepted and clock
+    assert accepted <= hits(s, "state:accepted")
+    assert hits(s, 'subsystem:"CLOCK DEMO DRIVER"') == clock
