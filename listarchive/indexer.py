@@ -131,19 +131,10 @@ def reindex_messages(settings: Settings, sessions: sessionmaker[Session],
         return 0
     wanted = sorted(set(msgids))
     with sessions() as session:
-        rows: list[Any] = []
-        for start in range(0, len(wanted), 400):
-            rows.extend(session.execute(_select().where(
-                Message.msgid.in_(wanted[start:start + 400]))).all())
-        docs = list(_documents(session, rows))
-    if not docs:
-        return 0
-    index = SearchIndex.open(settings.index_dir, mmap=False)
-    try:
-        index.add(doc for _, doc in docs)
-    finally:
-        index.close()
-    return len(docs)
+        ids = [int(pk) for start in range(0, len(wanted), 400)
+               for pk in session.scalars(select(Message.id).where(
+                   Message.msgid.in_(wanted[start:start + 400])))]
+    return _rebuild(settings, sessions, sorted(ids))
 
 
 def state_targets(session: Session, after: int, upto: int, indexed: int) -> list[int]:
