@@ -4,7 +4,7 @@ Both packages install the same ``whoosh`` module, so the one not in the venv is 
 ``pip --target`` into the scratch folder and put first on ``PYTHONPATH`` for its runs. Each run
 copies the search-off archive of the corpus, rebuilds its index with ``listarchive reindex
 --search`` (a child process: wall, CPU seconds, peak RSS), and then answers the run's query mix
-in one process through ``listarchive.search`` (engine time only: no page, no HTTP), so the two
+in one process through ``listarchive.search.whooshindex`` (engine time only: no page, no HTTP), so the two
 packages are compared on the same documents and the same queries. With both packages, each is
 built twice in the order A B B A and reported as the mean of its two runs.
 """
@@ -29,15 +29,15 @@ INSTALLED = "whoosh-reloaded"  # the fork the project depends on (pyproject.toml
 _PROBE = """
 import json, sys, time, whoosh
 from pathlib import Path
-from listarchive import search, searchquery
-index = search.SearchIndex.open(Path(sys.argv[1]), create=False)
+from listarchive.search import query, whooshindex
+index = whooshindex.SearchIndex.open(Path(sys.argv[1]), create=False)
 queries = json.loads(Path(sys.argv[2]).read_text())
-index.search(searchquery.parse_query("clk"))
+index.search(query.parse_query("clk"))
 times, totals = [], []
 for rounds in range(2):
     for q in queries:
         start = time.perf_counter()
-        result = index.search(searchquery.parse_query(q), per_page=50)
+        result = index.search(query.parse_query(q), per_page=50)
         times.append((time.perf_counter() - start) * 1000)
         totals.append(result.total)
 times.sort()

@@ -351,7 +351,7 @@ def _engines(runs: list[EngineRun]) -> list[str]:
         "with each package (when both are measured: twice each, in the order reloaded, "
         "original, original, reloaded, and the mean of the two builds shown, so that neither "
         "gains from running later); then the run's query mix (every query twice, 50 results per "
-        "page, newest first) answered in one process through `listarchive.search`: engine "
+        "page, newest first) answered in one process through `listarchive.search.whooshindex`: engine "
         "time, no page rendering or HTTP. The original package is installed with `pip "
         "--target` into the scratch folder and put first on `PYTHONPATH` for its runs. "
         "'matches' sums the hits of the mix: the same figure means both packages gave the "

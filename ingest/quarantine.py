@@ -7,11 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ingest import store
+from ingest import messagestore
 from ingest.sources import RawMail
 from ingest.worker import Summary, Worker, prepare, utcnow
-from listarchive import rawstore
-from listarchive.models import Quarantined
+from listarchive.archive import rawstore
+from listarchive.archive.models import Quarantined
 from listarchive.settings import Settings
 
 
@@ -50,6 +50,6 @@ def retry_quarantined(settings: Settings, ids: list[int] | None = None) -> tuple
         worker = Worker(settings, list_name or None)
         worker.store([mail], Summary())
         with worker.sessions.begin() as session:
-            store.release_quarantined(session, qid)
+            messagestore.release_quarantined(session, qid)
         released += 1
     return released, still

@@ -10,11 +10,11 @@ import time
 
 from sqlalchemy import select
 
-from ingest import store
-from ingest.message import parse
+from ingest import messagestore
 from ingest.worker import Summary, Worker, utcnow
-from listarchive import rawstore
-from listarchive.models import Message
+from listarchive.archive import rawstore
+from listarchive.archive.models import Message
+from listarchive.mail.message import parse
 from listarchive.settings import Settings
 
 CHUNK = 1000
@@ -26,7 +26,7 @@ def reindex(settings: Settings) -> Summary:
     worker = Worker(settings)
     now = utcnow()
     with worker.sessions.begin() as session:
-        store.reset_derived(session)
+        messagestore.reset_derived(session)
         for reset in worker.reset_hooks:
             reset(session)
         last = 0
@@ -41,15 +41,15 @@ def reindex(settings: Settings) -> Summary:
             items = []
             for pk, msgid, blob in rows:
                 parsed = parse(rawstore.unpack(blob), now=now)
-                store.rederive(session, pk, parsed)
+                messagestore.rederive(session, pk, parsed)
                 facts.append((pk, msgid, list(parsed.references)))
                 items.append((pk, msgid, parsed))
-            touched = store.link_threads(session, facts)
-            store.refresh_threads(session, touched)
+            touched = messagestore.link_threads(session, facts)
+            messagestore.refresh_threads(session, touched)
             for hook in worker.after_batch:
                 hook(session, items)
             summary.read += len(rows)
-    from listarchive.indexer import rebuild
+    from listarchive.search.indexer import rebuild
 
     rebuild(settings, worker.sessions)
     worker.totals(summary)

@@ -1,7 +1,7 @@
 """Writes patches, trailers, series and revision links: the review side of the store.
 
-Like :mod:`ingest.store` it takes a session and never commits. Series are regrouped per
-submitter from every patch fact of that submitter, with the pure :func:`ingest.series.group_series`,
+Like :mod:`ingest.messagestore` it takes a session and never commits. Series are regrouped per
+submitter from every patch fact of that submitter, with the pure :func:`listarchive.mail.series.group_series`,
 so the result does not depend on which batch brought which patch.
 """
 
@@ -12,15 +12,9 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from ingest.extract import MailFacts
-from ingest.maintainers import SubsystemMatcher
-from ingest.message import ParsedMessage
-from ingest.series import PatchFact, SeriesGroup, group_series, link_revisions
-from ingest.store import chunks
-from ingest.subject import SubjectInfo
-from ingest.trailers import matches_sender
-from listarchive.db import series_subsystem_links
-from listarchive.models import (
+from ingest.messagestore import chunks
+from listarchive.archive.db import series_subsystem_links
+from listarchive.archive.models import (
     Message,
     Patch,
     PatchSubsystem,
@@ -30,6 +24,12 @@ from listarchive.models import (
     Subsystem,
     Trailer,
 )
+from listarchive.mail.extract import MailFacts
+from listarchive.mail.maintainers import SubsystemMatcher
+from listarchive.mail.message import ParsedMessage
+from listarchive.mail.series import PatchFact, SeriesGroup, group_series, link_revisions
+from listarchive.mail.subject import SubjectInfo
+from listarchive.mail.trailers import matches_sender
 
 
 def store_facts(session: Session, items: Sequence[tuple[int, str, ParsedMessage, MailFacts]],
@@ -88,7 +88,7 @@ def store_facts(session: Session, items: Sequence[tuple[int, str, ParsedMessage,
 
 def load_matcher(session: Session) -> tuple[SubsystemMatcher, dict[str, int]] | None:
     """The subsystem matcher of the imported MAINTAINERS file, or None before an import."""
-    from ingest.maintainers import parse_maintainers
+    from listarchive.mail.maintainers import parse_maintainers
 
     rows = session.execute(select(Subsystem.id, Subsystem.name, Subsystem.patterns)).all()
     if not rows:

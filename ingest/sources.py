@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, Protocol, cast
 
 from listarchive.errors import SourceError
-from listarchive.mbox import unescape
+from listarchive.mail.mbox import unescape
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class MboxSource:
     second rule accepts the bare ``From A`` separators of patchew's test mbox files; together they
     refuse "From time to time" in an unquoted mboxo body (CPython's ``mailbox_01.mbox``). The blank
     line the mbox writer puts after each message is removed (one ``\\n``, or ``\\r\\n`` in a CRLF
-    file); ``>From `` lines are un-quoted the mboxrd way (see ``listarchive.mbox``).
+    file); ``>From `` lines are un-quoted the mboxrd way (see ``listarchive.mail.mbox``).
 
     ``follow``: the file may still be growing. Its last message is yielded only once it ends
     with a blank line (as every mbox writer ends a message) and no ``<file>.lock`` dot-lock is

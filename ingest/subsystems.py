@@ -13,13 +13,13 @@ from pathlib import Path
 
 from sqlalchemy import delete, insert, select
 
-from ingest.maintainers import Subsystem as Section
-from ingest.maintainers import SubsystemMatcher, parse_maintainers
 from ingest.seriesstore import link_subsystems
 from ingest.worker import Worker
+from listarchive.archive.models import Patch, PatchSubsystem, Subsystem
 from listarchive.errors import SourceError
-from listarchive.indexer import reindex_patches
-from listarchive.models import Patch, PatchSubsystem, Subsystem
+from listarchive.mail.maintainers import Subsystem as Section
+from listarchive.mail.maintainers import SubsystemMatcher, parse_maintainers
+from listarchive.search.indexer import reindex_patches
 from listarchive.settings import Settings
 
 _FIELDS = (("M", "maintainers"), ("R", "reviewers"), ("L", "lists"), ("S", "status"),

@@ -13,7 +13,7 @@ from types import FrameType
 
 from ingest.sources import open_source
 from ingest.worker import Summary, Worker
-from listarchive.embargo import expire_pass
+from listarchive.access.embargo import expire_pass
 from listarchive.settings import Settings
 
 logger = logging.getLogger(__name__)

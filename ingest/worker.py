@@ -17,17 +17,17 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest import seriesstore, store
-from ingest.extract import mail_facts
-from ingest.maintainers import SubsystemMatcher
-from ingest.message import ParsedMessage, parse
+from ingest import messagestore, seriesstore
 from ingest.sources import RawMail, Source, open_source
-from listarchive import rawstore
-from listarchive.db import init_db, make_engine, make_sessionmaker
-from listarchive.embargo import embargo_rules
+from listarchive.access.embargo import embargo_rules
+from listarchive.archive import rawstore
+from listarchive.archive.db import init_db, make_engine, make_sessionmaker
+from listarchive.archive.models import Patch, Series, SourceState, Thread
 from listarchive.errors import MalformedMessage, TemporaryFailure
-from listarchive.models import Patch, Series, SourceState, Thread
-from listarchive.rules import automatic_transitions
+from listarchive.mail.extract import mail_facts
+from listarchive.mail.maintainers import SubsystemMatcher
+from listarchive.mail.message import ParsedMessage, parse
+from listarchive.review.rules import automatic_transitions
 from listarchive.settings import Settings, check_list_name
 
 logger = logging.getLogger(__name__)
@@ -61,11 +61,11 @@ class ListResolver:
     """Which lists a message belongs to: ``--list``, else List-Id/address of a configured list."""
 
     def __init__(self, session: Session, settings: Settings, forced: str | None) -> None:
-        self.ids = store.ensure_lists(session, settings.lists)
+        self.ids = messagestore.ensure_lists(session, settings.lists)
         self.forced: int | None = None
         if forced is not None:
             check_list_name(forced)
-            self.forced = self.ids.get(forced) or store.ensure_list(session, forced)
+            self.forced = self.ids.get(forced) or messagestore.ensure_list(session, forced)
             self.ids[forced] = self.forced
         self.by_list_id = {c.list_id.lower(): self.ids[c.name] for c in settings.lists if c.list_id}
         self.by_address = {c.address.lower(): self.ids[c.name] for c in settings.lists
@@ -83,7 +83,7 @@ class ListResolver:
                     found.add(lid)
         if not found:
             if FALLBACK_LIST not in self.ids:
-                self.ids[FALLBACK_LIST] = store.ensure_list(self.session, FALLBACK_LIST)
+                self.ids[FALLBACK_LIST] = messagestore.ensure_list(self.session, FALLBACK_LIST)
             found.add(self.ids[FALLBACK_LIST])
         return tuple(sorted(found))
 
@@ -164,17 +164,17 @@ class Worker:
                 incoming = []
                 for p in prepared:
                     if p.parsed is None:
-                        if store.quarantine(session, p.mail.data, p.reason, p.mail.origin,
+                        if messagestore.quarantine(session, p.mail.data, p.reason, p.mail.origin,
                                             self.list_name or "", now):
                             logger.warning("quarantined %s: %s", p.mail.origin, p.reason)
                         summary.quarantined += 1
                         summary.problems.append(f"{p.mail.origin}: {p.reason}")
                         continue
-                    incoming.append(store.Incoming(p.mail.data, p.parsed,
+                    incoming.append(messagestore.Incoming(p.mail.data, p.parsed,
                                                    self.lists.resolve(p.parsed),
                                                    rawstore.sha256(p.mail.data)))
-                outcome = store.store_batch(session, incoming, now)
-                store.refresh_threads(session, outcome.threads)
+                outcome = messagestore.store_batch(session, incoming, now)
+                messagestore.refresh_threads(session, outcome.threads)
                 for hook in self.after_batch:
                     hook(session, outcome.new_items)
                 if save_position and batch:
@@ -196,7 +196,7 @@ class Worker:
 
     def index(self) -> int:
         """Bring the search index up to what is stored (a no-op when search is off)."""
-        from listarchive.indexer import catch_up
+        from listarchive.search.indexer import catch_up
 
         return catch_up(self.settings, self.sessions)
 

@@ -18,7 +18,7 @@ from listarchive.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from listarchive.models import User
+    from listarchive.archive.models import User
 
 EX_OK, EX_FAIL, EX_USAGE, EX_TEMPFAIL = 0, 1, 2, 75
 
@@ -62,8 +62,8 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     if args.search:
         import time
 
-        from listarchive import indexer
-        from listarchive.db import make_engine, make_sessionmaker
+        from listarchive.archive.db import make_engine, make_sessionmaker
+        from listarchive.search import indexer
 
         if not settings.search_enabled:
             print("listarchive: search is switched off ([search] enabled = false)",
@@ -130,7 +130,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 @contextmanager
 def _transaction(settings: Settings) -> Iterator[Session]:
     """One committed transaction for a command that changes accounts or states."""
-    from listarchive.db import init_db, make_engine, make_sessionmaker
+    from listarchive.archive.db import init_db, make_engine, make_sessionmaker
 
     engine = make_engine(settings)
     init_db(engine)
@@ -140,8 +140,8 @@ def _transaction(settings: Settings) -> Iterator[Session]:
 
 def _refresh_search_states(settings: Settings) -> None:
     """After a command changed states: their search documents follow (``state:``)."""
-    from listarchive.db import make_engine, make_sessionmaker
-    from listarchive.indexer import refresh_states
+    from listarchive.archive.db import make_engine, make_sessionmaker
+    from listarchive.search.indexer import refresh_states
 
     engine = make_engine(settings)
     try:
@@ -162,8 +162,8 @@ def _read_password(from_stdin: bool) -> str:
 def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
-    from listarchive import accounts
-    from listarchive.models import User
+    from listarchive.access import accounts
+    from listarchive.archive.models import User
 
     with _transaction(settings) as session:
         if args.action == "list":
@@ -192,7 +192,7 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    from listarchive import accounts
+    from listarchive.access import accounts
 
     with _transaction(settings) as session:
         user = accounts.get_user(session, args.name)
@@ -203,7 +203,7 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_git_scan(args: argparse.Namespace, settings: Settings) -> int:
-    from listarchive.gitscan import scan
+    from listarchive.review.gitscan import scan
 
     with _transaction(settings) as session:
         result = scan(session, args.repo, args.branch, full=args.all)
@@ -214,8 +214,9 @@ def cmd_git_scan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
-    from listarchive import accounts, states
-    from listarchive.models import Patch, Series, User
+    from listarchive.access import accounts
+    from listarchive.archive.models import Patch, Series, User
+    from listarchive.review import states
 
     with _transaction(settings) as session:
         if args.state is None:
@@ -250,7 +251,7 @@ def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
 
 def _as_user(session: Session, name: str | None) -> User | None:
     """``--as NAME``: the account acting (rights and audit); None = the console operator."""
-    from listarchive import accounts
+    from listarchive.access import accounts
 
     if not name:
         return None
@@ -261,7 +262,7 @@ def _as_user(session: Session, name: str | None) -> User | None:
 
 
 def cmd_restrict(args: argparse.Namespace, settings: Settings) -> int:
-    from listarchive import embargo
+    from listarchive.access import embargo
 
     msgid = args.msgid.strip().strip("<>")
     until = embargo.parse_until(args.until) if args.until else None
@@ -281,7 +282,7 @@ def cmd_restrict(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_disclose(args: argparse.Namespace, settings: Settings) -> int:
-    from listarchive import embargo
+    from listarchive.access import embargo
 
     if args.expired == bool(args.msgid):
         raise SourceError("give either MSGID or --expired")
@@ -297,7 +298,7 @@ def cmd_disclose(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from listarchive.embargo import audit_log
+    from listarchive.access.embargo import audit_log
 
     with _transaction(settings) as session:
         for e in audit_log(session, args.limit):

@@ -1,7 +1,7 @@
 """Terminal output of ``listarchive search`` and ``listarchive show``.
 
 The JSON printed is exactly the API's (``/api/v1/search`` without ``next``,
-``/api/v1/messages/MSGID``): both are built by :mod:`listarchive.queries`. The command line reads
+``/api/v1/messages/MSGID``): both are built by :mod:`listarchive.archive.messageview`. The command line reads
 as an anonymous visitor: restricted mail is not shown to whoever can run the command.
 """
 
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 
-from listarchive import queries
-from listarchive.db import make_engine, make_sessionmaker
+from listarchive.access.visibility import ANONYMOUS
+from listarchive.archive import messageview
+from listarchive.archive.db import make_engine, make_sessionmaker
 from listarchive.errors import ListarchiveError
-from listarchive.search import SearchIndex
-from listarchive.searchquery import parse_query
+from listarchive.search.query import parse_query
+from listarchive.search.whooshindex import SearchIndex
 from listarchive.settings import Settings
-from listarchive.visibility import ANONYMOUS
 
 EX_OK, EX_NOTFOUND = 0, 1
 PAGE = 200
@@ -30,7 +30,7 @@ def search_command(settings: Settings, words: list[str], list_name: str | None, 
         raise ListarchiveError("no search index yet: run `listarchive ingest` or `reindex`")
     sessions = make_sessionmaker(make_engine(settings))
     index = SearchIndex.open(settings.index_dir, create=False)
-    lists = None if list_name in (None, queries.ALL) else (list_name,)
+    lists = None if list_name in (None, messageview.ALL) else (list_name,)
     msgids: list[str] = []
     total = 0
     page = 1
@@ -47,10 +47,10 @@ def search_command(settings: Settings, words: list[str], list_name: str | None, 
     finally:
         index.close()
     with sessions() as session:
-        records = queries.records_by_msgid(session, ANONYMOUS, msgids)
+        records = messageview.records_by_msgid(session, ANONYMOUS, msgids)
         if as_json:
             print(json.dumps({"total": total,
-                              "results": [queries.summary_json(r) for r in records]},
+                              "results": [messageview.summary_json(r) for r in records]},
                              ensure_ascii=False))
             return EX_OK
         for r in records:
@@ -68,14 +68,14 @@ def show_command(settings: Settings, msgid: str, as_json: bool) -> int:
         msgid = msgid[1:-1]
     sessions = make_sessionmaker(make_engine(settings))
     with sessions() as session:
-        obj = queries.message_json(session, ANONYMOUS, msgid)
+        obj = messageview.message_json(session, ANONYMOUS, msgid)
         if obj is None:
             print(f"listarchive: no message <{msgid}> in this archive")
             return EX_NOTFOUND
         if as_json:
             print(json.dumps(obj, ensure_ascii=False))
             return EX_OK
-        raw = queries.raw_message(session, ANONYMOUS, msgid) or b""
+        raw = messageview.raw_message(session, ANONYMOUS, msgid) or b""
     print(f"Message-ID: <{obj['message_id']}>\nLists: {', '.join(obj['lists'])}\n"
           f"Thread: <{obj['thread']}>")
     if obj["series"]:

@@ -11,9 +11,9 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from listarchive import accounts
-from listarchive.db import init_db, make_engine, make_sessionmaker
-from listarchive.models import ApiToken, Grant, User
+from listarchive.access import accounts
+from listarchive.archive.db import init_db, make_engine, make_sessionmaker
+from listarchive.archive.models import ApiToken, Grant, User
 from listarchive.settings import Settings
 
 

@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from ingest.message import parse
+from listarchive.mail.message import parse
 
 
 def cases(corpora):

@@ -24,7 +24,7 @@ import pytest
 from ingest.sources import open_source
 from ingest.worker import run_ingest
 from listarchive.demo import list_name_for, run_demo
-from listarchive.demomail import (
+from listarchive.demo.story import (
     LIST_ID,
     MBOX_NAME,
     PULL_URL,
@@ -246,7 +246,7 @@ def test_attachments(mails: list[EmailMessage]) -> None:
 
 
 def test_maintainers_file_has_kernel_sections(demo: DemoFiles) -> None:
-    from ingest.maintainers import parse_maintainers
+    from listarchive.mail.maintainers import parse_maintainers
 
     sections = {s.name: s for s in parse_maintainers(demo.maintainers.read_text())}
     assert set(sections) == {"CLOCK DEMO DRIVER", "DEMO DOCUMENTATION", "GPIO DEMO DRIVER",

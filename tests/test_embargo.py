@@ -12,16 +12,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ingest.message import parse
 from ingest.worker import run_ingest
-from listarchive import accounts, embargo, queries
+from listarchive.access import accounts, embargo
+from listarchive.access.visibility import ANONYMOUS, Viewer, viewer_for
+from listarchive.archive import messageview
+from listarchive.archive.db import make_engine, make_sessionmaker
+from listarchive.archive.models import Embargo, EmbargoAllow, User
 from listarchive.cli import main
-from listarchive.db import make_engine, make_sessionmaker
-from listarchive.models import Embargo, EmbargoAllow, User
-from listarchive.search import SearchIndex
-from listarchive.searchquery import parse_query
+from listarchive.mail.message import parse
+from listarchive.search.query import parse_query
+from listarchive.search.whooshindex import SearchIndex
 from listarchive.settings import Settings, from_mapping
-from listarchive.visibility import ANONYMOUS, Viewer, viewer_for
 
 DATA = Path(__file__).resolve().parent / "data"
 REPORT = ["embargo-report-cover.eml", "embargo-report-patch1.eml", "embargo-report-patch2.eml",
@@ -103,20 +104,20 @@ def test_security_tag_embargoes_the_thread_and_list_grantees_see_it(archive):
             (COVER, "rule:security-tag", None)]
         assert [(a.kind, a.name) for a in rows[0].allowed] == [("list", "linux-clk")]
         for msgid in (COVER, REPLY, "embargo-public-reply-7f3a@public.example"):
-            assert queries.find_message(s, ANONYMOUS, msgid) is None
-            assert queries.raw_message(s, ANONYMOUS, msgid) is None
-        assert queries.find_message(s, ANONYMOUS, "public-root@public.example") is not None
+            assert messageview.find_message(s, ANONYMOUS, msgid) is None
+            assert messageview.raw_message(s, ANONYMOUS, msgid) is None
+        assert messageview.find_message(s, ANONYMOUS, "public-root@public.example") is not None
         maint, stranger = user(s, "maint"), user(s, "stranger")
         accounts.grant(s, maint, "list", "linux-clk")
         member = viewer_for(s, maint)
-        assert queries.find_message(s, member, REPLY) is not None
-        assert queries.find_message(s, viewer_for(s, stranger), REPLY) is None
-        assert queries.find_message(s, Viewer(user="root", is_admin=True), REPLY) is not None
-        summary = queries.get_list(s, ANONYMOUS, "linux-clk")
+        assert messageview.find_message(s, member, REPLY) is not None
+        assert messageview.find_message(s, viewer_for(s, stranger), REPLY) is None
+        assert messageview.find_message(s, Viewer(user="root", is_admin=True), REPLY) is not None
+        summary = messageview.get_list(s, ANONYMOUS, "linux-clk")
         assert summary is not None and (summary.messages, summary.threads) == (1, 1)
-        inside = queries.get_list(s, member, "linux-clk")
+        inside = messageview.get_list(s, member, "linux-clk")
         assert inside is not None and (inside.messages, inside.threads) == (6, 2)
-        index = queries.list_index(s, ANONYMOUS, "linux-clk")
+        index = messageview.list_index(s, ANONYMOUS, "linux-clk")
         assert index is not None and [t.root_msgid for t in index.threads] == [
             "public-root@public.example"]
     assert total(archive, ANONYMOUS, "zanzibar") == 0
@@ -130,13 +131,13 @@ def test_a_reply_merging_a_public_thread_hides_it_until_disclosure(archive, tmp_
     run_ingest(archive, [str(merge)], "linux-clk")
     with session_of(archive) as s:
         for msgid in ("public-root@public.example", "merge@public.example", COVER):
-            assert queries.find_message(s, ANONYMOUS, msgid) is None, msgid
+            assert messageview.find_message(s, ANONYMOUS, msgid) is None, msgid
     # The public root was indexed as public before the merge: its document follows the thread.
     assert total(archive, ANONYMOUS, "tortoise") == 0
     embargo.apply(archive, lambda s: embargo.disclose(s, COVER, None))
     assert total(archive, ANONYMOUS, "tortoise") == 2
     with session_of(archive) as s:
-        assert queries.find_message(s, ANONYMOUS, "public-root@public.example") is not None
+        assert messageview.find_message(s, ANONYMOUS, "public-root@public.example") is not None
         note = embargo.disclosure(s, ANONYMOUS, REPLY)
         assert note is not None and note.note().endswith(f"by {embargo.CONSOLE}")
 
@@ -152,17 +153,17 @@ def test_restrict_disclose_unpublish_rights_and_audit(archive):
             embargo.restrict(s, COVER, admin, allow=["nobody-by-that-name"])
         change = embargo.restrict(s, REPLY, admin, allow=["group:clk-security"])
         assert change.action == "allowed" and len(change.msgids) == 5
-        assert queries.find_message(s, viewer_for(s, member), COVER) is not None
+        assert messageview.find_message(s, viewer_for(s, member), COVER) is not None
         with pytest.raises(embargo.EmbargoError, match="may not disclose"):
             embargo.disclose(s, COVER, stranger)
         embargo.disclose(s, COVER, member)
-        assert queries.find_message(s, ANONYMOUS, COVER) is not None
+        assert messageview.find_message(s, ANONYMOUS, COVER) is not None
         with pytest.raises(embargo.EmbargoError, match="only an admin"):
             embargo.unpublish(s, COVER, member)
         with pytest.raises(embargo.EmbargoError, match="only an admin can"):
             embargo.restrict(s, COVER, admin)
         embargo.unpublish(s, COVER, admin)
-        assert queries.find_message(s, ANONYMOUS, COVER) is None
+        assert messageview.find_message(s, ANONYMOUS, COVER) is None
         log = embargo.audit_log(s, 0)
     assert [(e.actor, e.action) for e in reversed(log)] == [
         ("rule:security-tag", "restricted"), ("rule:security-tag", "allowed"),
@@ -176,11 +177,11 @@ def test_expiry_discloses_past_dates_only(archive):
     with sessions.begin() as s:
         embargo.restrict(s, COVER, None, until=now - timedelta(days=1))
         assert embargo.expire(s, now - timedelta(days=2)) == []
-        assert queries.find_message(s, ANONYMOUS, COVER) is None
+        assert messageview.find_message(s, ANONYMOUS, COVER) is None
     changes = embargo.expire_pass(archive, sessions, now)
     assert [c.anchor_msgid for c in changes] == [COVER]
     with sessions() as s:
-        assert queries.find_message(s, ANONYMOUS, REPLY) is not None
+        assert messageview.find_message(s, ANONYMOUS, REPLY) is not None
         note = embargo.disclosure(s, ANONYMOUS, COVER)
         assert note is not None and "when its embargo ended" in note.note()
         assert embargo.audit_log(s, 1)[0].actor == embargo.EXPIRY
@@ -198,7 +199,7 @@ def test_embargo_survives_reindex_and_late_replies(archive, tmp_path):
         assert len(s.scalars(select(Embargo)).all()) == 1
         assert len(s.scalars(select(EmbargoAllow)).all()) == 1
         for msgid in (COVER, "late@public.example"):
-            assert queries.find_message(s, ANONYMOUS, msgid) is None
+            assert messageview.find_message(s, ANONYMOUS, msgid) is None
     assert total(archive, ANONYMOUS, "albatross") == 0
 
 

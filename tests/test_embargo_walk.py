@@ -32,11 +32,11 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from ingest.worker import run_ingest
-from listarchive import accounts, embargo
-from listarchive.db import make_engine, make_sessionmaker
-from listarchive.models import Patch, PatchSubsystem, Person, Subsystem
+from listarchive.access import accounts, embargo
+from listarchive.archive.db import make_engine, make_sessionmaker
+from listarchive.archive.models import Patch, PatchSubsystem, Person, Subsystem
+from listarchive.mail.msgids import quote_msgid
 from listarchive.settings import Settings, from_mapping
-from listarchive.web.msgids import quote_msgid
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"

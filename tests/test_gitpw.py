@@ -21,7 +21,7 @@ import pytest
 from test_web_states import StatusWorld, history_of, state_of, status_world  # noqa: F401
 from werkzeug.serving import make_server
 
-GIT_PW = shutil.which("git-pw") or str(Path(sys.executable).parent / "git-pw")
+GIT_PW = str(Path(sys.executable).parent / "git-pw")  # this environment's, not one on PATH
 pytestmark = pytest.mark.skipif(not Path(GIT_PW).exists() or shutil.which("git") is None,
                                 reason="git-pw or git is not installed")
 

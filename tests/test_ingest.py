@@ -14,11 +14,11 @@ from sqlalchemy import select
 from ingest.quarantine import list_quarantined, retry_quarantined
 from ingest.reindex import reindex
 from ingest.worker import Worker, run_ingest
-from listarchive import queries, rawstore
-from listarchive.db import derive_list_stats, make_engine
-from listarchive.models import MailingList, Message, MessageList, Thread
+from listarchive.access.visibility import ANONYMOUS
+from listarchive.archive import messageview, rawstore
+from listarchive.archive.db import derive_list_stats, make_engine
+from listarchive.archive.models import MailingList, Message, MessageList, Thread
 from listarchive.settings import from_mapping
-from listarchive.visibility import ANONYMOUS
 
 DATA = Path(__file__).resolve().parent / "data"
 TWO_LISTS = [{"name": "list-a", "list_id": "list-a.example.org", "address": "list-a@example.org"},
@@ -60,33 +60,33 @@ def test_a_copy_arriving_on_a_second_list_puts_its_thread_in_that_lists_index(tm
     settings = two_list_settings(tmp_path)
     run_ingest(settings, [str(DATA / "cross-posted-list-a.eml")])
     with Worker(settings).sessions() as session:
-        assert queries.get_list(session, ANONYMOUS, "list-b") == queries.ListSummary(
+        assert messageview.get_list(session, ANONYMOUS, "list-b") == messageview.ListSummary(
             "list-b", "", "list-b@example.org", 0, 0, None)
     # the copy list-b's server delivered: nothing new to store, but list-b now carries it
     run_ingest(settings, [str(DATA / "cross-posted-list-b.eml")])
     with Worker(settings).sessions() as session:
-        summary = queries.get_list(session, ANONYMOUS, "list-b")
+        summary = messageview.get_list(session, ANONYMOUS, "list-b")
         assert summary is not None and (summary.messages, summary.threads) == (1, 1)
-        index = queries.list_index(session, ANONYMOUS, "list-b")
+        index = messageview.list_index(session, ANONYMOUS, "list-b")
         assert index is not None
         assert [t.root_msgid for t in index.threads] == ["crosspost-1@example.org"]
     # rebuilt from the raw mail, the same
     reindex(settings)
     with Worker(settings).sessions() as session:
-        again = queries.get_list(session, ANONYMOUS, "list-b")
+        again = messageview.get_list(session, ANONYMOUS, "list-b")
         assert again is not None and (again.messages, again.threads) == (1, 1)
     # an archive made before the totals were kept gets them when it is next opened
     with sqlite3.connect(settings.data_dir / "listarchive.sqlite3") as db:
         db.execute("DROP TABLE list_stats")
     with Worker(settings).sessions() as session:
-        opened = queries.get_list(session, ANONYMOUS, "list-a")
+        opened = messageview.get_list(session, ANONYMOUS, "list-a")
         assert opened is not None and (opened.messages, opened.threads) == (1, 1)
     # a second process that also saw the table missing fills nothing twice
     engine = make_engine(settings)
     derive_list_stats(engine)
     engine.dispose()
     with Worker(settings).sessions() as session:
-        again = queries.get_list(session, ANONYMOUS, "list-a")
+        again = messageview.get_list(session, ANONYMOUS, "list-a")
         assert again is not None and (again.messages, again.threads) == (1, 1)
 
 
@@ -202,7 +202,7 @@ def test_locked_database_is_a_temporary_failure_for_the_mail_server(tmp_path, cl
         proc = subprocess.run(
             [sys.executable, "-c",
              "import sys, sqlalchemy.engine.create as c\n"
-             "from listarchive import db\n"
+             "from listarchive.archive import db\n"
              "orig = db._sqlite_pragmas\n"
              "def quick(conn, rec):\n"
              "    orig(conn, rec); conn.execute('PRAGMA busy_timeout=200')\n"

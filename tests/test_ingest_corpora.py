@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ingest.message import fingerprint, parse
 from ingest.worker import Worker, run_ingest
-from listarchive import rawstore
-from listarchive.models import Message, Thread
+from listarchive.archive import rawstore
+from listarchive.archive.models import Message, Thread
+from listarchive.mail.message import fingerprint, parse
 from listarchive.settings import from_mapping
 
 SEP = b"\nFrom mboxrd@z Thu Jan  1 00:00:00 1970\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.maintainers import (
+from listarchive.mail.maintainers import (
     Subsystem,
     SubsystemMatcher,
     _required_literal,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.sources import split_mbox
-from listarchive.mbox import FROM_LINE, escape, to_mboxrd, unescape
+from listarchive.mail.mbox import FROM_LINE, escape, to_mboxrd, unescape
 
 DATA = Path(__file__).resolve().parent / "data"
 

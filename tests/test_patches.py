@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.message import ParsedMessage, parse
-from ingest.patches import diffstat, extract_patches, git_patch_id, parse_patch_text
 from listarchive.errors import MalformedMessage
+from listarchive.mail.message import ParsedMessage, parse
+from listarchive.mail.patches import diffstat, extract_patches, parse_patch_text
+from listarchive.mail.patchid import git_patch_id
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 DATA = Path(__file__).resolve().parent / "data"
@@ -211,7 +212,7 @@ def test_hostile_mail_never_raises(path: Path) -> None:
     except MalformedMessage:
         return  # quarantined before patch extraction: nothing to extract from
     except AttributeError:
-        pytest.xfail("ingest.message.parse fails on a Content-Disposition Header object")
+        pytest.xfail("listarchive.mail.message.parse fails on a Content-Disposition Header object")
     extract_patches(msg)
 
 

@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from listarchive import indexer, search
+from listarchive.search import indexer, whooshindex
 
 
 def _config(tmp_path: Path, enabled: bool) -> None:
@@ -51,7 +51,7 @@ def test_a_backlog_indexed_in_parallel_batches_is_whole(tmp_path, corpora) -> No
     """A 10k backlog goes through the two-process writer in full batches: every message is
     indexed exactly once, and merges by tier lose nothing."""
     from ingest.worker import run_ingest
-    from listarchive.db import make_engine, make_sessionmaker
+    from listarchive.archive.db import make_engine, make_sessionmaker
     from listarchive.settings import from_mapping
 
     settings = from_mapping({"storage": {"data_dir": str(tmp_path / "d")},
@@ -59,17 +59,17 @@ def test_a_backlog_indexed_in_parallel_batches_is_whole(tmp_path, corpora) -> No
     run_ingest(settings, [str(corpora / "lore" / "linux-mips-first10000.mboxrd.gz")], "mips")
     settings = from_mapping({"storage": {"data_dir": str(tmp_path / "d")},
                              "search": {"enabled": True}})
-    assert indexer.BATCH >= search.PARALLEL_MIN_DOCS
+    assert indexer.BATCH >= whooshindex.PARALLEL_MIN_DOCS
     sessions = make_sessionmaker(make_engine(settings, writer=True))
     stored = sqlite3.connect(tmp_path / "d" / "listarchive.sqlite3").execute(
         "SELECT count(*) FROM messages").fetchone()[0]
     assert stored > 9_900
     # Replies that give an older message a trailer re-index it: counted again, not stored twice.
     assert indexer.catch_up(settings, sessions) >= stored
-    ix = search.SearchIndex.open(settings.index_dir, create=False)
+    ix = whooshindex.SearchIndex.open(settings.index_dir, create=False)
     try:
         assert ix.doc_count() == stored
-        from listarchive.searchquery import parse_query
+        from listarchive.search.query import parse_query
 
         assert ix.search(parse_query("d:1990-01-01..")).total == ix.search(
             parse_query("l:mips")).total

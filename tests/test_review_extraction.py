@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from ingest.worker import Worker, run_ingest
-from listarchive.demomail import generate_demo_mbox
-from listarchive.models import Message, Patch, Series, SeriesRevision, Trailer
-from listarchive.reviewqueries import series_mbox
-from listarchive.reviews import series_view
+from listarchive.access.visibility import ANONYMOUS
+from listarchive.archive.models import Message, Patch, Series, SeriesRevision, Trailer
+from listarchive.demo.story import generate_demo_mbox
+from listarchive.review.seriesview import series_mbox
+from listarchive.review.trailers import series_view
 from listarchive.settings import from_mapping
-from listarchive.visibility import ANONYMOUS
 
 SEP = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
 
@@ -70,7 +70,7 @@ def test_am_ready_series_applies_with_git_am_and_carries_trailers(demo, tmp_path
         view = series_view(session, v2.id)
         assert mbox is not None and view is not None
         cover_raw = session.scalar(select(Message.raw).where(Message.msgid == v2.cover_msgid))
-    from listarchive import rawstore
+    from listarchive.archive import rawstore
 
     cover = rawstore.unpack(cover_raw).decode()
     base = re.search(r"^base-commit: ([0-9a-f]{40})$", cover, re.M)

@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 
 from ingest.reindex import reindex
 from ingest.worker import Worker, run_ingest
-from listarchive import accounts, states
-from listarchive.models import Patch, Series, StateChange
-from listarchive.rules import applied_claim, requested_state
+from listarchive.access import accounts
+from listarchive.archive.models import Patch, Series, StateChange
+from listarchive.review import states
+from listarchive.review.rules import applied_claim, requested_state
 from listarchive.settings import Settings
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -252,7 +253,7 @@ def test_not_applied_claims(body):
 
 
 def test_requested_state_header_spellings(mails):
-    from ingest.message import parse
+    from listarchive.mail.message import parse
 
     def with_header(value: str) -> str | None:
         data = reply(mails["v2"][1], MAINT, "x", f"X-Patchwork-State: {value}\n")

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.message import ParsedMessage, parse
-from listarchive import search
 from listarchive.errors import QueryError
-from listarchive.search import SearchDoc, SearchIndex, index_batches
-from listarchive.searchquery import parse_query
+from listarchive.mail.message import ParsedMessage, parse
+from listarchive.search import whooshindex
+from listarchive.search.query import parse_query
+from listarchive.search.whooshindex import SearchDoc, SearchIndex, index_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
@@ -158,7 +158,7 @@ def test_snippet_escapes_mail_and_marks_matches(hand: SearchIndex) -> None:
 def test_huge_prefix_expansion_is_refused(hand: SearchIndex,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     hand.add([_doc(f"w{i}@x", body=f"wordy{i}") for i in range(6)])
-    monkeypatch.setattr(search, "MAX_PREFIX_EXPANSION", 5)
+    monkeypatch.setattr(whooshindex, "MAX_PREFIX_EXPANSION", 5)
     with pytest.raises(QueryError) as info:
         hand.search(parse_query("clk wor*"))
     assert "more than 5" in str(info.value) and info.value.position == 4
@@ -199,7 +199,7 @@ def test_readers_are_not_blocked_by_a_writer(hand: SearchIndex, tmp_path: Path) 
     other = SearchIndex.open(tmp_path / "ix", create=False)
     writer = other._writer(1)  # holds the write lock, uncommitted
     try:
-        writer.add_document(**search._fields(_doc("pending@x", subject="leak pending")))
+        writer.add_document(**whooshindex._fields(_doc("pending@x", subject="leak pending")))
         reader = SearchIndex.open(tmp_path / "ix", create=False)
         assert reader.search(parse_query("leak")).total == 4  # committed state only
     finally:
@@ -208,8 +208,8 @@ def test_readers_are_not_blocked_by_a_writer(hand: SearchIndex, tmp_path: Path) 
 
 _KILL_SCRIPT = """
 import sys
-from listarchive import search
-from listarchive.search import SearchDoc, SearchIndex
+from listarchive.search import whooshindex
+from listarchive.search.whooshindex import SearchDoc, SearchIndex
 ix = SearchIndex.open(__import__("pathlib").Path(sys.argv[1]))
 for batch in range(1000):
     ix.add(SearchDoc(f"b{batch}-{i}@x", subject=f"kill test message {i}",
@@ -236,7 +236,7 @@ def test_killed_writer_leaves_a_usable_index(tmp_path: Path,
         count = ix.doc_count()
         assert count >= 400 and count % 200 == 0
         assert ix.search(parse_query('s:"kill test"'), per_page=0).total == count
-        monkeypatch.setattr(search, "LOCK_TIMEOUT", 15.0)
+        monkeypatch.setattr(whooshindex, "LOCK_TIMEOUT", 15.0)
         started = time.monotonic()
         ix.add([_doc("after@x", subject="after the crash")])
         assert time.monotonic() - started < 15
@@ -426,18 +426,18 @@ def test_fast_field_analysis_gives_the_analyzers_postings_on_real_mail() -> None
     field's analyzer produces (terms, frequencies, weights and encoded positions)."""
     if not CLK.exists():
         pytest.skip("linux-clk corpus not available")
-    schema = search.build_schema()
-    fast = [name for name in schema.names() if isinstance(schema[name], search.MailText)]
+    schema = whooshindex.build_schema()
+    fast = [name for name in schema.names() if isinstance(schema[name], whooshindex.MailText)]
     assert {"subject", "nq", "quoted", "to_addr", "cc_addr", "dfb"} <= set(fast)
     compared = 0
     for raw in corpus_messages(400):
-        fields = search._fields(mail_doc(raw)[1])
+        fields = whooshindex._fields(mail_doc(raw)[1])
         for name in fast:
             value = fields.get(name)
             if not value:
                 continue
             field = schema[name]
-            generic = sorted(super(search.MailText, field).index(value))
+            generic = sorted(super(whooshindex.MailText, field).index(value))
             assert sorted(field.index(value)) == generic, (name, value[:200])
             compared += 1
     assert compared > 1000
@@ -448,19 +448,19 @@ def test_small_commits_are_merged_by_size_tier(tmp_path: Path) -> None:
     a tier of MERGE_FACTOR one-message segments becomes one segment of the next tier."""
     ix = SearchIndex.open(tmp_path / "ix")
     counts = []
-    for i in range(search.MERGE_FACTOR + 1):
+    for i in range(whooshindex.MERGE_FACTOR + 1):
         ix.add([_doc(f"m{i}@x", subject=f"tiered word{i}")])
         counts.append(len(ix._ix._segments()))
-    assert counts[: search.MERGE_FACTOR] == list(range(1, search.MERGE_FACTOR + 1))
+    assert counts[: whooshindex.MERGE_FACTOR] == list(range(1, whooshindex.MERGE_FACTOR + 1))
     assert counts[-1] == 1  # the ten merged into the segment written with the newest
-    assert ix.search(parse_query("s:tiered"), per_page=0).total == search.MERGE_FACTOR + 1
+    assert ix.search(parse_query("s:tiered"), per_page=0).total == whooshindex.MERGE_FACTOR + 1
     assert ids(ix, "s:word3") == ["m3@x"]
 
 
 def test_a_large_batch_is_indexed_by_two_processes_into_separate_segments(
         tmp_path: Path) -> None:
     ix = SearchIndex.open(tmp_path / "ix")
-    n = search.PARALLEL_MIN_DOCS + 10
+    n = whooshindex.PARALLEL_MIN_DOCS + 10
     docs = (_doc(f"p{i}@x", subject=f"parallel item{i}", date=datetime(2024, 1, 1)
                  + timedelta(minutes=i)) for i in range(n))
     assert ix.add(docs, expected=n) == n
@@ -474,10 +474,10 @@ def test_a_large_batch_is_indexed_by_two_processes_into_separate_segments(
 def test_large_segments_are_never_merged(tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A bulk build's segments stay as written: merging rewrites every posting in Python."""
-    monkeypatch.setattr(search, "LARGE_SEGMENT", 3)
+    monkeypatch.setattr(whooshindex, "LARGE_SEGMENT", 3)
     ix = SearchIndex.open(tmp_path / "ix")
-    for i in range(search.MERGE_FACTOR + 1):
+    for i in range(whooshindex.MERGE_FACTOR + 1):
         ix.add([_doc(f"b{i}-{j}@x", subject=f"bulk{i}") for j in range(3)])
-    assert len(ix._ix._segments()) == search.MERGE_FACTOR + 1
+    assert len(ix._ix._segments()) == whooshindex.MERGE_FACTOR + 1
     assert ix.search(parse_query("d:1990-01-01.. OR s:bulk0"), per_page=0).total >= 3
-    assert ix.doc_count() == 3 * (search.MERGE_FACTOR + 1)
+    assert ix.doc_count() == 3 * (whooshindex.MERGE_FACTOR + 1)

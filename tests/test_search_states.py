@@ -22,11 +22,13 @@ from sqlalchemy import select
 from whoosh import index as whoosh_index
 
 from ingest.worker import Worker, run_ingest
-from listarchive import accounts, indexer, web
+from listarchive import web
+from listarchive.access import accounts
+from listarchive.archive.models import Patch, PatchState, PatchSubsystem, Subsystem
 from listarchive.demo import run_demo
-from listarchive.models import Patch, PatchState, PatchSubsystem, Subsystem
-from listarchive.search import SearchIndex
-from listarchive.searchquery import parse_query
+from listarchive.search import indexer
+from listarchive.search.query import parse_query
+from listarchive.search.whooshindex import SearchIndex
 from listarchive.settings import Settings, from_mapping
 from listarchive.web import create_app
 

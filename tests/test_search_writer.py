@@ -1,6 +1,6 @@
 """The index writer's own posting pool and length lookups write the index Whoosh would write.
 
-``search._SegmentWriter`` replaces two pieces of Whoosh's segment writer (the posting pool and
+``whooshindex._SegmentWriter`` replaces two pieces of Whoosh's segment writer (the posting pool and
 the per-posting field-length lookup) for speed. On 300 real linux-clk messages, an index written
 by Whoosh's own ``SegmentWriter`` and ones written by ours (all in memory; spilling sorted runs
 to disk under a tiny memory limit; merged from two segments) must hold the same postings:
@@ -17,8 +17,8 @@ import pytest
 from test_search import CLK, corpus_messages, mail_doc
 from whoosh import writing
 
-from listarchive import search
-from listarchive.search import SearchIndex
+from listarchive.search import whooshindex
+from listarchive.search.whooshindex import SearchIndex
 
 Postings = dict[tuple[str, bytes], tuple[Any, ...]]
 
@@ -27,7 +27,7 @@ Postings = dict[tuple[str, bytes], tuple[Any, ...]]
 def fields() -> list[dict[str, Any]]:
     if not CLK.exists():
         pytest.skip("linux-clk corpus not available")
-    return [search._fields(mail_doc(raw)[1]) for raw in corpus_messages(300)]
+    return [whooshindex._fields(mail_doc(raw)[1]) for raw in corpus_messages(300)]
 
 
 def build(path: Path, writer_of: Any, fields: list[dict[str, Any]], commits: int = 1) -> None:
@@ -69,19 +69,19 @@ def test_our_writer_writes_the_postings_whoosh_writes(tmp_path: Path,
     reference = postings(tmp_path / "whoosh")
     assert len(reference) > 10_000
 
-    build(tmp_path / "memory", lambda ix: search._SegmentWriter(ix), fields)
+    build(tmp_path / "memory", lambda ix: whooshindex._SegmentWriter(ix), fields)
     assert postings(tmp_path / "memory") == reference
 
     # A 1 MB limit: the pool spills sorted runs to disk many times and merges them back.
-    build(tmp_path / "spilled", lambda ix: search._SegmentWriter(ix, limitmb=1), fields)
+    build(tmp_path / "spilled", lambda ix: whooshindex._SegmentWriter(ix, limitmb=1), fields)
     assert postings(tmp_path / "spilled") == reference
 
     # Three segments merged into one by our writer: postings come from the segments' readers.
     merged = tmp_path / "merged"
-    build(merged, lambda ix: search._SegmentWriter(ix), fields, commits=3)
+    build(merged, lambda ix: whooshindex._SegmentWriter(ix), fields, commits=3)
     ix = SearchIndex.open(merged)
     assert len(ix._ix._segments()) == 3
-    search._SegmentWriter(ix._ix).commit(optimize=True)
+    whooshindex._SegmentWriter(ix._ix).commit(optimize=True)
     assert len(ix._ix._segments()) == 1
     ix.close()
     assert postings(merged) == reference
@@ -89,7 +89,7 @@ def test_our_writer_writes_the_postings_whoosh_writes(tmp_path: Path,
 
 def test_pool_gives_postings_in_term_then_document_order(tmp_path: Path) -> None:
     ix = SearchIndex.open(tmp_path / "ix")
-    writer = search._SegmentWriter(ix._ix)
+    writer = whooshindex._SegmentWriter(ix._ix)
     pool = writer.pool
     items = [("b", b"x", 3, 1.0, b"\x01"), ("a", b"z", 1, 2.0, None), ("b", b"x", 1, 1.5, b"v"),
              ("a", b"y", 2, 1.0, b"long value bytes"), ("b", b"w", 0, 1.0, b"\x01")]

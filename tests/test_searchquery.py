@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from listarchive.errors import QueryError
-from listarchive.searchquery import (
+from listarchive.search.query import (
     And,
     DateRange,
     Flag,

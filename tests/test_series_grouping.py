@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.message import ParsedMessage, parse
-from ingest.patches import extract_patches
-from ingest.series import (
+from listarchive.mail.message import ParsedMessage, parse
+from listarchive.mail.patches import extract_patches
+from listarchive.mail.series import (
     PatchFact,
     SeriesGroup,
     extract_change_id,
@@ -27,7 +27,7 @@ from ingest.series import (
     link_revisions,
     send_key,
 )
-from ingest.subject import SubjectInfo
+from listarchive.mail.subject import SubjectInfo
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 DATA = Path(__file__).resolve().parent / "data"

@@ -18,8 +18,9 @@ from sqlalchemy import func, select, text
 from ingest.reindex import reindex
 from ingest.subsystems import import_maintainers
 from ingest.worker import Worker, run_ingest
-from listarchive.db import init_db
-from listarchive.models import (
+from listarchive.access.visibility import ANONYMOUS
+from listarchive.archive.db import init_db
+from listarchive.archive.models import (
     Patch,
     PatchSubsystem,
     Series,
@@ -27,9 +28,8 @@ from listarchive.models import (
     SeriesSubsystem,
     Subsystem,
 )
-from listarchive.queues import QueueScope, queue
+from listarchive.review.queues import QueueScope, queue
 from listarchive.settings import Settings
-from listarchive.visibility import ANONYMOUS
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 CLK = CORPORA / "lore" / "linux-clk-last10000.mboxrd.gz"

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ingest.message import body_text, parse
 from ingest.sources import open_source
-from listarchive import search, snippets
-from listarchive.searchquery import parse_query
+from listarchive.mail.message import body_text, parse
+from listarchive.search import snippets, whooshindex
+from listarchive.search.query import parse_query
 
 
 def _marked(query: str, text: str, maxchars: int = 300) -> str:
-    words = snippets.query_words(parse_query(query), search._stem)
+    words = snippets.query_words(parse_query(query), whooshindex._stem)
     return snippets.mark(text, snippets.matcher(words), maxchars)
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from ingest.reindex import reindex
 from ingest.subsystems import import_maintainers
 from ingest.worker import Worker, run_ingest
-from listarchive import accounts, states
-from listarchive.models import (
+from listarchive.access import accounts
+from listarchive.archive.models import (
     Patch,
     PatchState,
     PatchSubsystem,
@@ -24,6 +24,7 @@ from listarchive.models import (
     StateChange,
     Subsystem,
 )
+from listarchive.review import states
 from listarchive.settings import Settings
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"

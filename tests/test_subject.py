@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.subject import SubjectInfo
+from listarchive.mail.subject import SubjectInfo
 
 # (subject, title, prefixes, revision, counter, total, flags) where flags is a set of
 # "patch", "rfc", "resend", "reply", "forward", "pull", "cover".

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from ingest.sources import RawMail
-from ingest.threads import TreeItem, build_tree, components, pick_root
 from ingest.worker import Summary, Worker
-from listarchive.db import list_stat_totals
-from listarchive.models import ListStat, Message, Thread
+from listarchive.archive.db import list_stat_totals
+from listarchive.archive.models import ListStat, Message, Thread
+from listarchive.mail.threads import TreeItem, build_tree, components, pick_root
 from listarchive.settings import from_mapping
 
 

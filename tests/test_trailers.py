@@ -7,8 +7,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from ingest.message import Address, ParsedMessage, parse
-from ingest.trailers import Trailer, extract_trailers, matches_sender, normalize_name
+from listarchive.mail.message import Address, ParsedMessage, parse
+from listarchive.mail.trailers import Trailer, extract_trailers, matches_sender, normalize_name
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 MBOXRD_SEP = b"\nFrom mboxrd@z Thu Jan  1 00:00:00 1970\n"

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from ingest.watch import watch
 from ingest.worker import Worker
-from listarchive.mbox import to_mboxrd
-from listarchive.models import Message
+from listarchive.archive.models import Message
+from listarchive.mail.mbox import to_mboxrd
 from listarchive.settings import from_mapping
 
 

@@ -22,7 +22,9 @@ from werkzeug.serving import make_server
 from ingest.worker import run_ingest
 from listarchive.settings import from_mapping
 
-B4 = shutil.which("b4") or str(Path(sys.executable).parent / "b4")
+# The b4 of this environment (the dev extra), never another one found on PATH: Debian ships an
+# older b4 whose `am` behaves differently.
+B4 = str(Path(sys.executable).parent / "b4")
 pytestmark = pytest.mark.skipif(not Path(B4).exists() or shutil.which("git") is None,
                                 reason="b4 or git is not installed")
 

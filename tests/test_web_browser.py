@@ -15,7 +15,7 @@ from test_web_fixtures import ODD_IDS, Site, site  # noqa: F401
 from test_web_states import status_world  # noqa: F401
 from werkzeug.serving import make_server
 
-from listarchive.web.msgids import quote_msgid
+from listarchive.mail.msgids import quote_msgid
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.browser

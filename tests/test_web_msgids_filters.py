@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from listarchive.mail.msgids import BadMsgid, quote_msgid, unquote_msgid
 from listarchive.web.filters import linkify, render_body
-from listarchive.web.msgids import BadMsgid, quote_msgid, split_message_path, unquote_msgid
+from listarchive.web.paths import split_message_path
 
 
 @pytest.mark.parametrize("msgid,encoded", [

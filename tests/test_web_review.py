@@ -26,10 +26,10 @@ from sqlalchemy import select
 
 from ingest.subsystems import import_maintainers
 from ingest.worker import run_ingest
-from listarchive.db import make_engine, make_sessionmaker
-from listarchive.models import Patch, Series
+from listarchive.archive.db import make_engine, make_sessionmaker
+from listarchive.archive.models import Patch, Series
+from listarchive.mail.msgids import quote_msgid
 from listarchive.settings import Settings, from_mapping
-from listarchive.web.msgids import quote_msgid
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"

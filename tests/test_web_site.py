@@ -17,10 +17,10 @@ from sqlalchemy import select
 from test_web_fixtures import ODD_IDS, Site, client, site  # noqa: F401
 
 from ingest.sources import open_source
-from listarchive import rawstore
-from listarchive.db import make_engine, make_sessionmaker
-from listarchive.models import MailingList, Message, MessageList, Thread
-from listarchive.web.msgids import quote_msgid
+from listarchive.archive import rawstore
+from listarchive.archive.db import make_engine, make_sessionmaker
+from listarchive.archive.models import MailingList, Message, MessageList, Thread
+from listarchive.mail.msgids import quote_msgid
 
 SECRET = "secret-report@example.org"
 

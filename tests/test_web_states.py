@@ -22,9 +22,9 @@ from sqlalchemy import select
 
 from ingest.subsystems import import_maintainers
 from ingest.worker import run_ingest
-from listarchive import accounts
-from listarchive.db import make_engine, make_sessionmaker
-from listarchive.models import Patch, Series, StateChange
+from listarchive.access import accounts
+from listarchive.archive.db import make_engine, make_sessionmaker
+from listarchive.archive.models import Patch, Series, StateChange
 from listarchive.settings import Settings, from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,7 +152,7 @@ def login(client: Any, name: str, password: str = PASSWORD) -> Any:
 
 
 def state_of(world: StatusWorld, kind: str, oid: int) -> str:
-    from listarchive.states import effective_state
+    from listarchive.review.states import effective_state
 
     session = world.session()
     try:
@@ -355,15 +355,15 @@ def test_trailer_counts_match_the_series_page(status_world):
     w = status_world
     if not w.has_corpus:
         pytest.skip("corpora not present")
-    from listarchive import queues, reviewqueries
-    from listarchive.visibility import ANONYMOUS
+    from listarchive.access.visibility import ANONYMOUS
+    from listarchive.review import queues, seriesview
 
     session = w.session()
     try:
-        listing = reviewqueries.series_list(session, ANONYMOUS, "linux-clk", per_page=200)
+        listing = seriesview.series_list(session, ANONYMOUS, "linux-clk", per_page=200)
         assert listing is not None
         counted = queues.trailer_counts(session, ANONYMOUS, [r.id for r in listing.rows])
-        with_trailers = [r for r in listing.rows if r.counts != reviewqueries.Counts()]
+        with_trailers = [r for r in listing.rows if r.counts != seriesview.Counts()]
         assert with_trailers
         agree = sum(counted[r.id] == r.counts for r in listing.rows)
         assert agree >= 0.9 * len(listing.rows)

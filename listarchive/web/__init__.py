@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, render_template, request
@@ -14,14 +13,13 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from listarchive import settings as settings_mod
-from listarchive.db import init_db, make_engine, make_sessionmaker
+from listarchive.archive.db import init_db, make_engine, make_sessionmaker
 from listarchive.errors import IndexBusy
-from listarchive.indexer import refresh_states
+from listarchive.search.indexer import refresh_states
 from listarchive.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 # No inline script or style anywhere: mail that slips markup past escaping still cannot run.
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
             "form-action 'self'; frame-ancestors 'none'")
@@ -55,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     if settings is None:
         settings = settings_mod.load()
-    app = ArchiveFlask(__name__, template_folder=str(TEMPLATES), static_folder="static")
+    app = ArchiveFlask(__name__, template_folder="templates", static_folder="static")
     # Without a configured key, a random one per start: sessions then end at each restart
     # (and differ between worker processes), which is safe, merely inconvenient.
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
-from listarchive import embargo
+from listarchive.access import embargo
 from listarchive.web.context import db, viewer
 
 bp = Blueprint("admin", __name__)

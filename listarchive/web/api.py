@@ -8,10 +8,13 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, jsonify, request
 
-from listarchive import queries, reviewqueries
+from listarchive.archive import messageview
+from listarchive.archive.models import User
 from listarchive.errors import QueryError
-from listarchive.models import User
-from listarchive.states import STATES, StateError, can_change, normalize_state, set_state
+from listarchive.mail.msgids import BadMsgid, check_msgid, unquote_msgid
+from listarchive.review import seriesview
+from listarchive.review.states import STATES, StateError, can_change, normalize_state, set_state
+from listarchive.search.searcher import SearchUnavailable, run_search
 from listarchive.web import review
 from listarchive.web.context import (
     absolute,
@@ -23,8 +26,7 @@ from listarchive.web.context import (
     viewer,
     viewer_of,
 )
-from listarchive.web.msgids import BadMsgid, check_msgid, raw_path, unquote_msgid
-from listarchive.web.searching import SearchUnavailable, run_search
+from listarchive.web.paths import raw_path
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -43,7 +45,7 @@ def _msgid(kind: str) -> str:
 
 @bp.route("/messages/<path:raw>")
 def message(raw: str) -> Any:
-    obj = queries.message_json(db(), viewer(), _msgid("messages"))
+    obj = messageview.message_json(db(), viewer(), _msgid("messages"))
     if obj is None:
         abort(404, description="no such message")
     return jsonify(obj)
@@ -51,7 +53,7 @@ def message(raw: str) -> Any:
 
 @bp.route("/threads/<path:raw>")
 def thread(raw: str) -> Any:
-    obj = queries.thread_json(db(), viewer(), _msgid("threads"))
+    obj = messageview.thread_json(db(), viewer(), _msgid("threads"))
     if obj is None:
         abort(404, description="no such message")
     return jsonify(obj)
@@ -60,8 +62,8 @@ def thread(raw: str) -> Any:
 @bp.route("/lists")
 def lists() -> Any:
     page = int_arg("page", 1)
-    per_page = int_arg("per_page", 50, high=queries.MAX_PER_PAGE)
-    results, more = queries.lists_json(db(), viewer(), page, per_page)
+    per_page = int_arg("per_page", 50, high=messageview.MAX_PER_PAGE)
+    results, more = messageview.lists_json(db(), viewer(), page, per_page)
     for item in results:
         item["url"] = absolute(f"/{item['name']}/")
     nxt = absolute(f"{request.path}?page={page + 1}&per_page={per_page}") if more else None
@@ -69,7 +71,7 @@ def lists() -> Any:
 
 
 def _page_args() -> tuple[int, int]:
-    return int_arg("page", 1), int_arg("per_page", 50, high=queries.MAX_PER_PAGE)
+    return int_arg("page", 1), int_arg("per_page", 50, high=messageview.MAX_PER_PAGE)
 
 
 def _next_url(page: int, per_page: int, more: bool, **params: str) -> str | None:
@@ -82,7 +84,7 @@ def _next_url(page: int, per_page: int, more: bool, **params: str) -> str | None
 
 @bp.route(f"/patches/<int(max={review.MAX_ID}):patch_id>")
 def patch(patch_id: int) -> Any:
-    obj = reviewqueries.patch_json(db(), viewer(), patch_id)
+    obj = seriesview.patch_json(db(), viewer(), patch_id)
     if obj is None:
         abort(404, description="no such patch")
     return jsonify(obj)
@@ -90,14 +92,14 @@ def patch(patch_id: int) -> Any:
 
 @bp.route("/series")
 def series_list() -> Any:
-    name = list_name(request.args.get("list", "").strip() or queries.ALL)
+    name = list_name(request.args.get("list", "").strip() or messageview.ALL)
     filters = review.series_filters()
     page, per_page = _page_args()
-    listing = reviewqueries.series_list(db(), viewer(), name, page=page, per_page=per_page,
+    listing = seriesview.series_list(db(), viewer(), name, page=page, per_page=per_page,
                                         **review.filter_args(filters))
     if listing is None:
         abort(404, description=f"there is no list named {name!r} here")
-    results = [{**reviewqueries.series_row_json(row), "url": absolute(f"/series/{row.id}/")}
+    results = [{**seriesview.series_row_json(row), "url": absolute(f"/series/{row.id}/")}
                for row in listing.rows]
     return jsonify({"results": results,
                     "next": _next_url(page, per_page, listing.has_next, list=name, **filters)})
@@ -105,7 +107,7 @@ def series_list() -> Any:
 
 @bp.route(f"/series/<int(max={review.MAX_ID}):series_id>")
 def series(series_id: int) -> Any:
-    obj = reviewqueries.series_json(db(), viewer(), series_id)
+    obj = seriesview.series_json(db(), viewer(), series_id)
     if obj is None:
         abort(404, description="no such series")
     obj["url"] = absolute(f"/series/{series_id}/")
@@ -116,11 +118,11 @@ def series(series_id: int) -> Any:
 @bp.route("/search")
 def search() -> Any:
     text = request.args.get("q", "").strip()
-    name = list_name(request.args.get("list", "").strip() or queries.ALL)
+    name = list_name(request.args.get("list", "").strip() or messageview.ALL)
     if not text:
         abort(400, description="empty search: give ?q=QUERY")
     page, per_page = _page_args()
-    if not queries.list_exists(db(), viewer(), name):
+    if not messageview.list_exists(db(), viewer(), name):
         abort(404, description=f"there is no list named {name!r} here")
     try:
         outcome = run_search(db(), settings(), viewer(), text, name, page, per_page)
@@ -129,9 +131,9 @@ def search() -> Any:
     except SearchUnavailable as exc:
         abort(503, description=f"search unavailable: {exc}")
     return jsonify({"total": outcome.total,
-                    "results": [queries.summary_json(r) for r in outcome.records],
+                    "results": [messageview.summary_json(r) for r in outcome.records],
                     "next": _next_url(page, per_page, outcome.total > page * per_page, q=text,
-                                      list=name if name != queries.ALL else "")})
+                                      list=name if name != messageview.ALL else "")})
 
 
 def _json_state() -> str:
@@ -149,9 +151,9 @@ def write_state(kind: str, object_id: int, state: str, user: User, evidence: str
     """A token user's state change on one patch or series: 404 if they cannot see it, 403 if
     they may not change it; committed with its history entry (``via`` api)."""
     session = db()
-    if object_id not in reviewqueries.visible_ids(session, viewer_of(user), [object_id]):
+    if object_id not in seriesview.visible_ids(session, viewer_of(user), [object_id]):
         abort(404, description=f"no such {kind}")
-    obj = reviewqueries.change_targets(session, kind, [object_id]).get(object_id)
+    obj = seriesview.change_targets(session, kind, [object_id]).get(object_id)
     if obj is None:
         abort(404, description=f"no such {kind}")
     if not can_change(session, user, obj):
@@ -169,7 +171,7 @@ def patch_update(patch_id: int) -> Any:
     user = token_user()
     write_state("patch", patch_id, _json_state(), user)
     db().commit()
-    return jsonify(reviewqueries.patch_json(db(), viewer_of(user), patch_id))
+    return jsonify(seriesview.patch_json(db(), viewer_of(user), patch_id))
 
 
 @bp.route(f"/series/<int(max={review.MAX_ID}):series_id>", methods=["PATCH"])
@@ -177,7 +179,7 @@ def series_update(series_id: int) -> Any:
     user = token_user()
     write_state("series", series_id, _json_state(), user)
     db().commit()
-    obj = reviewqueries.series_json(db(), viewer_of(user), series_id)
+    obj = seriesview.series_json(db(), viewer_of(user), series_id)
     assert obj is not None
     obj["url"] = absolute(f"/series/{series_id}/")
     obj["mbox"] = absolute(f"/series/{series_id}/mbox")

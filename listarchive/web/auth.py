@@ -3,7 +3,7 @@ no account.
 
 The session is Flask's signed cookie (HttpOnly, SameSite=Lax) holding ``user_id`` and the CSRF
 token. Logging in starts a new session (a cookie planted before login is worth nothing) and the
-attempt is counted by :func:`listarchive.accounts.check_login`, which refuses an address that
+attempt is counted by :func:`listarchive.access.accounts.check_login`, which refuses an address that
 failed too often; its count is committed whatever the outcome.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request
 from flask import session as cookie
 
-from listarchive import accounts
+from listarchive.access import accounts
 from listarchive.web import csrf
 from listarchive.web.context import current_user, db
 

@@ -12,10 +12,10 @@ from flask import abort, current_app, g, request
 from flask import session as cookie
 from sqlalchemy.orm import Session, sessionmaker
 
-from listarchive import accounts
-from listarchive.models import User
+from listarchive.access import accounts
+from listarchive.access.visibility import Viewer, viewer_for
+from listarchive.archive.models import User
 from listarchive.settings import LIST_NAME_RE, Settings
-from listarchive.visibility import Viewer, viewer_for
 
 MAX_PAGE = 10_000
 

@@ -17,9 +17,9 @@ from urllib.parse import quote
 
 from flask import Response, abort, request
 
-from ingest.message import leaf_parts
-from listarchive import queries
-from listarchive.queries import MessageRecord
+from listarchive.archive import messageview
+from listarchive.archive.messageview import MessageRecord
+from listarchive.mail.message import leaf_parts
 from listarchive.web.context import db, viewer
 
 _CHARSET_RE = re.compile(r"charset=\"?([A-Za-z0-9_.:-]{1,40})", re.I)
@@ -51,7 +51,7 @@ def raw(record: MessageRecord) -> Response:
     early = conditional(etag, record.ingested_at)
     if early is not None:
         return early
-    data = queries.raw_message(db(), viewer(), record.msgid)
+    data = messageview.raw_message(db(), viewer(), record.msgid)
     if data is None:
         abort(404)
     head = data[:8192].split(b"\n\n", 1)[0].decode("latin-1")
@@ -64,12 +64,12 @@ def raw(record: MessageRecord) -> Response:
 
 
 def attachment(record: MessageRecord, index: int) -> Response:
-    """Leaf part ``index`` (``ingest.message.Attachment.index``) as a plain file download."""
+    """Leaf part ``index`` (``listarchive.mail.message.Attachment.index``) as a plain file download."""
     etag = f"{record.sha256}-{index}"
     early = conditional(etag, record.ingested_at)
     if early is not None:
         return early
-    data = queries.raw_message(db(), viewer(), record.msgid)
+    data = messageview.raw_message(db(), viewer(), record.msgid)
     if data is None:
         abort(404)
     parts = leaf_parts(message_from_bytes(data))
@@ -112,7 +112,7 @@ def _gzip_response(data: bytes, stem: str) -> Response:
 
 
 def thread_mbox(record: MessageRecord) -> Response:
-    thread = queries.thread_view(db(), viewer(), record.msgid)
+    thread = messageview.thread_view(db(), viewer(), record.msgid)
     if thread is None:
         abort(404)
     etag = f"t-{thread.etag()}"
@@ -124,7 +124,7 @@ def thread_mbox(record: MessageRecord) -> Response:
                        thread.last_modified)
     data = _THREAD_GZ.get(etag)
     if data is None:
-        data = gzip.compress(queries.mboxrd_of(db(), [m.record for m in thread.members]),
+        data = gzip.compress(messageview.mboxrd_of(db(), [m.record for m in thread.members]),
                              compresslevel=6, mtime=0)
         _THREAD_GZ.put(etag, data)
     return _finish(_gzip_response(data, "t"), etag, thread.last_modified)

@@ -17,7 +17,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from listarchive.web.msgids import quote_msgid
+from listarchive.mail.msgids import quote_msgid
 
 # Trailing punctuation is usually the sentence's, not the URL's: "see https://x.org/a)."
 _URL_RE = re.compile(r"\bhttps?://[^\s<>\"'\x00-\x1f\x7f]+", re.I)

@@ -18,19 +18,21 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from listarchive import accounts, pwrecords, queries, reviewqueries
-from listarchive.models import User
-from listarchive.pwrecords import (
+from listarchive.access import accounts
+from listarchive.archive import messageview
+from listarchive.archive.models import User
+from listarchive.mail.msgids import quote_msgid
+from listarchive.review import patchwork, seriesview
+from listarchive.review.patchwork import (
     PatchRecord,
     PersonRef,
     ProjectRef,
     SeriesRecord,
     SubmissionRef,
 )
-from listarchive.states import STATES, StateError, normalize_state, set_archived, set_delegate
+from listarchive.review.states import STATES, StateError, normalize_state, set_archived, set_delegate
 from listarchive.web.api import write_state
 from listarchive.web.context import absolute, db, int_arg, token_user, viewer, viewer_of
-from listarchive.web.msgids import quote_msgid
 from listarchive.web.review import MAX_ID
 
 VERSION = "1.2"
@@ -70,7 +72,7 @@ def _user(u: PersonRef | None) -> dict[str, Any] | None:
 
 
 def _archive(project: ProjectRef | None, msgid: str) -> str:
-    return absolute(f"/{project.name if project else queries.ALL}/{quote_msgid(msgid)}/")
+    return absolute(f"/{project.name if project else messageview.ALL}/{quote_msgid(msgid)}/")
 
 
 def _series_ref(s: SubmissionRef, version: int) -> dict[str, Any]:
@@ -141,7 +143,7 @@ def _paged(items: list[dict[str, Any]], page: int, per_page: int, has_next: bool
 
 
 def _page_args() -> tuple[int, int]:
-    return int_arg("page", 1), int_arg("per_page", PER_PAGE, high=queries.MAX_PER_PAGE)
+    return int_arg("page", 1), int_arg("per_page", PER_PAGE, high=messageview.MAX_PER_PAGE)
 
 
 def _moment(name: str) -> datetime | None:
@@ -172,7 +174,7 @@ def index() -> Any:
 
 @bp.route("/projects/")
 def project_list() -> Any:
-    found = pwrecords.projects(db(), viewer())
+    found = patchwork.projects(db(), viewer())
     page, per_page = _page_args()
     chunk = found[(page - 1) * per_page:page * per_page + 1]
     return _paged([_project(p) or {} for p in chunk[:per_page]], page, per_page,
@@ -181,7 +183,7 @@ def project_list() -> Any:
 
 @bp.route("/projects/<key>/")
 def project_detail(key: str) -> Any:
-    found = pwrecords.find_project(db(), viewer(), key)
+    found = patchwork.find_project(db(), viewer(), key)
     if found is None:
         abort(404, description="no such project")
     return jsonify(_project(found))
@@ -201,7 +203,7 @@ def patch_list() -> Any:
     series = args.get("series", "").strip()
     if series and not (series.isdigit() and len(series) < 16):
         abort(400, description="?series= is a series id")
-    query = pwrecords.PatchQuery(
+    query = patchwork.PatchQuery(
         project=args.get("project", "").strip(), states=tuple(states),
         submitter=args.get("submitter", "").strip()[:320],
         delegate=args.get("delegate", "").strip()[:64], msgid=args.get("msgid", "")[:500],
@@ -211,7 +213,7 @@ def patch_list() -> Any:
         since=_moment("since"), before=_moment("before"), q=args.get("q", "")[:200],
         order=args.get("order", "date"))
     page, per_page = _page_args()
-    found = pwrecords.patch_page(db(), viewer(), query, page, per_page)
+    found = patchwork.patch_page(db(), viewer(), query, page, per_page)
     if found is None:
         abort(404, description="no such project")
     return _paged([patch_object(p) for p in found.items], page, per_page, found.has_next)
@@ -219,11 +221,11 @@ def patch_list() -> Any:
 
 def _patch_detail(patch_id: int, user: User | None = None) -> dict[str, Any]:
     who = viewer_of(user) if user is not None else viewer()
-    record = pwrecords.patch_record(db(), who, patch_id)
+    record = patchwork.patch_record(db(), who, patch_id)
     if record is None:
         abort(404, description="no such patch")
     obj = patch_object(record)
-    detail = reviewqueries.patch_detail(db(), who, patch_id)
+    detail = seriesview.patch_detail(db(), who, patch_id)
     obj.update({"content": detail.commit_message if detail else "",
                 "diff": detail.diff if detail else "", "prefixes": [], "headers": {}})
     return obj
@@ -269,7 +271,7 @@ def patch_change(patch_id: int) -> Any:
 def _current_state(patch_id: int, user: User) -> str:
     """The patch's state now (so a write of only ``archived``/``delegate`` goes through the
     same visibility and permission checks as a state change, and changes no state)."""
-    record = pwrecords.patch_record(db(), viewer_of(user), patch_id)
+    record = patchwork.patch_record(db(), viewer_of(user), patch_id)
     if record is None:
         abort(404, description="no such patch")
     return record.state
@@ -289,7 +291,7 @@ def _delegate(value: Any) -> User | None:
 @bp.route("/series/")
 def series_list() -> Any:
     page, per_page = _page_args()
-    found = pwrecords.series_page(
+    found = patchwork.series_page(
         db(), viewer(), request.args.get("project", "").strip(),
         request.args.get("submitter", "").strip()[:320], _moment("since"), _moment("before"),
         request.args.get("q", "")[:200], request.args.get("order", "date"), page, per_page)
@@ -300,7 +302,7 @@ def series_list() -> Any:
 
 @bp.route(f"/series/<int(max={MAX_ID}):series_id>/")
 def series_show(series_id: int) -> Any:
-    found = pwrecords.series_record(db(), viewer(), series_id)
+    found = patchwork.series_record(db(), viewer(), series_id)
     if found is None:
         abort(404, description="no such series")
     return jsonify(series_object(found))
@@ -309,7 +311,7 @@ def series_show(series_id: int) -> Any:
 @bp.route("/covers/")
 def cover_list() -> Any:
     page, per_page = _page_args()
-    found = pwrecords.cover_page(db(), viewer(), request.args.get("project", "").strip(),
+    found = patchwork.cover_page(db(), viewer(), request.args.get("project", "").strip(),
                                      page, per_page)
     if found is None:
         abort(404, description="no such project")
@@ -318,7 +320,7 @@ def cover_list() -> Any:
 
 @bp.route(f"/covers/<int(max={MAX_ID}):cover_id>/")
 def cover_show(cover_id: int) -> Any:
-    found = pwrecords.cover_record(db(), viewer(), cover_id)
+    found = patchwork.cover_record(db(), viewer(), cover_id)
     if found is None:
         abort(404, description="no such cover letter")
     return jsonify(cover_object(found))
@@ -326,13 +328,13 @@ def cover_show(cover_id: int) -> Any:
 
 @bp.route("/people/")
 def people_list() -> Any:
-    found = pwrecords.person_records(db(), viewer(), q=request.args.get("q", "")[:200])
+    found = patchwork.person_records(db(), viewer(), q=request.args.get("q", "")[:200])
     return jsonify([_person(p) for p in found])
 
 
 @bp.route(f"/people/<int(max={MAX_ID}):person_id>/")
 def person_show(person_id: int) -> Any:
-    found = pwrecords.person_records(db(), viewer(), person_id=person_id)
+    found = patchwork.person_records(db(), viewer(), person_id=person_id)
     if not found:
         abort(404, description="no such person")
     return jsonify(_person(found[0]))
@@ -343,14 +345,14 @@ def user_list() -> Any:
     """Accounts by exact name or address (``git-pw patch update --delegate NAME``); only for
     a token holder, so the account list is not public."""
     token_user()
-    return jsonify([_user(u) for u in pwrecords.user_records(
+    return jsonify([_user(u) for u in patchwork.user_records(
         db(), q=request.args.get("q", "").strip()[:320])])
 
 
 @bp.route(f"/users/<int(max={MAX_ID}):user_id>/")
 def user_show(user_id: int) -> Any:
     token_user()
-    found = pwrecords.user_records(db(), user_id=user_id)
+    found = patchwork.user_records(db(), user_id=user_id)
     if not found:
         abort(404, description="no such user")
     return jsonify(_user(found[0]))

@@ -13,11 +13,12 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from listarchive import history, queries, reviewqueries
-from listarchive.states import STATES
+from listarchive.archive import messageview
+from listarchive.mail.msgids import quote_msgid
+from listarchive.review import history, seriesview
+from listarchive.review.states import STATES
 from listarchive.web.context import absolute, db, int_arg, list_name, site_url, viewer
 from listarchive.web.downloads import DOWNLOAD_CSP, content_disposition
-from listarchive.web.msgids import quote_msgid
 
 bp = Blueprint("review", __name__)
 MAX_ID = 2**53
@@ -36,8 +37,8 @@ def series_filters() -> dict[str, str]:
     query string, checked (400 if bad) and kept as text, so links can carry them on."""
     values = {key: request.args.get(key, "").strip() for key in FILTER_KEYS}
     try:
-        reviewqueries.check_state(values["state"])
-    except reviewqueries.BadFilter as exc:
+        seriesview.check_state(values["state"])
+    except seriesview.BadFilter as exc:
         abort(400, description=str(exc))
     if values["subsystem"] and not _SLUG_RE.match(values["subsystem"]):
         abort(400, description="?subsystem= is a subsystem's URL name (a-z, 0-9, -)")
@@ -61,7 +62,7 @@ def _date(key: str, text: str) -> datetime:
 
 
 def filter_args(values: dict[str, str]) -> dict[str, Any]:
-    """Checked filter text -> the keyword arguments of the series queries."""
+    """Checked filter text -> the keyword arguments of the series messageview."""
     return {"state": values["state"], "subsystem": values["subsystem"],
             "submitter": values["submitter"], "delegate": values["delegate"],
             "since": _date("since", values["since"]) if values["since"] else None,
@@ -91,18 +92,18 @@ def series_list(name: str) -> Any:
     name = list_name(name)
     filters = series_filters()
     page = int_arg("page", 1)
-    listing = reviewqueries.series_list(db(), viewer(), name, page=page, per_page=PER_PAGE,
+    listing = seriesview.series_list(db(), viewer(), name, page=page, per_page=PER_PAGE,
                                         **filter_args(filters))
     if listing is None:
         abort(404, description=f"there is no list named {name!r} here")
     return render_template("series_list.html", listing=listing, name=name, filters=filters,
-                           states=reviewqueries.STATES,
+                           states=seriesview.STATES,
                            query={k: v for k, v in filters.items() if v})
 
 
 @bp.route(f"/series/<int(max={MAX_ID}):series_id>/", methods=["GET", "HEAD"])
 def series_page(series_id: int) -> Any:
-    detail = reviewqueries.series_detail(db(), viewer(), series_id)
+    detail = seriesview.series_detail(db(), viewer(), series_id)
     if detail is None:
         abort(404, description="no such series")
     return render_template("series.html", detail=detail, name=detail.row.home_list,
@@ -113,7 +114,7 @@ def series_page(series_id: int) -> Any:
 
 @bp.route(f"/series/<int(max={MAX_ID}):series_id>/mbox", methods=["GET", "HEAD"])
 def series_mbox(series_id: int) -> Response:
-    found = reviewqueries.series_mbox(db(), viewer(), series_id, site_url())
+    found = seriesview.series_mbox(db(), viewer(), series_id, site_url())
     if found is None:
         abort(404, description="no such series")
     filename, body = found
@@ -122,7 +123,7 @@ def series_mbox(series_id: int) -> Response:
 
 @bp.route(f"/patch/<int(max={MAX_ID}):patch_id>/", methods=["GET", "HEAD"])
 def patch_page(patch_id: int) -> Any:
-    detail = reviewqueries.patch_detail(db(), viewer(), patch_id)
+    detail = seriesview.patch_detail(db(), viewer(), patch_id)
     if detail is None:
         abort(404, description="no such patch")
     return render_template("patch.html", detail=detail, name=detail.item.home_list,
@@ -131,7 +132,7 @@ def patch_page(patch_id: int) -> Any:
 
 @bp.route(f"/patch/<int(max={MAX_ID}):patch_id>/raw", methods=["GET", "HEAD"])
 def patch_raw(patch_id: int) -> Response:
-    detail = reviewqueries.patch_detail(db(), viewer(), patch_id)
+    detail = seriesview.patch_detail(db(), viewer(), patch_id)
     if detail is None or not detail.diff:
         abort(404, description="no such patch, or it carries no diff")
     return _download(detail.diff.encode("utf-8", "surrogateescape"),
@@ -140,7 +141,7 @@ def patch_raw(patch_id: int) -> Response:
 
 @bp.route(f"/patch/<int(max={MAX_ID}):patch_id>/mbox", methods=["GET", "HEAD"])
 def patch_mbox(patch_id: int) -> Response:
-    body = reviewqueries.patch_mbox(db(), viewer(), patch_id, site_url())
+    body = seriesview.patch_mbox(db(), viewer(), patch_id, site_url())
     if body is None:
         abort(404, description="no such patch (cover letters and pull requests have no mbox)")
     return _download(body, "application/mbox", f"patch-{patch_id}.mbx")
@@ -150,7 +151,7 @@ def patch_mbox(patch_id: int) -> Response:
 def subsystem_page(slug: str) -> Any:
     if not _SLUG_RE.match(slug):
         abort(400, description="a subsystem's URL name has only a-z, 0-9 and -")
-    page = reviewqueries.subsystem_page(db(), viewer(), slug)
+    page = seriesview.subsystem_page(db(), viewer(), slug)
     if page is None:
         abort(404, description="no subsystem by that name (is MAINTAINERS imported?)")
-    return render_template("subsystem.html", page=page, name=queries.ALL)
+    return render_template("subsystem.html", page=page, name=messageview.ALL)

@@ -2,7 +2,7 @@
 review queues ``/LIST/queue/``, ``/s/SUBSYSTEM/queue/`` and ``/queue/`` (my queue).
 
 Every write is a POST carrying the CSRF token (:mod:`listarchive.web.csrf`) by a logged-in user
-who may change that object (:func:`listarchive.states.can_change`); anyone else gets 403 and
+who may change that object (:func:`listarchive.review.states.can_change`); anyone else gets 403 and
 nothing changes. An object the user cannot even see answers 404, as on the read side.
 """
 
@@ -12,8 +12,10 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from listarchive import accounts, queries, queues, reviewqueries, states
-from listarchive.models import Patch, Series, User
+from listarchive.access import accounts
+from listarchive.archive import messageview
+from listarchive.archive.models import Patch, Series, User
+from listarchive.review import queues, seriesview, states
 from listarchive.web.context import current_user, db, int_arg, list_name, viewer
 from listarchive.web.review import _SLUG_RE, MAX_ID, filter_args, series_filters
 
@@ -28,12 +30,12 @@ def may_change(kind: str, object_id: int) -> bool:
     user = current_user()
     if user is None:
         return False
-    obj = reviewqueries.change_targets(db(), kind, [object_id]).get(object_id)
+    obj = seriesview.change_targets(db(), kind, [object_id]).get(object_id)
     return obj is not None and states.can_change(db(), user, obj)
 
 
 def _visible(kind: str, object_id: int) -> bool:
-    return object_id in reviewqueries.visible_ids(db(), viewer(), [object_id])
+    return object_id in seriesview.visible_ids(db(), viewer(), [object_id])
 
 
 def _wanted_state() -> str:
@@ -80,7 +82,7 @@ def _change(kind: str, object_id: int) -> Any:
         abort(403, description="log in to change states")
     if not _visible(kind, object_id):
         abort(404, description=f"no such {kind}")
-    obj = reviewqueries.change_targets(db(), kind, [object_id]).get(object_id)
+    obj = seriesview.change_targets(db(), kind, [object_id]).get(object_id)
     if obj is None:
         abort(404, description=f"no such {kind} (cover letters take their series' state)")
     if not states.can_change(db(), user, obj):
@@ -117,8 +119,8 @@ def bulk() -> Any:
                                           for i in raw_ids):
         abort(400, description=f"at most {MAX_BULK} ids, whole numbers")
     ids = sorted({int(i) for i in raw_ids})
-    found = reviewqueries.change_targets(db(), kind, ids)
-    seen = reviewqueries.visible_ids(db(), viewer(), ids)
+    found = seriesview.change_targets(db(), kind, ids)
+    seen = seriesview.visible_ids(db(), viewer(), ids)
     for oid in ids:
         if oid not in found or oid not in seen:
             abort(404, description=f"no {kind} {oid}")
@@ -138,9 +140,9 @@ def _render_queue(scope: queues.QueueScope, base: str, name: str) -> Any:
     page = int_arg("page", 1)
     try:
         found = queues.queue(db(), viewer(), scope,
-                             reviewqueries.SeriesFilters(**filter_args(filters)),
+                             seriesview.SeriesFilters(**filter_args(filters)),
                              page, QUEUE_PER_PAGE)
-    except reviewqueries.BadFilter as exc:
+    except seriesview.BadFilter as exc:
         abort(400, description=str(exc))
     if found is None:
         abort(404, description="no such list or subsystem")
@@ -162,7 +164,7 @@ def subsystem_queue(slug: str) -> Any:
     if not _SLUG_RE.match(slug):
         abort(400, description="a subsystem's URL name has only a-z, 0-9 and -")
     return _render_queue(queues.QueueScope(subsystem=slug), f"/s/{slug}/queue/",
-                         queries.ALL)
+                         messageview.ALL)
 
 
 @bp.route("/queue/", methods=["GET", "HEAD"])
@@ -170,4 +172,4 @@ def my_queue() -> Any:
     user = current_user()
     if user is None:
         return redirect("/login?next=/queue/", 303)
-    return _render_queue(queues.QueueScope(user_id=user.id), "/queue/", queries.ALL)
+    return _render_queue(queues.QueueScope(user_id=user.id), "/queue/", messageview.ALL)

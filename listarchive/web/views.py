@@ -1,7 +1,7 @@
 """HTML pages and the lore-compatible URL space under ``/LIST/``.
 
 Every message URL goes through :func:`message_dispatch`, which splits Message-ID and suffix from
-the raw request URI (see :mod:`listarchive.web.msgids`) and hands over to one small view.
+the raw request URI (see :mod:`listarchive.web.paths`) and hands over to one small view.
 """
 
 from __future__ import annotations
@@ -13,9 +13,13 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from listarchive import embargo, queries, reviewqueries
+from listarchive.access import embargo
+from listarchive.archive import messageview
+from listarchive.archive.messageview import MessageRecord
 from listarchive.errors import QueryError
-from listarchive.queries import MessageRecord
+from listarchive.mail.msgids import BadMsgid, quote_msgid
+from listarchive.review import seriesview
+from listarchive.search.searcher import SearchUnavailable, run_search
 from listarchive.web import downloads, feeds
 from listarchive.web.context import (
     absolute,
@@ -26,8 +30,7 @@ from listarchive.web.context import (
     time_arg,
     viewer,
 )
-from listarchive.web.msgids import BadMsgid, MessagePath, quote_msgid, raw_path, split_message_path
-from listarchive.web.searching import SearchUnavailable, run_search
+from listarchive.web.paths import MessagePath, raw_path, split_message_path
 
 bp = Blueprint("pages", __name__)
 PER_PAGE = 50
@@ -39,14 +42,14 @@ def message_url(list_: str, msgid: str, suffix: str = "/") -> str:
 
 def home_list(record: MessageRecord, current: str) -> str:
     """The list a link to ``record`` should use: the current one if it carries it."""
-    if current == queries.ALL or current in record.lists:
+    if current == messageview.ALL or current in record.lists:
         return current
-    return record.lists[0] if record.lists else queries.ALL
+    return record.lists[0] if record.lists else messageview.ALL
 
 
 @bp.route("/")
 def directory() -> str:
-    return render_template("directory.html", lists=queries.list_directory(db(), viewer()))
+    return render_template("directory.html", lists=messageview.list_directory(db(), viewer()))
 
 
 @bp.route("/<name>/", methods=["GET", "HEAD", "POST"])
@@ -57,10 +60,10 @@ def list_page(name: str) -> Any:
     if request.method == "POST":
         abort(400, description="POST needs ?q=QUERY&x=m (a search to download as mbox)")
     page = int_arg("page", 1)
-    index = queries.list_index(db(), viewer(), name, page, PER_PAGE, before=time_arg())
+    index = messageview.list_index(db(), viewer(), name, page, PER_PAGE, before=time_arg())
     if index is None:
         abort(404, description=f"there is no list named {name!r} here")
-    badges = reviewqueries.message_badges(db(), viewer(), [t.root_msgid for t in index.threads])
+    badges = seriesview.message_badges(db(), viewer(), [t.root_msgid for t in index.threads])
     return render_template("list.html", index=index, name=name, badges=badges)
 
 
@@ -71,7 +74,7 @@ def search_page(name: str) -> Any:
         abort(400, description="?x= must be m (mbox), A (Atom) or empty")
     if mode == "m" and request.method != "POST":
         abort(405, description="the mbox of a search is downloaded with POST (as lore does)")
-    if not queries.list_exists(db(), viewer(), name):
+    if not messageview.list_exists(db(), viewer(), name):
         abort(404, description=f"there is no list named {name!r} here")
     if not text:
         abort(400, description="empty search: give ?q=QUERY")
@@ -89,8 +92,8 @@ def search_page(name: str) -> Any:
     if mode == "m":
         records = list(outcome.records)
         if request.values.get("t") == "1":
-            records = queries.expand_threads(db(), viewer(), records)
-        return downloads.gzip_mbox(queries.mboxrd_of(db(), records), f"{name}-search")
+            records = messageview.expand_threads(db(), viewer(), records)
+        return downloads.gzip_mbox(messageview.mboxrd_of(db(), records), f"{name}-search")
     if mode == "A":
         entries = [feeds.Entry(r, None, absolute(message_url(home_list(r, name), r.msgid)))
                    for r in outcome.records]
@@ -115,7 +118,7 @@ def by_thread(records: Sequence[MessageRecord]) -> list[tuple[MessageRecord, int
 @bp.route("/<name>/new.atom")
 def new_atom(name: str) -> Response:
     name = list_name(name)
-    recent = queries.recent_messages(db(), viewer(), name)
+    recent = messageview.recent_messages(db(), viewer(), name)
     if recent is None:
         abort(404, description=f"there is no list named {name!r} here")
     entries = [feeds.Entry(r, p, absolute(message_url(name, r.msgid))) for r, p in recent]
@@ -127,10 +130,10 @@ def new_atom(name: str) -> Response:
 @bp.route("/r/<path:rest>", methods=["GET", "HEAD"])
 def short_redirect(rest: str) -> Any:
     path = _message_path("r")
-    record = queries.find_message(db(), viewer(), path.msgid)
+    record = messageview.find_message(db(), viewer(), path.msgid)
     if record is None:
         return not_found(path.msgid, "all")
-    target = record.lists[0] if record.lists else queries.ALL
+    target = record.lists[0] if record.lists else messageview.ALL
     suffix = path.suffix if path.suffix not in ("", "/T", "/t") else path.suffix + "/"
     return redirect(absolute(message_url(target, record.msgid, suffix)), 302)
 
@@ -156,13 +159,13 @@ def not_found(msgid: str, name: str) -> tuple[str, int]:
 @bp.route("/<name>/<path:rest>", methods=["GET", "HEAD"])
 def message_dispatch(name: str, rest: str) -> Any:
     name = list_name(name)
-    if not queries.list_exists(db(), viewer(), name):
+    if not messageview.list_exists(db(), viewer(), name):
         abort(404, description=f"there is no list named {name!r} here")
     path = _message_path(name)
-    record = queries.find_message(db(), viewer(), path.msgid)
+    record = messageview.find_message(db(), viewer(), path.msgid)
     if record is None:
         return not_found(path.msgid, name)
-    if name != queries.ALL and name not in record.lists:
+    if name != messageview.ALL and name not in record.lists:
         # Known, but archived on another list: send the reader (and b4) where it lives.
         return redirect(absolute(message_url(home_list(record, name), record.msgid,
                                              path.suffix or "/")), 302)
@@ -184,7 +187,7 @@ def message_dispatch(name: str, rest: str) -> Any:
 
 
 def message_page(name: str, record: MessageRecord) -> Any:
-    view = queries.message_page(db(), viewer(), record.msgid, record)
+    view = messageview.message_page(db(), viewer(), record.msgid, record)
     if view is None:
         return not_found(record.msgid, name)
     _audit_view(record.msgid)
@@ -197,12 +200,12 @@ def message_page(name: str, record: MessageRecord) -> Any:
     html = render_template("message.html", name=name, view=view, rec=record, parsed=parsed,
                            home=lambda r: home_list(r, name), recipients=recipients,
                            reply=_reply(view.parsed, record),
-                           badge=reviewqueries.message_badges(db(), viewer(),
+                           badge=seriesview.message_badges(db(), viewer(),
                                                               [record.msgid]).get(record.msgid),
                            disclosed=embargo.disclosure(db(), viewer(), record.msgid),
                            # A parent the reader may not see gets no link, exactly like a
                            # parent that was never archived.
-                           parent_visible=bool(record.parent_msgid) and queries.find_message(
+                           parent_visible=bool(record.parent_msgid) and messageview.find_message(
                                db(), viewer(), record.parent_msgid) is not None)
     out = Response(html, mimetype="text/html")
     out.set_etag(f"m-{record.sha256[:24]}-{view.thread.etag()}")
@@ -226,7 +229,7 @@ def _reply(parsed: Any, record: MessageRecord) -> dict[str, Any]:
 
 
 def thread_page(name: str, record: MessageRecord, nested: bool) -> Any:
-    items = queries.thread_messages(db(), viewer(), record.msgid)
+    items = messageview.thread_messages(db(), viewer(), record.msgid)
     if not items:
         return not_found(record.msgid, name)
     _audit_view(record.msgid)
@@ -246,7 +249,7 @@ def _audit_view(msgid: str) -> None:
 
 
 def thread_atom(name: str, record: MessageRecord) -> Response:
-    items = queries.thread_messages(db(), viewer(), record.msgid) or []
+    items = messageview.thread_messages(db(), viewer(), record.msgid) or []
     items = sorted(items, key=lambda it: (it[0].sort_date is None, it[0].sort_date), reverse=True)
     entries = [feeds.Entry(r, p, absolute(message_url(home_list(r, name), r.msgid)))
                for r, p, _ in items]

@@ -1,0 +1,1 @@
+"""Who may read and change what: accounts, the visibility of lists and messages, embargoes."""

@@ -1,0 +1,457 @@
+"""Embargoed threads: security reports visible to a few until they are disclosed.
+
+An embargo names its thread by a Message-ID (``anchor_msgid``); the thread is whatever
+``Node.thread_id`` says when a query runs (see :mod:`listarchive.access.visibility`), so replies that
+arrive later are covered and ``reindex`` needs nothing from here. The rules, decided once:
+
+- **Who sees**: admins, and the users, groups (:class:`~listarchive.archive.models.Group`) and list
+  grantees (``Grant`` rows of kind ``list``) an embargo allows. An embargo made by an ingest
+  rule allows the grantees of the lists the report arrived on.
+- **Replies and merges**: a reply into an embargoed thread is embargoed with it, whatever list
+  it arrives on (replies quote the report). A reply that joins a public thread and an embargoed
+  one makes one thread, and the whole of it stays hidden until disclosure: a merge never
+  publishes the embargoed part, and the index documents of the public part are refreshed so that
+  search totals do not count them either (:func:`listarchive.search.indexer.embargo_targets`).
+- **Ingest rules** (:func:`embargo_rules`, a worker hook): a message that starts a thread (no
+  In-Reply-To, no References) embargoes it when its subject carries a ``[SECURITY]`` tag, when
+  the mail server set ``X-Listarchive-Embargo: yes``, or when it arrived on a restricted list.
+  Only thread starters: a stranger's ``Re: [SECURITY]`` reply to a public thread must not be
+  able to hide that thread. A thread that was ever embargoed is not embargoed again by a rule
+  (a late ``[SECURITY]`` mail would otherwise re-hide a disclosed report). The header must be
+  removed from incoming mail by the mail server; the archive cannot tell who added it.
+- **Disclosure** publishes at the same URLs and records when and by whom; a passed ``until``
+  date keeps the thread hidden until :func:`expire` runs (``watch`` passes, ``listarchive
+  disclose --expired``), so every disclosure has an audit entry. Un-publishing is for admins.
+- **Restricted lists** stay restricted: disclosure lifts the embargo, not a list's restriction.
+
+The functions take a session and never commit. The search index is refreshed after the commit
+by :func:`apply`, which the command line uses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from listarchive.access.visibility import Viewer, active_embargo, viewer_for
+from listarchive.archive.models import (
+    AuditEvent,
+    Embargo,
+    EmbargoAllow,
+    Grant,
+    Group,
+    GroupMember,
+    MailingList,
+    Message,
+    MessageList,
+    Node,
+    User,
+)
+from listarchive.errors import ListarchiveError
+from listarchive.mail.message import ParsedMessage
+from listarchive.settings import Settings
+
+# A bracketed subject tag holding the word SECURITY: "[SECURITY]", "[PATCH SECURITY 1/2]".
+_SECURITY_TAG = re.compile(r"\[[^\]]*\bSECURITY\b[^\]]*\]", re.IGNORECASE)
+EMBARGO_HEADER = "X-Listarchive-Embargo"
+CONSOLE = "console"  # the actor recorded for the command line run without --as
+EXPIRY = "expiry"
+ACTIONS = ("viewed", "restricted", "disclosed", "unpublished", "allowed")
+
+
+class EmbargoError(ListarchiveError):
+    """A restrict/disclose/unpublish request that cannot be carried out (unknown Message-ID,
+    no right, nothing to disclose)."""
+
+
+@dataclass(frozen=True)
+class EmbargoChange:
+    """What a change did: the embargo touched and every stored message of its thread (their
+    search documents must be rebuilt once the change is committed)."""
+
+    embargo_id: int
+    anchor_msgid: str
+    action: str
+    msgids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The note a disclosed thread's pages show: "disclosed on DATE by NAME"."""
+
+    at: datetime
+    by: str  # user name; '' when the embargo date passed
+
+    def note(self) -> str:
+        who = f"by {self.by}" if self.by and self.by != EXPIRY else "when its embargo ended"
+        return f"disclosed on {self.at:%Y-%m-%d %H:%M} UTC {who}"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    target_msgid: str
+    embargo_id: int | None
+    detail: str
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def parse_until(text: str) -> datetime:
+    """``--until``: ``2025-03-01`` (midnight UTC) or ``2025-03-01T12:00`` / ``2025-03-01 12:00``.
+
+    >>> parse_until("2025-03-01")
+    datetime.datetime(2025, 3, 1, 0, 0)
+    """
+    value = text.strip().replace(" ", "T").removesuffix("Z")
+    for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    raise EmbargoError(f"--until {text!r}: write a date as YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)")
+
+
+def _actor_name(actor: User | None) -> str:
+    return actor.name if actor is not None else CONSOLE
+
+
+def _audit(session: Session, actor: str, action: str, msgid: str, embargo_id: int | None,
+           detail: str = "", now: datetime | None = None) -> None:
+    session.add(AuditEvent(actor=actor[:64], action=action, target_msgid=msgid,
+                           embargo_id=embargo_id, at=now or utcnow(), detail=detail))
+
+
+def _thread_id(session: Session, msgid: str) -> int | None:
+    return session.scalar(select(Node.thread_id).where(Node.msgid == msgid))
+
+
+def thread_msgids(session: Session, msgid: str) -> tuple[str, ...]:
+    """Every stored message of the thread holding ``msgid`` (hidden or not), in id order."""
+    tid = _thread_id(session, msgid)
+    if tid is None:
+        return ()
+    return tuple(session.scalars(select(Message.msgid).where(Message.thread_id == tid)
+                                 .order_by(Message.id)))
+
+
+def thread_embargoes(session: Session, msgid: str, active_only: bool = False) -> list[Embargo]:
+    """The embargoes whose anchor shares a thread with ``msgid`` (several after a merge)."""
+    tid = _thread_id(session, msgid)
+    if tid is None:
+        return []
+    query = (select(Embargo).join(Node, Node.msgid == Embargo.anchor_msgid)
+             .where(Node.thread_id == tid).order_by(Embargo.id))
+    if active_only:
+        query = query.where(active_embargo())
+    return list(session.scalars(query))
+
+
+def _stored(session: Session, msgid: str) -> Message:
+    found = session.scalars(select(Message).where(Message.msgid == msgid)).first()
+    if found is None:
+        raise EmbargoError(f"no message <{msgid}> in the archive")
+    return found
+
+
+def resolve_allow(session: Session, value: str) -> tuple[str, str]:
+    """``--allow`` value -> (``user`` | ``group`` | ``list``, name). ``user:``, ``group:`` and
+    ``list:`` prefixes say which; a bare name is a user if one exists by that name, else a
+    group, else a stored list, else an error (a typo must not silently allow nobody)."""
+    kind, sep, rest = value.partition(":")
+    if sep and kind in ("user", "group", "list"):
+        if not rest.strip():
+            raise EmbargoError(f"empty {kind} name in {value!r}")
+        if kind == "group":
+            ensure_group(session, rest.strip())
+        return kind, rest.strip()
+    name = value.strip()
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        return "user", name
+    if session.scalar(select(Group.id).where(Group.name == name)) is not None:
+        return "group", name
+    if session.scalar(select(MailingList.id).where(MailingList.name == name)) is not None:
+        return "list", name
+    raise EmbargoError(f"--allow {value!r}: no user, group or list by that name "
+                       f"(write group:NAME to create a group)")
+
+
+def ensure_group(session: Session, name: str) -> Group:
+    group = session.scalars(select(Group).where(Group.name == name)).first()
+    if group is None:
+        group = Group(name=name[:64])
+        session.add(group)
+        session.flush()
+    return group
+
+
+def add_to_group(session: Session, group_name: str, user: User) -> None:
+    """Make ``user`` a member of the group (created if needed); idempotent."""
+    group = ensure_group(session, group_name)
+    if session.get(GroupMember, (group.id, user.id)) is None:
+        session.add(GroupMember(group_id=group.id, user_id=user.id))
+        session.flush()
+
+
+def _may_restrict(session: Session, actor: User | None, message: Message) -> bool:
+    """The console operator, admins, and maintainers granted one of the message's lists."""
+    if actor is None or actor.is_admin:
+        return True
+    lists = set(session.scalars(select(MailingList.name).join(MessageList)
+                                .where(MessageList.message_id == message.id)))
+    granted = set(session.scalars(select(Grant.scope_name).where(
+        Grant.user_id == actor.id, Grant.scope_kind == "list")))
+    return bool(lists & granted)
+
+
+def _allow(session: Session, embargo: Embargo, entries: Iterable[tuple[str, str]], actor: str,
+           now: datetime) -> None:
+    have = {(a.kind, a.name) for a in embargo.allowed}
+    for kind, name in entries:
+        if (kind, name) in have:
+            continue
+        have.add((kind, name))
+        embargo.allowed.append(EmbargoAllow(kind=kind, name=name[:255]))
+        _audit(session, actor, "allowed", embargo.anchor_msgid, embargo.id, f"{kind}:{name}", now)
+
+
+def restrict(session: Session, msgid: str, actor: User | None, until: datetime | None = None,
+             allow: Sequence[str] = (), reason: str = "cli",
+             now: datetime | None = None) -> EmbargoChange:
+    """Put the thread of ``msgid`` under embargo, or widen the active one (more ``allow``
+    entries, a new ``until``). ``actor`` None is the console operator.
+
+    A thread that was disclosed is not re-hidden here: that is :func:`unpublish`, for admins.
+    """
+    now = now or utcnow()
+    message = _stored(session, msgid)
+    if not _may_restrict(session, actor, message):
+        raise EmbargoError(f"{_actor_name(actor)} may not restrict <{msgid}>")
+    entries = [resolve_allow(session, value) for value in allow]
+    active = thread_embargoes(session, msgid, active_only=True)
+    if active:
+        embargo = active[0]
+        if until is not None:
+            embargo.until = until
+        _allow(session, embargo, entries, _actor_name(actor), now)
+        session.flush()
+        return EmbargoChange(embargo.id, embargo.anchor_msgid, "allowed",
+                             thread_msgids(session, msgid))
+    if thread_embargoes(session, msgid):
+        raise EmbargoError(f"the thread of <{msgid}> was disclosed; only an admin can "
+                           f"un-publish it (listarchive restrict --unpublish --as ADMIN)")
+    embargo = Embargo(anchor_msgid=msgid, reason=reason[:255], created_by=_actor_name(actor),
+                      created_at=now, until=until)
+    session.add(embargo)
+    session.flush()
+    detail = f"until {until:%Y-%m-%d %H:%M}" if until else ""
+    _audit(session, _actor_name(actor), "restricted", msgid, embargo.id, detail, now)
+    _allow(session, embargo, entries, _actor_name(actor), now)
+    session.flush()
+    return EmbargoChange(embargo.id, msgid, "restricted", thread_msgids(session, msgid))
+
+
+def _may_disclose(session: Session, actor: User | None, embargoes: Sequence[Embargo]) -> bool:
+    """The console operator, admins, and people every active embargo allows."""
+    if actor is None or actor.is_admin:
+        return True
+    allowed = viewer_for(session, actor).embargoes
+    return all(e.id in allowed for e in embargoes)
+
+
+def disclose(session: Session, msgid: str, actor: User | None,
+             now: datetime | None = None) -> EmbargoChange:
+    """Publish the thread of ``msgid``: every active embargo on it is lifted (a merged thread
+    carries one per report), recorded with the time and the actor."""
+    now = now or utcnow()
+    _stored(session, msgid)
+    active = thread_embargoes(session, msgid, active_only=True)
+    if not active:
+        raise EmbargoError(f"the thread of <{msgid}> is not under embargo")
+    if not _may_disclose(session, actor, active):
+        raise EmbargoError(f"{_actor_name(actor)} may not disclose <{msgid}>")
+    for embargo in active:
+        embargo.disclosed_at = now
+        embargo.disclosed_by = _actor_name(actor)
+        _audit(session, _actor_name(actor), "disclosed", embargo.anchor_msgid, embargo.id, "", now)
+    session.flush()
+    return EmbargoChange(active[0].id, active[0].anchor_msgid, "disclosed",
+                         thread_msgids(session, msgid))
+
+
+def unpublish(session: Session, msgid: str, admin: User,
+              now: datetime | None = None) -> EmbargoChange:
+    """Hide a disclosed thread again (a disclosure made by mistake). Admins only; the audit
+    entry keeps when and by whom it had been disclosed."""
+    now = now or utcnow()
+    _stored(session, msgid)
+    if not admin.is_admin:
+        raise EmbargoError(f"only an admin may un-publish; {admin.name} is not one")
+    if thread_embargoes(session, msgid, active_only=True):
+        raise EmbargoError(f"the thread of <{msgid}> is under embargo already")
+    disclosed = [e for e in thread_embargoes(session, msgid) if e.disclosed_at is not None]
+    if not disclosed:
+        raise EmbargoError(f"the thread of <{msgid}> was never under embargo: use restrict")
+    embargo = max(disclosed, key=lambda e: (e.disclosed_at or now, e.id))
+    detail = (f"had been disclosed on {embargo.disclosed_at:%Y-%m-%d %H:%M} "
+              f"by {embargo.disclosed_by or EXPIRY}")
+    embargo.disclosed_at = None
+    embargo.disclosed_by = ""
+    embargo.until = None
+    _audit(session, admin.name, "unpublished", embargo.anchor_msgid, embargo.id, detail, now)
+    session.flush()
+    return EmbargoChange(embargo.id, embargo.anchor_msgid, "unpublished",
+                         thread_msgids(session, msgid))
+
+
+def expire(session: Session, now: datetime | None = None) -> list[EmbargoChange]:
+    """Disclose every active embargo whose ``until`` has passed (by ``expiry``)."""
+    now = now or utcnow()
+    out = []
+    for embargo in session.scalars(select(Embargo).where(active_embargo(),
+                                                         Embargo.until.is_not(None),
+                                                         Embargo.until <= now)
+                                   .order_by(Embargo.id)):
+        embargo.disclosed_at = now
+        embargo.disclosed_by = EXPIRY
+        _audit(session, EXPIRY, "disclosed", embargo.anchor_msgid, embargo.id,
+               f"embargo date {embargo.until:%Y-%m-%d %H:%M} passed", now)
+        out.append(EmbargoChange(embargo.id, embargo.anchor_msgid, "disclosed",
+                                 thread_msgids(session, embargo.anchor_msgid)))
+    session.flush()
+    return out
+
+
+def disclosure(session: Session, viewer: Viewer, msgid: str) -> Disclosure | None:
+    """The disclosure note of the thread holding ``msgid``, or None (never embargoed, still
+    embargoed, or hidden from this viewer: the note must not confirm a hidden thread)."""
+    from listarchive.archive.messageview import find_message
+
+    if find_message(session, viewer, msgid) is None:
+        return None
+    embargoes = thread_embargoes(session, msgid)
+    if not embargoes or any(e.disclosed_at is None for e in embargoes):
+        return None
+    last = max(embargoes, key=lambda e: (e.disclosed_at or datetime.min, e.id))
+    assert last.disclosed_at is not None
+    return Disclosure(last.disclosed_at, last.disclosed_by)
+
+
+def record_view(session: Session, viewer: Viewer, msgid: str,
+                now: datetime | None = None) -> bool:
+    """Note in the audit log that a signed-in viewer read a message of an embargoed thread
+    (what the web does on thread and message pages). Returns whether an entry was added."""
+    if viewer.user is None:
+        return False
+    active = thread_embargoes(session, msgid, active_only=True)
+    if not active:
+        return False
+    _audit(session, viewer.user, "viewed", msgid, active[0].id, "", now)
+    return True
+
+
+def audit_log(session: Session, limit: int = 50) -> list[AuditEntry]:
+    """The newest audit entries first (``listarchive audit``, the admins' page)."""
+    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if limit > 0:
+        query = query.limit(limit)
+    return [AuditEntry(e.at, e.actor, e.action, e.target_msgid, e.embargo_id, e.detail)
+            for e in session.scalars(query)]
+
+
+# --- ingest rules ----------------------------------------------------------------------------
+
+
+def rule_reason(parsed: ParsedMessage, on_restricted_list: bool) -> str:
+    """Why an incoming thread starter must be embargoed ('' = it need not).
+
+    >>> from listarchive.mail.message import parse
+    >>> rule_reason(parse(b"Subject: [SECURITY][PATCH 0/2] clk: fix\\n\\nx\\n"), False)
+    'rule:security-tag'
+    """
+    if parsed.parent:
+        return ""
+    if _SECURITY_TAG.search(parsed.subject):
+        return "rule:security-tag"
+    if parsed.header(EMBARGO_HEADER).strip().lower() in ("yes", "true", "1"):
+        return "rule:header"
+    if on_restricted_list:
+        return "rule:restricted-list"
+    return ""
+
+
+def embargo_rules(session: Session, items: list[tuple[int, str, ParsedMessage]]) -> None:
+    """Worker hook (``Worker.after_batch``): embargo the threads the ingest rules pick, allowing
+    the grantees of the lists the report arrived on. Idempotent over ``reindex``: an anchor that
+    has an embargo (active or disclosed) is left alone."""
+    starters = [(pk, msgid, parsed) for pk, msgid, parsed in items if not parsed.parent]
+    if not starters:
+        return
+    lists: dict[int, list[tuple[str, bool]]] = {}
+    for pk, name, restricted in session.execute(
+            select(MessageList.message_id, MailingList.name, MailingList.restricted)
+            .join(MailingList).where(MessageList.message_id.in_([p for p, _, _ in starters]))):
+        lists.setdefault(pk, []).append((name, restricted))
+    now = utcnow()
+    for pk, msgid, parsed in starters:
+        on = lists.get(pk, [])
+        reason = rule_reason(parsed, any(restricted for _, restricted in on))
+        if not reason or thread_embargoes(session, msgid):
+            continue
+        if session.scalar(select(Embargo.id).where(Embargo.anchor_msgid == msgid)) is not None:
+            continue
+        embargo = Embargo(anchor_msgid=msgid, reason=reason, created_by="", created_at=now)
+        session.add(embargo)
+        session.flush()
+        _audit(session, reason, "restricted", msgid, embargo.id, "", now)
+        _allow(session, embargo, [("list", name) for name, _ in sorted(on)], reason, now)
+    session.flush()
+
+
+# --- committing and refreshing the search index -----------------------------------------------
+
+
+Change = Callable[[Session], EmbargoChange | list[EmbargoChange]]
+
+
+def apply_with(settings: Settings, sessions: sessionmaker[Session], change: Change
+               ) -> list[EmbargoChange]:
+    """Run ``change`` in one committed transaction, then rebuild the search documents of every
+    message it touched, so hits and totals follow the new visibility at once."""
+    from listarchive.search.indexer import reindex_messages
+
+    with sessions.begin() as session:
+        result = change(session)
+    changes = result if isinstance(result, list) else [result]
+    msgids = sorted({m for c in changes for m in c.msgids})
+    if msgids:
+        reindex_messages(settings, sessions, msgids)
+    return changes
+
+
+def apply(settings: Settings, change: Change) -> list[EmbargoChange]:
+    """:func:`apply_with` on a database opened for this one change (the command line)."""
+    from listarchive.archive.db import init_db, make_engine, make_sessionmaker
+
+    engine = make_engine(settings)
+    try:
+        init_db(engine)
+        return apply_with(settings, make_sessionmaker(engine), change)
+    finally:
+        engine.dispose()
+
+
+def expire_pass(settings: Settings, sessions: sessionmaker[Session],
+                now: datetime | None = None) -> list[EmbargoChange]:
+    """One expiry check (each ``watch`` pass): disclose what is due and refresh its search
+    documents."""
+    return apply_with(settings, sessions, lambda session: expire(session, now))

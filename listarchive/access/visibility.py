@@ -1,0 +1,200 @@
+"""Who is looking, and what they may see: the one place read queries ask.
+
+Every read query takes a :class:`Viewer` and narrows its SQL with :func:`visible_message` or
+:func:`visible_list`. A message the viewer may not see must answer exactly like a Message-ID that
+was never archived (404, ``None``), or the archive would confirm that a private report exists.
+
+Two rules apply, both here:
+
+- Lists: messages live on lists and a list declared ``restricted = true`` is hidden from viewers
+  without a grant on it (``Grant`` rows of kind ``list``) and from anonymous visitors.
+- Embargoes (:mod:`listarchive.access.embargo`): a thread holding an embargo's anchor Message-ID is
+  hidden, whatever its lists, from everyone but admins and the users, groups and list grantees
+  the embargo allows, until it is disclosed. Membership is resolved at query time through
+  ``Node.thread_id``, so replies arriving later are covered, and a reply that merges a public
+  thread into an embargoed one hides the merged thread as a whole: nothing of the embargoed
+  part is published by the merge (fail closed). When a thread carries several active
+  embargoes, a viewer must be allowed by every one of them.
+
+The search index stores one access key per document (``public``, ``list:NAME`` or
+``embargo:ID``, see :func:`embargo_keys`) and :meth:`Viewer.search_keys` hands the viewer's keys
+to it, so hits and totals never count mail the viewer may not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from listarchive.archive.models import (
+    Embargo,
+    EmbargoAllow,
+    Grant,
+    Group,
+    GroupMember,
+    MailingList,
+    Message,
+    MessageList,
+    Node,
+    User,
+)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The person behind a request. The default is an anonymous visitor."""
+
+    user: str | None = None
+    is_admin: bool = False
+    # Restricted lists this viewer was granted (by name), besides what admins see anyway.
+    lists: frozenset[str] = field(default_factory=frozenset)
+    user_id: int | None = None
+    groups: frozenset[str] = field(default_factory=frozenset)
+    # Ids of the embargoes that allow this viewer (by user, group or list), see viewer_for.
+    embargoes: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def anonymous(self) -> bool:
+        return self.user is None
+
+    def search_keys(self) -> frozenset[str]:
+        """Access keys handed to the search index: ``public`` plus ``list:NAME`` grants.
+
+        The index stores the same keys per document, so search filters without asking the
+        database, and a hit the viewer may not see never reaches a result page.
+        """
+        keys = {"public"}
+        if self.is_admin:
+            keys.add("admin")
+        keys.update(f"list:{name}" for name in self.lists)
+        keys.update(f"embargo:{eid}" for eid in self.embargoes)
+        return frozenset(keys)
+
+
+ANONYMOUS = Viewer()
+
+
+def visible_list(viewer: Viewer) -> ColumnElement[bool]:
+    """SQL condition on :class:`MailingList`: lists this viewer may browse."""
+    if viewer.is_admin:
+        return true()
+    if viewer.lists:
+        return (MailingList.restricted.is_(False)) | MailingList.name.in_(sorted(viewer.lists))
+    return MailingList.restricted.is_(False)
+
+
+def viewer_for(session: Session, user: User | None) -> Viewer:
+    """The :class:`Viewer` of a logged-in ``user`` (``None``: anonymous).
+
+    Lists come from the user's ``Grant`` rows of kind ``list``, groups from ``GroupMember``, and
+    the allowed embargoes are resolved once here, so the SQL of every query of the request only
+    compares embargo ids. A user deleted while logged in comes back as ``None`` from the
+    session lookup and is therefore anonymous.
+    """
+    if user is None:
+        return ANONYMOUS
+    lists = frozenset(session.scalars(select(Grant.scope_name).where(
+        Grant.user_id == user.id, Grant.scope_kind == "list")))
+    groups = frozenset(session.scalars(
+        select(Group.name).join(GroupMember, GroupMember.group_id == Group.id)
+        .where(GroupMember.user_id == user.id)))
+    allowed = [and_(EmbargoAllow.kind == "user", EmbargoAllow.name == user.name)]
+    if groups:
+        allowed.append(and_(EmbargoAllow.kind == "group", EmbargoAllow.name.in_(sorted(groups))))
+    if lists:
+        allowed.append(and_(EmbargoAllow.kind == "list", EmbargoAllow.name.in_(sorted(lists))))
+    embargoes = frozenset(session.scalars(select(EmbargoAllow.embargo_id).where(or_(*allowed))))
+    return Viewer(user=user.name, is_admin=user.is_admin, lists=lists, user_id=user.id,
+                  groups=groups, embargoes=embargoes)
+
+
+def active_embargo() -> ColumnElement[bool]:
+    """SQL condition on :class:`Embargo`: still in force (a passed ``until`` keeps it in force
+    until :func:`listarchive.access.embargo.expire` discloses it and records that it did)."""
+    return Embargo.disclosed_at.is_(None)
+
+
+def _hidden_by_embargo(viewer: Viewer) -> ColumnElement[bool]:
+    """SQL condition on :class:`Message`: its thread holds an active embargo that does not allow
+    this viewer. A message without a thread yet (``thread_id`` NULL) compares unequal to every
+    node and is judged by its lists alone."""
+    query = (select(Embargo.id).join(Node, Node.msgid == Embargo.anchor_msgid)
+             .where(Node.thread_id == Message.thread_id, active_embargo()))
+    if viewer.embargoes:
+        query = query.where(Embargo.id.not_in(sorted(viewer.embargoes)))
+    return exists(query)
+
+
+def visible_message(viewer: Viewer) -> ColumnElement[bool]:
+    """SQL condition on :class:`Message`: on at least one list this viewer may browse, and not in
+    a thread under an embargo that leaves this viewer out.
+
+    Every page, download, feed and API answer uses this, so a hidden message is an unknown one.
+    """
+    if viewer.is_admin:
+        return true()
+    return and_(_on_visible_list(viewer, Message.id), ~_hidden_by_embargo(viewer))
+
+
+def _on_visible_list(viewer: Viewer, message_id: Any) -> ColumnElement[bool]:
+    """SQL condition: the message whose pk is ``message_id`` is on a list this viewer may
+    browse.
+
+    Ingest puts every message on at least one list (the fallback list when nothing else
+    matches), so while no list is closed to this viewer the condition holds for every message.
+    That case is tested first, by an uncorrelated subquery the database evaluates once per
+    statement; the per-row membership lookup only runs when some list is restricted (on a
+    4,000-series queue it was a third of the query).
+    """
+    return ~exists(select(MailingList.id).where(~visible_list(viewer))) | exists(
+        select(MessageList.message_id)
+        .join(MailingList, MailingList.id == MessageList.list_id)
+        .where(MessageList.message_id == message_id, visible_list(viewer)))
+
+
+def visible_id(viewer: Viewer, message_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """:func:`visible_message` for a column holding a message's primary key (a series or patch
+    id), without joining :class:`Message`: the list check reads the membership index, and the
+    embargo check collects the messages of hidden threads once (an uncorrelated subquery, empty
+    while no embargo is in force) instead of walking to each row's thread."""
+    if viewer.is_admin:
+        return true()
+    hidden = select(Message.id).where(Message.thread_id.in_(hidden_threads(viewer)))
+    return and_(_on_visible_list(viewer, message_id), message_id.not_in(hidden))
+
+
+def hidden_threads(viewer: Viewer) -> Select[int]:
+    """SELECT of the thread ids under an embargo that leaves this viewer out (for the list
+    index and its counts, which are kept per thread). Empty for admins."""
+    query = (select(Node.thread_id).join(Embargo, Embargo.anchor_msgid == Node.msgid)
+             .where(active_embargo()))
+    if viewer.is_admin:
+        return query.where(false())
+    if viewer.embargoes:
+        query = query.where(Embargo.id.not_in(sorted(viewer.embargoes)))
+    return query
+
+
+def embargo_keys(session: Session, message_pks: Sequence[int]) -> dict[int, str]:
+    """Message pk -> ``embargo:ID`` search key for those in a thread under an active embargo
+    (the lowest id when merged threads carry several: the database check still asks for all)."""
+    out: dict[int, str] = {}
+    for start in range(0, len(message_pks), 500):
+        chunk = list(message_pks[start:start + 500])
+        for pk, eid in session.execute(
+                select(Message.id, Embargo.id)
+                .join(Node, Node.thread_id == Message.thread_id)
+                .join(Embargo, Embargo.anchor_msgid == Node.msgid)
+                .where(Message.id.in_(chunk), active_embargo())
+                .order_by(Message.id, Embargo.id.desc())):
+            out[pk] = f"embargo:{eid}"
+    return out
+
+
+def list_allowed(viewer: Viewer, restricted: bool, name: str) -> bool:
+    """The Python twin of :func:`visible_list` for a list already loaded."""
+    return viewer.is_admin or not restricted or name in viewer.lists

@@ -1,0 +1,519 @@
+"""Typed SQLAlchemy 2.0 models: the archive's storage schema.
+
+Raw message bytes are the truth (``Message.raw``, zlib-compressed, byte-exact once inflated);
+every other column and table except accounts and human decisions is derived and rebuilt by
+``listarchive reindex``. Portable SQL only: the same models run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+
+from listarchive.mail.msgids import MSGID_MAX
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MailingList(Base):
+    __tablename__ = "lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    list_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(String(255), default="")
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    memberships: Mapped[list[MessageList]] = relationship(back_populates="mailing_list")
+
+
+class Person(Base):
+    """A sender, keyed by lower-cased address; ``name`` is the most recent display name."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+
+    messages: Mapped[list[Message]] = relationship(back_populates="sender")
+
+
+class Thread(Base):
+    """A connected component of the References graph (ghosts included), see listarchive.mail.threads."""
+
+    __tablename__ = "threads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    root_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    first_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    messages: Mapped[list[Message]] = relationship(back_populates="thread")
+    nodes: Mapped[list[Node]] = relationship(back_populates="thread")
+    lists: Mapped[list[ThreadList]] = relationship(back_populates="thread")
+
+
+class Node(Base):
+    """Every Message-ID known to the threader: stored messages and ghosts (referenced, unseen)."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    msgid: Mapped[str] = mapped_column(String(MSGID_MAX), unique=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), index=True)
+
+    thread: Mapped[Thread] = relationship(back_populates="nodes")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The archive's id: the header's Message-ID without <>, or a derived/synthetic one (flags say).
+    msgid: Mapped[str] = mapped_column(String(MSGID_MAX), unique=True)
+    header_msgid: Mapped[str] = mapped_column(Text, default="")
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    raw: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    raw_size: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    from_name: Mapped[str] = mapped_column(Text, default="")
+    from_email: Mapped[str] = mapped_column(String(320), default="", index=True)
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    to_addrs: Mapped[str] = mapped_column(Text, default="")
+    cc_addrs: Mapped[str] = mapped_column(Text, default="")
+    date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    date_raw: Mapped[str] = mapped_column(Text, default="")
+    # date if it is plausible, else a Received: date, else NULL: what ordering and activity use.
+    sort_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    in_reply_to: Mapped[str] = mapped_column(String(MSGID_MAX), default="")
+    parent_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), default="", index=True)
+    references: Mapped[str] = mapped_column(Text, default="")
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), nullable=True,
+                                                  index=True)
+    attachments: Mapped[int] = mapped_column(Integer, default=0)
+    # Comma-separated markers: bad-date, synthetic-msgid, reused-msgid, long-msgid, html-only,
+    # no-from, bad-charset.
+    flags: Mapped[str] = mapped_column(String(255), default="")
+    ingested_at: Mapped[datetime] = mapped_column(DateTime)
+
+    sender: Mapped[Person | None] = relationship(back_populates="messages")
+    thread: Mapped[Thread | None] = relationship(back_populates="messages")
+    memberships: Mapped[list[MessageList]] = relationship(back_populates="message")
+
+
+class MessageList(Base):
+    __tablename__ = "message_lists"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), primary_key=True, index=True)
+
+    message: Mapped[Message] = relationship(back_populates="memberships")
+    mailing_list: Mapped[MailingList] = relationship(back_populates="memberships")
+
+
+class ThreadList(Base):
+    """Per-list view of a thread, kept for the list index (newest activity first)."""
+
+    __tablename__ = "thread_lists"
+    __table_args__ = (Index("ix_thread_lists_list_last", "list_id", "last_date"),)
+
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), primary_key=True)
+    last_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    thread: Mapped[Thread] = relationship(back_populates="lists")
+
+
+class ListStat(Base):
+    """A list's totals over its per-thread rows (``thread_lists``): how many threads, and their
+    messages on this list. Kept by the ingest with every change to those rows, so that no page
+    counts a whole list; threads hidden from a viewer are subtracted when read."""
+
+    __tablename__ = "list_stats"
+
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), primary_key=True,
+                                         autoincrement=False)
+    threads: Mapped[int] = mapped_column(Integer, default=0)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Quarantined(Base):
+    """A message that could not be parsed, kept raw with its reason until retried."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    raw: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    raw_size: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, default="")
+    list_name: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SourceState(Base):
+    """Where ``watch`` stopped in a source (byte offset, git commit, ...), to resume after restart."""
+
+    __tablename__ = "source_state"
+    __table_args__ = (UniqueConstraint("source", name="uq_source_state_source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    position: Mapped[str] = mapped_column(Text, default="")
+
+
+class Meta(Base):
+    """Small key/value facts: schema version, search-index watermark."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+class Patch(Base):
+    """A patch, cover letter or pull request found in a message; its id is the message's id, so
+    URLs survive ``reindex``."""
+
+    __tablename__ = "patches"
+    __table_args__ = (Index("ix_patches_sender_kind", "sender_email", "kind"),)
+
+    id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    msgid: Mapped[str] = mapped_column(String(MSGID_MAX), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # patch | cover | pull
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="SET NULL"),
+                                                  nullable=True, index=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    counter: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    is_rfc: Mapped[bool] = mapped_column(Boolean, default=False)
+    sender_email: Mapped[str] = mapped_column(String(320), default="")
+    date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    patch_id: Mapped[str] = mapped_column(String(40), default="", index=True)
+    files: Mapped[str] = mapped_column(Text, default="")  # one path per line
+    file_count: Mapped[int] = mapped_column(Integer, default=0)
+    insertions: Mapped[int] = mapped_column(Integer, default=0)
+    deletions: Mapped[int] = mapped_column(Integer, default=0)
+    pull_url: Mapped[str] = mapped_column(Text, default="")
+    pull_ref: Mapped[str] = mapped_column(Text, default="")
+    change_id: Mapped[str] = mapped_column(String(255), default="")
+    links: Mapped[str] = mapped_column(Text, default="")  # msgids the body points to, one per line
+    flags: Mapped[str] = mapped_column(String(255), default="")
+
+    series: Mapped[Series | None] = relationship(back_populates="patches",
+                                                 foreign_keys=[series_id])
+
+
+class Series(Base):
+    """Patches sent together (cover + 1..N). Its id is the anchor message's id: the cover letter,
+    else the lowest-numbered patch."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    anchor_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), unique=True)
+    cover_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    total: Mapped[int] = mapped_column(Integer, default=1)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    complete: Mapped[bool] = mapped_column(Boolean, default=True)
+    missing: Mapped[str] = mapped_column(String(255), default="")
+    is_rfc: Mapped[bool] = mapped_column(Boolean, default=False)
+    sender_email: Mapped[str] = mapped_column(String(320), default="", index=True)
+    date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    change_id: Mapped[str] = mapped_column(String(255), default="")
+
+    patches: Mapped[list[Patch]] = relationship(back_populates="series",
+                                                foreign_keys=[Patch.series_id])
+
+
+class SeriesRevision(Base):
+    """``older`` was superseded by ``newer`` (v1 -> v2), with how the link was found."""
+
+    __tablename__ = "series_revisions"
+
+    older_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    newer_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"),
+                                          primary_key=True, index=True)
+    reason: Mapped[str] = mapped_column(String(16))  # change-id | link | title
+
+
+class Trailer(Base):
+    """A trailer line (Reviewed-by: ...) given in ``message_id`` to the message ``target_msgid``:
+    the patch or cover it replies to, or itself (``own``: the patch's own commit message)."""
+
+    __tablename__ = "trailers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    target_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    person_email: Mapped[str] = mapped_column(String(320), default="")
+    own: Mapped[bool] = mapped_column(Boolean, default=False)
+    mismatch: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Subsystem(Base):
+    """A MAINTAINERS section (imported data, not derived from mail)."""
+
+    __tablename__ = "subsystems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    slug: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(64), default="")
+    lists: Mapped[str] = mapped_column(Text, default="")  # one per line
+    maintainers: Mapped[str] = mapped_column(Text, default="")
+    reviewers: Mapped[str] = mapped_column(Text, default="")
+    patterns: Mapped[str] = mapped_column(Text, default="")  # the section's field lines, verbatim
+
+
+class PatchSubsystem(Base):
+    __tablename__ = "patch_subsystems"
+    __table_args__ = (Index("ix_patch_subsystems_subsystem", "subsystem_id", "patch_id"),)
+
+    patch_id: Mapped[int] = mapped_column(ForeignKey("patches.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    subsystem_id: Mapped[int] = mapped_column(ForeignKey("subsystems.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, default=0)  # 0 = most specific
+
+
+class SeriesSubsystem(Base):
+    """A series touches a subsystem when one of its patches does (derived from the patch links
+    by :func:`ingest.seriesstore.link_subsystems`): a subsystem's queue is one index range."""
+
+    __tablename__ = "series_subsystems"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    subsystem_id: Mapped[int] = mapped_column(
+        ForeignKey("subsystems.id", ondelete="CASCADE"), primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"),
+                                           primary_key=True, index=True)
+
+
+# --- Accounts and human decisions: NOT derived, ``reindex`` keeps them -------------------------
+# Patch and series rows are deleted and re-inserted (same ids) by reindex and regrouping, so the
+# tables below refer to them by id without a foreign key: a state must outlive its patch row.
+
+
+class User(Base):
+    """A maintainer or reviewer who can log in; reading the archive needs no account."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320), default="", index=True)  # lower-cased
+    password_hash: Mapped[str] = mapped_column(Text, default="")  # argon2 PHC string; '' = none
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+    grants: Mapped[list[Grant]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user",
+                                                  cascade="all, delete-orphan")
+
+
+class Grant(Base):
+    """The right to change states on one list or one subsystem (by name)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("user_id", "scope_kind", "scope_name",
+                                       name="uq_grants_scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scope_kind: Mapped[str] = mapped_column(String(16))  # list | subsystem
+    scope_name: Mapped[str] = mapped_column(String(255))
+
+    user: Mapped[User] = relationship(back_populates="grants")
+
+
+class ApiToken(Base):
+    """An API token: only its SHA-256 is kept; ``prefix`` (its first characters) finds the row."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class LoginFailure(Base):
+    """A failed login, counted per (name, address) within a time window to slow guessing."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_name_ip", "name", "ip", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class PatchState(Base):
+    """The decided state of a patch (message pk); no row means the default (new, or rfc).
+
+    ``via``/``rule`` say who decided the current state: a person (web, api, cli) or a rule; rules
+    never override a person."""
+
+    __tablename__ = "patch_states"
+    __table_args__ = (Index("ix_patch_states_state", "state"),)
+
+    patch_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(24), default="")  # '' = not decided
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                    nullable=True, index=True)
+    via: Mapped[str] = mapped_column(String(8), default="")
+    rule: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SeriesState(Base):
+    """A series' state as last computed from its patches (kept for filtering in SQL), or as set
+    for a series without patches (a lone cover letter), plus its archived flag and delegate."""
+
+    __tablename__ = "series_states"
+    __table_args__ = (Index("ix_series_states_state", "state"),)
+
+    series_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(24), default="")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                    nullable=True, index=True)
+    via: Mapped[str] = mapped_column(String(8), default="")
+    rule: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class StateChange(Base):
+    """One entry of a patch's or series' history: what changed, from what to what, who or which
+    rule did it, on what evidence (a commit id, a reply's Message-ID, a newer series)."""
+
+    __tablename__ = "state_changes"
+    __table_args__ = (Index("ix_state_changes_object", "object_kind", "object_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_kind: Mapped[str] = mapped_column(String(8))  # patch | series
+    object_id: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(16), default="state")  # state | archived | delegate
+    from_value: Mapped[str] = mapped_column(String(255), default="")
+    to_value: Mapped[str] = mapped_column(String(255), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                nullable=True, index=True)
+    via: Mapped[str] = mapped_column(String(8))  # web | api | cli | rule
+    rule: Mapped[str] = mapped_column(String(32), default="")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+# --- Embargoes: restricted threads and their audit trail (NOT derived, ``reindex`` keeps them) --
+# Threads are rebuilt by reindex, so an embargo names its thread by a Message-ID (the report that
+# started it) and membership is resolved through ``Node.thread_id`` when a query runs: replies that
+# arrive later, and threads merged into it by a reply, are covered without touching this table.
+
+
+class Embargo(Base):
+    """The thread holding ``anchor_msgid`` is visible only to admins and the allowed entries
+    until it is disclosed (``disclosed_at`` set by a person, or by ``until`` passing)."""
+
+    __tablename__ = "embargoes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    anchor_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")  # cli | web | rule:security-tag | ...
+    created_by: Mapped[str] = mapped_column(String(64), default="")  # user name, or '' for a rule
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    disclosed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    disclosed_by: Mapped[str] = mapped_column(String(64), default="")
+
+    allowed: Mapped[list[EmbargoAllow]] = relationship(back_populates="embargo",
+                                                       cascade="all, delete-orphan")
+
+
+class EmbargoAllow(Base):
+    """Who may read an embargoed thread besides admins: a user, a group or a list's grantees."""
+
+    __tablename__ = "embargo_allows"
+    __table_args__ = (UniqueConstraint("embargo_id", "kind", "name", name="uq_embargo_allow"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    embargo_id: Mapped[int] = mapped_column(ForeignKey("embargoes.id", ondelete="CASCADE"),
+                                            index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # user | group | list
+    name: Mapped[str] = mapped_column(String(255))
+
+    embargo: Mapped[Embargo] = relationship(back_populates="allowed")
+
+
+class Group(Base):
+    """A named set of users (``security``, ``clk-maintainers``) that embargoes can allow."""
+
+    __tablename__ = "user_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+    members: Mapped[list[GroupMember]] = relationship(back_populates="group",
+                                                      cascade="all, delete-orphan")
+
+
+class GroupMember(Base):
+    __tablename__ = "user_group_members"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("user_groups.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)
+
+    group: Mapped[Group] = relationship(back_populates="members")
+
+
+class AuditEvent(Base):
+    """Who did what to a restricted thread: viewed | restricted | disclosed | unpublished |
+    allowed. ``actor`` is a user name, ``rule:...`` for ingest rules, ``expiry`` for dates."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(16))
+    target_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), default="", index=True)
+    embargo_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,89 @@
+"""Series and patches as an mbox that ``git am`` applies, trailers collected (like ``b4 am``).
+
+Each patch is re-written as a plain UTF-8 message: the original From, Date and Message-ID, a
+``[PATCH vN k/M]`` subject, and the body with the collected trailers and a ``Link:`` to the
+archive inserted after the commit message's own trailers, above the ``---`` line. The diff is
+kept byte-for-byte as the sender wrote it, so ``git am`` builds the same tree.
+Which patches and trailers a reader may see is decided by :mod:`listarchive.review.seriesview`,
+which assembles the downloads from these pieces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC
+from email.header import Header
+from email.utils import format_datetime, formataddr
+
+from listarchive.mail.mbox import to_mboxrd
+from listarchive.mail.message import ParsedMessage, parse
+from listarchive.mail.msgids import quote_msgid
+from listarchive.review.trailers import CollectedTrailer
+
+_SEPARATOR = re.compile(r"^---[ \t]*$", re.M)
+_DIFF_START = re.compile(r"^(diff --git |Index: |--- \S)", re.M)
+_TRAILER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*: \S")
+
+
+def _split_body(body: str) -> tuple[str, str]:
+    """(commit message, rest from the ``---`` line or the diff on), LF line ends."""
+    body = body.replace("\r\n", "\n")
+    diff = _DIFF_START.search(body)
+    limit = diff.start() if diff else len(body)
+    sep = None
+    for match in _SEPARATOR.finditer(body, 0, limit):
+        sep = match
+        break
+    cut = sep.start() if sep else limit
+    rest = body[cut:]
+    if sep is None:
+        rest = "---\n" + rest
+    return body[:cut], rest
+
+
+def with_trailers(message: str, extra: Sequence[str]) -> str:
+    """Append trailer lines to a commit message's trailer block, skipping ones already there."""
+    lines = message.rstrip("\n").split("\n")
+    present = {line.strip().lower() for line in lines}
+    new = [t for t in extra if t.strip().lower() not in present]
+    if not new:
+        return "\n".join(lines) + "\n"
+    last = lines[-1] if lines else ""
+    glue = [] if _TRAILER_LINE.match(last) else [""]
+    return "\n".join([*lines, *glue, *new]) + "\n"
+
+
+def patch_mail(raw: bytes, subject: str, trailers: Sequence[CollectedTrailer],
+               link: str) -> bytes:
+    parsed: ParsedMessage = parse(raw)
+    message, rest = _split_body(parsed.body)
+    extra = [f"{t.name}: {t.value}" for t in trailers]
+    if link:
+        extra.append(f"Link: {link}")
+    body = with_trailers(message, extra) + rest
+    if not body.endswith("\n"):
+        body += "\n"
+    sender = formataddr((parsed.sender.name, parsed.sender.email), charset="utf-8")
+    date = (format_datetime(parsed.date.replace(tzinfo=UTC)) if parsed.date is not None
+            else parsed.date_raw)
+    encoded_subject = subject if subject.isascii() else Header(subject, "utf-8").encode()
+    head = (f"From: {sender}\nDate: {date}\nSubject: {encoded_subject}\n"
+            f"Message-ID: <{parsed.msgid}>\nMIME-Version: 1.0\n"
+            "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n")
+    return to_mboxrd((head + body).encode("utf-8", "surrogateescape"))
+
+
+def patch_subject(title: str, revision: int, counter: int, total: int, rfc: bool) -> str:
+    tags = ["RFC"] if rfc else []
+    tags.append("PATCH")
+    if revision > 1:
+        tags.append(f"v{revision}")
+    if total > 1:
+        width = len(str(total))
+        tags.append(f"{counter:0{width}d}/{total}")
+    return f"[{' '.join(tags)}] {title}"
+
+
+def archive_link(base_url: str, msgid: str) -> str:
+    return f"{base_url}/r/{quote_msgid(msgid)}" if base_url else ""

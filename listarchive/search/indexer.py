@@ -1,0 +1,349 @@
+"""Keeps the search index following the database: a watermark over message ids, and one over
+the state history.
+
+Indexing is off the storing path: the worker stores mail at its own speed, and this indexer
+catches up in large batches (one Whoosh commit each, both cores for big batches). A crash before
+a commit leaves the index as it was and the watermark behind it; the next run re-adds those
+messages, which :meth:`SearchIndex.add` replaces by Message-ID, so nothing doubles.
+
+A patch's ``state:`` facet changes long after its mail was indexed (a maintainer's click, git-scan,
+a newer revision). Every such change is a history entry (``state_changes``), so the history is
+the queue: :func:`refresh_states` rebuilds the documents named by the entries past a second
+watermark. Ingest runs it at the start of every catch-up; the site and the commands that change
+states run it right after their commit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from listarchive.access.visibility import ANONYMOUS, embargo_keys, hidden_threads
+from listarchive.archive import rawstore
+from listarchive.archive.models import (
+    MailingList,
+    Message,
+    MessageList,
+    Meta,
+    Patch,
+    PatchState,
+    PatchSubsystem,
+    Series,
+    SeriesState,
+    StateChange,
+    Subsystem,
+    Thread,
+    Trailer,
+)
+from listarchive.mail.message import parse
+from listarchive.mail.patches import extract_patches
+from listarchive.review.states import patch_state_column, series_state_column
+from listarchive.search.whooshindex import SearchDoc, SearchIndex
+from listarchive.settings import Settings
+
+logger = logging.getLogger(__name__)
+WATERMARK = "search_watermark"
+STATE_WATERMARK = "search_state_watermark"
+_DIFF_START = re.compile(r"^(?:diff --git |Index: |--- a/)", re.M)
+BATCH = 8000
+
+
+def split_quoted(body: str) -> tuple[str, str]:
+    """(own text, quoted text): lines starting with '>' are what the sender quoted."""
+    own: list[str] = []
+    quoted: list[str] = []
+    for line in body.splitlines():
+        (quoted if line.lstrip().startswith(">") else own).append(line)
+    return "\n".join(own), "\n".join(quoted)
+
+
+def _without_diff(body: str) -> str:
+    match = _DIFF_START.search(body)
+    return body[:match.start()] if match else body
+
+
+def _watermark(session: Session, key: str = WATERMARK) -> int:
+    value = session.scalar(select(Meta.value).where(Meta.key == key))
+    return int(value) if value else 0
+
+
+def _set_watermark(session: Session, value: int, key: str = WATERMARK) -> None:
+    row = session.get(Meta, key)
+    if row is None:
+        session.add(Meta(key=key, value=str(value)))
+    else:
+        row.value = str(value)
+
+
+def reset_watermark(session: Session) -> None:
+    row = session.get(Meta, WATERMARK)
+    if row is not None:
+        row.value = "0"
+
+
+def _select() -> Any:
+    return (select(Message.id, Message.msgid, Message.raw, Message.subject, Message.from_name,
+                   Message.from_email, Message.to_addrs, Message.cc_addrs, Message.sort_date,
+                   Message.parent_msgid, Thread.root_msgid)
+            .outerjoin(Thread, Thread.id == Message.thread_id))
+
+
+def reviewed_targets(session: Session, ids: list[int], before: int) -> list[tuple[int, SearchDoc]]:
+    """Documents to refresh because replies among ``ids`` gave them trailers (has:reviewed-by):
+    already indexed messages (id <= ``before``) that those replies answer."""
+    targets = sorted({t for (t,) in session.execute(
+        select(Trailer.target_msgid).where(Trailer.message_id.in_(ids), Trailer.own.is_(False)))})
+    rows: list[Any] = []
+    for start in range(0, len(targets), 400):
+        rows.extend(session.execute(_select().where(Message.msgid.in_(targets[start:start + 400]),
+                                                    Message.id <= before)).all())
+    return list(_documents(session, rows))
+
+
+def embargo_targets(session: Session, ids: list[int], before: int) -> list[tuple[int, SearchDoc]]:
+    """Documents to refresh because messages among ``ids`` joined an embargoed thread: the
+    already indexed messages (id <= ``before``) of that thread. A reply that merges a public
+    thread into an embargoed one hides the public part too, and its documents must stop
+    answering anonymous searches (hits and totals)."""
+    embargoed = select(Message.thread_id).where(
+        Message.id.in_(ids), Message.thread_id.in_(hidden_threads(ANONYMOUS)))
+    tids = sorted({t for (t,) in session.execute(embargoed) if t is not None})
+    rows: list[Any] = []
+    for start in range(0, len(tids), 400):
+        rows.extend(session.execute(_select().where(Message.thread_id.in_(tids[start:start + 400]),
+                                                    Message.id <= before)).all())
+    return list(_documents(session, rows))
+
+
+def reindex_messages(settings: Settings, sessions: sessionmaker[Session],
+                     msgids: Sequence[str]) -> int:
+    """Rebuild the search documents of these messages now (after an embargo was set, widened,
+    lifted or put back), so their ``visibility`` key is current. Messages past the watermark
+    are indexed early; ``catch_up`` replaces them by Message-ID later, so nothing doubles."""
+    if not settings.search_enabled or not msgids:
+        return 0
+    wanted = sorted(set(msgids))
+    with sessions() as session:
+        ids = [int(pk) for start in range(0, len(wanted), 400)
+               for pk in session.scalars(select(Message.id).where(
+                   Message.msgid.in_(wanted[start:start + 400])))]
+    return _rebuild(settings, sessions, sorted(ids))
+
+
+def state_targets(session: Session, after: int, upto: int, indexed: int) -> list[int]:
+    """Message pks whose ``state:`` facet the history entries ``after < id <= upto`` may have
+    changed, among those indexed (pk <= ``indexed``): the patches, and the cover letter and
+    anchor of every series involved (a cover shows its series' state, which follows its
+    patches)."""
+    patch_ids: set[int] = set()
+    series_ids: set[int] = set()
+    for kind, oid in session.execute(
+            select(StateChange.object_kind, StateChange.object_id)
+            .where(StateChange.id > after, StateChange.id <= upto, StateChange.field == "state")):
+        (patch_ids if kind == "patch" else series_ids).add(int(oid))
+    wanted = sorted(patch_ids)
+    for start in range(0, len(wanted), 400):
+        series_ids.update(int(sid) for (sid,) in session.execute(
+            select(Patch.series_id).where(Patch.id.in_(wanted[start:start + 400])))
+            if sid is not None)
+    found = patch_ids | series_ids
+    groups = sorted(series_ids)
+    for start in range(0, len(groups), 400):
+        found.update(int(pid) for (pid,) in session.execute(
+            select(Patch.id).where(Patch.series_id.in_(groups[start:start + 400]),
+                                   Patch.kind == "cover")))
+    return sorted(pk for pk in found if pk <= indexed)
+
+
+def refresh_states(settings: Settings, sessions: sessionmaker[Session],
+                   timeout: float | None = None, limit: int | None = None) -> int:
+    """Rebuild the documents of what changed state since the last refresh (see the module's
+    docstring); returns how many. ``timeout`` bounds the wait for the index's write lock and
+    ``limit`` the number of documents worth doing now (the site passes both: an ingest holding
+    the lock, or a change too large for a web request, is left to the next catch-up). Large
+    sets go in batches of :data:`BATCH`; the watermark only moves once all are committed."""
+    if not settings.search_enabled:
+        return 0
+    with sessions() as session:
+        after = _watermark(session, STATE_WATERMARK)
+        upto = int(session.scalar(select(func.max(StateChange.id))) or 0)
+        if upto <= after:
+            return 0
+        targets = state_targets(session, after, upto, _watermark(session))
+    if limit is not None and len(targets) > limit:
+        logger.info("%d documents changed state; left to the next catch-up", len(targets))
+        return 0
+    done = _rebuild(settings, sessions, targets, timeout)
+    with sessions.begin() as session:
+        if _watermark(session, STATE_WATERMARK) < upto:
+            _set_watermark(session, upto, STATE_WATERMARK)
+    return done
+
+
+def reindex_patches(settings: Settings, sessions: sessionmaker[Session]) -> int:
+    """Rebuild the documents of every indexed patch and cover letter (after ``maintainers
+    import`` replaced the subsystems their ``subsystem:`` facet names); returns how many."""
+    if not settings.search_enabled:
+        return 0
+    with sessions() as session:
+        targets = list(session.scalars(select(Patch.id).where(Patch.id <= _watermark(session))
+                                       .order_by(Patch.id)))
+    return _rebuild(settings, sessions, targets)
+
+
+def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[int],
+             timeout: float | None = None) -> int:
+    """Replace the documents of these messages, in batches of :data:`BATCH`."""
+    if not ids:
+        return 0
+    done = 0
+    index = SearchIndex.open(settings.index_dir, mmap=False)
+    try:
+        for first in range(0, len(ids), BATCH):
+            with sessions() as session:
+                rows = _rows(session, ids[first:first + BATCH])
+                done += index.add((doc for _, doc in _documents(session, rows)),
+                                  replace={r[1] for r in rows}, expected=len(rows),
+                                  timeout=timeout)
+    finally:
+        index.close()
+    return done
+
+
+def _rows(session: Session, ids: Sequence[int]) -> list[Any]:
+    rows: list[Any] = []
+    for start in range(0, len(ids), 400):
+        rows.extend(session.execute(_select().where(Message.id.in_(ids[start:start + 400]))).all())
+    return rows
+
+
+def _states(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """The effective state of the patches and cover letters among ``ids`` (a cover letter shows
+    its series' state)."""
+    out: dict[int, str] = {}
+    out.update((int(pid), str(state)) for pid, state in session.execute(
+        select(Patch.id, patch_state_column())
+        .outerjoin(PatchState, PatchState.patch_id == Patch.id)
+        .where(Patch.id.in_(ids), Patch.kind != "cover")))
+    out.update((int(pid), str(state)) for pid, state in session.execute(
+        select(Patch.id, series_state_column())
+        .join(Series, Series.id == Patch.series_id)
+        .outerjoin(SeriesState, SeriesState.series_id == Series.id)
+        .where(Patch.id.in_(ids), Patch.kind == "cover")))
+    return out
+
+
+def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, SearchDoc]]:
+    if not rows:
+        return
+    ids = [r[0] for r in rows]
+    state_of = _states(session, ids)
+    embargoed = embargo_keys(session, ids)
+    lists: dict[int, list[tuple[str, bool]]] = defaultdict(list)
+    for mid, name, restricted in session.execute(
+            select(MessageList.message_id, MailingList.name, MailingList.restricted)
+            .join(MailingList).where(MessageList.message_id.in_(ids))):
+        lists[mid].append((name, restricted))
+    patches = {p.id: p for p in session.scalars(select(Patch).where(Patch.id.in_(ids)))}
+    subsystems: dict[int, list[str]] = defaultdict(list)
+    for pid, name in session.execute(select(PatchSubsystem.patch_id, Subsystem.name)
+                                     .join(Subsystem).where(PatchSubsystem.patch_id.in_(ids))):
+        subsystems[pid].append(name)
+    # Trailers a message carries (its own, or given in a reply) and those its replies gave it.
+    trailers: dict[str, set[str]] = defaultdict(set)
+    msgid_of = {r[0]: r[1] for r in rows}
+    for mid, name in session.execute(
+            select(Trailer.message_id, Trailer.name).where(Trailer.message_id.in_(ids))):
+        trailers[msgid_of[mid]].add(name.lower())
+    for target, name in session.execute(
+            select(Trailer.target_msgid, Trailer.name)
+            .where(Trailer.target_msgid.in_(list(msgid_of.values())))):
+        trailers[target].add(name.lower())
+    for (mid, msgid, blob, subject, from_name, from_email, to, cc, date, parent,
+         root) in rows:
+        parsed = parse(rawstore.unpack(blob))
+        patch_row = patches.get(mid)
+        info = extract_patches(parsed) if patch_row is not None and patch_row.kind == "patch" else None
+        # The diff is indexed once, as added/removed lines; the body is the text around it.
+        own, quoted = split_quoted(_without_diff(parsed.body) if info is not None else parsed.body)
+        kinds = [patch_row.kind] if patch_row is not None else []
+        if parent:
+            kinds.append("reply")
+        on = lists.get(mid, [])
+        public = any(not restricted for _, restricted in on) or not on
+        # An embargo outranks the list key: the database check still asks for both.
+        visibility = embargoed.get(mid) or ("public" if public else f"list:{on[0][0]}")
+        yield mid, SearchDoc(
+            msgid=msgid, thread_root=root or msgid, subject=subject,
+            from_=f"{from_name} {from_email}", to=to, cc=cc,
+            lists=tuple(name for name, _ in on), date=date, body=own, quoted=quoted,
+            attachments=tuple(a.filename for a in parsed.attachments if a.filename),
+            diff_files=tuple(f.path for f in info.files) if info else (),
+            added="\n".join(info.added_lines) if info else "",
+            removed="\n".join(info.removed_lines) if info else "",
+            hunk_headers="\n".join(info.hunk_headers) if info else "",
+            patch_id=info.patch_id if info else "",
+            subsystems=tuple(subsystems.get(mid, ())), state=state_of.get(mid, "new") if patch_row else "",
+            kinds=tuple(kinds), trailers=tuple(sorted(trailers.get(msgid, ()))),
+            visibility=visibility)
+
+
+def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = BATCH) -> int:
+    """Index every message stored since the watermark; returns how many were indexed."""
+    if not settings.search_enabled:
+        return 0
+    done = refresh_states(settings, sessions)
+    index = SearchIndex.open(settings.index_dir, mmap=False)
+    try:
+        while True:
+            with sessions() as session:
+                after = _watermark(session)
+                rows = session.execute(_select().where(Message.id > after)
+                                       .order_by(Message.id).limit(batch)).all()
+                if not rows:
+                    return done
+                ids = [row[0] for row in rows]
+                older = reviewed_targets(session, ids, after)
+                older += embargo_targets(session, ids, after)
+                # Messages past the watermark are new to the index, unless a crash came
+                # between an index commit and the watermark update: then this whole batch
+                # prefix is already there, which its first message tells. Older ones
+                # (re-indexed because a reply gave them a trailer or an embargo changed)
+                # replace their documents.
+                replace = {doc.msgid for _, doc in older}
+                if index.contains(rows[0][1]):
+                    replace.update(row[1] for row in rows)
+                # Documents are built while the writer's processes index the previous ones.
+                fresh = (doc for _, doc in _documents(session, rows))
+                index.add(itertools.chain(fresh, (doc for _, doc in older)), replace=replace,
+                          expected=len(rows) + len(older))
+            with sessions.begin() as session:
+                _set_watermark(session, ids[-1])
+            done += len(rows) + len(older)
+            logger.info("indexed %d messages", done)
+    finally:
+        index.close()
+
+
+def rebuild(settings: Settings, sessions: sessionmaker[Session]) -> int:
+    """Empty the index and index everything again (``listarchive reindex``)."""
+    if not settings.search_enabled:
+        return 0
+    index = SearchIndex.open(settings.index_dir, mmap=False)
+    try:
+        index.clear()
+    finally:
+        index.close()
+    with sessions.begin() as session:
+        reset_watermark(session)
+        # Every document is built anew with the states as they are now.
+        _set_watermark(session, int(session.scalar(select(func.max(StateChange.id))) or 0),
+                       STATE_WATERMARK)
+    return catch_up(settings, sessions)

@@ -1,0 +1,95 @@
+"""Search-result snippets: a short, escaped extract of a message around what the query matched.
+
+Engine-neutral on purpose: a snippet is cut from the message text the page already has, with
+one compiled regular expression built from the query's words, so no engine needs to store text
+or re-tokenise a whole message per result. Matching mirrors the index's analysis closely enough
+for a reader's eye: case-insensitive, a word matches at the start of a word (``leak`` marks
+``leaks``), and a prose word's stem is tried too (``retry`` -> ``retri`` marks ``retries``).
+
+Only the first :data:`SCAN_CHARS` characters are searched: a 5 MB patch bomb costs what a long
+mail costs.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable
+
+from listarchive.search import query as sq
+
+SCAN_CHARS = 200_000
+BEFORE = 60
+# Fields whose words never appear in the body text: ids and hashes.
+_NOT_IN_TEXT = frozenset({"msgid", "patchid"})
+_WORD = re.compile(r"\w+(?:[.\-+@/']+\w+)*")
+
+
+def query_words(query: sq.Query, stem: Callable[[str], str] | None = None) -> frozenset[str]:
+    """The lower-cased words (and their stems with ``stem``) a snippet should mark.
+
+    Prefix leaves give their prefix (every word starting with it matches). Negated parts of the
+    query are included too: marking a word the reader excluded is harmless and keeps this simple.
+
+    >>> sorted(query_words(sq.parse_query('s:"Fix leaks" dfn:drivers/clk/ clk_* m:a@b')))
+    ['clk_', 'drivers/clk', 'fix', 'leaks']
+    """
+    words: set[str] = set()
+    for leaf in sq.leaves(query):
+        if not isinstance(leaf, sq.Term | sq.Phrase | sq.Prefix) or leaf.field in _NOT_IN_TEXT:
+            continue
+        if isinstance(leaf, sq.Term | sq.Phrase):
+            text = leaf.text if isinstance(leaf, sq.Term) else " ".join(leaf.words)
+            found = _WORD.findall(text.lower())
+        else:
+            found = [leaf.text.lower()]
+        for word in found:
+            if not word:
+                continue
+            words.add(word)
+            if stem is not None and word.isalpha():
+                words.add(stem(word))
+    return frozenset(words)
+
+
+def matcher(words: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern matching any of ``words`` at the start of a word; None for no words."""
+    ordered = sorted({w for w in words if w}, key=lambda w: (-len(w), w))
+    if not ordered:
+        return None
+    alternatives = "|".join(re.escape(w) for w in ordered)
+    return re.compile(rf"(?<!\w)(?:{alternatives})[\w]*", re.IGNORECASE)
+
+
+def mark(text: str, pattern: re.Pattern[str] | None, maxchars: int = 300) -> str:
+    """An HTML fragment of at most about ``maxchars`` characters of ``text``: escaped, matches
+    in ``<mark>``, starting a little before the first match (the start of ``text`` when nothing
+    matches), with ``…`` where it was cut.
+
+    >>> mark("a <b> leaks here", matcher(["leak"]))
+    'a &lt;b&gt; <mark>leaks</mark> here'
+    >>> mark("x" * 10, None, maxchars=4)
+    'xxxx…'
+    """
+    found = pattern.search(text, 0, SCAN_CHARS) if pattern is not None else None
+    start = 0
+    if found is not None and found.start() > BEFORE:
+        start = found.start() - BEFORE
+        space = text.find(" ", start, found.start())
+        start = space + 1 if space >= 0 else start
+    end = min(len(text), start + maxchars)
+    if end < len(text):
+        space = text.rfind(" ", start + maxchars // 2, end)
+        end = space if space > 0 else end
+    piece = text[start:end]
+    out: list[str] = ["…"] if start > 0 else []
+    pos = 0
+    if pattern is not None:
+        for m in pattern.finditer(piece):
+            out.append(html.escape(piece[pos:m.start()], quote=True))
+            out.append("<mark>" + html.escape(m.group(0), quote=True) + "</mark>")
+            pos = m.end()
+    out.append(html.escape(piece[pos:], quote=True))
+    if end < len(text):
+        out.append("…")
+    return "".join(out)
