@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from ingest import messagestore
 from ingest.sources import RawMail
-from ingest.worker import Summary, Worker, prepare, utcnow
+from ingest.worker import Summary, Worker, prepare
 from listarchive.archive import rawstore
 from listarchive.archive.models import Quarantined
+from listarchive.clock import utcnow
 from listarchive.settings import Settings
 
 

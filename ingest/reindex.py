@@ -10,11 +10,13 @@ import time
 
 from sqlalchemy import select
 
-from ingest import messagestore
-from ingest.worker import Summary, Worker, utcnow
+from ingest import messagestore, seriesstore
+from ingest.worker import Summary, Worker
 from listarchive.archive import rawstore
 from listarchive.archive.models import Message
+from listarchive.clock import utcnow
 from listarchive.mail.message import parse
+from listarchive.search.indexer import rebuild
 from listarchive.settings import Settings
 
 CHUNK = 1000
@@ -27,8 +29,7 @@ def reindex(settings: Settings) -> Summary:
     now = utcnow()
     with worker.sessions.begin() as session:
         messagestore.reset_derived(session)
-        for reset in worker.reset_hooks:
-            reset(session)
+        seriesstore.reset(session)
         last = 0
         while True:
             rows = session.execute(select(Message.id, Message.msgid, Message.raw)
@@ -46,10 +47,9 @@ def reindex(settings: Settings) -> Summary:
                 items.append((pk, msgid, parsed))
             touched = messagestore.link_threads(session, facts)
             messagestore.refresh_threads(session, touched)
-            for hook in worker.after_batch:
-                hook(session, items)
+            worker.derive(session, items, touched)
             summary.read += len(rows)
-    from listarchive.search.indexer import rebuild
+
 
     rebuild(settings, worker.sessions)
     worker.totals(summary)

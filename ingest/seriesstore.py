@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ingest.messagestore import chunks
-from listarchive.archive.db import series_subsystem_links
+from listarchive.archive.derived import series_subsystem_links
 from listarchive.archive.models import (
     Message,
     Patch,

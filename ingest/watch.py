@@ -13,7 +13,8 @@ from types import FrameType
 
 from ingest.sources import open_source
 from ingest.worker import Summary, Worker
-from listarchive.access.embargo import expire_pass
+from listarchive.access.embargo import expire
+from listarchive.search.indexer import apply_embargo_change
 from listarchive.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def watch(settings: Settings, specs: list[str], list_name: str | None = None,
                 logger.info("%s: %d new messages", source.key, total.new)
                 worker.index()
         # Embargo dates are checked every pass, whether or not mail arrived.
-        expire_pass(settings, worker.sessions)
+        apply_embargo_change(settings, expire, worker.sessions)
         if once:
             break
         stop.wait(interval)

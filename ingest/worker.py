@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import BinaryIO
 
 from sqlalchemy import func, select
@@ -21,8 +21,10 @@ from ingest import messagestore, seriesstore
 from ingest.sources import RawMail, Source, open_source
 from listarchive.access.embargo import embargo_rules
 from listarchive.archive import rawstore
-from listarchive.archive.db import init_db, make_engine, make_sessionmaker
+from listarchive.archive.db import open_archive
+from listarchive.archive.derived import anchor_trailers
 from listarchive.archive.models import Patch, Series, SourceState, Thread
+from listarchive.clock import utcnow
 from listarchive.errors import MalformedMessage, TemporaryFailure
 from listarchive.mail.extract import mail_facts
 from listarchive.mail.maintainers import SubsystemMatcher
@@ -52,9 +54,6 @@ class Summary:
                 "patches": self.patches, "series": self.series,
                 "seconds": round(self.seconds, 3)}
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class ListResolver:
@@ -127,32 +126,30 @@ class Worker:
 
     def __init__(self, settings: Settings, list_name: str | None = None) -> None:
         self.settings = settings
-        self.engine = make_engine(settings, writer=True)
-        self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
+        self.archive = open_archive(settings, writer=True)
+        self.engine = self.archive.engine
+        self.sessions: sessionmaker[Session] = self.archive.sessions
         self.list_name = list_name
         try:
-            init_db(self.engine)
             with self.sessions.begin() as session:
                 self.lists = ListResolver(session, settings, list_name)
         except OperationalError as exc:
             raise TemporaryFailure(f"database unavailable: {exc.orig}") from exc
-        # Derived-data steps run inside each batch's transaction (patches, series...), and their
-        # reset before a reindex.
-        self.after_batch: list[Callable[[Session, list[tuple[int, str, ParsedMessage]]], None]] = [
-            self.derive_review]
-        self.after_batch.append(automatic_transitions)
-        self.after_batch.append(embargo_rules)
-        self.reset_hooks: list[Callable[[Session], None]] = [seriesstore.reset]
         self._matcher: tuple[SubsystemMatcher, dict[str, int]] | None | bool = False
 
-    def derive_review(self, session: Session, items: list[tuple[int, str, ParsedMessage]]) -> None:
-        """Patches, trailers, subsystems and series of freshly stored messages."""
+    def derive(self, session: Session, items: list[tuple[int, str, ParsedMessage]],
+               threads: set[int]) -> None:
+        """Everything derived from freshly stored messages, inside their batch's transaction:
+        patches, trailers and their anchors, series, automatic states, embargo rules."""
         if self._matcher is False:
             self._matcher = seriesstore.load_matcher(session)
         matcher = self._matcher if not isinstance(self._matcher, bool) else None
         facts = [(pk, msgid, parsed, mail_facts(parsed)) for pk, msgid, parsed in items]
         senders = seriesstore.store_facts(session, facts, matcher)
+        anchor_trailers(session, sorted(threads))
         seriesstore.regroup(session, senders)
+        automatic_transitions(session, items)
+        embargo_rules(session, items)
 
     def store(self, batch: list[RawMail], summary: Summary, source_key: str = "",
               save_position: bool = False) -> None:
@@ -175,8 +172,7 @@ class Worker:
                                                    rawstore.sha256(p.mail.data)))
                 outcome = messagestore.store_batch(session, incoming, now)
                 messagestore.refresh_threads(session, outcome.threads)
-                for hook in self.after_batch:
-                    hook(session, outcome.new_items)
+                self.derive(session, outcome.new_items, outcome.threads)
                 if save_position and batch:
                     _save_position(session, source_key, batch[-1].position)
         except DBAPIError as exc:

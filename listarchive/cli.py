@@ -12,7 +12,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from listarchive import settings as settings_mod
-from listarchive.errors import ConfigError, ListarchiveError, SourceError, TemporaryFailure
+from listarchive.errors import (
+    ConfigError,
+    InvalidChange,
+    ListarchiveError,
+    SourceError,
+    TemporaryFailure,
+)
 from listarchive.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,6 +27,7 @@ if TYPE_CHECKING:
     from listarchive.archive.models import User
 
 EX_OK, EX_FAIL, EX_USAGE, EX_TEMPFAIL = 0, 1, 2, 75
+CONSOLE = "console"  # who the command line acts as when no --as names a user
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -62,7 +69,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     if args.search:
         import time
 
-        from listarchive.archive.db import make_engine, make_sessionmaker
+        from listarchive.archive.db import open_archive
         from listarchive.search import indexer
 
         if not settings.search_enabled:
@@ -70,7 +77,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
                   file=sys.stderr)
             return EX_USAGE
         start = time.monotonic()
-        count = indexer.rebuild(settings, make_sessionmaker(make_engine(settings, writer=True)))
+        count = indexer.rebuild(settings, open_archive(settings, writer=True).sessions)
         print(f"indexed {count} messages for search ({time.monotonic() - start:.1f} s)")
         return EX_OK
     from ingest.reindex import reindex
@@ -130,24 +137,26 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 @contextmanager
 def _transaction(settings: Settings) -> Iterator[Session]:
     """One committed transaction for a command that changes accounts or states."""
-    from listarchive.archive.db import init_db, make_engine, make_sessionmaker
+    from listarchive.archive.db import open_archive
 
-    engine = make_engine(settings)
-    init_db(engine)
-    with make_sessionmaker(engine).begin() as session:
-        yield session
+    archive = open_archive(settings)
+    try:
+        with archive.sessions.begin() as session:
+            yield session
+    finally:
+        archive.close()
 
 
 def _refresh_search_states(settings: Settings) -> None:
     """After a command changed states: their search documents follow (``state:``)."""
-    from listarchive.archive.db import make_engine, make_sessionmaker
+    from listarchive.archive.db import open_archive
     from listarchive.search.indexer import refresh_states
 
-    engine = make_engine(settings)
+    archive = open_archive(settings)
     try:
-        refresh_states(settings, make_sessionmaker(engine))
+        refresh_states(settings, archive.sessions)
     finally:
-        engine.dispose()
+        archive.close()
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -215,35 +224,33 @@ def cmd_git_scan(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
     from listarchive.access import accounts
-    from listarchive.archive.models import Patch, Series, User
-    from listarchive.review import states
+    from listarchive.access.visibility import Viewer
+    from listarchive.errors import Forbidden, NotFound
+    from listarchive.review import changes, history, states
 
     with _transaction(settings) as session:
         if args.state is None:
             print(states.effective_state(session, args.kind, args.id))
-            for change in states.history(session, args.kind, args.id):
-                person = session.get(User, change.user_id) if change.user_id else None
-                who = change.rule if change.via == "rule" else (person.name if person else "")
-                print(f"{change.at:%Y-%m-%d %H:%M}\t{change.object_kind} {change.object_id}\t"
-                      f"{change.field}: {change.from_value} -> {change.to_value}\t"
-                      f"{change.via} {who}\t{change.evidence}\t{change.reason}")
+            operator = Viewer(user=CONSOLE, is_admin=True)
+            for e in history.state_history(session, operator, args.kind, args.id):
+                who = e.rule if e.via == "rule" else e.who
+                evidence = " ".join(piece.value for piece in e.evidence)
+                print(f"{e.at:%Y-%m-%d %H:%M}\t{e.object_kind} {e.object_id}\t"
+                      f"{e.field}: {e.from_value} -> {e.to_value}\t{e.via} {who}\t{evidence}\t"
+                      f"{e.reason}")
             return EX_OK
         if not args.as_user:
             raise SourceError("setting a state needs --as NAME")
         user = accounts.get_user(session, args.as_user)
         if user is None:
             raise ListarchiveError(f"no user {args.as_user!r}")
-        new = states.normalize_state(args.state)
-        if new is None:
-            raise SourceError(f"unknown state {args.state!r}; one of: {', '.join(states.STATES)}")
-        target: Patch | Series | None = (session.get(Patch, args.id) if args.kind == "patch"
-                                         else session.get(Series, args.id))
-        if target is None:
-            raise ListarchiveError(f"no {args.kind} {args.id}")
-        if not states.can_change(session, user, target):
-            raise ListarchiveError(f"{user.name} may not change {args.kind} {args.id}")
-        changed = states.set_state(session, args.kind, args.id, new, user, "cli",
-                                   reason=args.reason or "")
+        try:
+            changed = changes.change(session, user, args.kind, [args.id],
+                                     changes.ChangeRequest(state=args.state,
+                                                           reason=args.reason or ""), "cli")
+        except (NotFound, Forbidden) as exc:
+            raise ListarchiveError(str(exc)) from exc
+        new = states.effective_state(session, args.kind, args.id)
     _refresh_search_states(settings)
     print(f"{args.kind} {args.id}: {new}" + ("" if changed else " (unchanged)"))
     return EX_OK
@@ -263,6 +270,7 @@ def _as_user(session: Session, name: str | None) -> User | None:
 
 def cmd_restrict(args: argparse.Namespace, settings: Settings) -> int:
     from listarchive.access import embargo
+    from listarchive.search.indexer import apply_embargo_change
 
     msgid = args.msgid.strip().strip("<>")
     until = embargo.parse_until(args.until) if args.until else None
@@ -275,7 +283,7 @@ def cmd_restrict(args: argparse.Namespace, settings: Settings) -> int:
             return embargo.unpublish(session, msgid, actor)
         return embargo.restrict(session, msgid, actor, until, args.allow)
 
-    for done in embargo.apply(settings, change):
+    for done in apply_embargo_change(settings, change):
         print(f"{done.action}: thread of <{done.anchor_msgid}> (embargo {done.embargo_id}, "
               f"{len(done.msgids)} messages)")
     return EX_OK
@@ -283,11 +291,12 @@ def cmd_restrict(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_disclose(args: argparse.Namespace, settings: Settings) -> int:
     from listarchive.access import embargo
+    from listarchive.search.indexer import apply_embargo_change
 
     if args.expired == bool(args.msgid):
         raise SourceError("give either MSGID or --expired")
     msgid = (args.msgid or "").strip().strip("<>")
-    done = embargo.apply(settings, (lambda session: embargo.expire(session)) if args.expired else
+    done = apply_embargo_change(settings, embargo.expire if args.expired else
                          (lambda session: embargo.disclose(session, msgid,
                                                            _as_user(session, args.as_user))))
     for item in done:
@@ -414,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TemporaryFailure as exc:
         print(f"listarchive: temporary failure, try again later: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
-    except (ConfigError, SourceError) as exc:
+    except (ConfigError, SourceError, InvalidChange) as exc:
         print(f"listarchive: {exc}", file=sys.stderr)
         return EX_USAGE
     except ListarchiveError as exc:

@@ -1,7 +1,7 @@
 """Terminal output of ``listarchive search`` and ``listarchive show``.
 
 The JSON printed is exactly the API's (``/api/v1/search`` without ``next``,
-``/api/v1/messages/MSGID``): both are built by :mod:`listarchive.archive.messageview`. The command line reads
+``/api/v1/messages/MSGID``): both are built by :mod:`listarchive.web.apijson`. The command line reads
 as an anonymous visitor: restricted mail is not shown to whoever can run the command.
 """
 
@@ -11,11 +11,12 @@ import json
 
 from listarchive.access.visibility import ANONYMOUS
 from listarchive.archive import messageview
-from listarchive.archive.db import make_engine, make_sessionmaker
+from listarchive.archive.db import open_archive
 from listarchive.errors import ListarchiveError
 from listarchive.search.query import parse_query
 from listarchive.search.whooshindex import SearchIndex
 from listarchive.settings import Settings
+from listarchive.web import apijson
 
 EX_OK, EX_NOTFOUND = 0, 1
 PAGE = 200
@@ -28,7 +29,7 @@ def search_command(settings: Settings, words: list[str], list_name: str | None, 
         raise ListarchiveError("search is switched off (search.enabled = false)")
     if not settings.index_dir.is_dir():
         raise ListarchiveError("no search index yet: run `listarchive ingest` or `reindex`")
-    sessions = make_sessionmaker(make_engine(settings))
+    sessions = open_archive(settings).sessions
     index = SearchIndex.open(settings.index_dir, create=False)
     lists = None if list_name in (None, messageview.ALL) else (list_name,)
     msgids: list[str] = []
@@ -50,7 +51,7 @@ def search_command(settings: Settings, words: list[str], list_name: str | None, 
         records = messageview.records_by_msgid(session, ANONYMOUS, msgids)
         if as_json:
             print(json.dumps({"total": total,
-                              "results": [messageview.summary_json(r) for r in records]},
+                              "results": [apijson.summary_json(r) for r in records]},
                              ensure_ascii=False))
             return EX_OK
         for r in records:
@@ -66,9 +67,9 @@ def show_command(settings: Settings, msgid: str, as_json: bool) -> int:
     msgid = msgid.strip()
     if msgid.startswith("<") and msgid.endswith(">"):
         msgid = msgid[1:-1]
-    sessions = make_sessionmaker(make_engine(settings))
+    sessions = open_archive(settings).sessions
     with sessions() as session:
-        obj = messageview.message_json(session, ANONYMOUS, msgid)
+        obj = apijson.message_json(session, ANONYMOUS, msgid)
         if obj is None:
             print(f"listarchive: no message <{msgid}> in this archive")
             return EX_NOTFOUND

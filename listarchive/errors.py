@@ -18,14 +18,6 @@ class MalformedMessage(ListarchiveError):
     """The bytes cannot be read as a mail message at all (goes to quarantine)."""
 
 
-class DuplicateMessage(ListarchiveError):
-    """The Message-ID is already stored with the same content."""
-
-
-class UnknownList(ListarchiveError):
-    """A list name that is neither configured nor stored."""
-
-
 class SourceError(ListarchiveError):
     """A mail source cannot be opened or read (missing file, not a git repository...)."""
 
@@ -44,3 +36,16 @@ class QueryError(ListarchiveError):
     def __init__(self, message: str, position: int | None = None) -> None:
         super().__init__(message if position is None else f"{message} (at character {position + 1})")
         self.position = position
+
+
+class NotFound(ListarchiveError):
+    """The object does not exist for this user: unknown and hidden look the same (404)."""
+
+
+class Forbidden(ListarchiveError):
+    """The user may see the object but not make this change (403)."""
+
+
+class InvalidChange(ListarchiveError):
+    """The change itself makes no sense: an unknown state, a user to delegate to who does not
+    exist, a filter value no query can mean (400)."""

@@ -1,13 +1,27 @@
-"""Shared fixtures: real corpora beside the project, a settings object on a temporary data dir."""
+"""Shared fixtures: real corpora beside the project, a settings object on a temporary data dir,
+and the archive the web tests read (``site``, ``client``), built once per test run.
+
+That archive is real mail first: the first 1,500 messages of the linux-clk corpus
+(../shared/corpora/lore), plus hand-made fixtures: the XSS corpus (``data/xss-*.eml``) on list
+``hostile``, Message-IDs with ``/ + % $ &`` and non-ASCII (``data/web-odd-msgids.mbox``) on
+``odd``, and one reply on the restricted list ``secret`` (``data/web-restricted.eml``) that
+anonymous readers must never see.
+"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import mailfixtures
 import pytest
+import worlds
+from mailfixtures import Site
 
+from ingest.worker import run_ingest
 from listarchive.settings import Settings, from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,3 +58,54 @@ def run_cli(args: list[str], cwd: Path, stdin: bytes = b"") -> subprocess.Comple
 @pytest.fixture
 def cli():
     return run_cli
+
+
+SITE_CORPUS = CORPORA / "lore" / "linux-clk-last10000.mboxrd.gz"
+SITE_SLICE = 1500
+XSS_FILES = sorted(DATA.glob("xss-*.eml"))
+
+
+def build_site_archive(base: Path) -> Settings:
+    settings = from_mapping({
+        "storage": {"data_dir": str(base / "instance")},
+        "search": {"enabled": False},
+        "lists": [{"name": "linux-clk", "description": "Common clk framework"},
+                  {"name": "hostile", "description": "<script>alert('list')</script>"},
+                  {"name": "odd", "description": "odd Message-IDs"},
+                  {"name": "secret", "description": "security reports", "restricted": True}],
+    }, base=base)
+    if SITE_CORPUS.is_file():
+        mbox = base / "linux-clk-slice.mbox"
+        mbox.write_bytes(mailfixtures.first_messages(SITE_CORPUS, SITE_SLICE))
+        run_ingest(settings, [str(mbox)], "linux-clk")
+    run_ingest(settings, [str(p) for p in XSS_FILES], "hostile")
+    run_ingest(settings, [str(DATA / "web-odd-msgids.mbox")], "odd")
+    run_ingest(settings, [str(DATA / "web-restricted.eml")], "secret")
+    return settings
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    from listarchive.web import create_app
+
+    settings = build_site_archive(tmp_path_factory.mktemp("web-archive"))
+    yield Site(settings, create_app(settings), SITE_CORPUS.is_file())
+
+
+@pytest.fixture
+def client(site: Site):  # type: ignore[no-untyped-def]
+    return site.app.test_client()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def status_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[worlds.StatusWorld]:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    yield worlds.build_status_world(tmp_path_factory.mktemp("status"))
+
+
+@pytest.fixture(scope="session")
+def review_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[worlds.ReviewWorld]:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    yield worlds.build_review_world(tmp_path_factory.mktemp("review"))

@@ -6,10 +6,15 @@ import gzip
 import os
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+
+# Message-IDs of data/web-odd-msgids.mbox: "/ + % $ &" and non-ASCII, as URLs must carry them.
+ODD_IDS = ("odd/slash+plus@example.org", "50%off$deal&co@example.org",
+           "grüße.ñ@例え.example", "ends/T@example.org", "2024/raw@example.org")
 
 
 def first_messages(source: Path, count: int) -> bytes:
@@ -77,3 +82,12 @@ def dev_git(cwd: Path, *args: str) -> str:
     """git as the developer of :data:`DEV_ENV`."""
     return subprocess.run(["git", *args], cwd=cwd, env=DEV_ENV, check=True,
                           capture_output=True).stdout.decode()
+
+
+@dataclass(frozen=True)
+class Site:
+    """The archive the web tests read (the ``site`` fixture of conftest.py) and its app."""
+
+    settings: object
+    app: object
+    has_corpus: bool

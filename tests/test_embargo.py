@@ -20,6 +20,7 @@ from listarchive.archive.db import make_engine, make_sessionmaker
 from listarchive.archive.models import Embargo, EmbargoAllow, User
 from listarchive.cli import main
 from listarchive.mail.message import parse
+from listarchive.search.indexer import apply_embargo_change
 from listarchive.search.query import parse_query
 from listarchive.search.whooshindex import SearchIndex
 from listarchive.settings import Settings, from_mapping
@@ -134,7 +135,7 @@ def test_a_reply_merging_a_public_thread_hides_it_until_disclosure(archive, tmp_
             assert messageview.find_message(s, ANONYMOUS, msgid) is None, msgid
     # The public root was indexed as public before the merge: its document follows the thread.
     assert total(archive, ANONYMOUS, "tortoise") == 0
-    embargo.apply(archive, lambda s: embargo.disclose(s, COVER, None))
+    apply_embargo_change(archive, lambda s: embargo.disclose(s, COVER, None))
     assert total(archive, ANONYMOUS, "tortoise") == 2
     with session_of(archive) as s:
         assert messageview.find_message(s, ANONYMOUS, "public-root@public.example") is not None
@@ -178,7 +179,7 @@ def test_expiry_discloses_past_dates_only(archive):
         embargo.restrict(s, COVER, None, until=now - timedelta(days=1))
         assert embargo.expire(s, now - timedelta(days=2)) == []
         assert messageview.find_message(s, ANONYMOUS, COVER) is None
-    changes = embargo.expire_pass(archive, sessions, now)
+    changes = apply_embargo_change(archive, lambda s: embargo.expire(s, now), sessions)
     assert [c.anchor_msgid for c in changes] == [COVER]
     with sessions() as s:
         assert messageview.find_message(s, ANONYMOUS, REPLY) is not None

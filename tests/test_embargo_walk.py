@@ -36,6 +36,7 @@ from listarchive.access import accounts, embargo
 from listarchive.archive.db import make_engine, make_sessionmaker
 from listarchive.archive.models import Patch, PatchSubsystem, Person, Subsystem
 from listarchive.mail.msgids import quote_msgid
+from listarchive.search.indexer import apply_embargo_change
 from listarchive.settings import Settings, from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +104,7 @@ def _build(base: Path) -> World:
         admin = accounts.create_user(s, "root", "root@example.org", "admin pass", is_admin=True)
         embargo.add_to_group(s, "clk-security", member)
         users = {"outsider": outsider.id, "member": member.id, "admin": admin.id}
-    embargo.apply(settings, lambda s: embargo.restrict(s, COVER, None,
+    apply_embargo_change(settings, lambda s: embargo.restrict(s, COVER, None,
                                                        allow=["group:clk-security"]))
     with sessions() as s:
         rows = s.execute(select(Patch.id, Patch.kind, Patch.series_id)
@@ -397,7 +398,7 @@ def test_disclosure_publishes_at_the_same_urls(world):
     """Runs last in this module: it changes the world."""
     anon = client_as(world, "anonymous")
     before = {v.url: fetch(anon, v)[0] for v in visits(world) if v.ids}
-    embargo.apply(world.settings, lambda s: embargo.disclose(s, COVER, None))
+    apply_embargo_change(world.settings, lambda s: embargo.disclose(s, COVER, None))
     outsider = client_as(world, "outsider")
     for client in (anon, outsider):
         for msgid in MSGIDS:

@@ -3,7 +3,6 @@ patches, updates a state with a token (and is refused without one), lists series
 ``series apply`` downloads a series mbox and applies it with ``git am`` to a clone of the
 series' base commit. The archive and accounts are those of :mod:`test_web_states`."""
 
-# ruff: noqa: F811  (pytest fixtures imported from test_web_states are redefined as arguments)
 from __future__ import annotations
 
 import csv
@@ -18,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_web_states import StatusWorld, history_of, state_of, status_world  # noqa: F401
 from werkzeug.serving import make_server
+from worlds import StatusWorld, history_of, state_of
 
 GIT_PW = str(Path(sys.executable).parent / "git-pw")  # this environment's, not one on PATH
 pytestmark = pytest.mark.skipif(not Path(GIT_PW).exists() or shutil.which("git") is None,

@@ -16,7 +16,8 @@ from ingest.reindex import reindex
 from ingest.worker import Worker, run_ingest
 from listarchive.access.visibility import ANONYMOUS
 from listarchive.archive import messageview, rawstore
-from listarchive.archive.db import derive_list_stats, make_engine
+from listarchive.archive.db import make_engine
+from listarchive.archive.derived import fill_list_stats
 from listarchive.archive.models import MailingList, Message, MessageList, Thread
 from listarchive.settings import from_mapping
 
@@ -83,7 +84,7 @@ def test_a_copy_arriving_on_a_second_list_puts_its_thread_in_that_lists_index(tm
         assert opened is not None and (opened.messages, opened.threads) == (1, 1)
     # a second process that also saw the table missing fills nothing twice
     engine = make_engine(settings)
-    derive_list_stats(engine)
+    fill_list_stats(engine)
     engine.dispose()
     with Worker(settings).sessions() as session:
         again = messageview.get_list(session, ANONYMOUS, "list-a")

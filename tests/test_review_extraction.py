@@ -14,8 +14,9 @@ from ingest.worker import Worker, run_ingest
 from listarchive.access.visibility import ANONYMOUS
 from listarchive.archive.models import Message, Patch, Series, SeriesRevision, Trailer
 from listarchive.demo.story import generate_demo_mbox
-from listarchive.review.seriesview import series_mbox
-from listarchive.review.trailers import series_view
+from listarchive.review.amready import series_mbox
+from listarchive.review.seriesview import visible_series
+from listarchive.review.trailers import series_lines
 from listarchive.settings import from_mapping
 
 SEP = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
@@ -50,9 +51,11 @@ def test_series_revisions_and_trailers_of_the_generated_list(demo):
         links = session.execute(select(SeriesRevision.older_id, SeriesRevision.newer_id,
                                        SeriesRevision.reason)).all()
         assert (v1.id, v2.id, "change-id") in links
-        view = series_view(session, v1.id)
+        view = visible_series(session, ANONYMOUS, v1.id)
         assert view is not None and [p.counter for p in view.patches] == [1, 2, 3]
-        given = {(t.name, t.value.split(" <")[0]) for ts in view.trailers.values() for t in ts}
+        lines = series_lines(session, ANONYMOUS, view.patches, view.cover)
+        given = {(t.name, t.value.split(" <")[0]) for ts in lines.values() for t in ts
+                 if not t.own}
         assert ("Reviewed-by", "Priya Venkataraman") in given
         pulls = session.scalars(select(Patch).where(Patch.kind == "pull")).all()
         assert len(pulls) == 1 and pulls[0].pull_url == "https://git.example.org/demo.git"
@@ -67,8 +70,10 @@ def test_am_ready_series_applies_with_git_am_and_carries_trailers(demo, tmp_path
         found = series_mbox(session, ANONYMOUS, v2.id, "https://archive.example.org")
         assert found is not None
         mbox = found[1]
-        view = series_view(session, v2.id)
+        view = visible_series(session, ANONYMOUS, v2.id)
         assert mbox is not None and view is not None
+        lines = series_lines(session, ANONYMOUS, view.patches, view.cover)
+        collected = {pid: [t for t in ts if not t.own] for pid, ts in lines.items()}
         cover_raw = session.scalar(select(Message.raw).where(Message.msgid == v2.cover_msgid))
     from listarchive.archive import rawstore
 
@@ -91,9 +96,9 @@ def test_am_ready_series_applies_with_git_am_and_carries_trailers(demo, tmp_path
         assert result.strip().startswith(original.strip())
         added = result.strip()[len(original.strip()):].strip().splitlines()
         # Trailers the submitter already carried over (Reviewed-by on v1) are not repeated.
-        expected = [f"{t.name}: {t.value}" for t in view.trailers[patch.id]
+        expected = [f"{t.name}: {t.value}" for t in collected[patch.id]
                     if f"{t.name}: {t.value}" not in original]
-        assert any(t.name == "Tested-by" for t in view.trailers[patch.id])
+        assert any(t.name == "Tested-by" for t in collected[patch.id])
         assert added == [*expected, f"Link: https://archive.example.org/r/{patch.msgid}"]
 
 
@@ -149,9 +154,9 @@ def test_linux_clk_in_two_orders_gives_identical_review_data(tmp_path, corpora):
             SeriesRevision, SeriesRevision.older_id == Series.id)
             .where(SeriesRevision.newer_id == glymur.id)).all()
         assert [s.revision for s in older] == [3]
-        view = series_view(session, glymur.id)
+        view = visible_series(session, ANONYMOUS, glymur.id)
         assert view is not None
-        first = view.trailers[view.patches[0].id]
+        first = series_lines(session, ANONYMOUS, view.patches, view.cover)[view.patches[0].id]
         reviewers = {t.value for t in first if t.name == "Reviewed-by"}
         # Bjorn Andersson and Krzysztof Kozlowski replied to 1/7 with Reviewed-by.
         assert {"Bjorn Andersson <andersson@kernel.org>",

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from ingest.sources import RawMail
 from ingest.worker import Summary, Worker
-from listarchive.archive.db import list_stat_totals
+from listarchive.archive.derived import list_stat_totals
 from listarchive.archive.models import ListStat, Message, Thread
 from listarchive.mail.threads import TreeItem, build_tree, components, pick_root
 from listarchive.settings import from_mapping

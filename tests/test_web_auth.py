@@ -2,22 +2,13 @@
 login rate limit, and permissions: anonymous visitors and users without rights on a list change
 nothing there through any form or API route (every write route of the app is walked)."""
 
-# ruff: noqa: F811  (pytest fixtures imported from test_web_states are redefined as arguments)
 from __future__ import annotations
 
 import re
 from typing import Any
 
 import pytest
-from test_web_states import (  # noqa: F401
-    PASSWORD,
-    StatusWorld,
-    csrf_of,
-    history_of,
-    login,
-    state_of,
-    status_world,
-)
+from worlds import PASSWORD, StatusWorld, csrf_of, history_of, login, state_of
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 

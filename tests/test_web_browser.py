@@ -2,7 +2,6 @@
 show their content, and nothing from the XSS corpus executes. Screenshots go to a tmp dir
 (``LISTARCHIVE_SCREENSHOTS`` keeps them somewhere to look at)."""
 
-# ruff: noqa: F811  (pytest fixtures imported from test_web_fixtures are redefined as arguments)
 from __future__ import annotations
 
 import os
@@ -11,8 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_web_fixtures import ODD_IDS, Site, site  # noqa: F401
-from test_web_states import status_world  # noqa: F401
+from mailfixtures import ODD_IDS, Site
 from werkzeug.serving import make_server
 
 from listarchive.mail.msgids import quote_msgid
@@ -127,7 +125,7 @@ def test_xss_corpus_never_executes_in_the_browser(browser, base_url, shots):
 def test_log_in_change_a_state_and_see_the_history(browser, shots, status_world):
     """A maintainer logs in with the form, sets a patch to changes-requested with a reason, and
     the page they land on shows the new state and the history entry naming them."""
-    from test_web_states import PASSWORD
+    from worlds import PASSWORD
 
     w = status_world
     server = make_server("127.0.0.1", 0, w.app, threaded=True)  # type: ignore[arg-type]

@@ -1,7 +1,4 @@
-"""Patch-review pages and API on a real archive: the first 1,500 messages of linux-clk (search
-enabled, MAINTAINERS imported), a series made with ``git format-patch`` plus replies that give
-trailers, and a restricted list holding a series (``data/web-review-restricted-series.mbox``)
-and a private ``Tested-by`` reply that anonymous readers must never see or count.
+"""Patch-review pages and API on a real archive (``review_world``, see worlds.py).
 
 The named real series is "[PATCH v3 0/2] Add video clock controller DT support for sc8180x"
 (cover ``20250702-sc8180x-videocc-dt-v3-0-916d443d8a38@quicinc.com``): it
@@ -11,171 +8,25 @@ has a v2 in the slice too, so revision links are checked on real mail.
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
-import mailfixtures
 import pytest
+from mailfixtures import git
 from sqlalchemy import select
+from worlds import HIDDEN, MAINTAINERS, PATCH_KEYS, REAL_SERIES_TITLE, ReviewWorld
 
-from ingest.subsystems import import_maintainers
-from ingest.worker import run_ingest
-from listarchive.archive.db import make_engine, make_sessionmaker
-from listarchive.archive.models import Patch, Series
+from listarchive.archive.models import Message, Series
 from listarchive.mail.msgids import quote_msgid
-from listarchive.settings import Settings, from_mapping
-
-ROOT = Path(__file__).resolve().parents[1]
-CORPORA = ROOT.parent / "shared" / "corpora"
-CORPUS = CORPORA / "lore" / "linux-clk-last10000.mboxrd.gz"
-MAINTAINERS = CORPORA / "kernel" / "MAINTAINERS"
-DATA = Path(__file__).resolve().parent / "data"
-SLICE = 1500
-REAL_SERIES_TITLE = "Add video clock controller DT support for sc8180x"
-PATCH_KEYS = {"id", "message_id", "subject", "state", "files", "diffstat", "patch_id",
-              "pull_url", "subsystems", "trailers"}
-HIDDEN = "Hidden Tester"
-
-
-git = mailfixtures.git
-
-
-def first_messages(count: int) -> bytes:
-    return mailfixtures.first_messages(CORPUS, count)
-
-
-def reply(path: Path, to: dict[str, str], sender: str, text: str, minute: int) -> None:
-    """A reply to the format-patch message ``to`` (its headers), saved as one .eml file."""
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "linux-clk@example.org"
-    msg["Subject"] = "Re: " + to["subject"]
-    msg["Date"] = format_datetime(datetime(2025, 6, 3, 12, minute, tzinfo=UTC))
-    msg["Message-ID"] = f"<reply-{minute}@example.org>"
-    msg["In-Reply-To"] = f"<{to['msgid']}>"
-    msg["References"] = " ".join(f"<{m}>" for m in (*to["refs"].split(), to["msgid"]) if m)
-    msg.set_content(f"On Mon, someone wrote:\n> {to['subject']}\n\n{text}\n")
-    path.write_bytes(bytes(msg))
-
-
-@dataclass(frozen=True)
-class ReviewWorld:
-    settings: Settings
-    app: Any
-    repo: Path
-    base_commit: str
-    series_dir: Path
-    gen_cover: str  # Message-ID of the format-patch cover letter
-    gen_patches: tuple[str, ...]
-    has_corpus: bool
-
-    def session(self) -> Any:
-        return make_sessionmaker(make_engine(self.settings))()
-
-    def series_id(self, anchor: str) -> int:
-        with self.session() as s:
-            sid = s.scalar(select(Series.id).where(Series.anchor_msgid == anchor))
-            assert sid is not None, anchor
-            return int(sid)
-
-    def patch_pk(self, msgid: str) -> int:
-        with self.session() as s:
-            pk = s.scalar(select(Patch.id).where(Patch.msgid == msgid))
-            assert pk is not None, msgid
-            return int(pk)
-
-
-_built: dict[str, ReviewWorld] = {}
-
-
-def make_series(base: Path) -> tuple[Path, str, Path]:
-    repo = base / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.name", "Dev Eloper")
-    git(repo, "config", "user.email", "dev@example.org")
-    (repo / "clk.c").write_text("int rate(void)\n{\n\treturn 0;\n}\n")
-    git(repo, "add", "clk.c")
-    git(repo, "commit", "-qm", "base")
-    for n in (1, 2, 3):
-        (repo / "clk.c").write_text((repo / "clk.c").read_text() + f"/* gizmo step {n} */\n")
-        (repo / f"gizmo{n}.c").write_text(f"int gizmo{n};\n")
-        git(repo, "add", ".")
-        git(repo, "commit", "-qsm", f"clk: gizmo step {n}\n\nExplain gizmo step {n}.")
-    out = base / "series"
-    git(repo, "format-patch", "-q", "--thread", "--cover-letter", "-o", str(out),
-        "--to=linux-clk@example.org", "HEAD~3")
-    return repo, git(repo, "rev-parse", "HEAD~3").strip(), out
-
-
-def headers_of(path: Path) -> dict[str, str]:
-    text = path.read_text()
-    head = text.split("\n\n", 1)[0]
-    msgid = re.search(r"^Message-I[dD]: <([^>]+)>", head, re.M)
-    subject = re.search(r"^Subject: (.*(?:\n .*)*)", head, re.M)
-    refs = re.search(r"^References: (.*(?:\n .*)*)", head, re.M)
-    assert msgid and subject
-    return {"msgid": msgid.group(1), "subject": " ".join(subject.group(1).split()),
-            "refs": " ".join(re.findall(r"<([^>]+)>", refs.group(1))) if refs else ""}
-
-
-def build(base: Path) -> ReviewWorld:
-    if "world" in _built:
-        return _built["world"]
-    settings = from_mapping({
-        "storage": {"data_dir": str(base / "instance")},
-        "search": {"enabled": True},
-        "lists": [{"name": "linux-clk", "description": "Common clk framework"},
-                  {"name": "gizmo", "description": "generated series"},
-                  {"name": "secret", "description": "security", "restricted": True}],
-    }, base=base)
-    has_corpus = CORPUS.is_file()
-    if has_corpus:
-        mbox = base / "slice.mbox"
-        mbox.write_bytes(first_messages(SLICE))
-        run_ingest(settings, [str(mbox)], "linux-clk")
-    repo, base_commit, out = make_series(base)
-    files = sorted(out.glob("*.patch"))
-    heads = [headers_of(p) for p in files]
-    replies = base / "replies"
-    replies.mkdir()
-    reply(replies / "ack.eml", heads[0], "Alan Acker <alan@example.org>",
-          "Acked-by: Alan Acker <alan@example.org>", 1)
-    reply(replies / "review.eml", heads[2], "Rita Reviewer <rita@example.org>",
-          "Looks right.\n\nReviewed-by: Rita Reviewer <rita@example.org>", 2)
-    reply(replies / "hidden.eml", heads[1], f"{HIDDEN} <hidden-tester@example.org>",
-          f"Tested-by: {HIDDEN} <hidden-tester@example.org>", 3)
-    run_ingest(settings, [*map(str, files), str(replies / "ack.eml"),
-                          str(replies / "review.eml")], "gizmo")
-    run_ingest(settings, [str(replies / "hidden.eml"),
-                          str(DATA / "web-review-restricted-series.mbox")], "secret")
-    if MAINTAINERS.is_file():
-        import_maintainers(settings, MAINTAINERS)
-
-    from listarchive.web import create_app
-
-    world = ReviewWorld(settings, create_app(settings), repo, base_commit, out,
-                        heads[0]["msgid"], tuple(h["msgid"] for h in heads[1:]), has_corpus)
-    _built["world"] = world
-    return world
-
-
-@pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewWorld]:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    yield build(tmp_path_factory.mktemp("review"))
 
 
 @pytest.fixture
-def client(world: ReviewWorld) -> Any:
-    return world.app.test_client()
+def world(review_world: ReviewWorld) -> ReviewWorld:
+    return review_world
+
+
+@pytest.fixture
+def client(review_world: ReviewWorld) -> Any:
+    return review_world.app.test_client()
 
 
 def real_series(world: ReviewWorld) -> tuple[int, int]:
@@ -403,3 +254,51 @@ def test_git_am_applies_series_mbox_with_collected_trailers(world, client, tmp_p
         assert HIDDEN not in body
     original = git(world.repo, "rev-parse", "main^{tree}").strip()
     assert git(work, "rev-parse", "HEAD^{tree}").strip() == original
+
+
+def test_trailer_counts_are_one_fact_on_every_page(world, client):
+    """A/R/T of a series is one derivation (the trailers' stored anchors): the series list, the
+    series page (its row and the sum of its patches' lines), the review queue and the JSON API
+    give the same counts for every real series, reviews of reviews and cover letters included."""
+    if not world.has_corpus:
+        pytest.skip("corpora not present")
+    from listarchive.access.visibility import ANONYMOUS
+    from listarchive.review import queues, seriesview
+    from listarchive.review.trailers import Counts, counts_of
+
+    session = world.session()
+    try:
+        rows: list[seriesview.SeriesRow] = []
+        in_queue: dict[int, Counts] = {}
+        for page in range(1, 50):
+            listing = seriesview.series_list(session, ANONYMOUS, "linux-clk", page=page,
+                                             per_page=200)
+            queue = queues.queue(session, ANONYMOUS, queues.QueueScope(list_name="linux-clk"),
+                                 page=page, per_page=200)
+            assert listing is not None and queue is not None
+            rows.extend(listing.rows)
+            in_queue.update((row.id, row.counts) for row in queue.rows)
+            if not listing.has_next:
+                break
+        via_cover = deep = 0
+        for row in rows:
+            detail = seriesview.series_detail(session, ANONYMOUS, row.id)
+            assert detail is not None
+            lines = [line for item in detail.patches for line in item.trailers]
+            assert detail.row.counts == row.counts == counts_of(lines), row.title
+            assert in_queue.get(row.id, row.counts) == row.counts, row.title
+            api = client.get(f"/api/v1/series/{row.id}").get_json()["counts"]
+            assert Counts(api["acked"], api["reviewed"], api["tested"]) == row.counts
+            via_cover += any(line.via_cover for line in lines)
+            for item in detail.patches:
+                for line in item.trailers:
+                    if not line.own and not line.via_cover:
+                        parent = session.scalar(select(Message.parent_msgid)
+                                                .where(Message.msgid == line.from_msgid))
+                        deep += parent != item.msgid  # a review of a review
+        assert sum(row.counts != Counts() for row in rows) >= 10
+        assert via_cover, "no trailer given to a cover letter"
+        assert deep, "no trailer given in a reply to a reply"
+        assert set(in_queue) & {row.id for row in rows}
+    finally:
+        session.close()

@@ -12,7 +12,6 @@ by the standard library's mail parser:
 - OR / NOT: the unions and differences of those sets.
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_web_review are redefined as arguments)
 from __future__ import annotations
 
 import gzip
@@ -30,14 +29,25 @@ from typing import Any
 
 import feedparser
 import pytest
-from test_web_review import SLICE, ReviewWorld, client, first_messages, world  # noqa: F401
+from mailfixtures import first_messages
 from werkzeug.serving import make_server
+from worlds import CORPUS, REVIEW_SLICE, ReviewWorld
 
 from ingest.worker import run_ingest
 
 DATA = Path(__file__).resolve().parent / "data"
 B4 = shutil.which("b4") or str(Path(sys.executable).parent / "b4")
 _facts: dict[str, list[dict[str, Any]]] = {}
+
+
+@pytest.fixture
+def world(review_world: ReviewWorld) -> ReviewWorld:
+    return review_world
+
+
+@pytest.fixture
+def client(review_world: ReviewWorld) -> Any:
+    return review_world.app.test_client()
 
 
 def slice_facts(world: ReviewWorld) -> list[dict[str, Any]]:
@@ -47,7 +57,7 @@ def slice_facts(world: ReviewWorld) -> list[dict[str, Any]]:
     if "facts" in _facts:
         return _facts["facts"]
     out = []
-    for chunk in re.split(rb"\n(?=From [^\n]*\n)", first_messages(SLICE)):
+    for chunk in re.split(rb"\n(?=From [^\n]*\n)", first_messages(CORPUS, REVIEW_SLICE)):
         msg = message_from_bytes(chunk.split(b"\n", 1)[1])
         msgid = re.sub(r"^\s*<|>\s*$", "", str(msg["Message-ID"] or ""))
         try:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_web_fixtures are redefined as arguments)
 """The archive site against a real slice of linux-clk plus hand-made hostile and odd mail."""
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ from urllib.parse import quote
 
 import feedparser
 import pytest
+from mailfixtures import ODD_IDS, Site
 from sqlalchemy import select
-from test_web_fixtures import ODD_IDS, Site, client, site  # noqa: F401
 
 from ingest.sources import open_source
 from listarchive.archive import rawstore

@@ -17,7 +17,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -34,6 +34,7 @@ from listarchive.archive.models import (
     Subsystem,
     User,
 )
+from listarchive.clock import utcnow
 from listarchive.errors import ListarchiveError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -56,9 +57,6 @@ class LoginLimit:
     per_address: int = 30
     window: timedelta = timedelta(minutes=15)
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def hash_password(password: str) -> str:

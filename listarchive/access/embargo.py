@@ -25,18 +25,18 @@ arrive later are covered and ``reindex`` needs nothing from here. The rules, dec
 - **Restricted lists** stay restricted: disclosure lifts the embargo, not a list's restriction.
 
 The functions take a session and never commit. The search index is refreshed after the commit
-by :func:`apply`, which the command line uses.
+by :func:`listarchive.search.indexer.apply_embargo_change`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, active_embargo, viewer_for
 from listarchive.archive.models import (
@@ -52,9 +52,9 @@ from listarchive.archive.models import (
     Node,
     User,
 )
+from listarchive.clock import utcnow
 from listarchive.errors import ListarchiveError
 from listarchive.mail.message import ParsedMessage
-from listarchive.settings import Settings
 
 # A bracketed subject tag holding the word SECURITY: "[SECURITY]", "[PATCH SECURITY 1/2]".
 _SECURITY_TAG = re.compile(r"\[[^\]]*\bSECURITY\b[^\]]*\]", re.IGNORECASE)
@@ -101,9 +101,6 @@ class AuditEntry:
     embargo_id: int | None
     detail: str
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def parse_until(text: str) -> datetime:
@@ -390,7 +387,7 @@ def rule_reason(parsed: ParsedMessage, on_restricted_list: bool) -> str:
 
 
 def embargo_rules(session: Session, items: list[tuple[int, str, ParsedMessage]]) -> None:
-    """Worker hook (``Worker.after_batch``): embargo the threads the ingest rules pick, allowing
+    """Run by the ingest worker on every stored batch: embargo the threads the ingest rules pick, allowing
     the grantees of the lists the report arrived on. Idempotent over ``reindex``: an anchor that
     has an embargo (active or disclosed) is left alone."""
     starters = [(pk, msgid, parsed) for pk, msgid, parsed in items if not parsed.parent]
@@ -415,43 +412,3 @@ def embargo_rules(session: Session, items: list[tuple[int, str, ParsedMessage]])
         _audit(session, reason, "restricted", msgid, embargo.id, "", now)
         _allow(session, embargo, [("list", name) for name, _ in sorted(on)], reason, now)
     session.flush()
-
-
-# --- committing and refreshing the search index -----------------------------------------------
-
-
-Change = Callable[[Session], EmbargoChange | list[EmbargoChange]]
-
-
-def apply_with(settings: Settings, sessions: sessionmaker[Session], change: Change
-               ) -> list[EmbargoChange]:
-    """Run ``change`` in one committed transaction, then rebuild the search documents of every
-    message it touched, so hits and totals follow the new visibility at once."""
-    from listarchive.search.indexer import reindex_messages
-
-    with sessions.begin() as session:
-        result = change(session)
-    changes = result if isinstance(result, list) else [result]
-    msgids = sorted({m for c in changes for m in c.msgids})
-    if msgids:
-        reindex_messages(settings, sessions, msgids)
-    return changes
-
-
-def apply(settings: Settings, change: Change) -> list[EmbargoChange]:
-    """:func:`apply_with` on a database opened for this one change (the command line)."""
-    from listarchive.archive.db import init_db, make_engine, make_sessionmaker
-
-    engine = make_engine(settings)
-    try:
-        init_db(engine)
-        return apply_with(settings, make_sessionmaker(engine), change)
-    finally:
-        engine.dispose()
-
-
-def expire_pass(settings: Settings, sessions: sessionmaker[Session],
-                now: datetime | None = None) -> list[EmbargoChange]:
-    """One expiry check (each ``watch`` pass): disclose what is due and refresh its search
-    documents."""
-    return apply_with(settings, sessions, lambda session: expire(session, now))

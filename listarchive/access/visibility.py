@@ -23,13 +23,14 @@ to it, so hits and totals never count mail the viewer may not read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from listarchive.archive.db import chunked
 from listarchive.archive.models import (
     Embargo,
     EmbargoAllow,
@@ -198,3 +199,23 @@ def embargo_keys(session: Session, message_pks: Sequence[int]) -> dict[int, str]
 def list_allowed(viewer: Viewer, restricted: bool, name: str) -> bool:
     """The Python twin of :func:`visible_list` for a list already loaded."""
     return viewer.is_admin or not restricted or name in viewer.lists
+
+
+def visible_ids(session: Session, viewer: Viewer, pks: Iterable[int]) -> set[int]:
+    """Which of these message pks (also patch, series and cover ids) the viewer may see."""
+    out: set[int] = set()
+    for part in chunked(pks):
+        out.update(session.scalars(select(Message.id).where(Message.id.in_(part),
+                                                            visible_message(viewer))))
+    return out
+
+
+def visible_msgids(session: Session, viewer: Viewer, msgids: Iterable[str]) -> dict[str, str]:
+    """Visible Message-IDs -> their sender as shown (name, else address)."""
+    out: dict[str, str] = {}
+    for part in chunked(msgids):
+        for row in session.execute(select(Message.msgid, Message.from_name, Message.from_email)
+                                   .where(Message.msgid.in_(part), visible_message(viewer))):
+            out[row.msgid] = row.from_name or row.from_email
+    return out
+

@@ -1,40 +1,99 @@
-"""Engine and session wiring. Nothing here runs at import time."""
+"""Opening an archive: engine, sessions and schema. Nothing here runs at import time.
+
+:func:`open_archive` is the one way in, for the command line, the demo, the site and the ingest
+worker alike. The helpers :func:`chunked` and :func:`select_in` bound the ``IN (...)`` lists every
+batch query sends (SQLite's variable limit, PostgreSQL's plan sizes).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import (
-    Engine,
-    Select,
-    create_engine,
-    event,
-    exists,
-    func,
-    insert,
-    inspect,
-    select,
-)
+from sqlalchemy import Engine, Row, Select, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from listarchive.archive.models import (
-    Base,
-    ListStat,
-    Patch,
-    PatchSubsystem,
-    SeriesSubsystem,
-    ThreadList,
-)
+from listarchive.archive import derived
+from listarchive.archive.models import Base
+from listarchive.errors import TemporaryFailure
 from listarchive.settings import Settings
+
+CHUNK = 500
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Archive:
+    """An opened archive: its engine and the factory of its sessions."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_archive(settings: Settings, writer: bool = False) -> Archive:
+    """Connect to the archive of ``settings`` and bring its schema up to date.
+
+    ``writer`` is for processes that store mail (see :func:`make_engine`). A database that is
+    locked or unreachable is a :class:`~listarchive.errors.TemporaryFailure`: a mail server
+    delivering the message retries later.
+    """
+    engine = make_engine(settings, writer=writer)
+    try:
+        init_db(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise TemporaryFailure(f"database unavailable: {exc.orig}") from exc
+    return Archive(engine, make_sessionmaker(engine))
+
+
+def chunked(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """``values`` (duplicates dropped, sorted when they sort) in lists of at most ``size``."""
+    unique = list(dict.fromkeys(values))
+    try:
+        unique.sort()  # type: ignore[call-overload]
+    except TypeError:
+        pass
+    for start in range(0, len(unique), size):
+        yield unique[start:start + size]
+
+
+def select_in(session: Session, query: Select[Any], column: InstrumentedAttribute[Any],
+              values: Iterable[object]) -> Iterator[Row[Any]]:
+    """The rows of ``query`` with ``column IN values``, asked in chunks of :data:`CHUNK`."""
+    for part in chunked(values):
+        yield from session.execute(query.where(column.in_(part)))
+
+
+def scalars_in(session: Session, query: Select[Any], column: InstrumentedAttribute[Any],
+               values: Iterable[object]) -> Iterator[Any]:
+    """:func:`select_in` for a query of one column: its values."""
+    for part in chunked(values):
+        yield from session.scalars(query.where(column.in_(part)))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    # Switching a new database to WAL needs a moment alone with it, and SQLite answers "locked"
+    # at once instead of waiting when another process is creating the same file (two mail
+    # deliveries to a new archive): retry for a while. Once in WAL, the mode is kept in the file.
+    for attempt in range(100):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            if attempt == 99:
+                raise
+            time.sleep(0.05)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA cache_size=-65536")
     cur.close()
 
@@ -77,50 +136,27 @@ def init_db(engine: Engine) -> None:
             have = inspect(engine)
             fresh_links = not have.has_table("series_subsystems")
             fresh_stats = not have.has_table("list_stats")
+            unanchored = have.has_table("trailers") and "anchor_msgid" not in {
+                c["name"] for c in have.get_columns("trailers")}
             Base.metadata.create_all(engine)
+            if unanchored:
+                _add_anchor_column(engine)
+                derived.fill_trailer_anchors(engine)
             if fresh_links:
-                _derive_series_subsystems(engine)
+                derived.fill_series_subsystems(engine)
             if fresh_stats:
-                derive_list_stats(engine)
+                derived.fill_list_stats(engine)
             return
         except (OperationalError, ProgrammingError) as exc:
             if "already exists" not in str(exc) or attempt == 4:
                 raise
 
 
-def series_subsystem_links() -> Select[int | None, int]:
-    """(series id, subsystem id) for every series, from its patches' subsystem links: what
-    ``series_subsystems`` holds, derived."""
-    return (select(Patch.series_id, PatchSubsystem.subsystem_id)
-            .join(PatchSubsystem, PatchSubsystem.patch_id == Patch.id)
-            .where(Patch.series_id.is_not(None)).distinct())
 
 
-def list_stat_totals() -> Select[int, int, int | None]:
-    """(list id, threads, messages) summed from the per-thread rows: what ``list_stats`` holds,
-    derived."""
-    return (select(ThreadList.list_id, func.count(), func.sum(ThreadList.message_count))
-            .group_by(ThreadList.list_id))
-
-
-def derive_list_stats(engine: Engine) -> None:
-    """Fill the list totals of an archive made before they were kept. Lists that already have
-    theirs are left alone: another process may have created the table a moment before this one
-    looked, and be keeping them already (eight deliveries starting on a new archive at once)."""
-    totals = list_stat_totals().subquery()
+def _add_anchor_column(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(ListStat).from_select(
-            ["list_id", "threads", "messages"],
-            select(totals).where(totals.c.list_id.not_in(select(ListStat.list_id)))))
-
-
-def _derive_series_subsystems(engine: Engine) -> None:
-    """Fill the series-subsystem links of an archive made before they existed (the ingest keeps
-    them from then on; ``reindex`` and ``maintainers import`` rebuild them)."""
-    links = series_subsystem_links().subquery()
-    with engine.begin() as conn:
-        conn.execute(insert(SeriesSubsystem).from_select(
-            ["series_id", "subsystem_id"],
-            select(links).where(~exists(select(SeriesSubsystem.series_id).where(
-                SeriesSubsystem.series_id == links.c.series_id,
-                SeriesSubsystem.subsystem_id == links.c.subsystem_id)))))
+        conn.exec_driver_sql("ALTER TABLE trailers ADD COLUMN anchor_msgid VARCHAR(500) "
+                             "NOT NULL DEFAULT ''")
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_trailers_anchor_msgid "
+                             "ON trailers (anchor_msgid)")

@@ -27,6 +27,7 @@ from listarchive.access.visibility import (
     visible_message,
 )
 from listarchive.archive import rawstore
+from listarchive.archive.db import chunked, select_in
 from listarchive.archive.models import (
     ListStat,
     MailingList,
@@ -299,19 +300,32 @@ def _records(session: Session, viewer: Viewer, where: Any) -> list[MessageRecord
                Message.to_addrs, Message.cc_addrs, Message.sha256, Message.raw_size,
                Message.ingested_at, Message.thread_id)
         .where(where, visible_message(viewer))).all()
-    if not rows:
-        return []
-    lists: dict[int, list[str]] = {}
-    pks = [r[0] for r in rows]
-    for start in range(0, len(pks), 500):
-        for pk, name in session.execute(
-                select(MessageList.message_id, MailingList.name)
-                .join(MailingList, MailingList.id == MessageList.list_id)
-                .where(MessageList.message_id.in_(pks[start:start + 500]), visible_list(viewer))
-                .order_by(MailingList.name)):
-            lists.setdefault(pk, []).append(name)
-    return [MessageRecord(*r, lists=tuple(lists.get(r[0], ())))  # type: ignore[call-arg]
-            for r in rows]
+    lists = message_lists(session, viewer, [row.id for row in rows])
+    return [MessageRecord(pk=row.id, msgid=row.msgid, subject=row.subject,
+                          from_name=row.from_name, from_email=row.from_email, date=row.date,
+                          sort_date=row.sort_date, in_reply_to=row.in_reply_to,
+                          parent_msgid=row.parent_msgid, to_addrs=row.to_addrs,
+                          cc_addrs=row.cc_addrs, sha256=row.sha256, raw_size=row.raw_size,
+                          ingested_at=row.ingested_at, thread_id=row.thread_id,
+                          lists=lists.get(row.id, ()))
+            for row in rows]
+
+
+def message_lists(session: Session, viewer: Viewer, pks: Sequence[int]
+                  ) -> dict[int, tuple[str, ...]]:
+    """The lists each message was seen on that the viewer may browse, by name; the first is
+    the message's home list, where links to it go."""
+    out: dict[int, list[str]] = {}
+    for row in select_in(session, select(MessageList.message_id, MailingList.name)
+                         .join(MailingList, MailingList.id == MessageList.list_id)
+                         .where(visible_list(viewer)), MessageList.message_id, pks):
+        out.setdefault(row.message_id, []).append(row.name)
+    return {pk: tuple(sorted(names)) for pk, names in out.items()}
+
+
+def home_lists(session: Session, viewer: Viewer, pks: Sequence[int]) -> dict[int, str]:
+    """Each message's home list (see :func:`message_lists`); absent when it has none visible."""
+    return {pk: names[0] for pk, names in message_lists(session, viewer, pks).items() if names}
 
 
 def find_message(session: Session, viewer: Viewer, msgid: str) -> MessageRecord | None:
@@ -344,6 +358,13 @@ def _thread_of(session: Session, viewer: Viewer, thread_id: int) -> ThreadView:
     root = members[0].record.msgid if members else ""
     subject = members[0].record.subject if members else (thread.subject if thread else "")
     return ThreadView(root, subject, members)
+
+
+def thread_root(session: Session, viewer: Viewer, record: MessageRecord) -> str:
+    """The Message-ID at the root of the record's thread as this viewer sees it."""
+    if record.thread_id is None:
+        return record.msgid
+    return _thread_of(session, viewer, record.thread_id).root_msgid or record.msgid
 
 
 def message_page(session: Session, viewer: Viewer, msgid: str,
@@ -420,11 +441,8 @@ def body_texts(session: Session, records: Sequence[MessageRecord]) -> dict[int, 
 
 
 def _raws(session: Session, pks: Sequence[int]) -> dict[int, bytes]:
-    out: dict[int, bytes] = {}
-    for start in range(0, len(pks), 200):
-        out.update((pk, rawstore.unpack(blob)) for pk, blob in session.execute(
-            select(Message.id, Message.raw).where(Message.id.in_(pks[start:start + 200]))))
-    return out
+    return {row.id: rawstore.unpack(row.raw)
+            for row in select_in(session, select(Message.id, Message.raw), Message.id, pks)}
 
 
 def mboxrd_of(session: Session, records: Sequence[MessageRecord]) -> bytes:
@@ -474,78 +492,8 @@ def records_by_msgid(session: Session, viewer: Viewer, msgids: Sequence[str]
 def expand_threads(session: Session, viewer: Viewer, records: Sequence[MessageRecord]
                    ) -> list[MessageRecord]:
     """Every visible member of the threads of ``records`` (``POST ?x=m&t=1``)."""
-    tids = sorted({r.thread_id for r in records if r.thread_id is not None})
     out = {r.msgid: r for r in records}
-    for start in range(0, len(tids), 200):
-        for rec in _records(session, viewer, Message.thread_id.in_(tids[start:start + 200])):
-            out[rec.msgid] = rec
+    for part in chunked(r.thread_id for r in records if r.thread_id is not None):
+        out.update((rec.msgid, rec) for rec in _records(session, viewer,
+                                                        Message.thread_id.in_(part)))
     return list(out.values())
-
-
-# --- JSON (/api/v1/) ---------------------------------------------------------------------------
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
-
-
-def patch_facts(session: Session, viewer: Viewer, record: MessageRecord) -> tuple[Any, Any]:
-    """``(patch, series)`` objects of the message API: the ``GET /api/v1/patches/ID`` object
-    and ``{"id", "version", "number", "total"}``, each ``None`` when the message is no patch,
-    cover letter or pull request (or belongs to no series the viewer may see)."""
-    from listarchive.review import seriesview
-
-    return seriesview.message_patch_facts(session, viewer, record.pk)
-
-
-def summary_json(record: MessageRecord) -> dict[str, Any]:
-    return {"message_id": record.msgid, "subject": record.subject,
-            "from": {"name": record.from_name, "email": record.from_email},
-            "date": iso(record.date), "lists": list(record.lists)}
-
-
-def message_json(session: Session, viewer: Viewer, msgid: str) -> dict[str, Any] | None:
-    """Exactly the object of ``GET /api/v1/messages/MSGID`` (and ``listarchive show --json``)."""
-    record = find_message(session, viewer, msgid)
-    if record is None:
-        return None
-    root = msgid
-    if record.thread_id is not None:
-        root = _thread_of(session, viewer, record.thread_id).root_msgid or msgid
-    patch, series = patch_facts(session, viewer, record)
-    return {**summary_json(record), "in_reply_to": record.in_reply_to or None, "thread": root,
-            "patch": patch, "series": series}
-
-
-def thread_json(session: Session, viewer: Viewer, msgid: str) -> dict[str, Any] | None:
-    """``GET /api/v1/threads/MSGID``: the thread as a tree of summaries (``replies`` lists).
-
-    Built with an explicit stack from the depth-first rows; depths are capped at
-    :data:`MAX_DEPTH` so a hostile reply chain cannot nest the JSON without bound.
-    """
-    thread = thread_view(session, viewer, msgid)
-    if thread is None:
-        return None
-    roots: list[dict[str, Any]] = []
-    stack: list[tuple[int, dict[str, Any]]] = []
-    for member in thread.members:
-        node = {**summary_json(member.record), "in_reply_to": member.record.in_reply_to or None,
-                "replies": []}
-        while stack and stack[-1][0] >= member.depth:
-            stack.pop()
-        (stack[-1][1]["replies"] if stack else roots).append(node)
-        stack.append((member.depth, node))
-    return {"thread": thread.root_msgid, "subject": thread.subject,
-            "message_count": len(thread.members), "messages": roots}
-
-
-def lists_json(session: Session, viewer: Viewer, page: int, per_page: int
-               ) -> tuple[list[dict[str, Any]], bool]:
-    """One page of ``GET /api/v1/lists`` and whether there is a next page."""
-    everything = _list_summaries(session, viewer)
-    start = (page - 1) * per_page
-    chosen = everything[start:start + per_page]
-    return ([{"name": s.name, "description": s.description, "address": s.address,
-              "messages": s.messages, "threads": s.threads,
-              "last_activity": iso(s.last_activity)} for s in chosen],
-            start + per_page < len(everything))

@@ -263,14 +263,21 @@ class SeriesRevision(Base):
 
 
 class Trailer(Base):
-    """A trailer line (Reviewed-by: ...) given in ``message_id`` to the message ``target_msgid``:
-    the patch or cover it replies to, or itself (``own``: the patch's own commit message)."""
+    """A trailer line (Reviewed-by: ...) given in ``message_id`` to the message ``target_msgid``
+    it replies to, or to itself (``own``: the patch's own commit message).
+
+    ``anchor_msgid`` is the patch, cover letter or pull request the trailer counts for: the
+    nearest one up the reply chain from ``target_msgid`` (a ``Reviewed-by`` in a reply to a review
+    of patch 3 counts for patch 3; one to the cover letter for the whole series), '' when the chain
+    reaches none. Every count and facet reads it (:func:`listarchive.archive.derived.trailer_anchors`
+    derives it, the ingest keeps it as threads change)."""
 
     __tablename__ = "trailers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
     target_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), index=True)
+    anchor_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), default="", index=True)
     name: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(Text)
     person_email: Mapped[str] = mapped_column(String(320), default="")

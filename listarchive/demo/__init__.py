@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from listarchive.archive.db import open_archive
 from listarchive.demo import story
 from listarchive.errors import ConfigError
 from listarchive.settings import ListConfig, Settings, check_list_name
@@ -76,24 +77,22 @@ def import_subsystems(settings: Settings, maintainers: Path, out: TextIO) -> Non
 def scan_demo_repo(settings: Settings, repo: Path, out: TextIO) -> None:
     """Mark the patches that landed in the demo repository's main branch accepted, as a
     maintainer's ``listarchive git-scan`` would."""
-    from ingest.worker import Worker
     from listarchive.review.gitscan import scan
     from listarchive.search.indexer import refresh_states
 
-    worker = Worker(settings)
-    with worker.sessions.begin() as session:
+    archive = open_archive(settings)
+    with archive.sessions.begin() as session:
         result = scan(session, repo, "main")
-    refresh_states(settings, worker.sessions)  # ``state:accepted`` finds them at once
+    refresh_states(settings, archive.sessions)  # ``state:accepted`` finds them at once
     print(f"git-scan: {result.commits} commits read, {result.changed} patches marked accepted",
           file=out)
 
 
 def demo_account(settings: Settings, out: TextIO) -> None:
     """A local maintainer account, so that state changes can be tried in the browser."""
-    from ingest.worker import Worker
     from listarchive.access.accounts import create_user, get_user
 
-    with Worker(settings).sessions.begin() as session:
+    with open_archive(settings).sessions.begin() as session:
         if get_user(session, DEMO_USER) is None:
             create_user(session, DEMO_USER, "maintainer@example.org", DEMO_PASSWORD, is_admin=True)
     print(f"log in as {DEMO_USER} / {DEMO_PASSWORD} to change states (this demo archive only)",

@@ -17,6 +17,7 @@ from email.header import Header, decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
+from listarchive.clock import utcnow
 from listarchive.errors import MalformedMessage
 from listarchive.mail.msgids import MSGID_MAX, extract_msgids, normalize_msgid, synthetic_msgid
 
@@ -235,7 +236,7 @@ def parse(raw: bytes, now: datetime | None = None) -> ParsedMessage:
     date_raw = _unfold(_raw_header(msg, "Date"))
     date = _parse_date(date_raw)
     received = _received_date(msg)
-    horizon = (received or now or datetime.now(UTC).replace(tzinfo=None)) + FUTURE_SLACK
+    horizon = (received or now or utcnow()) + FUTURE_SLACK
     date_ok = date is not None and MIN_PLAUSIBLE <= date <= horizon
     if not date_ok:
         flags.add("bad-date")

@@ -15,6 +15,7 @@ context line lost its leading space (git apply still takes those; we flag them).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from unidiff import PatchSet
@@ -147,6 +148,38 @@ def parse_patch_text(text: str) -> PatchInfo | None:
     )
 
 
+def diff_start(text: str) -> int:
+    """Offset in ``text`` of the first line that opens a diff (see :func:`starts_diff`), or -1.
+
+    ``"fix it\n---\n f | 2 +-\n\ndiff --git a/f b/f\n"`` gives the offset of ``diff --git``.
+    """
+    lines = text.split("\n")
+    pos = 0
+    for i, line in enumerate(lines):
+        if line[:1] in "dI-" and starts_diff(lines, i):
+            return pos
+        pos += len(line) + 1
+    return -1
+
+
+def split_files(diff: str, count: int) -> list[str]:
+    """The diff cut at each file header (``diff --git``, else a ``---``/``+++`` pair).
+
+    Returns one chunk per file when the cut finds ``count`` of them, else the whole diff as one
+    chunk: a diff whose headers were mangled by a mail client is still shown, just not split.
+    """
+    lines = diff.split("\n")
+    starts = [i for i, line in enumerate(lines) if line.startswith("diff --git ")]
+    if not starts:
+        starts = [i for i, line in enumerate(lines[:-1])
+                  if line.startswith("--- ") and lines[i + 1].startswith("+++ ")]
+    if len(starts) != count or count == 0:
+        return [diff]
+    starts[0] = 0
+    bounds = [*starts, len(lines)]
+    return ["\n".join(lines[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
 def diffstat(info: PatchInfo) -> str:
     """git's summary line: ``2 files changed, 10 insertions(+), 3 deletions(-)``."""
     n = len(info.files)
@@ -251,7 +284,11 @@ def _diff_name(line: str) -> str:
     return parts[0] if parts else ""
 
 
-def _is_diff_start(lines: list[str], i: int) -> bool:
+def starts_diff(lines: Sequence[str], i: int) -> bool:
+    """Whether ``lines[i]`` opens a diff: ``diff --git``/``diff -u`` and friends, ``Index:``
+    followed by ``=====`` or ``---`` (CVS and SVN), or a ``---``/``+++`` pair followed by a hunk.
+    The one rule for where a diff starts: the scanner, the am-ready split, trailer collection,
+    the search index and the page renderer all ask this."""
     line = lines[i]
     if line.startswith("diff --git ") or line.startswith("diff -"):
         return True
@@ -287,7 +324,7 @@ def _scan(text: str) -> _Scan | None:
     while i < n:
         line = lines[i]
         if start < 0:
-            if line[:1] in "dI-" and _is_diff_start(lines, i):
+            if line[:1] in "dI-" and starts_diff(lines, i):
                 start, in_hunk, binary, pending = i, False, 0, False
             else:
                 i += 1

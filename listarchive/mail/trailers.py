@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 
 from listarchive.mail.message import Address
+from listarchive.mail.patches import starts_diff
 
 # "Name-by:" forms plus the other trailers kernel maintainers collect.
 _TRAILER_RE = re.compile(
@@ -21,8 +22,8 @@ _TRAILER_RE = re.compile(
 _CANONICAL = {name.lower(): name for name in (
     "Reviewed-by", "Acked-by", "Tested-by", "Reported-by", "Suggested-by", "Signed-off-by",
     "Co-developed-by", "Fixes", "Link", "Cc", "Closes", "Message-ID")}
-# Signature ("-- ", often with the space stripped), patch separator, start of a diff.
-_END_RE = re.compile(r"(?:--|---|diff --git .*|Index: .*)")
+# Signature ("-- ", often with the space stripped) and patch separator; a diff ends them too.
+_END_RE = re.compile(r"---?")
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,10 @@ def extract_trailers(body: str) -> tuple[Trailer, ...]:
     suggestion, and the ``Signed-off-by:`` block of an inline diff's commit message.
     """
     out: list[Trailer] = []
-    for number, raw in enumerate(body.replace("\r\n", "\n").split("\n")):
+    lines = body.replace("\r\n", "\n").split("\n")
+    for number, raw in enumerate(lines):
         line = raw.rstrip()
-        if _END_RE.fullmatch(line):
+        if _END_RE.fullmatch(line) or (line[:1] in "dI-" and starts_diff(lines, number)):
             break
         if not line or line[0] in "> \t|":
             continue

@@ -1,11 +1,12 @@
-"""Series and patches as an mbox that ``git am`` applies, trailers collected (like ``b4 am``).
+"""Series and patches as an mbox that ``git am`` applies, trailers collected (like ``b4 am``):
+the one place the am-ready downloads are made.
 
 Each patch is re-written as a plain UTF-8 message: the original From, Date and Message-ID, a
 ``[PATCH vN k/M]`` subject, and the body with the collected trailers and a ``Link:`` to the
 archive inserted after the commit message's own trailers, above the ``---`` line. The diff is
-kept byte-for-byte as the sender wrote it, so ``git am`` builds the same tree.
-Which patches and trailers a reader may see is decided by :mod:`listarchive.review.seriesview`,
-which assembles the downloads from these pieces.
+kept byte-for-byte as the sender wrote it, so ``git am`` builds the same tree. Only the patches
+and trailers the reader may see go in (:mod:`listarchive.review.seriesview`,
+:mod:`listarchive.review.trailers`).
 """
 
 from __future__ import annotations
@@ -16,21 +17,29 @@ from datetime import UTC
 from email.header import Header
 from email.utils import format_datetime, formataddr
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from listarchive.access.visibility import Viewer, visible_ids
+from listarchive.archive import rawstore
+from listarchive.archive.db import select_in
+from listarchive.archive.models import Message, Patch
 from listarchive.mail.mbox import to_mboxrd
 from listarchive.mail.message import ParsedMessage, parse
 from listarchive.mail.msgids import quote_msgid
-from listarchive.review.trailers import CollectedTrailer
+from listarchive.mail.patches import diff_start
+from listarchive.review.seriesview import mbox_filename, visible_series
+from listarchive.review.trailers import TrailerLine, patch_lines, series_lines
 
 _SEPARATOR = re.compile(r"^---[ \t]*$", re.M)
-_DIFF_START = re.compile(r"^(diff --git |Index: |--- \S)", re.M)
 _TRAILER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*: \S")
 
 
 def _split_body(body: str) -> tuple[str, str]:
     """(commit message, rest from the ``---`` line or the diff on), LF line ends."""
     body = body.replace("\r\n", "\n")
-    diff = _DIFF_START.search(body)
-    limit = diff.start() if diff else len(body)
+    start = diff_start(body)
+    limit = start if start >= 0 else len(body)
     sep = None
     for match in _SEPARATOR.finditer(body, 0, limit):
         sep = match
@@ -54,7 +63,7 @@ def with_trailers(message: str, extra: Sequence[str]) -> str:
     return "\n".join([*lines, *glue, *new]) + "\n"
 
 
-def patch_mail(raw: bytes, subject: str, trailers: Sequence[CollectedTrailer],
+def patch_mail(raw: bytes, subject: str, trailers: Sequence[TrailerLine],
                link: str) -> bytes:
     parsed: ParsedMessage = parse(raw)
     message, rest = _split_body(parsed.body)
@@ -87,3 +96,48 @@ def patch_subject(title: str, revision: int, counter: int, total: int, rfc: bool
 
 def archive_link(base_url: str, msgid: str) -> str:
     return f"{base_url}/r/{quote_msgid(msgid)}" if base_url else ""
+
+
+def series_mbox(session: Session, viewer: Viewer, series_id: int, base_url: str = ""
+                ) -> tuple[str, bytes] | None:
+    """``(filename, mbox)`` of ``/series/ID/mbox``: the visible patches ready for ``git am``,
+    with the trailers the viewer can see collected and a ``Link:`` to each patch."""
+    found = visible_series(session, viewer, series_id)
+    if found is None:
+        return None
+    lines = series_lines(session, viewer, found.patches, found.cover)
+    total = max(found.series.total, len(found.patches))
+    raws = {row.id: row.raw for row in select_in(session, select(Message.id, Message.raw),
+                                                  Message.id, [p.id for p in found.patches])}
+    out = []
+    for patch in found.patches:
+        if patch.kind != "patch" or patch.id not in raws:
+            continue
+        subject = patch_subject(patch.title, patch.revision, patch.counter or 1, total,
+                                patch.is_rfc)
+        collected = [line for line in lines.get(patch.id, ()) if not line.own]
+        out.append(patch_mail(rawstore.unpack(raws[patch.id]), subject, collected,
+                              archive_link(base_url, patch.msgid)))
+    series = found.series
+    return mbox_filename(series.revision, series.date, series.title), b"".join(out)
+
+
+def patch_mbox(session: Session, viewer: Viewer, patch_id: int, base_url: str = ""
+               ) -> bytes | None:
+    """``/patch/ID/mbox``: one patch for ``git am``, with the trailers the viewer may see."""
+    patch = session.get(Patch, patch_id)
+    if patch is None or patch.kind != "patch" or not visible_ids(session, viewer, [patch_id]):
+        return None
+    lines: tuple[TrailerLine, ...] = ()
+    found = visible_series(session, viewer, patch.series_id) if patch.series_id else None
+    if found is not None:
+        lines = series_lines(session, viewer, found.patches, found.cover).get(patch.id, ())
+    else:
+        lines = patch_lines(session, viewer, patch)
+    blob = session.scalar(select(Message.raw).where(Message.id == patch_id))
+    if blob is None:
+        return None
+    subject = patch_subject(patch.title, patch.revision, patch.counter or 1, patch.total,
+                            patch.is_rfc)
+    return patch_mail(rawstore.unpack(blob), subject, [t for t in lines if not t.own],
+                      archive_link(base_url, patch.msgid))

@@ -14,9 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from listarchive.access.visibility import Viewer
+from listarchive.access.visibility import Viewer, visible_ids, visible_msgids
 from listarchive.archive.models import Patch, StateChange, User
-from listarchive.review.seriesview import visible_ids, visible_msgids
 
 # A commit id in a rule's evidence (git-scan records the commit it matched).
 COMMIT_ID = re.compile(r"^[0-9a-f]{7,64}$")

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from listarchive.access.visibility import Viewer, visible_list, visible_message
+from listarchive.access.visibility import Viewer, visible_ids, visible_list, visible_message
 from listarchive.archive import messageview
 from listarchive.archive.models import (
     MailingList,
@@ -27,7 +27,7 @@ from listarchive.archive.models import (
     User,
 )
 from listarchive.review.history import COMMIT_ID
-from listarchive.review.seriesview import check_state, home_lists, subjects_of, visible_ids
+from listarchive.review.seriesview import check_state, subjects_of
 from listarchive.review.states import effective_states, patch_state_column
 
 
@@ -130,7 +130,7 @@ def _people(session: Session, pks: Sequence[int]) -> dict[int, PersonRef]:
 
 def _projects_of(session: Session, viewer: Viewer, pks: Sequence[int]) -> dict[int, ProjectRef]:
     known = {p.name: p for p in projects(session, viewer)}
-    return {pk: known[name] for pk, name in home_lists(session, viewer, pks).items()
+    return {pk: known[name] for pk, name in messageview.home_lists(session, viewer, pks).items()
             if name in known}
 
 

@@ -1,21 +1,21 @@
 """Review queues: what waits for review in a list, a subsystem, or a reviewer's own subsystems.
 
 A queue is the open series (new or under-review, or the state asked for), not archived, oldest
-first, with A/R/T counts, submitter, size and delegate, in a fixed number of queries whatever its
-length: a subsystem's candidates are one range of the series-subsystem links, and visibility is
-checked on the series' ids without reading their message rows.
+first, with A/R/T counts (the same as every other page's, :mod:`listarchive.review.trailers`),
+submitter, size and delegate, in a fixed number of queries whatever its length: a subsystem's
+candidates are one range of the series-subsystem links, and visibility is checked on the
+series' ids without reading their message rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from listarchive.access.visibility import Viewer, visible_id, visible_list, visible_message
+from listarchive.access.visibility import Viewer, visible_id, visible_list
 from listarchive.archive import messageview
 from listarchive.archive.models import (
     Grant,
@@ -27,19 +27,16 @@ from listarchive.archive.models import (
     SeriesState,
     SeriesSubsystem,
     Subsystem,
-    Trailer,
     User,
 )
 from listarchive.review.seriesview import (
-    COUNTED,
-    Counts,
     SeriesFilters,
     apply_filters,
     check_state,
-    home_lists,
     with_series_state,
 )
 from listarchive.review.states import series_state_column
+from listarchive.review.trailers import Counts, series_counts
 
 # What a reviewer still has to look at: the default of every queue.
 OPEN_STATES = ("new", "under-review")
@@ -133,34 +130,6 @@ def _scope_condition(session: Session, viewer: Viewer, scope: QueueScope
     return name, Series.id.in_(select(MessageList.message_id).where(MessageList.list_id == lst))
 
 
-def trailer_counts(session: Session, viewer: Viewer, series_ids: Sequence[int]
-                   ) -> dict[int, Counts]:
-    """A/R/T per series in one query: distinct people per trailer name over the trailers in the
-    series' patches and cover letter and in visible replies written directly to them. Unlike the
-    series page it does not walk replies to replies up to the patch (a ``Reviewed-by`` sent in
-    answer to a review is not counted here), which keeps a queue of thousands one query."""
-    out: dict[int, Counts] = {}
-    wanted = sorted(set(series_ids))
-    for start in range(0, len(wanted), 500):
-        part = wanted[start:start + 500]
-        got: dict[int, dict[str, int]] = {}
-        for sid, name, people in session.execute(
-                select(Patch.series_id, func.lower(Trailer.name),
-                       func.count(func.distinct(func.lower(Trailer.value))))
-                .join(Trailer, Trailer.target_msgid == Patch.msgid)
-                .join(Message, Message.id == Trailer.message_id)
-                .where(Patch.series_id.in_(part),
-                       func.lower(Trailer.name).in_(sorted(COUNTED)),
-                       visible_message(viewer))
-                .group_by(Patch.series_id, func.lower(Trailer.name))):
-            got.setdefault(int(sid), {})[COUNTED[name]] = int(people)
-        for sid in part:
-            found = got.get(sid, {})
-            out[sid] = Counts(found.get("acked", 0), found.get("reviewed", 0),
-                              found.get("tested", 0))
-    return out
-
-
 def queue(session: Session, viewer: Viewer, scope: QueueScope,
           filters: SeriesFilters | None = None, page: int = 1, per_page: int = 50
           ) -> QueuePage | None:
@@ -200,7 +169,7 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
         .where(Series.id.in_([int(r[0]) for r in window]))
         .order_by(Series.date, Series.id)).all()
     ids = [r[0].id for r in rows[:per_page]]
-    counts = trailer_counts(session, viewer, ids)
+    counts = series_counts(session, viewer, ids)
     sizes: dict[int, tuple[int, int, int]] = {}
     if ids:
         for sid, files, ins, dels in session.execute(
@@ -208,7 +177,7 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
                        func.sum(Patch.deletions))
                 .where(Patch.series_id.in_(ids)).group_by(Patch.series_id)):
             sizes[int(sid or 0)] = (int(files or 0), int(ins or 0), int(dels or 0))
-    homes = home_lists(session, viewer, ids)
+    homes = messageview.home_lists(session, viewer, ids)
     out = []
     for series, state, delegate, from_name in rows[:per_page]:
         files, ins, dels = sizes.get(series.id, (0, 0, 0))

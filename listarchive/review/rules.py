@@ -2,7 +2,7 @@
 
 - ``revision``: a newer revision of a series marks the older one's patches superseded (evidence:
   ``series:NEWER_ID``).
-- ``reply``: a reply from someone allowed to change the target (:func:`states.can_change`, the
+- ``reply``: a reply from someone allowed to change the target (:func:`changes.can_change`, the
   sender matched to an account by address) that says it was applied marks it accepted
   (evidence: the reply's Message-ID, then the commit id when one is given). A reply to a cover
   letter, or one that says "series"/"all", covers the whole series; b4's thank-you form
@@ -31,12 +31,13 @@ from listarchive.access.accounts import users_by_email
 from listarchive.archive import rawstore
 from listarchive.archive.models import Message, Patch, Series, SeriesRevision, SeriesState, User
 from listarchive.mail.message import ParsedMessage, parse
+from listarchive.mail.quotes import own_lines
+from listarchive.review.changes import can_change
 from listarchive.review.states import (
     Decision,
     SeriesDecision,
     apply_decisions,
     apply_series_decisions,
-    can_change,
     normalize_state,
     refresh_series_states,
     set_state,
@@ -86,17 +87,6 @@ class AppliedClaim:
     line: str = ""
 
 
-def unquoted_lines(body: str) -> list[str]:
-    """The reply's own text: quoted lines (``>``) dropped, stopping at the signature."""
-    out = []
-    for line in body.splitlines():
-        if line in ("-- ", "--"):
-            break
-        if line.lstrip().startswith(">"):
-            continue
-        out.append(line)
-    return out
-
 
 def applied_claim(body: str) -> AppliedClaim | None:
     """Does this reply say the patch/series was applied? None when not.
@@ -106,7 +96,7 @@ def applied_claim(body: str) -> AppliedClaim | None:
     >>> applied_claim("> Applied, thanks\\nNo, it was not.") is None
     True
     """
-    lines = unquoted_lines(body)
+    lines = own_lines(body, until_signature=True)
     claim: re.Match[str] | None = None
     for line in lines:
         claim = _APPLIED.match(line)

@@ -1,4 +1,5 @@
-"""Patch and series states: the state machine, its history, and who may change what.
+"""Patch and series states: the state machine and its history entries. Who may change what,
+and the one checked way to change it, is :mod:`listarchive.review.changes`.
 
 A patch's state is a decision kept in ``patch_states`` by patch id (the message's pk, stable
 across ``reindex``); without one it is ``rfc`` for an RFC patch and ``new`` otherwise. Cover
@@ -21,25 +22,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
+from listarchive.archive.db import chunked
 from listarchive.archive.models import (
-    Grant,
-    MailingList,
-    MessageList,
     Patch,
     PatchState,
-    PatchSubsystem,
     Series,
     SeriesState,
     StateChange,
-    Subsystem,
     User,
 )
-from listarchive.errors import ListarchiveError
+from listarchive.clock import utcnow
+from listarchive.errors import InvalidChange
 
 STATES: tuple[str, ...] = ("new", "under-review", "accepted", "rejected", "rfc", "not-applicable",
                            "changes-requested", "awaiting-upstream", "superseded", "deferred")
@@ -50,10 +48,9 @@ RULE_RANK: dict[str, int] = {"revision": 1, "reply": 2, "git": 3, "header": 4}
 # States that end a patch's review: a series whose patches are all here is finished.
 DONE = frozenset({"accepted", "rejected", "not-applicable", "superseded"})
 KINDS = ("patch", "series")
-_CHUNK = 900
 
 
-class StateError(ListarchiveError):
+class StateError(InvalidChange):
     """An unknown state, object or actor, or a change the actor may not make."""
 
 
@@ -67,9 +64,6 @@ class Decision:
     evidence: str = ""
     reason: str = ""
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def normalize_state(text: str) -> str | None:
@@ -123,15 +117,9 @@ def series_state_column() -> ColumnElement[str]:
                          case((Series.is_rfc, "rfc"), else_="new"))
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    items = sorted(set(ids))
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
-
-
 def _patch_rows(session: Session, ids: Sequence[int]) -> dict[int, PatchState]:
     rows: dict[int, PatchState] = {}
-    for part in _chunks(ids):
+    for part in chunked(ids):
         rows.update((r.patch_id, r) for r in session.scalars(
             select(PatchState).where(PatchState.patch_id.in_(part))))
     return rows
@@ -140,7 +128,7 @@ def _patch_rows(session: Session, ids: Sequence[int]) -> dict[int, PatchState]:
 def _members(session: Session, series_ids: Sequence[int]) -> dict[int, list[tuple[int, bool]]]:
     """Series id -> its patches (not the cover) as (patch id, is_rfc), in counter order."""
     out: dict[int, list[tuple[int, bool]]] = defaultdict(list)
-    for part in _chunks(series_ids):
+    for part in chunked(series_ids):
         for sid, pid, rfc in session.execute(
                 select(Patch.series_id, Patch.id, Patch.is_rfc)
                 .where(Patch.series_id.in_(part), Patch.kind != "cover")
@@ -156,7 +144,7 @@ def effective_states(session: Session, kind: str, ids: Sequence[int]) -> dict[in
     if kind == "patch":
         rows = _patch_rows(session, ids)
         out: dict[int, str] = {}
-        for part in _chunks(ids):
+        for part in chunked(ids):
             for pid, pkind, rfc, sid in session.execute(
                     select(Patch.id, Patch.kind, Patch.is_rfc, Patch.series_id)
                     .where(Patch.id.in_(part))):
@@ -172,7 +160,7 @@ def effective_states(session: Session, kind: str, ids: Sequence[int]) -> dict[in
     members = _members(session, ids)
     patch_rows = _patch_rows(session, [p for ms in members.values() for p, _ in ms])
     out = {}
-    for part in _chunks(ids):
+    for part in chunked(ids):
         series_rows = {r.series_id: r for r in session.scalars(
             select(SeriesState).where(SeriesState.series_id.in_(part)))}
         for sid, rfc in session.execute(select(Series.id, Series.is_rfc)
@@ -207,7 +195,7 @@ def _may_override(row_state: str, row_via: str, row_rule: str, via: str, rule: s
 def _recorded(session: Session, kind: str, ids: Sequence[int]) -> set[tuple[int, str, str, str]]:
     """(object id, rule, evidence, to) of every rule decision already taken on these objects."""
     done: set[tuple[int, str, str, str]] = set()
-    for part in _chunks(ids):
+    for part in chunked(ids):
         done.update((int(i), r, e, t) for i, r, e, t in session.execute(
             select(StateChange.object_id, StateChange.rule, StateChange.evidence,
                    StateChange.to_value)
@@ -227,7 +215,7 @@ def apply_decisions(session: Session, decisions: Sequence[Decision], user_id: in
     now = now or utcnow()
     ids = [d.patch_id for d in decisions]
     patches: dict[int, tuple[bool, int | None]] = {}
-    for part in _chunks(ids):
+    for part in chunked(ids):
         patches.update((pid, (rfc, sid)) for pid, rfc, sid in session.execute(
             select(Patch.id, Patch.is_rfc, Patch.series_id)
             .where(Patch.id.in_(part), Patch.kind != "cover")))
@@ -324,7 +312,7 @@ def refresh_series_states(session: Session, series_ids: Sequence[int],
     now = now or utcnow()
     if computed is None:
         computed = effective_states(session, "series", series_ids)
-    for part in _chunks(list(computed)):
+    for part in chunked(list(computed)):
         rows = {r.series_id: r for r in session.scalars(
             select(SeriesState).where(SeriesState.series_id.in_(part)))}
         for sid in part:
@@ -443,50 +431,3 @@ def set_delegate(session: Session, kind: str, object_id: int, delegate: User | N
                             user_id=actor.id, via=via, at=utcnow()))
     session.flush()
     return True
-
-
-def history(session: Session, kind: str, object_id: int) -> list[StateChange]:
-    """Oldest first. A series' history holds its own entries and those of its patches."""
-    if kind not in KINDS:
-        raise StateError(f"unknown kind {kind!r} (patch or series)")
-    cond = (StateChange.object_kind == kind) & (StateChange.object_id == object_id)
-    if kind == "series":
-        pids = select(Patch.id).where(Patch.series_id == object_id).scalar_subquery()
-        cond = cond | ((StateChange.object_kind == "patch") & StateChange.object_id.in_(pids))
-    return list(session.scalars(select(StateChange).where(cond)
-                                .order_by(StateChange.at, StateChange.id)))
-
-
-def _scopes_of(session: Session, obj: Patch | Series) -> tuple[set[str], set[str]]:
-    """(list names, subsystem names and slugs, lower-cased) a patch or series belongs to."""
-    if isinstance(obj, Series):
-        ids = [obj.id, *session.scalars(select(Patch.id).where(Patch.series_id == obj.id))]
-    else:
-        ids = [obj.id]
-    lists = {n.lower() for n in session.scalars(
-        select(MailingList.name).join(MessageList, MessageList.list_id == MailingList.id)
-        .where(MessageList.message_id.in_(ids)))}
-    subsystems: set[str] = set()
-    for name, slug in session.execute(
-            select(Subsystem.name, Subsystem.slug)
-            .join(PatchSubsystem, PatchSubsystem.subsystem_id == Subsystem.id)
-            .where(PatchSubsystem.patch_id.in_(ids))):
-        subsystems.update((name.lower(), slug.lower()))
-    return lists, subsystems
-
-
-def can_change(session: Session, user: User | None, obj: Patch | Series) -> bool:
-    """May ``user`` change the state of this patch or series? Admins may change anything; others
-    need a grant on one of the lists the message was seen on, or on one of the subsystems its
-    files belong to (for a series: any of its messages). Anonymous visitors never may."""
-    if user is None:
-        return False
-    if user.is_admin:
-        return True
-    grants = session.execute(select(Grant.scope_kind, Grant.scope_name)
-                             .where(Grant.user_id == user.id)).all()
-    if not grants:
-        return False
-    lists, subsystems = _scopes_of(session, obj)
-    return any((kind == "list" and name.lower() in lists)
-               or (kind == "subsystem" and name.lower() in subsystems) for kind, name in grants)

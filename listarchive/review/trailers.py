@@ -1,107 +1,167 @@
-"""Read side of patch review: a series' patches in order and the trailers each one collected.
+"""The read side of trailers: which ``Reviewed-by``/``Acked-by``/``Tested-by`` lines count for
+which patch, and the A/R/T counts every page shows.
 
-Trailers are stored against the message a reply answers. Here each reply is walked up its parent
-chain to the nearest patch or cover letter of the series (as b4 does): a ``Reviewed-by`` to a
-patch counts for that patch, one to the cover letter for every patch of the series. Walking at
-read time keeps the stored facts independent of arrival order.
+One derivation: each stored trailer carries its anchor (``Trailer.anchor_msgid``, the nearest
+patch, cover letter or pull request up the reply chain; see
+:func:`listarchive.archive.derived.trailer_anchors`). A trailer anchored to a patch counts for that
+patch; one anchored to a cover letter counts for every patch of its series, as ``b4 am`` applies
+it. The series page, the series lists, the review queues, the APIs and the search facet
+``has:reviewed-by`` all read the anchors through this module, so they cannot disagree.
+
+Only trailers the viewer may read count: the reply that gave one and the patch it is anchored to
+must both be visible, so a ``Reviewed-by`` sent to a restricted list never shows up (nor counts)
+on a public page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 
-from listarchive.archive.models import Message, Patch, Series, SeriesRevision, Trailer
+from listarchive.access.visibility import Viewer, visible_id, visible_message
+from listarchive.archive.db import chunked, select_in
+from listarchive.archive.models import Message, Patch, Trailer
 
-MAX_DEPTH = 200
 # What b4-style collection adds to a commit message; a reviewer's own Signed-off-by is not theirs
 # to add, and Cc/Link lines in replies are usually conversation, not requests.
 COLLECTED = ("Acked-by", "Reviewed-by", "Tested-by", "Reported-by", "Suggested-by",
              "Co-developed-by", "Fixes", "Closes")
+# The columns of the A/R/T counts (Patchwork's): distinct people per trailer name.
+COUNTED = {"acked-by": "acked", "reviewed-by": "reviewed", "tested-by": "tested"}
 
 
 @dataclass(frozen=True)
-class CollectedTrailer:
+class TrailerLine:
     name: str
     value: str
-    from_msgid: str
-    via_cover: bool
-    mismatch: bool  # the trailer's person is not the reply's sender
+    from_msgid: str  # the message the line was written in (the patch itself for its own)
+    given_by: str  # that message's sender, as shown
+    own: bool  # in the patch's commit message, not collected from a reply
+    via_cover: bool  # given to the cover letter, so it counts for every patch
+    mismatch: bool  # the person named is not the reply's sender
 
 
 @dataclass(frozen=True)
-class SeriesView:
-    series: Series
-    patches: tuple[Patch, ...]  # in counter order, cover excluded
-    cover: Patch | None
-    trailers: dict[int, tuple[CollectedTrailer, ...]]  # patch id -> collected from replies
-    older: tuple[tuple[int, str], ...]  # (series id, reason)
-    newer: tuple[tuple[int, str], ...]
+class Counts:
+    acked: int = 0
+    reviewed: int = 0
+    tested: int = 0
 
 
-def collect_trailers(session: Session, members: dict[str, int], cover_msgid: str,
-                     patch_ids: Sequence[int]) -> dict[int, tuple[CollectedTrailer, ...]]:
-    """Trailers from replies, per patch id. ``members`` maps patch msgid -> patch id."""
-    member_ids = set(members) | ({cover_msgid} if cover_msgid else set())
-    threads = {tid for (tid,) in session.execute(
-        select(Message.thread_id).where(Message.msgid.in_(sorted(member_ids)))).all()}
-    parent: dict[str, str] = {}
-    if threads:
-        parent = {m: p for m, p in session.execute(
-            select(Message.msgid, Message.parent_msgid).where(Message.thread_id.in_(threads)))}
-    rows = session.execute(
-        select(Trailer.name, Trailer.value, Trailer.mismatch, Trailer.target_msgid,
-               Message.msgid)
+def counts_of(lines: Iterable[TrailerLine]) -> Counts:
+    """A/R/T of some lines: distinct people (values, case-insensitively) per counted name."""
+    people: dict[str, set[str]] = {column: set() for column in COUNTED.values()}
+    for line in lines:
+        column = COUNTED.get(line.name.lower())
+        if column is not None:
+            people[column].add(line.value.strip().lower())
+    return Counts(len(people["acked"]), len(people["reviewed"]), len(people["tested"]))
+
+
+def series_counts(session: Session, viewer: Viewer, series_ids: Sequence[int]
+                  ) -> dict[int, Counts]:
+    """A/R/T per series in one query per chunk: distinct people per counted name over the
+    visible trailers anchored to the series' visible patches and cover letter. Equal to
+    :func:`counts_of` over the lines :func:`series_lines` gives for the series."""
+    anchor = aliased(Patch)
+    out: dict[int, Counts] = {}
+    for part in chunked(series_ids):
+        got: dict[int, dict[str, int]] = {}
+        for row in session.execute(
+                select(anchor.series_id, func.lower(Trailer.name).label("name"),
+                       func.count(func.distinct(func.lower(Trailer.value))).label("people"))
+                .join(anchor, anchor.msgid == Trailer.anchor_msgid)
+                .join(Message, Message.id == Trailer.message_id)
+                .where(anchor.series_id.in_(part), func.lower(Trailer.name).in_(sorted(COUNTED)),
+                       visible_message(viewer), visible_id(viewer, anchor.id))
+                .group_by(anchor.series_id, func.lower(Trailer.name))):
+            got.setdefault(int(row.series_id), {})[COUNTED[row.name]] = int(row.people)
+        for sid in part:
+            found = got.get(sid, {})
+            out[sid] = Counts(found.get("acked", 0), found.get("reviewed", 0),
+                              found.get("tested", 0))
+    return out
+
+
+def series_lines(session: Session, viewer: Viewer, patches: Sequence[Patch],
+                 cover: Patch | None) -> dict[int, tuple[TrailerLine, ...]]:
+    """Per patch id: its own trailers, then those collected from visible replies, oldest first
+    (a trailer anchored to the cover letter is listed under every patch, marked ``via_cover``;
+    a collected name and value already listed for a patch is not listed again). ``patches`` and
+    ``cover`` are the members the viewer may see."""
+    by_msgid = {p.msgid: p.id for p in patches}
+    anchors = [*by_msgid, *([cover.msgid] if cover is not None else [])]
+    rows = sorted(select_in(
+        session,
+        select(Trailer.id, Trailer.name, Trailer.value, Trailer.own, Trailer.mismatch,
+               Trailer.anchor_msgid, Message.msgid, Message.from_name, Message.from_email,
+               Message.sort_date)
         .join(Message, Message.id == Trailer.message_id)
-        .where(Message.thread_id.in_(threads), Trailer.own.is_(False),
-               Trailer.name.in_(COLLECTED))
-        .order_by(Message.sort_date, Message.id, Trailer.id)).all() if threads else []
-    out: dict[int, list[CollectedTrailer]] = {pid: [] for pid in patch_ids}
-    for name, value, mismatch, target, from_msgid in rows:
-        anchor = _nearest(target, member_ids, parent)
-        if anchor is None:
+        .where(visible_message(viewer)), Trailer.anchor_msgid, anchors),
+        key=lambda r: (0, None, 0, r.id) if r.own else
+        (1, r.sort_date or datetime.max, r.msgid, r.id))
+    out: dict[int, list[TrailerLine]] = {pid: [] for pid in by_msgid.values()}
+    collected: dict[int, set[tuple[str, str]]] = {pid: set() for pid in out}
+    for row in rows:
+        if not row.own and row.name not in COLLECTED:
             continue
-        if anchor == cover_msgid and anchor not in members:
-            targets = list(patch_ids)
-        else:
-            targets = [members[anchor]]
-        for pid in targets:
-            trailer = CollectedTrailer(name, value, from_msgid, anchor == cover_msgid, mismatch)
-            if all((t.name, t.value) != (name, value) for t in out[pid]):
-                out[pid].append(trailer)
-    return {pid: tuple(ts) for pid, ts in out.items()}
+        via_cover = cover is not None and row.anchor_msgid == cover.msgid
+        line = TrailerLine(row.name, row.value, row.msgid, row.from_name or row.from_email,
+                           bool(row.own), via_cover, bool(row.mismatch))
+        for pid in list(out) if via_cover else [by_msgid[row.anchor_msgid]]:
+            if not row.own:
+                if (row.name, row.value) in collected[pid]:
+                    continue
+                collected[pid].add((row.name, row.value))
+            out[pid].append(line)
+    return {pid: tuple(lines) for pid, lines in out.items()}
 
 
-def _nearest(start: str, members: set[str], parent: dict[str, str]) -> str | None:
-    seen: set[str] = set()
-    node = start
-    for _ in range(MAX_DEPTH):
-        if node in members:
-            return node
-        if not node or node in seen:
-            return None
-        seen.add(node)
-        node = parent.get(node, "")
-    return None
+def patch_lines(session: Session, viewer: Viewer, patch: Patch) -> tuple[TrailerLine, ...]:
+    """The lines of one patch outside a visible series: its own trailers and those anchored to
+    it (see :func:`series_lines`)."""
+    return series_lines(session, viewer, [patch], None).get(patch.id, ())
 
 
-def series_view(session: Session, series_id: int) -> SeriesView | None:
-    series = session.get(Series, series_id)
-    if series is None:
-        return None
-    members = list(session.scalars(select(Patch).where(Patch.series_id == series_id)
-                                   .order_by(Patch.counter, Patch.id)))
-    cover = next((p for p in members if p.kind == "cover"), None)
-    patches = tuple(p for p in members if p.kind != "cover")
-    trailers = collect_trailers(session, {p.msgid: p.id for p in patches},
-                                series.cover_msgid, [p.id for p in patches])
-    older = tuple((a, why) for a, why in session.execute(
-        select(SeriesRevision.older_id, SeriesRevision.reason)
-        .where(SeriesRevision.newer_id == series_id)).all())
-    newer = tuple((b, why) for b, why in session.execute(
-        select(SeriesRevision.newer_id, SeriesRevision.reason)
-        .where(SeriesRevision.older_id == series_id)).all())
-    return SeriesView(series, patches, cover, trailers, older, newer)
+def trailer_names(session: Session, pks: Sequence[int]) -> dict[int, set[str]]:
+    """Lower-cased trailer names per message, for the search facet ``has:NAME``: what a reply
+    gives, and for a patch or cover letter what counts for it (its own, those anchored to it and,
+    for a patch, those anchored to its series' cover letter)."""
+    out: dict[int, set[str]] = {pk: set() for pk in pks}
+    for row in select_in(session, select(Trailer.message_id, Trailer.name),
+                         Trailer.message_id, pks):
+        out[row.message_id].add(row.name.lower())
+    patches = list(select_in(session, select(Patch.id, Patch.msgid, Patch.kind, Patch.series_id),
+                             Patch.id, pks))
+    anchors: dict[str, list[int]] = {}
+    for p in patches:
+        anchors.setdefault(p.msgid, []).append(p.id)
+    covers = {row.series_id: row.msgid for row in select_in(
+        session, select(Patch.series_id, Patch.msgid).where(Patch.kind == "cover"),
+        Patch.series_id, {p.series_id for p in patches if p.kind != "cover" and p.series_id})}
+    for p in patches:
+        if p.kind != "cover" and p.series_id in covers:
+            anchors.setdefault(covers[p.series_id], []).append(p.id)
+    for row in select_in(session, select(Trailer.anchor_msgid, Trailer.name),
+                         Trailer.anchor_msgid, anchors):
+        for pk in anchors[row.anchor_msgid]:
+            out[pk].add(row.name.lower())
+    return out
+
+
+def anchored_to(session: Session, message_pks: Sequence[int]) -> list[int]:
+    """The patches and cover letters whose ``has:`` facet the trailers given in these messages
+    change: their anchors, and for a cover letter every patch of its series."""
+    anchors = {row.anchor_msgid for row in select_in(
+        session, select(Trailer.anchor_msgid).where(Trailer.anchor_msgid != "", ~Trailer.own),
+        Trailer.message_id, message_pks)}
+    found = list(select_in(session, select(Patch.id, Patch.kind, Patch.series_id),
+                           Patch.msgid, anchors))
+    out = {row.id for row in found}
+    series = {row.series_id for row in found if row.kind == "cover" and row.series_id}
+    out.update(row.id for row in select_in(session, select(Patch.id), Patch.series_id, series))
+    return sorted(out)

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from listarchive.access.embargo import EmbargoChange
 from listarchive.access.visibility import ANONYMOUS, embargo_keys, hidden_threads
 from listarchive.archive import rawstore
+from listarchive.archive.db import open_archive
 from listarchive.archive.models import (
     MailingList,
     Message,
@@ -43,7 +44,8 @@ from listarchive.archive.models import (
     Trailer,
 )
 from listarchive.mail.message import parse
-from listarchive.mail.patches import extract_patches
+from listarchive.mail.patches import diff_start, extract_patches
+from listarchive.mail.quotes import split_quoted
 from listarchive.review.states import patch_state_column, series_state_column
 from listarchive.search.whooshindex import SearchDoc, SearchIndex
 from listarchive.settings import Settings
@@ -51,22 +53,13 @@ from listarchive.settings import Settings
 logger = logging.getLogger(__name__)
 WATERMARK = "search_watermark"
 STATE_WATERMARK = "search_state_watermark"
-_DIFF_START = re.compile(r"^(?:diff --git |Index: |--- a/)", re.M)
 BATCH = 8000
 
 
-def split_quoted(body: str) -> tuple[str, str]:
-    """(own text, quoted text): lines starting with '>' are what the sender quoted."""
-    own: list[str] = []
-    quoted: list[str] = []
-    for line in body.splitlines():
-        (quoted if line.lstrip().startswith(">") else own).append(line)
-    return "\n".join(own), "\n".join(quoted)
-
 
 def _without_diff(body: str) -> str:
-    match = _DIFF_START.search(body)
-    return body[:match.start()] if match else body
+    start = diff_start(body)
+    return body[:start] if start >= 0 else body
 
 
 def _watermark(session: Session, key: str = WATERMARK) -> int:
@@ -347,3 +340,28 @@ def rebuild(settings: Settings, sessions: sessionmaker[Session]) -> int:
         _set_watermark(session, int(session.scalar(select(func.max(StateChange.id))) or 0),
                        STATE_WATERMARK)
     return catch_up(settings, sessions)
+
+
+EmbargoAction = Callable[[Session], EmbargoChange | list[EmbargoChange]]
+
+
+def apply_embargo_change(settings: Settings, change: EmbargoAction,
+                         sessions: sessionmaker[Session] | None = None) -> list[EmbargoChange]:
+    """Run ``change`` (a restrict, disclose, un-publish or expiry of
+    :mod:`listarchive.access.embargo`) in one committed transaction, then rebuild the search
+    documents of every message it touched, so hits and totals follow the new visibility at once.
+    Without ``sessions`` the archive is opened for this one change (the command line)."""
+    archive = open_archive(settings) if sessions is None else None
+    maker = archive.sessions if archive is not None else sessions
+    assert maker is not None
+    try:
+        with maker.begin() as session:
+            result = change(session)
+        changes = result if isinstance(result, list) else [result]
+        msgids = sorted({m for c in changes for m in c.msgids})
+        if msgids:
+            reindex_messages(settings, maker, msgids)
+        return changes
+    finally:
+        if archive is not None:
+            archive.close()

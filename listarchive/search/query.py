@@ -29,8 +29,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from listarchive.clock import utcnow
 from listarchive.errors import QueryError
 
 MAX_QUERY_CHARS = 1000
@@ -257,7 +258,7 @@ def parse_date_range(text: str, now: datetime | None = None, position: int = 0) 
     ``d:3.days.ago`` is that whole calendar day, not everything since.
     """
     if now is None:
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = utcnow()
     value = text.strip().lower()
     try:
         if ".." not in value:
@@ -552,7 +553,7 @@ def parse_query(text: str, now: datetime | None = None) -> Query:
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters", MAX_QUERY_CHARS)
     if now is None:
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = utcnow()
     tokens = _tokens(text)
     if tokens[0].kind == "END":
         raise QueryError("empty query", 0)

@@ -1,27 +1,29 @@
-"""The one place the site talks to the search engine (``listarchive.search.whooshindex``).
+"""The read side of search: what the site, the API and the command line ask.
 
-Views ask :func:`run_search` and get records the viewer may see; the query language
-(``listarchive.search.query``) and the engine stay behind this module. When the engine is not
-installed or the index is missing, :class:`SearchUnavailable` becomes a 503 page.
+:func:`run_search` parses the query (:mod:`listarchive.search.query`), asks the index with the
+viewer's access keys and returns the records the viewer may see, with snippets when asked; the
+engine stays behind :mod:`listarchive.search.whooshindex`. The write side, which keeps the index
+following the database, is :mod:`listarchive.search.indexer`.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import Any
 
-from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer
 from listarchive.archive import messageview
 from listarchive.archive.messageview import MessageRecord
+from listarchive.errors import ListarchiveError
+from listarchive.mail.quotes import split_quoted
+from listarchive.search.query import parse_query
+from listarchive.search.whooshindex import SearchIndex
 from listarchive.settings import Settings
 
 
-class SearchUnavailable(Exception):
-    """Search is switched off or its engine/index cannot be opened."""
+class SearchUnavailable(ListarchiveError):
+    """Search is switched off, or its index has not been built or cannot be opened."""
 
 
 @dataclass(frozen=True)
@@ -31,17 +33,8 @@ class SearchOutcome:
     # Message-ID -> HTML fragment, escaped by the engine with matches in <mark> (pages only).
     snippets: tuple[tuple[str, str], ...] = ()
 
-    def snippet(self, msgid: str) -> Markup:
-        return Markup(dict(self.snippets).get(msgid, ""))
-
-
-def _engine() -> tuple[Any, Any]:
-    try:
-        search = importlib.import_module("listarchive.search.whooshindex")
-        searchquery = importlib.import_module("listarchive.search.query")
-    except ImportError as exc:
-        raise SearchUnavailable("the search engine is not installed") from exc
-    return search, searchquery
+    def snippet(self, msgid: str) -> str:
+        return dict(self.snippets).get(msgid, "")
 
 
 def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, list_name: str,
@@ -50,16 +43,15 @@ def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, 
     extract of each result's own (unquoted) text around the matched words.
 
     Raises :class:`~listarchive.errors.QueryError` for a query that cannot be parsed (the
-    message says where) and :class:`SearchUnavailable` when there is no engine or index.
+    message says where) and :class:`SearchUnavailable` when there is no index.
     """
     if not settings.search_enabled:
         raise SearchUnavailable("search is switched off in this archive's configuration")
-    search, searchquery = _engine()
-    query = searchquery.parse_query(text)
+    query = parse_query(text)
     if not settings.index_dir.is_dir():
         raise SearchUnavailable("the search index has not been built yet")
     try:
-        index = search.SearchIndex.shared(settings.index_dir)
+        index = SearchIndex.shared(settings.index_dir)
     except (OSError, ValueError) as exc:
         raise SearchUnavailable("the search index cannot be opened") from exc
     lists = None if list_name == messageview.ALL else (list_name,)
@@ -71,7 +63,6 @@ def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, 
     if snippets and records:
         bodies = messageview.body_texts(session, records)
         for record in records:
-            own = "\n".join(line for line in bodies.get(record.pk, "").splitlines()
-                             if not line.lstrip().startswith(">"))
+            own, _ = split_quoted(bodies.get(record.pk, ""))
             extracts.append((record.msgid, index.snippet(record.msgid, query, own)))
     return SearchOutcome(int(result.total), records, tuple(extracts))

@@ -10,13 +10,26 @@ from typing import Any
 
 from flask import Flask, Response, g, render_template, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from listarchive import settings as settings_mod
-from listarchive.archive.db import init_db, make_engine, make_sessionmaker
-from listarchive.errors import IndexBusy
+from listarchive.archive.db import open_archive
+from listarchive.errors import Forbidden, IndexBusy, InvalidChange, ListarchiveError, NotFound
 from listarchive.search.indexer import refresh_states
 from listarchive.settings import Settings
+from listarchive.web import (
+    admin,
+    apiv1,
+    auth,
+    csrf,
+    filters,
+    pages,
+    patchworkapi,
+    queuepages,
+    reviewpages,
+    statechanges,
+)
+from listarchive.web.context import current_user, db
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +61,6 @@ class ArchiveFlask(Flask):
 def create_app(settings: Settings | None = None) -> Flask:
     """The WSGI application for ``settings`` (read with :func:`listarchive.settings.load`
     when ``None``): one database session per request, blueprints, filters, error pages."""
-    from listarchive.web import admin, api, auth, csrf, filters, pwapi, review, statusviews, views
-    from listarchive.web.context import current_user
-
     if settings is None:
         settings = settings_mod.load()
     app = ArchiveFlask(__name__, template_folder="templates", static_folder="static")
@@ -62,19 +72,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["SESSION_COOKIE_SECURE"] = settings.base_url.startswith("https://")
     app.url_map.strict_slashes = True
     app.extensions["listarchive.settings"] = settings
-    engine = make_engine(settings)
-    init_db(engine)  # an archive made by an older version gains its new tables
-    app.extensions["listarchive.sessionmaker"] = make_sessionmaker(engine)
+    archive = open_archive(settings)  # an archive made by an older version is brought up to date
+    app.extensions["listarchive.sessionmaker"] = archive.sessions
     app.jinja_env.filters.update(filters.FILTERS)
     app.jinja_env.autoescape = True
     csrf.install(app)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(pwapi.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(statusviews.bp)
-    app.register_blueprint(review.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(views.bp)
+    for blueprint in (apiv1.bp, patchworkapi.bp, auth.bp, statechanges.bp, queuepages.bp,
+                      reviewpages.bp, admin.bp, pages.bp):
+        app.register_blueprint(blueprint)
 
     @app.context_processor
     def logged_in() -> dict[str, Any]:
@@ -107,6 +112,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         return resp
+
+    @app.errorhandler(NotFound)
+    @app.errorhandler(Forbidden)
+    @app.errorhandler(InvalidChange)
+    def refused(exc: ListarchiveError) -> Any:
+        """A core operation's named refusal, as the HTTP status that means it."""
+        status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 400
+        db().rollback()
+        return http_error(default_exceptions[status](description=str(exc)))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

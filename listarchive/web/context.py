@@ -1,12 +1,9 @@
 """Per-request plumbing shared by the views: the session, the viewer, parameters, absolute URLs.
 
-Parameters are checked here and refused with a 400 that says what was wrong, so views never
-see a page number of ``-1`` or ``1e9`` and the database never sees an offset it cannot handle.
+Parameters are checked in :mod:`listarchive.web.params`.
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from flask import abort, current_app, g, request
 from flask import session as cookie
@@ -15,9 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from listarchive.access import accounts
 from listarchive.access.visibility import Viewer, viewer_for
 from listarchive.archive.models import User
-from listarchive.settings import LIST_NAME_RE, Settings
-
-MAX_PAGE = 10_000
+from listarchive.settings import Settings
 
 
 def settings() -> Settings:
@@ -69,34 +64,6 @@ def token_user() -> User:
     if user is None:
         abort(401, description="unknown or revoked API token")
     return user
-
-
-def int_arg(name: str, default: int, low: int = 1, high: int = MAX_PAGE) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not low <= int(raw) <= high:
-        abort(400, description=f"?{name}= must be a whole number from {low} to {high}")
-    return int(raw)
-
-
-def time_arg(name: str = "t") -> datetime | None:
-    """lore's ``?t=YYYYMMDDhhmmss`` (activity older than that moment)."""
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        if not (raw.isascii() and raw.isdigit() and len(raw) in (8, 14)):
-            raise ValueError(raw)
-        return datetime.strptime(raw, "%Y%m%d%H%M%S" if len(raw) == 14 else "%Y%m%d")
-    except ValueError:
-        abort(400, description=f"?{name}= must be a date as YYYYMMDD or YYYYMMDDhhmmss")
-
-
-def list_name(name: str) -> str:
-    if name != "all" and not LIST_NAME_RE.match(name):
-        abort(400, description="not a valid list name (lowercase letters, digits, . _ -)")
-    return name
 
 
 def site_url() -> str:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from listarchive.archive.messageview import MessageRecord, iso
+from listarchive.archive.messageview import MessageRecord
+from listarchive.clock import iso
 from listarchive.mail.message import ParsedMessage
 
 ATOM_NS = "http://www.w3.org/2005/Atom"

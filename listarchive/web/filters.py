@@ -18,6 +18,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from listarchive.mail.msgids import quote_msgid
+from listarchive.mail.patches import starts_diff
 
 # Trailing punctuation is usually the sentence's, not the URL's: "see https://x.org/a)."
 _URL_RE = re.compile(r"\bhttps?://[^\s<>\"'\x00-\x1f\x7f]+", re.I)
@@ -110,12 +111,9 @@ def render_body(text: str) -> Markup:
             sig_at = i
             break
     body, signature = lines[:sig_at], lines[sig_at:]
-    in_diff = False
-    diff_flags = []
-    for line in body:
-        if line.startswith("diff --git ") or (line.startswith("--- ") and not in_diff):
-            in_diff = True
-        diff_flags.append(in_diff)
+    start = next((i for i, line in enumerate(body)
+                  if line[:1] in "dI-" and starts_diff(body, i)), len(body))
+    diff_flags = [i >= start for i in range(len(body))]
     blocks: list[str] = []
     i = 0
     while i < len(body):
@@ -152,6 +150,12 @@ def filesize(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MiB"
 
 
+def snippet(fragment: str) -> Markup:
+    """A search snippet: the search module escaped the message text and added ``<mark>``
+    around matches (:func:`listarchive.search.snippets.mark`), so it goes out as it is."""
+    return Markup(fragment)
+
+
 def who(name: str, email: str) -> str:
     return name or email or "(no sender)"
 
@@ -159,5 +163,5 @@ def who(name: str, email: str) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {
     "utc": utc, "date_only": date_only, "msgid_url": msgid_url, "linkify": linkify,
     "render_body": render_body, "render_diff": render_diff, "filesize": filesize,
-    "clean": clean,
+    "clean": clean, "snippet": snippet,
 }

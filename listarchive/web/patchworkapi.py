@@ -18,11 +18,10 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from listarchive.access import accounts
 from listarchive.archive import messageview
 from listarchive.archive.models import User
 from listarchive.mail.msgids import quote_msgid
-from listarchive.review import patchwork, seriesview
+from listarchive.review import changes, patchview, patchwork
 from listarchive.review.patchwork import (
     PatchRecord,
     PersonRef,
@@ -30,10 +29,9 @@ from listarchive.review.patchwork import (
     SeriesRecord,
     SubmissionRef,
 )
-from listarchive.review.states import STATES, StateError, normalize_state, set_archived, set_delegate
-from listarchive.web.api import write_state
-from listarchive.web.context import absolute, db, int_arg, token_user, viewer, viewer_of
-from listarchive.web.review import MAX_ID
+from listarchive.review.states import STATES, normalize_state
+from listarchive.web.context import absolute, db, token_user, viewer, viewer_of
+from listarchive.web.params import MAX_ID, int_arg
 
 VERSION = "1.2"
 bp = Blueprint("pwapi", __name__, url_prefix=f"/api/{VERSION}")
@@ -225,7 +223,7 @@ def _patch_detail(patch_id: int, user: User | None = None) -> dict[str, Any]:
     if record is None:
         abort(404, description="no such patch")
     obj = patch_object(record)
-    detail = seriesview.patch_detail(db(), who, patch_id)
+    detail = patchview.patch_detail(db(), who, patch_id)
     obj.update({"content": detail.commit_message if detail else "",
                 "diff": detail.diff if detail else "", "prefixes": [], "headers": {}})
     return obj
@@ -239,53 +237,21 @@ def patch_show(patch_id: int) -> Any:
 @bp.route(f"/patches/<int(max={MAX_ID}):patch_id>/", methods=["PATCH", "PUT"])
 def patch_change(patch_id: int) -> Any:
     """Set ``state`` (with ``commit_ref`` kept as evidence), ``archived`` and ``delegate`` (a
-    user id or name) of a patch, as a maintainer with a token."""
+    user id or name) of a patch, as a maintainer with a token; git-pw sends form fields."""
     user = token_user()
     body = request.get_json(silent=True) if request.is_json else None
     fields: dict[str, Any] = body if isinstance(body, dict) else request.form.to_dict()
     state = fields.get("state")
-    commit_ref = str(fields.get("commit_ref") or "").strip()[:64]
-    if state is not None:
-        wanted = normalize_state(str(state))
-        if wanted is None:
-            abort(400, description=f"unknown state; one of: {', '.join(STATES)}")
-        write_state("patch", patch_id, wanted, user, evidence=commit_ref)
-    elif commit_ref:
-        abort(400, description="commit_ref is kept with a state change: send state too")
-    else:
-        write_state("patch", patch_id, _current_state(patch_id, user), user)
-    try:
-        if "archived" in fields:
-            value = fields["archived"]
-            set_archived(db(), "patch", patch_id, value if isinstance(value, bool)
-                         else _bool(str(value), "archived"), user, "api")
-        if "delegate" in fields:
-            set_delegate(db(), "patch", patch_id, _delegate(fields["delegate"]), user, "api")
-    except StateError as exc:
-        db().rollback()
-        abort(400, description=str(exc))
+    archived = fields.get("archived")
+    delegate = fields.get("delegate")
+    changes.change(db(), user, "patch", [patch_id], changes.ChangeRequest(
+        state=str(state) if state is not None else None,
+        archived=(archived if isinstance(archived, bool) else _bool(str(archived), "archived"))
+        if "archived" in fields else None,
+        delegate=str(delegate or "") if "delegate" in fields else None,
+        evidence=str(fields.get("commit_ref") or "").strip()[:64]), "api")
     db().commit()
     return jsonify(_patch_detail(patch_id, user))
-
-
-def _current_state(patch_id: int, user: User) -> str:
-    """The patch's state now (so a write of only ``archived``/``delegate`` goes through the
-    same visibility and permission checks as a state change, and changes no state)."""
-    record = patchwork.patch_record(db(), viewer_of(user), patch_id)
-    if record is None:
-        abort(404, description="no such patch")
-    return record.state
-
-
-def _delegate(value: Any) -> User | None:
-    if value is None or str(value).strip() == "":
-        return None
-    text = str(value).strip()
-    user = (db().get(User, int(text)) if text.isdigit() and len(text) < 16
-            else accounts.get_user(db(), text))
-    if user is None:
-        abort(400, description="no such user to delegate to")
-    return user
 
 
 @bp.route("/series/")

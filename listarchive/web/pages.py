@@ -18,18 +18,11 @@ from listarchive.archive import messageview
 from listarchive.archive.messageview import MessageRecord
 from listarchive.errors import QueryError
 from listarchive.mail.msgids import BadMsgid, quote_msgid
-from listarchive.review import seriesview
+from listarchive.review import patchview
 from listarchive.search.searcher import SearchUnavailable, run_search
 from listarchive.web import downloads, feeds
-from listarchive.web.context import (
-    absolute,
-    db,
-    int_arg,
-    list_name,
-    settings,
-    time_arg,
-    viewer,
-)
+from listarchive.web.context import absolute, db, settings, viewer
+from listarchive.web.params import int_arg, list_name, time_arg
 from listarchive.web.paths import MessagePath, raw_path, split_message_path
 
 bp = Blueprint("pages", __name__)
@@ -63,7 +56,7 @@ def list_page(name: str) -> Any:
     index = messageview.list_index(db(), viewer(), name, page, PER_PAGE, before=time_arg())
     if index is None:
         abort(404, description=f"there is no list named {name!r} here")
-    badges = seriesview.message_badges(db(), viewer(), [t.root_msgid for t in index.threads])
+    badges = patchview.message_badges(db(), viewer(), [t.root_msgid for t in index.threads])
     return render_template("list.html", index=index, name=name, badges=badges)
 
 
@@ -200,7 +193,7 @@ def message_page(name: str, record: MessageRecord) -> Any:
     html = render_template("message.html", name=name, view=view, rec=record, parsed=parsed,
                            home=lambda r: home_list(r, name), recipients=recipients,
                            reply=_reply(view.parsed, record),
-                           badge=seriesview.message_badges(db(), viewer(),
+                           badge=patchview.message_badges(db(), viewer(),
                                                               [record.msgid]).get(record.msgid),
                            disclosed=embargo.disclosure(db(), viewer(), record.msgid),
                            # A parent the reader may not see gets no link, exactly like a

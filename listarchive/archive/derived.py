@@ -1,0 +1,118 @@
+"""Derived tables computed in SQL, in one place: what the ingest keeps up to date as mail
+arrives, and what opening an older archive fills in once.
+
+Each fact has one query here, used both ways, so an upgraded archive holds exactly what the ingest
+would have written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Engine, Select, exists, func, insert, literal_column, select, update
+from sqlalchemy.orm import Session, aliased
+
+from listarchive.archive.models import (
+    ListStat,
+    Message,
+    Patch,
+    PatchSubsystem,
+    SeriesSubsystem,
+    ThreadList,
+    Trailer,
+)
+
+# How far up a reply chain a trailer's anchor is looked for (b4 walks the same way).
+ANCHOR_DEPTH = 64
+
+
+def series_subsystem_links() -> Select[int | None, int]:
+    """(series id, subsystem id) for every series, from its patches' subsystem links: what
+    ``series_subsystems`` holds, derived."""
+    return (select(Patch.series_id, PatchSubsystem.subsystem_id)
+            .join(PatchSubsystem, PatchSubsystem.patch_id == Patch.id)
+            .where(Patch.series_id.is_not(None)).distinct())
+
+
+def list_stat_totals() -> Select[int, int, int | None]:
+    """(list id, threads, messages) summed from the per-thread rows: what ``list_stats`` holds,
+    derived."""
+    return (select(ThreadList.list_id, func.count(), func.sum(ThreadList.message_count))
+            .group_by(ThreadList.list_id))
+
+
+def fill_list_stats(engine: Engine) -> None:
+    """Fill the list totals of an archive made before they were kept. Lists that already have
+    theirs are left alone: another process may have created the table a moment before this one
+    looked, and be keeping them already (eight deliveries starting on a new archive at once)."""
+    totals = list_stat_totals().subquery()
+    with engine.begin() as conn:
+        conn.execute(insert(ListStat).from_select(
+            ["list_id", "threads", "messages"],
+            select(totals).where(totals.c.list_id.not_in(select(ListStat.list_id)))))
+
+
+def fill_series_subsystems(engine: Engine) -> None:
+    """Fill the series-subsystem links of an archive made before they existed (the ingest keeps
+    them from then on; ``reindex`` and ``maintainers import`` rebuild them)."""
+    links = series_subsystem_links().subquery()
+    with engine.begin() as conn:
+        conn.execute(insert(SeriesSubsystem).from_select(
+            ["series_id", "subsystem_id"],
+            select(links).where(~exists(select(SeriesSubsystem.series_id).where(
+                SeriesSubsystem.series_id == links.c.series_id,
+                SeriesSubsystem.subsystem_id == links.c.subsystem_id)))))
+
+
+def trailer_anchors(thread_ids: Sequence[int]) -> Select[tuple[int, str]]:
+    """(trailer id, anchor Message-ID) of the trailers given in these threads: the nearest
+    patch, cover letter or pull request up the reply chain from each trailer's target.
+
+    One recursive query: a step climbs from a message to its parent and stops at a patch (so a
+    trailer has at most one anchor), at a message that is not stored, or after
+    :data:`ANCHOR_DEPTH` steps (a cycle of References). Trailers that reach no patch are absent.
+    """
+    parent = aliased(Message)
+    seed = (select(Trailer.id.label("trailer"), Trailer.target_msgid.label("msgid"),
+                   literal_column("0").label("depth"))
+            .join(Message, Message.id == Trailer.message_id)
+            .where(Message.thread_id.in_(thread_ids)))
+    walk = seed.cte("anchor_walk", recursive=True)
+    stop = aliased(Patch)
+    step = (select(walk.c.trailer, parent.parent_msgid, walk.c.depth + literal_column("1"))
+            .join(parent, parent.msgid == walk.c.msgid)
+            .outerjoin(stop, stop.msgid == walk.c.msgid)
+            .where(stop.id.is_(None), parent.parent_msgid != "",
+                   walk.c.depth < literal_column(str(ANCHOR_DEPTH))))
+    walk = walk.union_all(step)
+    return (select(walk.c.trailer, walk.c.msgid)
+            .join(Patch, Patch.msgid == walk.c.msgid))
+
+
+def anchor_trailers(session: Session, thread_ids: Sequence[int]) -> int:
+    """Bring ``anchor_msgid`` up to date for every trailer given in these threads (a patch that
+    arrived after its reviews, or a missing middle of a reply chain, moves anchors); returns how
+    many changed."""
+    changed = 0
+    ids = sorted(set(thread_ids))
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        found = {int(t): str(a) for t, a in session.execute(trailer_anchors(part))}
+        rows = session.execute(select(Trailer.id, Trailer.anchor_msgid)
+                               .join(Message, Message.id == Trailer.message_id)
+                               .where(Message.thread_id.in_(part))).all()
+        updates = [{"id": row.id, "anchor_msgid": found.get(row.id, "")} for row in rows
+                   if row.anchor_msgid != found.get(row.id, "")]
+        if updates:
+            session.execute(update(Trailer), updates)
+        changed += len(updates)
+    return changed
+
+
+def fill_trailer_anchors(engine: Engine) -> None:
+    """Anchor the trailers of an archive made before anchors were kept."""
+    with Session(engine) as session, session.begin():
+        threads = [int(t) for (t,) in session.execute(
+            select(Message.thread_id).join(Trailer, Trailer.message_id == Message.id)
+            .where(Message.thread_id.is_not(None)).distinct())]
+        anchor_trailers(session, threads)

@@ -1,0 +1,193 @@
+"""The read side of single patches: the patch page, the patch object of the APIs, and the badges
+the message pages and list index put on patch mail.
+
+A cover letter is not a patch: it has no diff and speaks for its series (``kind`` says which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from listarchive.access.visibility import Viewer, visible_message
+from listarchive.archive import messageview
+from listarchive.archive.db import select_in
+from listarchive.archive.messageview import MessageRecord
+from listarchive.archive.models import Message, Patch, Series
+from listarchive.mail.patches import extract_patches, split_files
+from listarchive.review.seriesview import (
+    PatchItem,
+    SeriesRow,
+    patch_items,
+    series_rows,
+    visible_series,
+)
+from listarchive.review.states import effective_states
+from listarchive.review.subsystems import SubsystemRef, subsystem_refs
+from listarchive.review.trailers import TrailerLine, patch_lines, series_lines
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    path: str
+    old_path: str
+    change: str
+    insertions: int
+    deletions: int
+    anchor: str  # HTML id of the file's section
+    text: str  # this file's part of the diff
+
+
+@dataclass(frozen=True)
+class PatchDetail:
+    item: PatchItem
+    record: MessageRecord
+    series: SeriesRow | None
+    commit_message: str
+    files: tuple[FileDiff, ...]
+    insertions: int
+    deletions: int
+    diff: str
+    patch_id: str
+    pull_url: str
+    pull_ref: str
+    subsystems: tuple[SubsystemRef, ...]
+    previous_id: int | None  # neighbours in the series
+    next_id: int | None
+
+
+@dataclass(frozen=True)
+class SeriesPlace:
+    """Where a patch sits in its series: ``number`` 0 for the cover letter."""
+
+    id: int
+    version: int
+    number: int
+    total: int
+
+
+@dataclass(frozen=True)
+class PatchSummary:
+    """What the APIs say of a patch, cover letter or pull request (no diff text)."""
+
+    id: int
+    msgid: str
+    subject: str
+    kind: str
+    state: str
+    files: tuple[str, ...]
+    file_count: int
+    insertions: int
+    deletions: int
+    patch_id: str
+    pull_url: str
+    subsystems: tuple[str, ...]  # slugs
+    trailers: tuple[TrailerLine, ...]
+    series: SeriesPlace | None
+
+
+@dataclass(frozen=True)
+class MessageBadge:
+    """What the message page and list index say about a message that is a patch or cover."""
+
+    patch_id: int
+    kind: str
+    counter: int
+    total: int
+    series_id: int | None
+    series_title: str
+    revision: int
+
+
+def file_anchor(index: int, path: str) -> str:
+    """``f3-drivers-clk-clk-c``: unique by position, readable by path, safe as an HTML id."""
+    slug = "-".join("".join(c if c.isascii() and c.isalnum() else " "
+                            for c in path.lower()).split())[:80]
+    return f"f{index}-" + (slug or "file")
+
+
+def _with_series(session: Session, viewer: Viewer, patch: Patch
+                 ) -> tuple[tuple[TrailerLine, ...], SeriesRow | None, list[int]]:
+    """The patch's trailer lines, its series' row and the visible members' ids in order (when
+    the series is visible; else its own lines alone)."""
+    if patch.series_id is not None:
+        found = visible_series(session, viewer, patch.series_id)
+        if found is not None:
+            members = [*found.patches] if patch.kind != "cover" else []
+            lines = series_lines(session, viewer, found.patches, found.cover).get(patch.id)
+            rows = series_rows(session, viewer, [found.series.id])
+            return (lines if lines is not None else patch_lines(session, viewer, patch),
+                    rows[0] if rows else None, [p.id for p in members])
+    return patch_lines(session, viewer, patch), None, []
+
+
+def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail | None:
+    """Everything ``/patch/ID/`` shows; ``None`` when unknown or hidden."""
+    patch = session.get(Patch, patch_id)
+    record = messageview.find_message(session, viewer, patch.msgid) if patch is not None else None
+    if patch is None or record is None:
+        return None
+    parsed = messageview.parsed_records(session, viewer, [patch.id])
+    message = parsed[0][1] if parsed else None
+    info = extract_patches(message) if message is not None and patch.kind == "patch" else None
+    lines, series_row, order = _with_series(session, viewer, patch)
+    previous_id = next_id = None
+    if patch.id in order:
+        at = order.index(patch.id)
+        previous_id = order[at - 1] if at > 0 else None
+        next_id = order[at + 1] if at + 1 < len(order) else None
+    item = patch_items(session, viewer, [patch], {patch.id: lines})[0]
+    files: list[FileDiff] = []
+    diff = info.diff if info is not None else ""
+    if info is not None:
+        chunks = split_files(info.diff, len(info.files))
+        for i, change in enumerate(info.files):
+            text = chunks[i] if len(chunks) == len(info.files) else (info.diff if i == 0 else "")
+            files.append(FileDiff(change.path, change.old_path, change.change,
+                                  change.insertions, change.deletions,
+                                  file_anchor(i, change.path), text))
+    commit = info.commit_message if info is not None else (message.body if message else "")
+    return PatchDetail(item, record, series_row, commit, tuple(files), patch.insertions,
+                       patch.deletions, diff, patch.patch_id, patch.pull_url, patch.pull_ref,
+                       tuple(subsystem_refs(session, [patch.id])), previous_id, next_id)
+
+
+def patch_summary(session: Session, viewer: Viewer, patch_id: int) -> PatchSummary | None:
+    """The patch object of ``/api/v1/patches/ID`` and of the message object; ``None`` when the
+    message is no patch, cover letter or pull request, or is hidden."""
+    patch = session.get(Patch, patch_id)
+    record = messageview.find_message(session, viewer, patch.msgid) if patch is not None else None
+    if patch is None or record is None:
+        return None
+    lines, series_row, _ = _with_series(session, viewer, patch)
+    place = None
+    if series_row is not None:
+        place = SeriesPlace(series_row.id, series_row.revision, patch.counter, series_row.total)
+    return PatchSummary(
+        patch.id, patch.msgid, record.subject, patch.kind,
+        effective_states(session, "patch", [patch.id]).get(patch.id, "new"),
+        tuple(line.strip() for line in patch.files.splitlines() if line.strip()),
+        patch.file_count, patch.insertions, patch.deletions, patch.patch_id, patch.pull_url,
+        tuple(s.slug for s in subsystem_refs(session, [patch.id])), lines, place)
+
+
+def message_badges(session: Session, viewer: Viewer, msgids: Sequence[str]
+                   ) -> dict[str, MessageBadge]:
+    """Patch/cover facts of those messages that are patches (list index, message page)."""
+    out: dict[str, MessageBadge] = {}
+    for row in select_in(session, select(Patch, Series)
+                         .outerjoin(Series, Series.id == Patch.series_id)
+                         .join(Message, Message.id == Patch.id)
+                         .where(visible_message(viewer)), Patch.msgid, msgids):
+        patch, series = row.Patch, row.Series
+        out[patch.msgid] = MessageBadge(
+            patch.id, patch.kind, patch.counter,
+            series.total if series is not None else patch.total,
+            series.id if series is not None else None,
+            series.title if series is not None else patch.title,
+            series.revision if series is not None else patch.revision)
+    return out
+

@@ -1,0 +1,138 @@
+"""The JSON shapes of ``/api/v1`` (../shared/CONTRACT.md), built from the same records the HTML
+pages render, so a page and its twin cannot drift. ``listarchive show --json`` and
+``listarchive search --json`` print these objects too.
+
+No Flask here: functions take a session and a viewer and return plain dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from listarchive.access.visibility import Viewer
+from listarchive.archive import messageview
+from listarchive.archive.messageview import MessageRecord
+from listarchive.clock import iso
+from listarchive.review import patchview, seriesview
+from listarchive.review.patchview import PatchSummary
+from listarchive.review.seriesview import RevisionLink, SeriesRow
+from listarchive.review.trailers import TrailerLine
+
+
+def summary_json(record: MessageRecord) -> dict[str, Any]:
+    return {"message_id": record.msgid, "subject": record.subject,
+            "from": {"name": record.from_name, "email": record.from_email},
+            "date": iso(record.date), "lists": list(record.lists)}
+
+
+def trailer_json(lines: Iterable[TrailerLine]) -> list[dict[str, Any]]:
+    return [{"name": t.name, "value": t.value, "from_msgid": t.from_msgid} for t in lines]
+
+
+def patch_json(summary: PatchSummary) -> dict[str, Any]:
+    """The object of ``GET /api/v1/patches/ID`` (trailers: own, then collected)."""
+    return {"id": summary.id, "message_id": summary.msgid, "subject": summary.subject,
+            "state": summary.state, "files": list(summary.files),
+            "diffstat": {"files": summary.file_count, "insertions": summary.insertions,
+                         "deletions": summary.deletions},
+            "patch_id": summary.patch_id or None, "pull_url": summary.pull_url or None,
+            "subsystems": list(summary.subsystems), "trailers": trailer_json(summary.trailers)}
+
+
+def patch_object(session: Session, viewer: Viewer, patch_id: int) -> dict[str, Any] | None:
+    summary = patchview.patch_summary(session, viewer, patch_id)
+    return patch_json(summary) if summary is not None else None
+
+
+def message_json(session: Session, viewer: Viewer, msgid: str) -> dict[str, Any] | None:
+    """Exactly the object of ``GET /api/v1/messages/MSGID`` (and ``listarchive show --json``)."""
+    record = messageview.find_message(session, viewer, msgid)
+    if record is None:
+        return None
+    summary = patchview.patch_summary(session, viewer, record.pk)
+    series = None
+    if summary is not None and summary.series is not None:
+        place = summary.series
+        series = {"id": place.id, "version": place.version, "number": place.number,
+                  "total": place.total}
+    return {**summary_json(record), "in_reply_to": record.in_reply_to or None,
+            "thread": messageview.thread_root(session, viewer, record),
+            "patch": patch_json(summary) if summary is not None else None, "series": series}
+
+
+def thread_json(session: Session, viewer: Viewer, msgid: str) -> dict[str, Any] | None:
+    """``GET /api/v1/threads/MSGID``: the thread as a tree of summaries (``replies`` lists).
+
+    Built with an explicit stack from the depth-first rows; depths are capped at
+    :data:`messageview.MAX_DEPTH` so a hostile reply chain cannot nest the JSON without bound.
+    """
+    thread = messageview.thread_view(session, viewer, msgid)
+    if thread is None:
+        return None
+    roots: list[dict[str, Any]] = []
+    stack: list[tuple[int, dict[str, Any]]] = []
+    for member in thread.members:
+        node = {**summary_json(member.record), "in_reply_to": member.record.in_reply_to or None,
+                "replies": []}
+        while stack and stack[-1][0] >= member.depth:
+            stack.pop()
+        (stack[-1][1]["replies"] if stack else roots).append(node)
+        stack.append((member.depth, node))
+    return {"thread": thread.root_msgid, "subject": thread.subject,
+            "message_count": len(thread.members), "messages": roots}
+
+
+def lists_json(session: Session, viewer: Viewer, page: int, per_page: int
+               ) -> tuple[list[dict[str, Any]], bool]:
+    """One page of ``GET /api/v1/lists`` and whether there is a next page."""
+    everything = messageview.list_directory(session, viewer)
+    start = (page - 1) * per_page
+    chosen = everything[start:start + per_page]
+    return ([{"name": s.name, "description": s.description, "address": s.address,
+              "messages": s.messages, "threads": s.threads,
+              "last_activity": iso(s.last_activity)} for s in chosen],
+            start + per_page < len(everything))
+
+
+def series_row_json(row: SeriesRow) -> dict[str, Any]:
+    return {"id": row.id, "title": row.title, "version": row.revision, "rfc": row.is_rfc,
+            "submitter": {"name": row.submitter_name, "email": row.submitter_email},
+            "date": iso(row.date), "state": row.state, "archived": row.archived,
+            "delegate": row.delegate or None, "received": row.received,
+            "total": row.total, "complete": row.complete, "missing": list(row.missing),
+            "counts": {"acked": row.counts.acked, "reviewed": row.counts.reviewed,
+                       "tested": row.counts.tested}}
+
+
+def _revision_json(link: RevisionLink) -> dict[str, Any]:
+    return {"id": link.id, "version": link.revision, "title": link.title,
+            "date": iso(link.date), "reason": link.reason}
+
+
+def series_json(session: Session, viewer: Viewer, series_id: int) -> dict[str, Any] | None:
+    """``GET /api/v1/series/ID``: the list-row facts plus cover, patches (with their own and
+    collected trailers), revisions either side, series-wide trailers (those given to the cover
+    letter) and subsystems."""
+    detail = seriesview.series_detail(session, viewer, series_id)
+    if detail is None:
+        return None
+    cover = None
+    if detail.cover is not None:
+        cover = {"id": detail.cover.id, "message_id": detail.cover.msgid,
+                 "subject": detail.cover.subject}
+    series_wide: dict[tuple[str, str], TrailerLine] = {}
+    for item in detail.patches:
+        for line in item.trailers:
+            if line.via_cover:
+                series_wide.setdefault((line.name, line.value), line)
+    return {**series_row_json(detail.row), "cover": cover,
+            "patches": [{"id": p.id, "message_id": p.msgid, "subject": p.subject,
+                         "number": p.counter, "state": p.state,
+                         "trailers": trailer_json(p.trailers)} for p in detail.patches],
+            "previous": [_revision_json(r) for r in detail.older],
+            "next": [_revision_json(r) for r in detail.newer],
+            "trailers": trailer_json(series_wide.values()),
+            "subsystems": [s.slug for s in detail.subsystems]}
