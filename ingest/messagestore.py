@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from listarchive.archive import rawstore
+from listarchive.archive.batches import chunked
 from listarchive.archive.models import (
     ListStat,
     MailingList,
@@ -30,13 +31,6 @@ from listarchive.archive.models import (
 from listarchive.mail.message import ParsedMessage, fingerprint
 from listarchive.mail.threads import components
 from listarchive.settings import ListConfig
-
-CHUNK = 400  # bound on IN (...) lists: SQLite's variable limit and PostgreSQL plan sizes
-
-
-def chunks(seq: Sequence[object] | list[str], size: int = CHUNK) -> Iterable[Sequence[object]]:
-    for start in range(0, len(seq), size):
-        yield seq[start:start + size]
 
 
 @dataclass(frozen=True)
@@ -94,7 +88,7 @@ def derived_msgid(msgid: str, fp: str) -> str:
 def _existing(session: Session, msgids: Iterable[str]) -> dict[str, tuple[int, str, str]]:
     found: dict[str, tuple[int, str, str]] = {}
     ids = sorted(set(msgids))
-    for part in chunks(ids):
+    for part in chunked(ids):
         rows = session.execute(
             select(Message.msgid, Message.id, Message.fingerprint, Message.sha256)
             .where(Message.msgid.in_(part)))
@@ -107,7 +101,7 @@ def _people(session: Session, senders: dict[str, str]) -> dict[str, int]:
     """Person ids by lower-cased address, creating the missing ones."""
     found: dict[str, int] = {}
     emails = sorted(senders)
-    for part in chunks(emails):
+    for part in chunked(emails):
         for email, pk in session.execute(select(Person.email, Person.id)
                                          .where(Person.email.in_(part))):
             found[email] = pk
@@ -169,7 +163,7 @@ def store_batch(session: Session, items: Sequence[Incoming], now: datetime) -> B
     # A message already stored, now also seen on another list: its thread's per-list view
     # (the list index and its counts) gains that list.
     old = sorted(joined - set(new_ids.values()))
-    for part in chunks(old):
+    for part in chunked(old):
         out.threads.update(int(t) for (t,) in session.execute(
             select(Message.thread_id).where(Message.id.in_(part))) if t is not None)
     return out
@@ -200,13 +194,13 @@ def _add_memberships(session: Session, memberships: dict[str, set[int]],
     """Put messages on the lists they were seen on; returns the pks that joined a list."""
     ids = dict(new_ids)
     old = [m for m in memberships if m not in ids]
-    for part in chunks(old):
+    for part in chunked(old):
         ids.update((m, pk) for m, pk in session.execute(
             select(Message.msgid, Message.id).where(Message.msgid.in_(part))).all())
     wanted = {(ids[m], lst) for m, lists in memberships.items() if m in ids for lst in lists}
     have: set[tuple[int, int]] = set()
     pks = sorted({pk for pk, _ in wanted})
-    for part in chunks(pks):
+    for part in chunked(pks):
         have.update((m, lst) for m, lst in session.execute(
             select(MessageList.message_id, MessageList.list_id)
             .where(MessageList.message_id.in_(part))).all())
@@ -225,7 +219,7 @@ def link_threads(session: Session, facts: Sequence[tuple[int, str, Sequence[str]
     """
     all_ids = sorted({m for _, m, refs in facts for m in (m, *refs)})
     node_thread: dict[str, int] = {}
-    for part in chunks(all_ids):
+    for part in chunked(all_ids):
         node_thread.update((m, t) for m, t in session.execute(
             select(Node.msgid, Node.thread_id).where(Node.msgid.in_(part))).all())
     pk_of = {msgid: pk for pk, msgid, _ in facts}
@@ -252,7 +246,7 @@ def link_threads(session: Session, facts: Sequence[tuple[int, str, Sequence[str]
     if new_nodes:
         session.execute(insert(Node), new_nodes)
     for tid, pks in assign.items():
-        for part in chunks(pks):
+        for part in chunked(pks):
             session.execute(update(Message).where(Message.id.in_(part)).values(thread_id=tid))
     return touched
 
@@ -269,7 +263,7 @@ def refresh_threads(session: Session, thread_ids: Iterable[int]) -> None:
     """Recompute each thread's root, subject, dates, counts and per-list rows from its members."""
     tids = sorted(set(thread_ids))
     parent = aliased(Message)
-    for part in chunks(tids):
+    for part in chunked(tids):
         stats = {tid: (n, first, last) for tid, n, first, last in session.execute(
             select(Message.thread_id, func.count(), func.min(Message.sort_date),
                    func.max(Message.sort_date))

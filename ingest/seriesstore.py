@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from ingest.messagestore import chunks
+from listarchive.archive.batches import chunked
 from listarchive.archive.derived import series_subsystem_links
 from listarchive.archive.models import (
     Message,
@@ -99,7 +99,7 @@ def load_matcher(session: Session) -> tuple[SubsystemMatcher, dict[str, int]] | 
 
 def _facts_for(session: Session, senders: Sequence[str]) -> list[PatchFact]:
     facts: list[PatchFact] = []
-    for part in chunks(sorted(senders)):
+    for part in chunked(senders):
         rows = session.execute(
             select(Patch.msgid, Patch.sender_email, Message.subject, Patch.date,
                    Message.parent_msgid, Message.references, Patch.kind, Patch.change_id,
@@ -119,12 +119,12 @@ def _with_shared_change_ids(session: Session, senders: set[str]) -> set[str]:
     sends as ``devnull+user.example.org@kernel.org``, so one work can come from two addresses,
     and their revisions must be linked whichever batch brought them."""
     changes: set[str] = set()
-    for part in chunks(sorted(senders)):
+    for part in chunked(senders):
         changes.update(c for (c,) in session.execute(
             select(Patch.change_id).where(Patch.sender_email.in_(part), Patch.change_id != "")
             .distinct()))
     out = set(senders)
-    for part in chunks(sorted(changes)):
+    for part in chunked(changes):
         out.update(e for (e,) in session.execute(
             select(Patch.sender_email).where(Patch.change_id.in_(part)).distinct()))
     return out
@@ -139,12 +139,12 @@ def regroup(session: Session, senders: Iterable[str]) -> set[int]:
     groups = group_series(facts)
     by_msgid = {f.msgid: f for f in facts}
     pk_of: dict[str, int] = {}
-    for part in chunks(sorted(by_msgid)):
+    for part in chunked(by_msgid):
         pk_of.update((m, pk) for m, pk in session.execute(
             select(Patch.msgid, Patch.id).where(Patch.msgid.in_(part))).all())
     old = [sid for (sid,) in session.execute(select(Series.id)
                                              .where(Series.sender_email.in_(senders))).all()]
-    for part in chunks(old):
+    for part in chunked(old):
         session.execute(update(Patch).where(Patch.series_id.in_(part)).values(series_id=None))
         session.execute(delete(SeriesRevision).where(SeriesRevision.older_id.in_(part)))
         session.execute(delete(SeriesRevision).where(SeriesRevision.newer_id.in_(part)))
@@ -158,7 +158,7 @@ def regroup(session: Session, senders: Iterable[str]) -> set[int]:
         members = [pk_of[m] for _, m in g.patches if m in pk_of]
         if g.cover and g.cover in pk_of:
             members.append(pk_of[g.cover])
-        for part in chunks(members):
+        for part in chunked(members):
             session.execute(update(Patch).where(Patch.id.in_(part))
                             .values(series_id=pk_of[g.anchor]))
     revisions = {(pk_of[a], pk_of[b]): why for a, b, why in link_revisions(groups, by_msgid)
@@ -179,7 +179,7 @@ def link_subsystems(session: Session, series_ids: Iterable[int] | None = None) -
         session.execute(delete(SeriesSubsystem))
         session.execute(insert(SeriesSubsystem).from_select(["series_id", "subsystem_id"], query))
         return
-    for part in chunks(sorted(series_ids)):
+    for part in chunked(series_ids):
         session.execute(delete(SeriesSubsystem).where(SeriesSubsystem.series_id.in_(part)))
         session.execute(insert(SeriesSubsystem).from_select(
             ["series_id", "subsystem_id"], query.where(Patch.series_id.in_(part))))

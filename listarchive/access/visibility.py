@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from listarchive.archive.db import chunked
+from listarchive.archive.batches import chunked
 from listarchive.archive.models import (
     Embargo,
     EmbargoAllow,
@@ -184,13 +184,12 @@ def embargo_keys(session: Session, message_pks: Sequence[int]) -> dict[int, str]
     """Message pk -> ``embargo:ID`` search key for those in a thread under an active embargo
     (the lowest id when merged threads carry several: the database check still asks for all)."""
     out: dict[int, str] = {}
-    for start in range(0, len(message_pks), 500):
-        chunk = list(message_pks[start:start + 500])
+    for part in chunked(message_pks):
         for pk, eid in session.execute(
                 select(Message.id, Embargo.id)
                 .join(Node, Node.thread_id == Message.thread_id)
                 .join(Embargo, Embargo.anchor_msgid == Node.msgid)
-                .where(Message.id.in_(chunk), active_embargo())
+                .where(Message.id.in_(part), active_embargo())
                 .order_by(Message.id, Embargo.id.desc())):
             out[pk] = f"embargo:{eid}"
     return out

@@ -1,29 +1,24 @@
 """Opening an archive: engine, sessions and schema. Nothing here runs at import time.
 
 :func:`open_archive` is the one way in, for the command line, the demo, the site and the ingest
-worker alike. The helpers :func:`chunked` and :func:`select_in` bound the ``IN (...)`` lists every
-batch query sends (SQLite's variable limit, PostgreSQL's plan sizes).
+worker alike.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Engine, Row, Select, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from listarchive.archive import derived
 from listarchive.archive.models import Base
 from listarchive.errors import TemporaryFailure
 from listarchive.settings import Settings
-
-CHUNK = 500
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,31 +46,6 @@ def open_archive(settings: Settings, writer: bool = False) -> Archive:
         engine.dispose()
         raise TemporaryFailure(f"database unavailable: {exc.orig}") from exc
     return Archive(engine, make_sessionmaker(engine))
-
-
-def chunked(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
-    """``values`` (duplicates dropped, sorted when they sort) in lists of at most ``size``."""
-    unique = list(dict.fromkeys(values))
-    try:
-        unique.sort()  # type: ignore[call-overload]
-    except TypeError:
-        pass
-    for start in range(0, len(unique), size):
-        yield unique[start:start + size]
-
-
-def select_in(session: Session, query: Select[Any], column: InstrumentedAttribute[Any],
-              values: Iterable[object]) -> Iterator[Row[Any]]:
-    """The rows of ``query`` with ``column IN values``, asked in chunks of :data:`CHUNK`."""
-    for part in chunked(values):
-        yield from session.execute(query.where(column.in_(part)))
-
-
-def scalars_in(session: Session, query: Select[Any], column: InstrumentedAttribute[Any],
-               values: Iterable[object]) -> Iterator[Any]:
-    """:func:`select_in` for a query of one column: its values."""
-    for part in chunked(values):
-        yield from session.scalars(query.where(column.in_(part)))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import Engine, Select, exists, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session, aliased
 
+from listarchive.archive.batches import chunked
 from listarchive.archive.models import (
     ListStat,
     Message,
@@ -94,9 +95,7 @@ def anchor_trailers(session: Session, thread_ids: Sequence[int]) -> int:
     arrived after its reviews, or a missing middle of a reply chain, moves anchors); returns how
     many changed."""
     changed = 0
-    ids = sorted(set(thread_ids))
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
+    for part in chunked(thread_ids):
         found = {int(t): str(a) for t, a in session.execute(trailer_anchors(part))}
         rows = session.execute(select(Trailer.id, Trailer.anchor_msgid)
                                .join(Message, Message.id == Trailer.message_id)

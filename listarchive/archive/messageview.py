@@ -27,7 +27,7 @@ from listarchive.access.visibility import (
     visible_message,
 )
 from listarchive.archive import rawstore
-from listarchive.archive.db import chunked, select_in
+from listarchive.archive.batches import chunked, select_in
 from listarchive.archive.models import (
     ListStat,
     MailingList,

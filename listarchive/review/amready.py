@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_ids
 from listarchive.archive import rawstore
-from listarchive.archive.db import select_in
+from listarchive.archive.batches import select_in
 from listarchive.archive.models import Message, Patch
 from listarchive.mail.mbox import to_mboxrd
 from listarchive.mail.message import ParsedMessage, parse

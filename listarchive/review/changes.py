@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from listarchive.access import accounts
 from listarchive.access.visibility import viewer_for, visible_ids
-from listarchive.archive.db import scalars_in
+from listarchive.archive.batches import scalars_in
 from listarchive.archive.models import (
     Grant,
     MailingList,

@@ -22,11 +22,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from listarchive.archive.batches import select_in
 from listarchive.archive.models import Patch, SourceState
 from listarchive.errors import SourceError
 from listarchive.review.states import Decision, apply_decisions
-
-_CHUNK = 900
 
 
 @dataclass(frozen=True)
@@ -103,14 +102,12 @@ def normalize_title(title: str) -> str:
 def match_commits(session: Session, commits: Sequence[Commit]) -> dict[int, tuple[Commit, str]]:
     """Patch id -> (the first commit that matches it, ``patch-id`` or ``author and subject``)."""
     by_pid: dict[str, tuple[datetime, int]] = {}
-    wanted = sorted({c.patch_id for c in commits if c.patch_id})
-    for start in range(0, len(wanted), _CHUNK):
-        for pk, pid, date in session.execute(
-                select(Patch.id, Patch.patch_id, Patch.date)
-                .where(Patch.kind == "patch", Patch.patch_id.in_(wanted[start:start + _CHUNK]))):
-            newest = (date or datetime.min, pk)
-            if pid not in by_pid or newest > by_pid[pid]:
-                by_pid[pid] = newest
+    for row in select_in(session, select(Patch.id, Patch.patch_id, Patch.date)
+                         .where(Patch.kind == "patch"), Patch.patch_id,
+                         (c.patch_id for c in commits if c.patch_id)):
+        newest = (row.date or datetime.min, row.id)
+        if row.patch_id not in by_pid or newest > by_pid[row.patch_id]:
+            by_pid[row.patch_id] = newest
     found: dict[int, tuple[Commit, str]] = {}
     rest: list[Commit] = []
     for commit in commits:
@@ -120,15 +117,13 @@ def match_commits(session: Session, commits: Sequence[Commit]) -> dict[int, tupl
         elif hit[1] not in found:
             found[hit[1]] = (commit, "patch-id")
     by_title: dict[tuple[str, str], tuple[datetime, int]] = {}
-    emails = sorted({c.author_email for c in rest if c.author_email})
-    for start in range(0, len(emails), _CHUNK):
-        for pk, sender, title, date in session.execute(
-                select(Patch.id, Patch.sender_email, Patch.title, Patch.date)
-                .where(Patch.kind == "patch", Patch.sender_email.in_(emails[start:start + _CHUNK]))):
-            title_key = (sender, normalize_title(title))
-            value = (date or datetime.min, pk)
-            if title_key not in by_title or value > by_title[title_key]:
-                by_title[title_key] = value
+    for row in select_in(session, select(Patch.id, Patch.sender_email, Patch.title, Patch.date)
+                         .where(Patch.kind == "patch"), Patch.sender_email,
+                         (c.author_email for c in rest if c.author_email)):
+        title_key = (row.sender_email, normalize_title(row.title))
+        value = (row.date or datetime.min, row.id)
+        if title_key not in by_title or value > by_title[title_key]:
+            by_title[title_key] = value
     for commit in rest:
         got = by_title.get((commit.author_email, normalize_title(commit.subject)))
         if got is not None and got[1] not in found:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_message
 from listarchive.archive import messageview
-from listarchive.archive.db import select_in
+from listarchive.archive.batches import select_in
 from listarchive.archive.messageview import MessageRecord
 from listarchive.archive.models import Message, Patch, Series
 from listarchive.mail.patches import extract_patches, split_files

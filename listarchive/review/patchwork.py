@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_ids, visible_list, visible_message
 from listarchive.archive import messageview
+from listarchive.archive.batches import select_in
 from listarchive.archive.models import (
     MailingList,
     Message,
@@ -116,16 +117,13 @@ def find_project(session: Session, viewer: Viewer, key: str) -> ProjectRef | Non
 
 def _people(session: Session, pks: Sequence[int]) -> dict[int, PersonRef]:
     """Message pk -> its sender as a person (the ``people`` row, else a stand-in id 0)."""
-    out: dict[int, PersonRef] = {}
-    wanted = sorted(set(pks))
-    for start in range(0, len(wanted), 500):
-        for pk, pid, name, email, pname in session.execute(
-                select(Message.id, Message.sender_id, Message.from_name, Message.from_email,
-                       Person.name)
-                .outerjoin(Person, Person.id == Message.sender_id)
-                .where(Message.id.in_(wanted[start:start + 500]))):
-            out[pk] = PersonRef(pid or 0, name or pname or "", email or "")
-    return out
+    return {row.id: PersonRef(row.sender_id or 0, row.from_name or row.name or "",
+                              row.from_email or "")
+            for row in select_in(session, select(Message.id, Message.sender_id,
+                                                 Message.from_name, Message.from_email,
+                                                 Person.name)
+                                 .outerjoin(Person, Person.id == Message.sender_id),
+                                 Message.id, pks)}
 
 
 def _projects_of(session: Session, viewer: Viewer, pks: Sequence[int]) -> dict[int, ProjectRef]:
@@ -138,18 +136,18 @@ def _commit_refs(session: Session, ids: Sequence[int]) -> dict[int, str]:
     """Patch id -> the commit id its acceptance rests on (found by ``git-scan``, named in an
     "applied" reply, or given with the API's ``commit_ref``), while it is still accepted."""
     out: dict[int, str] = {}
-    wanted = sorted(set(ids))
-    for start in range(0, len(wanted), 500):
-        for oid, to_value, evidence in session.execute(
-                select(StateChange.object_id, StateChange.to_value, StateChange.evidence)
-                .where(StateChange.object_kind == "patch", StateChange.field == "state",
-                       StateChange.object_id.in_(wanted[start:start + 500]))
-                .order_by(StateChange.at, StateChange.id)):
-            sha = next((t for t in evidence.split() if COMMIT_ID.match(t)), "")
-            if to_value == "accepted" and sha:
-                out[oid] = sha
-            else:
-                out.pop(oid, None)
+    changes = sorted(select_in(session, select(StateChange.id, StateChange.at,
+                                                StateChange.object_id, StateChange.to_value,
+                                                StateChange.evidence)
+                               .where(StateChange.object_kind == "patch",
+                                      StateChange.field == "state"),
+                               StateChange.object_id, ids), key=lambda row: (row.at, row.id))
+    for row in changes:
+        sha = next((t for t in row.evidence.split() if COMMIT_ID.match(t)), "")
+        if row.to_value == "accepted" and sha:
+            out[row.object_id] = sha
+        else:
+            out.pop(row.object_id, None)
     return {k: v for k, v in out.items() if v}
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from listarchive.access.accounts import users_by_email
 from listarchive.archive import rawstore
+from listarchive.archive.batches import chunked, scalars_in, select_in
 from listarchive.archive.models import Message, Patch, Series, SeriesRevision, SeriesState, User
 from listarchive.mail.message import ParsedMessage, parse
 from listarchive.mail.quotes import own_lines
@@ -45,7 +46,6 @@ from listarchive.review.states import (
 
 logger = logging.getLogger(__name__)
 STATE_HEADERS = ("X-Listarchive-State", "X-Patchwork-State")
-_CHUNK = 900
 
 # "Applied, thanks!", "Thanks, applied.", "Applied to clk-next, thanks", "I've applied the
 # series to my tree", "Series applied.", "Merged, thanks!" (b4 ty for a pull request). The line
@@ -135,11 +135,8 @@ def automatic_transitions(session: Session,
     if not items:
         return
     pks = [pk for pk, _, _ in items]
-    own: dict[int, tuple[str, str, int | None]] = {}
-    for start in range(0, len(pks), _CHUNK):
-        own.update((pid, (msgid, kind, sid)) for pid, msgid, kind, sid in session.execute(
-            select(Patch.id, Patch.msgid, Patch.kind, Patch.series_id)
-            .where(Patch.id.in_(pks[start:start + _CHUNK]))))
+    own = {row.id: (row.msgid, row.kind, row.series_id) for row in select_in(
+        session, select(Patch.id, Patch.msgid, Patch.kind, Patch.series_id), Patch.id, pks)}
     series_ids = sorted({sid for _, _, sid in own.values() if sid is not None})
     supersede(session, series_ids)
     emails = set(session.scalars(select(User.email).where(User.email != "")))
@@ -155,23 +152,15 @@ def automatic_transitions(session: Session,
 def supersede(session: Session, series_ids: Sequence[int]) -> None:
     """Mark the older revision of every revision link touching these series superseded."""
     links: set[tuple[int, int, str]] = set()
-    for start in range(0, len(series_ids), _CHUNK):
-        part = list(series_ids[start:start + _CHUNK])
-        links.update((o, n, r) for o, n, r in session.execute(
+    for part in chunked(series_ids):
+        links.update((row.older_id, row.newer_id, row.reason) for row in session.execute(
             select(SeriesRevision.older_id, SeriesRevision.newer_id, SeriesRevision.reason)
             .where(SeriesRevision.older_id.in_(part) | SeriesRevision.newer_id.in_(part))))
-    olders = sorted({o for o, _, _ in links})
-    done: set[int] = set()
-    for start in range(0, len(olders), _CHUNK):
-        # Already superseded (by this or another newer revision): nothing left to decide.
-        done.update(session.scalars(select(SeriesState.series_id).where(
-            SeriesState.series_id.in_(olders[start:start + _CHUNK]),
-            SeriesState.state == "superseded")))
-    newers = sorted({n for _, n, _ in links})
-    revision: dict[int, int] = {}
-    for start in range(0, len(newers), _CHUNK):
-        revision.update((i, r) for i, r in session.execute(
-            select(Series.id, Series.revision).where(Series.id.in_(newers[start:start + _CHUNK]))))
+    # Already superseded (by this or another newer revision): nothing left to decide.
+    done = set(scalars_in(session, select(SeriesState.series_id).where(
+        SeriesState.state == "superseded"), SeriesState.series_id, (o for o, _, _ in links)))
+    revision = {row.id: row.revision for row in select_in(
+        session, select(Series.id, Series.revision), Series.id, (n for _, n, _ in links))}
     apply_series_decisions(session, [
         SeriesDecision(older, "superseded", "revision", f"series:{newer}",
                        f"newer revision v{revision.get(newer, '?')} (series {newer}, "
@@ -182,15 +171,10 @@ def supersede(session: Session, series_ids: Sequence[int]) -> None:
 def _earlier_replies(session: Session, msgids: list[str], skip: set[int],
                      emails: set[str]) -> list[tuple[int, str, ParsedMessage]]:
     """Stored replies from account holders to these patches/covers (a reply can arrive first)."""
-    out: list[tuple[int, str, ParsedMessage]] = []
-    for start in range(0, len(msgids), _CHUNK):
-        for pk, msgid, blob in session.execute(
-                select(Message.id, Message.msgid, Message.raw)
-                .where(Message.parent_msgid.in_(msgids[start:start + _CHUNK]),
-                       func.lower(Message.from_email).in_(sorted(emails)))):
-            if pk not in skip:
-                out.append((pk, msgid, parse(rawstore.unpack(blob))))
-    return out
+    return [(row.id, row.msgid, parse(rawstore.unpack(row.raw))) for row in select_in(
+        session, select(Message.id, Message.msgid, Message.raw)
+        .where(func.lower(Message.from_email).in_(sorted(emails))), Message.parent_msgid, msgids)
+        if row.id not in skip]
 
 
 def _from_maintainer(session: Session, pk: int, msgid: str, parsed: ParsedMessage) -> None:

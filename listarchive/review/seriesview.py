@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_ids, visible_list, visible_message
 from listarchive.archive import messageview
-from listarchive.archive.db import select_in
+from listarchive.archive.batches import select_in
 from listarchive.archive.models import (
     MailingList,
     Message,

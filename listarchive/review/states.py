@@ -27,7 +27,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from listarchive.archive.db import chunked
+from listarchive.archive.batches import chunked
 from listarchive.archive.models import (
     Patch,
     PatchState,

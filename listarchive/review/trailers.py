@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from listarchive.access.visibility import Viewer, visible_id, visible_message
-from listarchive.archive.db import chunked, select_in
+from listarchive.archive.batches import chunked, select_in
 from listarchive.archive.models import Message, Patch, Trailer
 
 # What b4-style collection adds to a commit message; a reviewer's own Signed-off-by is not theirs

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from listarchive.access.embargo import EmbargoChange
 from listarchive.access.visibility import ANONYMOUS, embargo_keys, hidden_threads
 from listarchive.archive import rawstore
+from listarchive.archive.batches import scalars_in, select_in
 from listarchive.archive.db import open_archive
 from listarchive.archive.models import (
     MailingList,
@@ -41,12 +42,12 @@ from listarchive.archive.models import (
     StateChange,
     Subsystem,
     Thread,
-    Trailer,
 )
 from listarchive.mail.message import parse
 from listarchive.mail.patches import diff_start, extract_patches
 from listarchive.mail.quotes import split_quoted
 from listarchive.review.states import patch_state_column, series_state_column
+from listarchive.review.trailers import anchored_to, trailer_names
 from listarchive.search.whooshindex import SearchDoc, SearchIndex
 from listarchive.settings import Settings
 
@@ -89,15 +90,10 @@ def _select() -> Any:
 
 
 def reviewed_targets(session: Session, ids: list[int], before: int) -> list[tuple[int, SearchDoc]]:
-    """Documents to refresh because replies among ``ids`` gave them trailers (has:reviewed-by):
-    already indexed messages (id <= ``before``) that those replies answer."""
-    targets = sorted({t for (t,) in session.execute(
-        select(Trailer.target_msgid).where(Trailer.message_id.in_(ids), Trailer.own.is_(False)))})
-    rows: list[Any] = []
-    for start in range(0, len(targets), 400):
-        rows.extend(session.execute(_select().where(Message.msgid.in_(targets[start:start + 400]),
-                                                    Message.id <= before)).all())
-    return list(_documents(session, rows))
+    """Documents to refresh because replies among ``ids`` gave them trailers (``has:``): the
+    already indexed patches and covers (id <= ``before``) those trailers count for."""
+    targets = [pk for pk in anchored_to(session, ids) if pk <= before]
+    return list(_documents(session, list(select_in(session, _select(), Message.id, targets))))
 
 
 def embargo_targets(session: Session, ids: list[int], before: int) -> list[tuple[int, SearchDoc]]:
@@ -107,12 +103,9 @@ def embargo_targets(session: Session, ids: list[int], before: int) -> list[tuple
     answering anonymous searches (hits and totals)."""
     embargoed = select(Message.thread_id).where(
         Message.id.in_(ids), Message.thread_id.in_(hidden_threads(ANONYMOUS)))
-    tids = sorted({t for (t,) in session.execute(embargoed) if t is not None})
-    rows: list[Any] = []
-    for start in range(0, len(tids), 400):
-        rows.extend(session.execute(_select().where(Message.thread_id.in_(tids[start:start + 400]),
-                                                    Message.id <= before)).all())
-    return list(_documents(session, rows))
+    tids = {t for t in session.scalars(embargoed) if t is not None}
+    return list(_documents(session, list(select_in(session, _select().where(
+        Message.id <= before), Message.thread_id, tids))))
 
 
 def reindex_messages(settings: Settings, sessions: sessionmaker[Session],
@@ -122,12 +115,9 @@ def reindex_messages(settings: Settings, sessions: sessionmaker[Session],
     are indexed early; ``catch_up`` replaces them by Message-ID later, so nothing doubles."""
     if not settings.search_enabled or not msgids:
         return 0
-    wanted = sorted(set(msgids))
     with sessions() as session:
-        ids = [int(pk) for start in range(0, len(wanted), 400)
-               for pk in session.scalars(select(Message.id).where(
-                   Message.msgid.in_(wanted[start:start + 400])))]
-    return _rebuild(settings, sessions, sorted(ids))
+        ids = sorted(scalars_in(session, select(Message.id), Message.msgid, msgids))
+    return _rebuild(settings, sessions, ids)
 
 
 def state_targets(session: Session, after: int, upto: int, indexed: int) -> list[int]:
@@ -141,17 +131,11 @@ def state_targets(session: Session, after: int, upto: int, indexed: int) -> list
             select(StateChange.object_kind, StateChange.object_id)
             .where(StateChange.id > after, StateChange.id <= upto, StateChange.field == "state")):
         (patch_ids if kind == "patch" else series_ids).add(int(oid))
-    wanted = sorted(patch_ids)
-    for start in range(0, len(wanted), 400):
-        series_ids.update(int(sid) for (sid,) in session.execute(
-            select(Patch.series_id).where(Patch.id.in_(wanted[start:start + 400])))
-            if sid is not None)
+    series_ids.update(sid for sid in scalars_in(session, select(Patch.series_id), Patch.id,
+                                                 patch_ids) if sid is not None)
     found = patch_ids | series_ids
-    groups = sorted(series_ids)
-    for start in range(0, len(groups), 400):
-        found.update(int(pid) for (pid,) in session.execute(
-            select(Patch.id).where(Patch.series_id.in_(groups[start:start + 400]),
-                                   Patch.kind == "cover")))
+    found.update(scalars_in(session, select(Patch.id).where(Patch.kind == "cover"),
+                            Patch.series_id, series_ids))
     return sorted(pk for pk in found if pk <= indexed)
 
 
@@ -203,7 +187,7 @@ def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[
             with sessions() as session:
                 rows = _rows(session, ids[first:first + BATCH])
                 done += index.add((doc for _, doc in _documents(session, rows)),
-                                  replace={r[1] for r in rows}, expected=len(rows),
+                                  replace={r.msgid for r in rows}, expected=len(rows),
                                   timeout=timeout)
     finally:
         index.close()
@@ -211,10 +195,7 @@ def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[
 
 
 def _rows(session: Session, ids: Sequence[int]) -> list[Any]:
-    rows: list[Any] = []
-    for start in range(0, len(ids), 400):
-        rows.extend(session.execute(_select().where(Message.id.in_(ids[start:start + 400]))).all())
-    return rows
+    return list(select_in(session, _select(), Message.id, ids))
 
 
 def _states(session: Session, ids: Sequence[int]) -> dict[int, str]:
@@ -236,7 +217,7 @@ def _states(session: Session, ids: Sequence[int]) -> dict[int, str]:
 def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, SearchDoc]]:
     if not rows:
         return
-    ids = [r[0] for r in rows]
+    ids = [row.id for row in rows]
     state_of = _states(session, ids)
     embargoed = embargo_keys(session, ids)
     lists: dict[int, list[tuple[str, bool]]] = defaultdict(list)
@@ -249,34 +230,25 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
     for pid, name in session.execute(select(PatchSubsystem.patch_id, Subsystem.name)
                                      .join(Subsystem).where(PatchSubsystem.patch_id.in_(ids))):
         subsystems[pid].append(name)
-    # Trailers a message carries (its own, or given in a reply) and those its replies gave it.
-    trailers: dict[str, set[str]] = defaultdict(set)
-    msgid_of = {r[0]: r[1] for r in rows}
-    for mid, name in session.execute(
-            select(Trailer.message_id, Trailer.name).where(Trailer.message_id.in_(ids))):
-        trailers[msgid_of[mid]].add(name.lower())
-    for target, name in session.execute(
-            select(Trailer.target_msgid, Trailer.name)
-            .where(Trailer.target_msgid.in_(list(msgid_of.values())))):
-        trailers[target].add(name.lower())
-    for (mid, msgid, blob, subject, from_name, from_email, to, cc, date, parent,
-         root) in rows:
-        parsed = parse(rawstore.unpack(blob))
+    trailers = trailer_names(session, ids)
+    for row in rows:
+        mid, msgid = row.id, row.msgid
+        parsed = parse(rawstore.unpack(row.raw))
         patch_row = patches.get(mid)
         info = extract_patches(parsed) if patch_row is not None and patch_row.kind == "patch" else None
         # The diff is indexed once, as added/removed lines; the body is the text around it.
         own, quoted = split_quoted(_without_diff(parsed.body) if info is not None else parsed.body)
         kinds = [patch_row.kind] if patch_row is not None else []
-        if parent:
+        if row.parent_msgid:
             kinds.append("reply")
         on = lists.get(mid, [])
         public = any(not restricted for _, restricted in on) or not on
         # An embargo outranks the list key: the database check still asks for both.
         visibility = embargoed.get(mid) or ("public" if public else f"list:{on[0][0]}")
         yield mid, SearchDoc(
-            msgid=msgid, thread_root=root or msgid, subject=subject,
-            from_=f"{from_name} {from_email}", to=to, cc=cc,
-            lists=tuple(name for name, _ in on), date=date, body=own, quoted=quoted,
+            msgid=msgid, thread_root=row.root_msgid or msgid, subject=row.subject,
+            from_=f"{row.from_name} {row.from_email}", to=row.to_addrs, cc=row.cc_addrs,
+            lists=tuple(name for name, _ in on), date=row.sort_date, body=own, quoted=quoted,
             attachments=tuple(a.filename for a in parsed.attachments if a.filename),
             diff_files=tuple(f.path for f in info.files) if info else (),
             added="\n".join(info.added_lines) if info else "",
@@ -284,7 +256,7 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             hunk_headers="\n".join(info.hunk_headers) if info else "",
             patch_id=info.patch_id if info else "",
             subsystems=tuple(subsystems.get(mid, ())), state=state_of.get(mid, "new") if patch_row else "",
-            kinds=tuple(kinds), trailers=tuple(sorted(trailers.get(msgid, ()))),
+            kinds=tuple(kinds), trailers=tuple(sorted(trailers.get(mid, ()))),
             visibility=visibility)
 
 
@@ -302,7 +274,7 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
                                        .order_by(Message.id).limit(batch)).all()
                 if not rows:
                     return done
-                ids = [row[0] for row in rows]
+                ids = [row.id for row in rows]
                 older = reviewed_targets(session, ids, after)
                 older += embargo_targets(session, ids, after)
                 # Messages past the watermark are new to the index, unless a crash came
@@ -311,8 +283,8 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
                 # (re-indexed because a reply gave them a trailer or an embargo changed)
                 # replace their documents.
                 replace = {doc.msgid for _, doc in older}
-                if index.contains(rows[0][1]):
-                    replace.update(row[1] for row in rows)
+                if index.contains(rows[0].msgid):
+                    replace.update(row.msgid for row in rows)
                 # Documents are built while the writer's processes index the previous ones.
                 fresh = (doc for _, doc in _documents(session, rows))
                 index.add(itertools.chain(fresh, (doc for _, doc in older)), replace=replace,

@@ -1,0 +1,39 @@
+"""Queries over many ids at once: ``IN (...)`` lists cut to a bounded size (SQLite's variable
+limit, PostgreSQL's plan sizes), so a batch of 10,000 messages is 20 statements, never one
+statement SQLite refuses or 10,000 that cross the network one by one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, Select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+CHUNK = 500
+T = TypeVar("T")
+
+
+def chunked(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """``values`` (duplicates dropped, sorted when they sort) in lists of at most ``size``."""
+    unique = list(dict.fromkeys(values))
+    try:
+        unique.sort()  # type: ignore[call-overload]
+    except TypeError:
+        pass
+    for start in range(0, len(unique), size):
+        yield unique[start:start + size]
+
+
+def select_in(session: Session, query: Select[Any], column: InstrumentedAttribute[Any],
+              values: Iterable[object]) -> Iterator[Row[Any]]:
+    """The rows of ``query`` with ``column IN values``, asked in chunks of :data:`CHUNK`."""
+    for part in chunked(values):
+        yield from session.execute(query.where(column.in_(part)))
+
+
+def scalars_in(session: Session, query: Select[Any], column: InstrumentedAttribute[Any],
+               values: Iterable[object]) -> Iterator[Any]:
+    """:func:`select_in` for a query of one column: its values."""
+    for part in chunked(values):
+        yield from session.scalars(query.where(column.in_(part)))
