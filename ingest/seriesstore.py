@@ -25,7 +25,7 @@ from listarchive.archive.models import (
     Trailer,
 )
 from listarchive.mail.extract import MailFacts
-from listarchive.mail.maintainers import SubsystemMatcher
+from listarchive.mail.maintainers import SubsystemMatcher, parse_maintainers
 from listarchive.mail.message import ParsedMessage
 from listarchive.mail.series import PatchFact, SeriesGroup, group_series, link_revisions
 from listarchive.mail.subject import SubjectInfo
@@ -88,7 +88,6 @@ def store_facts(session: Session, items: Sequence[tuple[int, str, ParsedMessage,
 
 def load_matcher(session: Session) -> tuple[SubsystemMatcher, dict[str, int]] | None:
     """The subsystem matcher of the imported MAINTAINERS file, or None before an import."""
-    from listarchive.mail.maintainers import parse_maintainers
 
     rows = session.execute(select(Subsystem.id, Subsystem.name, Subsystem.patterns)).all()
     if not rows:

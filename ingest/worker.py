@@ -16,6 +16,7 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from tqdm import tqdm
 
 from ingest import messagestore, seriesstore
 from ingest.sources import RawMail, Source, open_source
@@ -30,6 +31,7 @@ from listarchive.mail.extract import mail_facts
 from listarchive.mail.maintainers import SubsystemMatcher
 from listarchive.mail.message import ParsedMessage, parse
 from listarchive.review.rules import automatic_transitions
+from listarchive.search.indexer import catch_up
 from listarchive.settings import Settings, check_list_name
 
 logger = logging.getLogger(__name__)
@@ -192,7 +194,6 @@ class Worker:
 
     def index(self) -> int:
         """Bring the search index up to what is stored (a no-op when search is off)."""
-        from listarchive.search.indexer import catch_up
 
         return catch_up(self.settings, self.sessions)
 
@@ -226,8 +227,6 @@ def run_ingest(settings: Settings, specs: list[str], list_name: str | None = Non
     sources = [open_source(spec, stdin=stdin) for spec in specs]
     bar = None
     if show_progress:
-        from tqdm import tqdm
-
         bar = tqdm(unit=" msg", desc="ingest", smoothing=0.1)
     try:
         for source in sources:

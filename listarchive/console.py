@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from listarchive.access.visibility import ANONYMOUS
-from listarchive.archive import messageview
+from listarchive.archive import listview, messageview
 from listarchive.archive.db import open_archive
 from listarchive.errors import ListarchiveError
 from listarchive.search.query import parse_query
@@ -31,7 +31,7 @@ def search_command(settings: Settings, words: list[str], list_name: str | None, 
         raise ListarchiveError("no search index yet: run `listarchive ingest` or `reindex`")
     sessions = open_archive(settings).sessions
     index = SearchIndex.open(settings.index_dir, create=False)
-    lists = None if list_name in (None, messageview.ALL) else (list_name,)
+    lists = None if list_name in (None, listview.ALL) else (list_name,)
     msgids: list[str] = []
     total = 0
     page = 1

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ingest.worker import run_ingest
 from listarchive.access import accounts, embargo
 from listarchive.access.visibility import ANONYMOUS, Viewer, viewer_for
-from listarchive.archive import messageview
+from listarchive.archive import listview, messageview
 from listarchive.archive.db import make_engine, make_sessionmaker
 from listarchive.archive.models import Embargo, EmbargoAllow, User
 from listarchive.cli import main
@@ -114,11 +114,11 @@ def test_security_tag_embargoes_the_thread_and_list_grantees_see_it(archive):
         assert messageview.find_message(s, member, REPLY) is not None
         assert messageview.find_message(s, viewer_for(s, stranger), REPLY) is None
         assert messageview.find_message(s, Viewer(user="root", is_admin=True), REPLY) is not None
-        summary = messageview.get_list(s, ANONYMOUS, "linux-clk")
+        summary = listview.get_list(s, ANONYMOUS, "linux-clk")
         assert summary is not None and (summary.messages, summary.threads) == (1, 1)
-        inside = messageview.get_list(s, member, "linux-clk")
+        inside = listview.get_list(s, member, "linux-clk")
         assert inside is not None and (inside.messages, inside.threads) == (6, 2)
-        index = messageview.list_index(s, ANONYMOUS, "linux-clk")
+        index = listview.list_index(s, ANONYMOUS, "linux-clk")
         assert index is not None and [t.root_msgid for t in index.threads] == [
             "public-root@public.example"]
     assert total(archive, ANONYMOUS, "zanzibar") == 0

@@ -15,7 +15,7 @@ from ingest.quarantine import list_quarantined, retry_quarantined
 from ingest.reindex import reindex
 from ingest.worker import Worker, run_ingest
 from listarchive.access.visibility import ANONYMOUS
-from listarchive.archive import messageview, rawstore
+from listarchive.archive import listview, rawstore
 from listarchive.archive.db import make_engine
 from listarchive.archive.derived import fill_list_stats
 from listarchive.archive.models import MailingList, Message, MessageList, Thread
@@ -61,33 +61,33 @@ def test_a_copy_arriving_on_a_second_list_puts_its_thread_in_that_lists_index(tm
     settings = two_list_settings(tmp_path)
     run_ingest(settings, [str(DATA / "cross-posted-list-a.eml")])
     with Worker(settings).sessions() as session:
-        assert messageview.get_list(session, ANONYMOUS, "list-b") == messageview.ListSummary(
+        assert listview.get_list(session, ANONYMOUS, "list-b") == listview.ListSummary(
             "list-b", "", "list-b@example.org", 0, 0, None)
     # the copy list-b's server delivered: nothing new to store, but list-b now carries it
     run_ingest(settings, [str(DATA / "cross-posted-list-b.eml")])
     with Worker(settings).sessions() as session:
-        summary = messageview.get_list(session, ANONYMOUS, "list-b")
+        summary = listview.get_list(session, ANONYMOUS, "list-b")
         assert summary is not None and (summary.messages, summary.threads) == (1, 1)
-        index = messageview.list_index(session, ANONYMOUS, "list-b")
+        index = listview.list_index(session, ANONYMOUS, "list-b")
         assert index is not None
         assert [t.root_msgid for t in index.threads] == ["crosspost-1@example.org"]
     # rebuilt from the raw mail, the same
     reindex(settings)
     with Worker(settings).sessions() as session:
-        again = messageview.get_list(session, ANONYMOUS, "list-b")
+        again = listview.get_list(session, ANONYMOUS, "list-b")
         assert again is not None and (again.messages, again.threads) == (1, 1)
     # an archive made before the totals were kept gets them when it is next opened
     with sqlite3.connect(settings.data_dir / "listarchive.sqlite3") as db:
         db.execute("DROP TABLE list_stats")
     with Worker(settings).sessions() as session:
-        opened = messageview.get_list(session, ANONYMOUS, "list-a")
+        opened = listview.get_list(session, ANONYMOUS, "list-a")
         assert opened is not None and (opened.messages, opened.threads) == (1, 1)
     # a second process that also saw the table missing fills nothing twice
     engine = make_engine(settings)
     fill_list_stats(engine)
     engine.dispose()
     with Worker(settings).sessions() as session:
-        again = messageview.get_list(session, ANONYMOUS, "list-a")
+        again = listview.get_list(session, ANONYMOUS, "list-a")
         assert again is not None and (again.messages, again.threads) == (1, 1)
 
 

@@ -39,6 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, active_embargo, viewer_for
+from listarchive.archive.messageview import find_message
 from listarchive.archive.models import (
     AuditEvent,
     Embargo,
@@ -331,7 +332,6 @@ def expire(session: Session, now: datetime | None = None) -> list[EmbargoChange]
 def disclosure(session: Session, viewer: Viewer, msgid: str) -> Disclosure | None:
     """The disclosure note of the thread holding ``msgid``, or None (never embargoed, still
     embargoed, or hidden from this viewer: the note must not confirm a hidden thread)."""
-    from listarchive.archive.messageview import find_message
 
     if find_message(session, viewer, msgid) is None:
         return None

@@ -1,4 +1,5 @@
-"""The read side of the archive: pure functions over a session, no web framework.
+"""The read side of messages and threads (the write side is ``ingest.messagestore``): pure
+functions over a session, no web framework. Lists and their indexes are :mod:`.listview`.
 
 Every function takes the :class:`~listarchive.access.visibility.Viewer` it answers for and returns small
 frozen values (or ``None`` when the thing does not exist *for that viewer*: hidden and unknown
@@ -16,64 +17,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
     Viewer,
-    hidden_threads,
-    list_allowed,
     visible_list,
     visible_message,
 )
-from listarchive.archive import rawstore
+from listarchive.archive import listview, rawstore
 from listarchive.archive.batches import chunked, select_in
 from listarchive.archive.models import (
-    ListStat,
     MailingList,
     Message,
     MessageList,
     Thread,
-    ThreadList,
 )
 from listarchive.mail import mbox
 from listarchive.mail.message import ParsedMessage, body_text, parse
 from listarchive.mail.threads import TreeItem, TreeRow, build_tree
 
-ALL = "all"
-MAX_PER_PAGE = 200
 # Thread overviews and JSON trees indent no deeper than this: a hostile chain of thousands of
 # replies would otherwise nest HTML and JSON beyond what browsers and encoders accept.
 MAX_DEPTH = 64
-
-
-@dataclass(frozen=True)
-class ListSummary:
-    name: str
-    description: str
-    address: str
-    messages: int
-    threads: int
-    last_activity: datetime | None
-
-
-@dataclass(frozen=True)
-class ThreadSummary:
-    root_msgid: str
-    subject: str
-    messages: int
-    participants: tuple[str, ...]
-    first_date: datetime | None
-    last_date: datetime | None
-
-
-@dataclass(frozen=True)
-class IndexPage:
-    mailing_list: ListSummary
-    threads: tuple[ThreadSummary, ...]
-    page: int
-    per_page: int
-    has_next: bool
 
 
 @dataclass(frozen=True)
@@ -134,160 +100,6 @@ class MessagePage:
     thread: ThreadView
     prev_msgid: str
     next_msgid: str
-
-
-# --- lists -------------------------------------------------------------------------------------
-
-
-def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None
-                ) -> dict[int, tuple[int, int, datetime | None]]:
-    """List id -> (threads, messages, latest activity) over the threads this viewer may see.
-
-    The totals are kept per list by the ingest (``list_stats``); the threads of an embargo that
-    leaves the viewer out (usually none) are subtracted, and the latest activity is the first
-    visible row of the list's (list, last date) index read backwards. No list is counted
-    whole, whatever its size.
-    """
-    totals = select(ListStat.list_id, ListStat.threads, ListStat.messages)
-    hidden = (select(ThreadList.list_id, func.count(), func.sum(ThreadList.message_count))
-              .where(ThreadList.thread_id.in_(hidden_threads(viewer)))
-              .group_by(ThreadList.list_id))
-    if list_id is not None:
-        totals = totals.where(ListStat.list_id == list_id)
-        hidden = hidden.where(ThreadList.list_id == list_id)
-    minus = {int(lid): (int(t), int(m or 0)) for lid, t, m in session.execute(hidden)}
-    out: dict[int, tuple[int, int, datetime | None]] = {}
-    for lid, threads, messages in session.execute(totals):
-        gone_t, gone_m = minus.get(int(lid), (0, 0))
-        last = session.scalar(
-            select(ThreadList.last_date)
-            .where(ThreadList.list_id == lid, ThreadList.thread_id.not_in(hidden_threads(viewer)),
-                   ThreadList.last_date.is_not(None))
-            .order_by(ThreadList.last_date.desc()).limit(1))
-        out[int(lid)] = (int(threads) - gone_t, int(messages) - gone_m, last)
-    return out
-
-
-def _list_summaries(session: Session, viewer: Viewer) -> list[ListSummary]:
-    stats = _list_stats(session, viewer)
-    out = []
-    for lst in session.scalars(select(MailingList).where(visible_list(viewer))
-                               .order_by(MailingList.name)):
-        threads, messages, last = stats.get(lst.id, (0, 0, None))
-        out.append(ListSummary(lst.name, lst.description, lst.address, messages, threads, last))
-    return out
-
-
-def list_directory(session: Session, viewer: Viewer) -> list[ListSummary]:
-    """Every list the viewer may browse, by name, with counts and latest activity."""
-    return _list_summaries(session, viewer)
-
-
-def list_exists(session: Session, viewer: Viewer, name: str) -> bool:
-    """Whether ``name`` (or :data:`ALL`) is a list this viewer may browse: what a message, thread
-    or search URL needs to know, without the counts of :func:`get_list` (which read every
-    membership row of the list: most of a message page's time on a 100k-message list)."""
-    if name == ALL:
-        return True
-    found = session.execute(select(MailingList.restricted)
-                            .where(MailingList.name == name)).first()
-    return found is not None and list_allowed(viewer, bool(found[0]), name)
-
-
-def get_list(session: Session, viewer: Viewer, name: str) -> ListSummary | None:
-    """One list (or :data:`ALL`, summed over the visible lists); ``None`` when unknown/hidden."""
-    if name == ALL:
-        lists = _list_summaries(session, viewer)
-        return ListSummary(ALL, "every list of this archive", "",
-                           sum(s.messages for s in lists), sum(s.threads for s in lists),
-                           max((s.last_activity for s in lists if s.last_activity), default=None))
-    lst = session.scalars(select(MailingList).where(MailingList.name == name)).first()
-    if lst is None or not list_allowed(viewer, lst.restricted, lst.name):
-        return None
-    threads, messages, last = _list_stats(session, viewer, lst.id).get(lst.id, (0, 0, None))
-    return ListSummary(lst.name, lst.description, lst.address, messages, threads, last)
-
-
-def _list_ids(session: Session, viewer: Viewer, name: str) -> list[int] | None:
-    query = select(MailingList.id).where(visible_list(viewer))
-    if name != ALL:
-        query = query.where(MailingList.name == name)
-    ids = list(session.scalars(query))
-    return ids if ids or name == ALL else None
-
-
-def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_page: int = 50,
-               before: datetime | None = None) -> IndexPage | None:
-    """Threads of a list, newest activity first; ``before`` keeps only older activity (``?t=``).
-
-    Counts, participants and dates are computed from the messages the viewer may see, so a thread
-    cross-posted to a restricted list does not reveal how many hidden replies it has.
-    """
-    summary = get_list(session, viewer, name)
-    ids = _list_ids(session, viewer, name)
-    if summary is None or ids is None:
-        return None
-    per_page = max(1, min(per_page, MAX_PER_PAGE))
-    if len(ids) == 1:
-        # One list: a thread has one row there, so the (list, last activity) index gives the
-        # page directly, without grouping every thread of the list first.
-        query = (select(ThreadList.thread_id, ThreadList.last_date)
-                 .where(ThreadList.list_id == ids[0],
-                        ThreadList.thread_id.not_in(hidden_threads(viewer))))
-        if before is not None:
-            query = query.where(ThreadList.last_date < before)
-        query = query.order_by(ThreadList.last_date.desc(), ThreadList.thread_id.desc())
-    else:
-        query = (select(ThreadList.thread_id, func.max(ThreadList.last_date).label("last"))
-                 .where(ThreadList.list_id.in_(ids),
-                        ThreadList.thread_id.not_in(hidden_threads(viewer)))
-                 .group_by(ThreadList.thread_id))
-        if before is not None:
-            query = query.having(func.max(ThreadList.last_date) < before)
-        query = query.order_by(func.max(ThreadList.last_date).desc(),
-                               ThreadList.thread_id.desc())
-    rows = session.execute(query.offset((page - 1) * per_page).limit(per_page + 1)).all()
-    tids = [int(r[0]) for r in rows[:per_page]]
-    return IndexPage(summary, tuple(_thread_summaries(session, viewer, tids, ids)), page,
-                     per_page, len(rows) > per_page)
-
-
-def thread_summaries(session: Session, viewer: Viewer, tids: Sequence[int]
-                     ) -> list[ThreadSummary]:
-    """Summaries of these threads in the given order, counted over every visible list."""
-    return _thread_summaries(session, viewer, tids, _list_ids(session, viewer, ALL) or [])
-
-
-def _thread_summaries(session: Session, viewer: Viewer, tids: Sequence[int],
-                      list_ids: Sequence[int]) -> list[ThreadSummary]:
-    if not tids:
-        return []
-    roots = {t.id: t for t in session.scalars(select(Thread).where(Thread.id.in_(tids)))}
-    members: dict[int, list[tuple[str, str, datetime | None]]] = {}
-    # A correlated EXISTS, not "id IN (every message of the list)": SQLite would build that whole
-    # set for each page (45 ms on a 35k-message list instead of 2 ms).
-    on_list = exists(select(MessageList.message_id).where(MessageList.message_id == Message.id,
-                                                          MessageList.list_id.in_(list_ids)))
-    for tid, name, email, date in session.execute(
-            select(Message.thread_id, Message.from_name, Message.from_email, Message.sort_date)
-            .where(Message.thread_id.in_(tids), on_list, visible_message(viewer))
-            .order_by(Message.sort_date)):
-        members.setdefault(int(tid or 0), []).append((name, email, date))
-    out = []
-    for tid in tids:
-        thread = roots.get(tid)
-        rows = members.get(tid, [])
-        if thread is None or not rows:
-            continue
-        people: list[str] = []
-        for name, email, _ in rows:
-            who = name or email.split("@")[0] or "(unknown)"
-            if who not in people:
-                people.append(who)
-        dates = [d for _, _, d in rows if d is not None]
-        out.append(ThreadSummary(thread.root_msgid, thread.subject, len(rows), tuple(people),
-                                 min(dates, default=None), max(dates, default=None)))
-    return out
 
 
 # --- messages ----------------------------------------------------------------------------------
@@ -463,7 +275,7 @@ def thread_mbox(session: Session, viewer: Viewer, msgid: str) -> bytes | None:
 def recent_messages(session: Session, viewer: Viewer, name: str, limit: int = 25
                     ) -> list[tuple[MessageRecord, ParsedMessage]] | None:
     """The newest messages of a list (for ``new.atom``); ``None`` for an unknown list."""
-    ids = _list_ids(session, viewer, name)
+    ids = listview.list_ids(session, viewer, name)
     if ids is None:
         return None
     pks = list(session.scalars(

@@ -14,10 +14,16 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from ingest.subsystems import import_maintainers
+from ingest.worker import run_ingest
+from listarchive.access.accounts import create_user, get_user
 from listarchive.archive.db import open_archive
 from listarchive.demo import story
 from listarchive.errors import ConfigError
+from listarchive.review.gitscan import scan
+from listarchive.search.indexer import refresh_states
 from listarchive.settings import ListConfig, Settings, check_list_name
+from listarchive.web.serve import serve
 
 EX_OK, EX_USAGE = 0, 2
 FALLBACK_NAME = "mbox"
@@ -68,7 +74,6 @@ def prepare_demo(settings: Settings, out: TextIO) -> story.DemoFiles:
 
 
 def import_subsystems(settings: Settings, maintainers: Path, out: TextIO) -> None:
-    from ingest.subsystems import import_maintainers
 
     count, matched = import_maintainers(settings, str(maintainers))
     print(f"subsystems: {count} from {maintainers.name}, {matched} patches matched", file=out)
@@ -77,8 +82,6 @@ def import_subsystems(settings: Settings, maintainers: Path, out: TextIO) -> Non
 def scan_demo_repo(settings: Settings, repo: Path, out: TextIO) -> None:
     """Mark the patches that landed in the demo repository's main branch accepted, as a
     maintainer's ``listarchive git-scan`` would."""
-    from listarchive.review.gitscan import scan
-    from listarchive.search.indexer import refresh_states
 
     archive = open_archive(settings)
     with archive.sessions.begin() as session:
@@ -90,7 +93,6 @@ def scan_demo_repo(settings: Settings, repo: Path, out: TextIO) -> None:
 
 def demo_account(settings: Settings, out: TextIO) -> None:
     """A local maintainer account, so that state changes can be tried in the browser."""
-    from listarchive.access.accounts import create_user, get_user
 
     with open_archive(settings).sessions.begin() as session:
         if get_user(session, DEMO_USER) is None:
@@ -104,7 +106,6 @@ def run_demo(settings: Settings, mbox: str | None, host: str | None, port: int |
     """Build the demo archive (or archive ``mbox``), print a summary and the URL, then serve
     until interrupted unless ``serve_site`` is false. Returns the exit status: 2 when ``mbox``
     does not exist."""
-    from ingest.worker import run_ingest
 
     out = out if out is not None else sys.stdout
     if mbox is None:
@@ -136,7 +137,6 @@ def run_demo(settings: Settings, mbox: str | None, host: str | None, port: int |
         return EX_OK
     print("serving; stop with Ctrl-C", file=out)
     out.flush()
-    from listarchive.web.serve import serve
 
     serve(settings, host, port)
     return EX_OK

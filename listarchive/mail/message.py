@@ -19,6 +19,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from listarchive.clock import utcnow
 from listarchive.errors import MalformedMessage
+from listarchive.mail.htmltext import html_to_text
 from listarchive.mail.msgids import MSGID_MAX, extract_msgids, normalize_msgid, synthetic_msgid
 
 MIN_PLAUSIBLE = datetime(1990, 1, 1)
@@ -379,7 +380,6 @@ def _walk(msg: Message) -> tuple[str, tuple[Attachment, ...], tuple[str, ...], s
     if texts:
         body = "\n".join(texts)
     elif htmls:
-        from listarchive.mail.htmltext import html_to_text
 
         body = "\n".join(html_to_text(h) for h in htmls)
         flags.add("html-only")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_ids, visible_list, visible_message
-from listarchive.archive import messageview
+from listarchive.archive import listview, messageview
 from listarchive.archive.batches import select_in
 from listarchive.archive.models import (
     MailingList,
@@ -240,7 +240,7 @@ def patch_page(session: Session, viewer: Viewer, query: PatchQuery, page: int, p
         sel = sel.where(Message.subject.contains(word))
     key = {"id": Patch.id, "name": Message.subject}.get(query.order.lstrip("-"), Patch.date)
     sel = sel.order_by(key.desc() if query.order.startswith("-") else key, Patch.id)
-    per_page = max(1, min(per_page, messageview.MAX_PER_PAGE))
+    per_page = max(1, min(per_page, listview.MAX_PER_PAGE))
     found = list(session.scalars(sel.offset((page - 1) * per_page).limit(per_page + 1)))
     return Page(tuple(_patch_records(session, viewer, found[:per_page])), len(found) > per_page)
 
@@ -298,7 +298,7 @@ def series_page(session: Session, viewer: Viewer, project: str = "", submitter: 
         sel = sel.where(Series.title.contains(word))
     key = {"id": Series.id, "name": Series.title}.get(order.lstrip("-"), Series.date)
     sel = sel.order_by(key.desc() if order.startswith("-") else key, Series.id)
-    per_page = max(1, min(per_page, messageview.MAX_PER_PAGE))
+    per_page = max(1, min(per_page, listview.MAX_PER_PAGE))
     rows = list(session.scalars(sel.offset((page - 1) * per_page).limit(per_page + 1)))
     return Page(tuple(_series_records(session, viewer, rows[:per_page])), len(rows) > per_page)
 
@@ -336,7 +336,7 @@ def cover_page(session: Session, viewer: Viewer, project: str = "", page: int = 
             return None
         sel = sel.where(Patch.id.in_(select(MessageList.message_id)
                                      .where(MessageList.list_id == found.id)))
-    per_page = max(1, min(per_page, messageview.MAX_PER_PAGE))
+    per_page = max(1, min(per_page, listview.MAX_PER_PAGE))
     ids = list(session.scalars(sel.order_by(Patch.date, Patch.id)
                                .offset((page - 1) * per_page).limit(per_page + 1)))
     items = tuple(c for c in (cover_record(session, viewer, i) for i in ids[:per_page])

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_id, visible_list
-from listarchive.archive import messageview
+from listarchive.archive import listview, messageview
 from listarchive.archive.models import (
     Grant,
     MailingList,
@@ -76,7 +76,7 @@ class QueuePage:
 
 @dataclass(frozen=True)
 class QueueScope:
-    """Whose queue: a list (or :data:`messageview.ALL`), a subsystem slug, or a user's grants."""
+    """Whose queue: a list (or :data:`listview.ALL`), a subsystem slug, or a user's grants."""
 
     list_name: str = ""
     subsystem: str = ""
@@ -120,8 +120,8 @@ def _scope_condition(session: Session, viewer: Viewer, scope: QueueScope
         for extra in conds[1:]:
             cond = cond | extra
         return "my queue", cond
-    name = scope.list_name or messageview.ALL
-    if name == messageview.ALL:
+    name = scope.list_name or listview.ALL
+    if name == listview.ALL:
         return name, Series.id > 0
     lst = session.scalars(select(MailingList.id).where(MailingList.name == name,
                                                        visible_list(viewer))).first()
@@ -148,7 +148,7 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
     base = base.where(state_col == filters.state if filters.state
                       else state_col.in_(OPEN_STATES))
     base = apply_filters(base, filters)
-    per_page = max(1, min(per_page, messageview.MAX_PER_PAGE))
+    per_page = max(1, min(per_page, listview.MAX_PER_PAGE))
     # The page's ids and the queue's length in one pass: the scope and visibility conditions
     # are checked once per candidate series, not once for a count and again for the page (on
     # a 2,000-series subsystem queue that second pass was a third of the render).
@@ -185,6 +185,6 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
                             from_name or "", series.sender_email, series.date, series.received,
                             series.total, series.complete, counts.get(series.id, Counts()),
                             state, delegate or "", files, ins, dels,
-                            homes.get(series.id, messageview.ALL)))
+                            homes.get(series.id, listview.ALL)))
     return QueuePage(title, tuple(out), int(total), page, per_page, len(rows) > per_page,
                      filters)

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_ids, visible_list, visible_message
-from listarchive.archive import messageview
+from listarchive.archive import listview, messageview
 from listarchive.archive.batches import select_in
 from listarchive.archive.models import (
     MailingList,
@@ -133,7 +133,7 @@ class SeriesDetail:
 @dataclass(frozen=True)
 class SubsystemPage:
     subsystem: SubsystemRef
-    threads: tuple[messageview.ThreadSummary, ...]
+    threads: tuple[listview.ThreadSummary, ...]
     series: SeriesListPage
 
 
@@ -215,7 +215,7 @@ def series_rows(session: Session, viewer: Viewer, ids: Sequence[int]) -> list[Se
             names.get(sid, ""), series.sender_email, series.date, series.received, series.total,
             series.complete, missing, counts.get(sid, Counts()),
             states.get(sid, "") or ("rfc" if series.is_rfc else "new"),
-            homes.get(sid, messageview.ALL), *flags.get(sid, (False, ""))))
+            homes.get(sid, listview.ALL), *flags.get(sid, (False, ""))))
     return rows
 
 
@@ -250,7 +250,7 @@ def _series_filter(session: Session, viewer: Viewer, list_name: str,
     check_state(filters.state)
     query = with_series_state(select(Series.id).join(Message, Message.id == Series.id).where(
         visible_message(viewer)))
-    if list_name != messageview.ALL:
+    if list_name != listview.ALL:
         lst = session.scalars(select(MailingList.id).where(MailingList.name == list_name,
                                                            visible_list(viewer))).first()
         if lst is None:
@@ -265,7 +265,7 @@ def _series_filter(session: Session, viewer: Viewer, list_name: str,
 def series_list(session: Session, viewer: Viewer, list_name: str,
                 filters: SeriesFilters | None = None, page: int = 1, per_page: int = 50
                 ) -> SeriesListPage | None:
-    """Series anchored on ``list_name`` (or :data:`messageview.ALL`), newest first.
+    """Series anchored on ``list_name`` (or :data:`listview.ALL`), newest first.
 
     ``None`` for an unknown or hidden list; :class:`BadFilter` for an unknown state name. An
     unknown subsystem slug, submitter or delegate just matches nothing (they are search terms,
@@ -275,7 +275,7 @@ def series_list(session: Session, viewer: Viewer, list_name: str,
     query = _series_filter(session, viewer, list_name, filters)
     if query is None:
         return None
-    per_page = max(1, min(per_page, messageview.MAX_PER_PAGE))
+    per_page = max(1, min(per_page, listview.MAX_PER_PAGE))
     ids: list[int] = list(session.scalars(query.order_by(Series.date.desc(), Series.id.desc())
                                           .offset((page - 1) * per_page).limit(per_page + 1)))
     rows = series_rows(session, viewer, ids[:per_page])
@@ -295,7 +295,7 @@ def patch_items(session: Session, viewer: Viewer, patches: Sequence[Patch],
     homes = messageview.home_lists(session, viewer, ids)
     subjects = subjects_of(session, ids)
     return tuple(PatchItem(p.id, p.msgid, p.kind, p.title, subjects.get(p.id, p.title),
-                           p.counter, p.total, p.date, homes.get(p.id, messageview.ALL),
+                           p.counter, p.total, p.date, homes.get(p.id, listview.ALL),
                            lines.get(p.id, ()), counts_of(lines.get(p.id, ())),
                            states.get(p.id, "new"), *flags.get(p.id, (False, "")))
                  for p in patches)
@@ -369,8 +369,8 @@ def subsystem_page(session: Session, viewer: Viewer, slug: str, limit: int = 30
                                         Message.thread_id.is_not(None))
         .group_by(Message.thread_id).order_by(func.max(Message.sort_date).desc())
         .limit(limit))]
-    series = series_list(session, viewer, messageview.ALL, SeriesFilters(subsystem=slug),
+    series = series_list(session, viewer, listview.ALL, SeriesFilters(subsystem=slug),
                          per_page=limit)
     assert series is not None
-    return SubsystemPage(sub.ref, tuple(messageview.thread_summaries(session, viewer, tids)),
+    return SubsystemPage(sub.ref, tuple(listview.thread_summaries(session, viewer, tids)),
                          series)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer
-from listarchive.archive import messageview
+from listarchive.archive import listview, messageview
 from listarchive.archive.messageview import MessageRecord
 from listarchive.errors import ListarchiveError
 from listarchive.mail.quotes import split_quoted
@@ -54,7 +54,7 @@ def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, 
         index = SearchIndex.shared(settings.index_dir)
     except (OSError, ValueError) as exc:
         raise SearchUnavailable("the search index cannot be opened") from exc
-    lists = None if list_name == messageview.ALL else (list_name,)
+    lists = None if list_name == listview.ALL else (list_name,)
     result = index.search(query, lists=lists, viewer_keys=viewer.search_keys(), sort="date",
                           page=page, per_page=per_page)
     msgids = [hit.msgid for hit in result.hits]

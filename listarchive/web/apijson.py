@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer
-from listarchive.archive import messageview
+from listarchive.archive import listview, messageview
 from listarchive.archive.messageview import MessageRecord
 from listarchive.clock import iso
 from listarchive.review import patchview, seriesview
@@ -88,7 +88,7 @@ def thread_json(session: Session, viewer: Viewer, msgid: str) -> dict[str, Any] 
 def lists_json(session: Session, viewer: Viewer, page: int, per_page: int
                ) -> tuple[list[dict[str, Any]], bool]:
     """One page of ``GET /api/v1/lists`` and whether there is a next page."""
-    everything = messageview.list_directory(session, viewer)
+    everything = listview.list_directory(session, viewer)
     start = (page - 1) * per_page
     chosen = everything[start:start + per_page]
     return ([{"name": s.name, "description": s.description, "address": s.address,

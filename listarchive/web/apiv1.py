@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, jsonify, request
 
-from listarchive.archive import messageview
+from listarchive.archive import listview
 from listarchive.errors import QueryError
 from listarchive.mail.msgids import BadMsgid, check_msgid, unquote_msgid
 from listarchive.review import changes, seriesview
@@ -52,7 +52,7 @@ def thread(raw: str) -> Any:
 @bp.route("/lists")
 def lists() -> Any:
     page = int_arg("page", 1)
-    per_page = int_arg("per_page", 50, high=messageview.MAX_PER_PAGE)
+    per_page = int_arg("per_page", 50, high=listview.MAX_PER_PAGE)
     results, more = apijson.lists_json(db(), viewer(), page, per_page)
     for item in results:
         item["url"] = absolute(f"/{item['name']}/")
@@ -61,7 +61,7 @@ def lists() -> Any:
 
 
 def _page_args() -> tuple[int, int]:
-    return int_arg("page", 1), int_arg("per_page", 50, high=messageview.MAX_PER_PAGE)
+    return int_arg("page", 1), int_arg("per_page", 50, high=listview.MAX_PER_PAGE)
 
 
 def _next_url(page: int, per_page: int, more: bool, **params: str) -> str | None:
@@ -82,7 +82,7 @@ def patch(patch_id: int) -> Any:
 
 @bp.route("/series")
 def series_list() -> Any:
-    name = list_name(request.args.get("list", "").strip() or messageview.ALL)
+    name = list_name(request.args.get("list", "").strip() or listview.ALL)
     filters = filter_values()
     page, per_page = _page_args()
     listing = seriesview.series_list(db(), viewer(), name, series_filters(filters), page,
@@ -108,11 +108,11 @@ def series(series_id: int) -> Any:
 @bp.route("/search")
 def search() -> Any:
     text = request.args.get("q", "").strip()
-    name = list_name(request.args.get("list", "").strip() or messageview.ALL)
+    name = list_name(request.args.get("list", "").strip() or listview.ALL)
     if not text:
         abort(400, description="empty search: give ?q=QUERY")
     page, per_page = _page_args()
-    if not messageview.list_exists(db(), viewer(), name):
+    if not listview.list_exists(db(), viewer(), name):
         abort(404, description=f"there is no list named {name!r} here")
     try:
         outcome = run_search(db(), settings(), viewer(), text, name, page, per_page)
@@ -123,7 +123,7 @@ def search() -> Any:
     return jsonify({"total": outcome.total,
                     "results": [apijson.summary_json(r) for r in outcome.records],
                     "next": _next_url(page, per_page, outcome.total > page * per_page, q=text,
-                                      list=name if name != messageview.ALL else "")})
+                                      list=name if name != listview.ALL else "")})
 
 
 def _json_state() -> changes.ChangeRequest:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from listarchive.access import embargo
-from listarchive.archive import messageview
+from listarchive.archive import listview, messageview
 from listarchive.archive.messageview import MessageRecord
 from listarchive.errors import QueryError
 from listarchive.mail.msgids import BadMsgid, quote_msgid
@@ -35,14 +35,14 @@ def message_url(list_: str, msgid: str, suffix: str = "/") -> str:
 
 def home_list(record: MessageRecord, current: str) -> str:
     """The list a link to ``record`` should use: the current one if it carries it."""
-    if current == messageview.ALL or current in record.lists:
+    if current == listview.ALL or current in record.lists:
         return current
-    return record.lists[0] if record.lists else messageview.ALL
+    return record.lists[0] if record.lists else listview.ALL
 
 
 @bp.route("/")
 def directory() -> str:
-    return render_template("directory.html", lists=messageview.list_directory(db(), viewer()))
+    return render_template("directory.html", lists=listview.list_directory(db(), viewer()))
 
 
 @bp.route("/<name>/", methods=["GET", "HEAD", "POST"])
@@ -53,7 +53,7 @@ def list_page(name: str) -> Any:
     if request.method == "POST":
         abort(400, description="POST needs ?q=QUERY&x=m (a search to download as mbox)")
     page = int_arg("page", 1)
-    index = messageview.list_index(db(), viewer(), name, page, PER_PAGE, before=time_arg())
+    index = listview.list_index(db(), viewer(), name, page, PER_PAGE, before=time_arg())
     if index is None:
         abort(404, description=f"there is no list named {name!r} here")
     badges = patchview.message_badges(db(), viewer(), [t.root_msgid for t in index.threads])
@@ -67,7 +67,7 @@ def search_page(name: str) -> Any:
         abort(400, description="?x= must be m (mbox), A (Atom) or empty")
     if mode == "m" and request.method != "POST":
         abort(405, description="the mbox of a search is downloaded with POST (as lore does)")
-    if not messageview.list_exists(db(), viewer(), name):
+    if not listview.list_exists(db(), viewer(), name):
         abort(404, description=f"there is no list named {name!r} here")
     if not text:
         abort(400, description="empty search: give ?q=QUERY")
@@ -126,7 +126,7 @@ def short_redirect(rest: str) -> Any:
     record = messageview.find_message(db(), viewer(), path.msgid)
     if record is None:
         return not_found(path.msgid, "all")
-    target = record.lists[0] if record.lists else messageview.ALL
+    target = record.lists[0] if record.lists else listview.ALL
     suffix = path.suffix if path.suffix not in ("", "/T", "/t") else path.suffix + "/"
     return redirect(absolute(message_url(target, record.msgid, suffix)), 302)
 
@@ -152,13 +152,13 @@ def not_found(msgid: str, name: str) -> tuple[str, int]:
 @bp.route("/<name>/<path:rest>", methods=["GET", "HEAD"])
 def message_dispatch(name: str, rest: str) -> Any:
     name = list_name(name)
-    if not messageview.list_exists(db(), viewer(), name):
+    if not listview.list_exists(db(), viewer(), name):
         abort(404, description=f"there is no list named {name!r} here")
     path = _message_path(name)
     record = messageview.find_message(db(), viewer(), path.msgid)
     if record is None:
         return not_found(path.msgid, name)
-    if name != messageview.ALL and name not in record.lists:
+    if name != listview.ALL and name not in record.lists:
         # Known, but archived on another list: send the reader (and b4) where it lives.
         return redirect(absolute(message_url(home_list(record, name), record.msgid,
                                              path.suffix or "/")), 302)

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from listarchive.archive import messageview
+from listarchive.archive import listview
 from listarchive.archive.models import User
 from listarchive.mail.msgids import quote_msgid
 from listarchive.review import changes, patchview, patchwork
@@ -70,7 +70,7 @@ def _user(u: PersonRef | None) -> dict[str, Any] | None:
 
 
 def _archive(project: ProjectRef | None, msgid: str) -> str:
-    return absolute(f"/{project.name if project else messageview.ALL}/{quote_msgid(msgid)}/")
+    return absolute(f"/{project.name if project else listview.ALL}/{quote_msgid(msgid)}/")
 
 
 def _series_ref(s: SubmissionRef, version: int) -> dict[str, Any]:
@@ -141,7 +141,7 @@ def _paged(items: list[dict[str, Any]], page: int, per_page: int, has_next: bool
 
 
 def _page_args() -> tuple[int, int]:
-    return int_arg("page", 1), int_arg("per_page", PER_PAGE, high=messageview.MAX_PER_PAGE)
+    return int_arg("page", 1), int_arg("per_page", PER_PAGE, high=listview.MAX_PER_PAGE)
 
 
 def _moment(name: str) -> datetime | None:

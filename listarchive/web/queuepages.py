@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template
 
-from listarchive.archive import messageview
+from listarchive.archive import listview
 from listarchive.clock import utcnow
 from listarchive.review import queues
 from listarchive.review.states import STATES
@@ -44,7 +44,7 @@ def list_queue(name: str) -> Any:
 def subsystem_queue(slug: str) -> Any:
     slug = subsystem_slug(slug)
     return _render_queue(queues.QueueScope(subsystem=slug), f"/s/{slug}/queue/",
-                         messageview.ALL)
+                         listview.ALL)
 
 
 @bp.route("/queue/", methods=["GET", "HEAD"])
@@ -52,4 +52,4 @@ def my_queue() -> Any:
     user = current_user()
     if user is None:
         return redirect("/login?next=/queue/", 303)
-    return _render_queue(queues.QueueScope(user_id=user.id), "/queue/", messageview.ALL)
+    return _render_queue(queues.QueueScope(user_id=user.id), "/queue/", listview.ALL)

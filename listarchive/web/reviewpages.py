@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template
 
-from listarchive.archive import messageview
+from listarchive.archive import listview
 from listarchive.mail.msgids import quote_msgid
 from listarchive.review import amready, changes, history, patchview, seriesview
 from listarchive.review.states import STATES
@@ -105,4 +105,4 @@ def subsystem_page(slug: str) -> Any:
     page = seriesview.subsystem_page(db(), viewer(), subsystem_slug(slug))
     if page is None:
         abort(404, description="no subsystem by that name (is MAINTAINERS imported?)")
-    return render_template("subsystem.html", page=page, name=messageview.ALL)
+    return render_template("subsystem.html", page=page, name=listview.ALL)

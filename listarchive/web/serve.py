@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from listarchive.settings import Settings
+from listarchive.web import create_app
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +19,6 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None,
     """Serve until interrupted; ``host``/``port`` override ``web.host``/``web.port``."""
     from waitress import serve as waitress_serve
 
-    from listarchive.web import create_app
 
     app = create_app(settings)
     host = host or settings.host
