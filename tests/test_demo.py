@@ -24,13 +24,8 @@ import pytest
 from ingest.sources import open_source
 from ingest.worker import run_ingest
 from listarchive.demo import list_name_for, run_demo
-from listarchive.demo.story import (
-    LIST_ID,
-    MBOX_NAME,
-    PULL_URL,
-    DemoFiles,
-    generate_demo_mbox,
-)
+from listarchive.demo.builder import LIST_ID, MBOX_NAME, PULL_URL, DemoFiles
+from listarchive.demo.story import generate_demo_mbox
 from listarchive.settings import Settings
 
 NOW = datetime(2024, 3, 21, 12, 0, tzinfo=UTC)

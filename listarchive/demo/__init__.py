@@ -18,7 +18,7 @@ from ingest.subsystems import import_maintainers
 from ingest.worker import run_ingest
 from listarchive.access.accounts import create_user, get_user
 from listarchive.archive.db import open_archive
-from listarchive.demo import story
+from listarchive.demo import builder, story
 from listarchive.errors import ConfigError
 from listarchive.review.gitscan import scan
 from listarchive.search.indexer import refresh_states
@@ -53,17 +53,17 @@ def list_name_for(path: Path) -> str:
 def demo_settings(settings: Settings) -> Settings:
     """``settings`` with the demo list declared (List-Id, address, description), unless the
     configuration already declares a list of that name."""
-    if settings.list_config(story.LIST_NAME) is not None:
+    if settings.list_config(builder.LIST_NAME) is not None:
         return settings
-    demo_list = ListConfig(name=story.LIST_NAME, list_id=story.LIST_ID,
-                           description=story.LIST_DESCRIPTION, address=story.LIST_ADDRESS)
+    demo_list = ListConfig(name=builder.LIST_NAME, list_id=builder.LIST_ID,
+                           description=builder.LIST_DESCRIPTION, address=builder.LIST_ADDRESS)
     return dataclasses.replace(settings, lists=(*settings.lists, demo_list))
 
 
-def prepare_demo(settings: Settings, out: TextIO) -> story.DemoFiles:
+def prepare_demo(settings: Settings, out: TextIO) -> builder.DemoFiles:
     """The generated list under ``<data_dir>/demo/``, generated only when it is not there yet."""
     target = settings.data_dir / "demo"
-    files = story.DemoFiles(mbox=target / story.MBOX_NAME,
+    files = builder.DemoFiles(mbox=target / builder.MBOX_NAME,
                                maintainers=target / "MAINTAINERS", repo=target / "repo")
     # generate_demo_mbox writes the mbox last, in one rename: if it is there, the rest is too.
     if files.mbox.is_file() and files.maintainers.is_file():
@@ -111,7 +111,7 @@ def run_demo(settings: Settings, mbox: str | None, host: str | None, port: int |
     if mbox is None:
         settings = demo_settings(settings)
         files = prepare_demo(settings, out)
-        source, list_name = files.mbox, story.LIST_NAME
+        source, list_name = files.mbox, builder.LIST_NAME
     else:
         source = Path(mbox)
         if not source.exists():

@@ -15,80 +15,32 @@ take from the clock are replaced by ones drawn from the seeded generator. The co
 mail ("Fixes: 1a2b3c4d5e6f", "commit: ..." in the maintainer's thank-you) are the repository's
 real ones, so ``listarchive git-scan`` on the generated repository finds the applied patches.
 
-The module reads top to bottom: the people, the toy tree, the builders that turn files into
-commits and commits into mail, and :func:`_write_story`, the three weeks themselves.
+The module reads top to bottom: the people, the toy tree, and :func:`_write_story`, the three
+weeks themselves; the builders that turn files into commits and commits into mail are
+:mod:`listarchive.demo.builder`.
 """
 
 from __future__ import annotations
 
 import gzip
-import os
-import random
-import re
 import shutil
-import string
-import subprocess
-import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
-from email import policy
-from email.header import decode_header, make_header
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
-from listarchive.errors import ListarchiveError
+from listarchive.demo.builder import (
+    ARCHIVE_URL,
+    MBOX_NAME,
+    PULL_URL,
+    DemoBuilder,
+    DemoFiles,
+    Person,
+    attribution,
+    edit,
+    excerpt,
+    sign,
+)
 from listarchive.mail.mbox import to_mboxrd
-
-LIST_NAME = "demo-devel"
-LIST_ADDRESS = "demo-devel@lists.example.org"
-LIST_ID = "demo-devel.lists.example.org"
-LIST_DESCRIPTION = "Demo driver development (generated example list)"
-ARCHIVE_URL = "https://lists.example.org"
-PULL_URL = "https://git.example.org/demo.git"
-MBOX_NAME = "demo-devel.mbox"
-SPAN_DAYS = 21
-
-# RFC 5322's hard limit rather than the 78-column default: with 78, the email package folds a
-# long Subject before its first word and sends a reply quoting an 80-column diff line as
-# quoted-printable, neither of which mutt or Thunderbird would do.
-_HEADER_POLICY = policy.default.clone(max_line_length=998)
-
-
-@dataclass(frozen=True)
-class DemoFiles:
-    mbox: Path
-    maintainers: Path
-    repo: Path
-
-
-@dataclass(frozen=True)
-class Person:
-    name: str
-    email: str
-    utc_offset: float  # hours
-    mailer: str  # "mutt", "thunderbird", "gmail", "outlook", "bot"
-
-    @property
-    def address(self) -> str:
-        return f"{self.name} <{self.email}>"
-
-    @property
-    def tz(self) -> timezone:
-        return timezone(timedelta(hours=self.utc_offset))
-
-
-@dataclass(frozen=True)
-class Mail:
-    msgid: str
-    subject: str
-    author: Person
-    date: datetime
-    body: str
-    references: tuple[str, ...]
-    raw: bytes
-
 
 MARA = Person("Mara Lindqvist", "mara.lindqvist@example.org", 1, "mutt")
 TOBIAS = Person("Tobias Reinholt", "tobias@example.com", 1, "thunderbird")
@@ -468,268 +420,6 @@ is not above it; requests below 93.75 kHz get 93.75 kHz.
 """
 
 
-def _edit(text: str, old: str, new: str) -> str:
-    if text.count(old) != 1:
-        raise ValueError(f"demo tree edit does not match exactly once: {old[:40]!r}")
-    return text.replace(old, new)
-
-
-def _sign(body: str, *people: Person, trailers: Sequence[str] = ()) -> str:
-    lines = [*trailers, *(f"Signed-off-by: {p.address}" for p in people)]
-    return body.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
-
-
-# --- quoting helpers for replies ------------------------------------------------------------------
-
-
-def quoted(text: str) -> str:
-    """Quote text the way mutt and Thunderbird do: ``> `` before each line, ``>`` on blanks."""
-    return "\n".join(f"> {line}" if line else ">" for line in text.strip("\n").split("\n"))
-
-
-def attribution(parent: Mail) -> str:
-    return f"On {format_datetime(parent.date)}, {parent.author.name} wrote:"
-
-
-def excerpt(parent: Mail, marker: str, before: int = 0, after: int = 0) -> str:
-    """The quoted lines of ``parent``'s body around the first line containing ``marker``.
-
-    Quoting the real text (rather than a copy written by hand) keeps review comments attached to
-    lines that exist in the diff, the way a reviewer's mailer would quote them.
-    """
-    lines = parent.body.split("\n")
-    for i, line in enumerate(lines):
-        if marker in line:
-            return quoted("\n".join(lines[max(0, i - before):i + after + 1]))
-    raise ValueError(f"demo reply quotes {marker!r}, which {parent.msgid} does not contain")
-
-
-# --- git and mail builders ------------------------------------------------------------------------
-
-
-class DemoBuilder:
-    """The repository and the mail of one generated list, built step by step."""
-
-    def __init__(self, repo: Path, seed: int, now: datetime) -> None:
-        self.repo = repo
-        self.rng = random.Random(seed)
-        # Midnight UTC, so that "hour" means local time of day whatever ``now`` is.
-        self.start = (now.astimezone(UTC) - timedelta(days=SPAN_DAYS)).replace(
-            hour=0, minute=0, second=0, microsecond=0)
-        self.mails: list[Mail] = []
-
-    # time and identifiers
-
-    def at(self, day: float, hour: float, who: Person, after: Mail | None = None) -> datetime:
-        """Around ``hour`` o'clock in ``who``'s zone on the ``day``-th day of the three weeks,
-        jittered; never before ``after`` (a reply cannot predate what it answers)."""
-        when = self.start + timedelta(days=day, hours=hour - who.utc_offset,
-                                      minutes=self.rng.randint(0, 45),
-                                      seconds=self.rng.randint(0, 59))
-        if after is not None and when <= after.date:
-            when = after.date.astimezone(UTC) + timedelta(minutes=self.rng.randint(3, 40))
-        return when.astimezone(who.tz)
-
-    def token(self, n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
-        return "".join(self.rng.choice(alphabet) for _ in range(n))
-
-    def msgid(self, who: Person, when: datetime) -> str:
-        domain = who.email.split("@", 1)[1]
-        if who.mailer == "thunderbird":
-            h = self.token(32, "0123456789abcdef")
-            return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}@{domain}"
-        if who.mailer == "gmail":
-            return f"CA+{self.token(40)}@mail.example.com"
-        if who.mailer == "outlook":
-            return f"{self.token(20, string.ascii_uppercase + string.digits)}@mx.corp.example.com"
-        if who.mailer == "bot":
-            return f"{when.astimezone(UTC):%Y%m%d%H%M}.robot-{self.token(6).lower()}@{domain}"
-        return f"{when.astimezone(UTC):%Y%m%d%H%M%S}.{self.token(12)}@{domain}"
-
-    # git
-
-    def git(self, *args: str, who: Person | None = None, when: datetime | None = None,
-            stdin: bytes | None = None) -> str:
-        env = _git_env(who or MARA, when or self.start - timedelta(days=60))
-        try:
-            done = subprocess.run(["git", *args], cwd=self.repo, env=env, input=stdin,
-                                  capture_output=True, check=False)
-        except FileNotFoundError as exc:
-            raise ListarchiveError("the demo list is generated with git, which is not "
-                                   "installed (or not on the PATH)") from exc
-        if done.returncode:
-            raise ListarchiveError(f"generating the demo list: git {' '.join(args)} failed: "
-                                   f"{done.stderr.decode(errors='replace').strip()}")
-        return done.stdout.decode()
-
-    def commit(self, who: Person, when: datetime, message: str,
-               files: dict[str, str]) -> str:
-        for path, text in files.items():
-            target = self.repo / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        self.git("add", "-A", who=who, when=when)
-        self.git("commit", "-q", "-F", "-", who=who, when=when, stdin=message.encode())
-        return self.git("rev-parse", "HEAD").strip()
-
-    def read(self, path: str) -> str:
-        return (self.repo / path).read_text(encoding="utf-8")
-
-    def format_patch(self, rev_range: str, who: Person, when: datetime,
-                     *options: str) -> list[bytes]:
-        """``git format-patch`` output files, oldest first, as bytes."""
-        with tempfile.TemporaryDirectory(prefix="demo-patches-") as out:
-            self.git("format-patch", "-q", "--thread=shallow", "--no-signature", "-o", out,
-                     *options, rev_range, who=who, when=when)
-            return [p.read_bytes() for p in sorted(Path(out).iterdir())]
-
-    # mail
-
-    def _record(self, msgid: str, subject: str, who: Person, when: datetime, body: str,
-                refs: tuple[str, ...], raw: bytes) -> Mail:
-        mail = Mail(msgid, subject, who, when, body, refs, raw)
-        self.mails.append(mail)
-        return mail
-
-    def send_patches(self, files: list[bytes], who: Person, when: datetime, slug: str,
-                     version: int, cc: Sequence[Person], extra_cover: str = "",
-                     in_reply_to: Mail | None = None) -> list[Mail]:
-        """Mail ``git format-patch`` output as b4 would: b4-style Message-IDs, shallow
-        threading under the first mail, one second between Dates, the list in To."""
-        stamp = f"{when.astimezone(UTC):%Y%m%d}"
-        tail = self.token(12, "0123456789abcdef")
-        # b4 numbers a cover letter 0 and a lone patch 1, as in its subjects.
-        first = 0 if len(files) > 1 else 1
-        ids = [f"{stamp}-{slug}-v{version}-{i}-{tail}@{who.email.split('@')[1]}"
-               for i in range(first, first + len(files))]
-        sent = []
-        for i, raw in enumerate(files):
-            head, _, body_b = raw.partition(b"\n\n")
-            body = body_b.decode("utf-8")
-            if i == 0 and extra_cover:
-                body = body.rstrip("\n") + "\n" + extra_cover
-            refs: tuple[str, ...] = ()
-            if in_reply_to is not None:
-                refs = (*in_reply_to.references, in_reply_to.msgid)
-            if i > 0:
-                refs = (*refs, ids[0])
-            date = when + timedelta(seconds=i)
-            headers = {
-                "Date": format_datetime(date),
-                "Message-ID": f"<{ids[i]}>",
-                "To": LIST_ADDRESS,
-                "Cc": ", ".join(formataddr((p.name, p.email)) for p in cc),
-                "List-Id": f"<{LIST_ID}>",
-                "X-Mailer": "b4 0.13.0",
-            }
-            if refs:
-                headers["In-Reply-To"] = f"<{refs[-1]}>"
-                headers["References"] = " ".join(f"<{r}>" for r in refs)
-            head_out = _replace_headers(head, headers)
-            subject = _header_value(head_out, "Subject")
-            sent.append(self._record(ids[i], subject, who, date, body, refs,
-                                     head_out + b"\n\n" + body.encode("utf-8")))
-        return sent
-
-    def post(self, who: Person, when: datetime, subject: str, body: str,
-             parent: Mail | None = None, cc: Sequence[Person] = (),
-             html: str | None = None,
-             attachments: Sequence[tuple[str, str, bytes]] = ()) -> Mail:
-        """A mail written in a mail client: plain text (or HTML only), maybe attachments."""
-        msg = EmailMessage(policy=_HEADER_POLICY)
-        msg["From"] = formataddr((who.name, who.email))
-        msg["To"] = LIST_ADDRESS
-        if cc:
-            msg["Cc"] = ", ".join(formataddr((p.name, p.email)) for p in cc)
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(when)
-        msgid = self.msgid(who, when)
-        msg["Message-ID"] = f"<{msgid}>"
-        refs: tuple[str, ...] = ()
-        if parent is not None:
-            refs = (*parent.references, parent.msgid)
-            msg["In-Reply-To"] = f"<{parent.msgid}>"
-            msg["References"] = " ".join(f"<{r}>" for r in refs)
-        msg["List-Id"] = f"<{LIST_ID}>"
-        agent = {"mutt": ("User-Agent", "NeoMutt/20231103"),
-                 "thunderbird": ("User-Agent", "Mozilla Thunderbird"),
-                 "outlook": ("X-Mailer", "Microsoft Outlook 16.0"),
-                 "bot": ("X-Mailer", "demo-build-robot 2.1")}.get(who.mailer)
-        if agent is not None:
-            msg[agent[0]] = agent[1]
-        if html is not None:
-            msg.set_content(html, subtype="html")
-        else:
-            msg.set_content(body)
-        for filename, ctype, data in attachments:
-            maintype, subtype = ctype.split("/")
-            if maintype == "text":
-                msg.add_attachment(data.decode("utf-8"), subtype=subtype, filename=filename)
-            else:
-                msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-        if attachments:
-            # The email package draws boundaries from the global random generator.
-            msg.set_boundary(f"------------{self.token(24)}")
-        return self._record(msgid, subject, who, when, body, refs, msg.as_bytes())
-
-    def reply(self, parent: Mail, who: Person, day: float, hour: float, body: str,
-              cc: Sequence[Person] = (), html: str | None = None) -> Mail:
-        subject = parent.subject if parent.subject.startswith("Re:") else f"Re: {parent.subject}"
-        return self.post(who, self.at(day, hour, who, after=parent), subject, body, parent,
-                         cc=cc, html=html)
-
-    def mbox(self) -> bytes:
-        # Arrival order: the list delivers by date; ties keep the order they were written in.
-        order = sorted(range(len(self.mails)), key=lambda i: (self.mails[i].date, i))
-        return b"".join(to_mboxrd(self.mails[i].raw) for i in order)
-
-
-def _git_env(who: Person, when: datetime) -> dict[str, str]:
-    stamp = f"{int(when.timestamp())} {when.strftime('%z') or '+0000'}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update({
-        "GIT_AUTHOR_NAME": who.name, "GIT_AUTHOR_EMAIL": who.email, "GIT_AUTHOR_DATE": stamp,
-        "GIT_COMMITTER_NAME": who.name, "GIT_COMMITTER_EMAIL": who.email,
-        "GIT_COMMITTER_DATE": stamp,
-        # The user's ~/.gitconfig could sign commits, add a format.signature or change the
-        # default branch; the demo must come out the same on every machine.
-        "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-        "LC_ALL": "C", "TZ": "UTC",
-    })
-    return env
-
-
-def _replace_headers(head: bytes, values: dict[str, str]) -> bytes:
-    """Drop the mbox ``From `` line and the named header fields (with their continuation lines)
-    from a header block, then append the new values; every other field keeps its bytes."""
-    wanted = {name.lower() for name in values}
-    out: list[bytes] = []
-    skipping = False
-    for line in head.split(b"\n"):
-        if line.startswith(b"From ") and not out:
-            continue
-        if line[:1] in (b" ", b"\t"):
-            if not skipping:
-                out.append(line)
-            continue
-        name = line.split(b":", 1)[0].decode("ascii", "replace").lower()
-        skipping = name in wanted
-        if not skipping:
-            out.append(line)
-    for name, value in values.items():
-        if value:
-            out.append(f"{name}: {value}".encode("ascii"))
-    return b"\n".join(out)
-
-
-def _header_value(head: bytes, name: str) -> str:
-    unfolded = re.sub(rb"\n[ \t]+", b" ", head).decode("ascii", "replace")
-    found = re.search(rf"^{re.escape(name)}:[ \t]*(.*)$", unfolded, re.M | re.I)
-    if found is None:
-        return ""
-    return str(make_header(decode_header(found.group(1))))
-
-
 def generate_demo_mbox(target: Path, seed: int = 1, now: datetime | None = None) -> DemoFiles:
     """Write ``demo-devel.mbox``, ``MAINTAINERS`` and the git repository ``repo/`` to ``target``.
 
@@ -746,7 +436,7 @@ def generate_demo_mbox(target: Path, seed: int = 1, now: datetime | None = None)
     if repo.exists():
         shutil.rmtree(repo)
     repo.mkdir()
-    builder = DemoBuilder(repo, seed, now)
+    builder = DemoBuilder(repo, seed, now, keeper=MARA)
     builder.git("init", "-q", "-b", "main")
     _write_story(builder)
     maintainers = target / "MAINTAINERS"
@@ -831,10 +521,10 @@ def _write_story(b: DemoBuilder) -> None:
     day0 = b.start
 
     # The tree as it was before the three weeks.
-    b.commit(MARA, day0 - timedelta(days=60), _sign(
+    b.commit(MARA, day0 - timedelta(days=60), sign(
         "Add the demo tree\n\nTwo toy drivers, their documentation and a MAINTAINERS file.",
         MARA), dict(TREE))
-    gpio_irq = _edit(_edit(_edit(_edit(_edit(GPIO_C,
+    gpio_irq = edit(edit(edit(edit(edit(GPIO_C,
         "#define DEMO_GPIO_NLINES\t8\n", "#define DEMO_GPIO_IRQ_MASK\t0x08\n"
         "#define DEMO_GPIO_NLINES\t8\n"),
         "#include <linux/gpio/driver.h>\n",
@@ -845,11 +535,11 @@ def _write_story(b: DemoBuilder) -> None:
         "\tdg->gc.set = demo_gpio_set;\n\n\tgirq = &dg->gc.irq;\n"
         "\tgpio_irq_chip_set_chip(girq, &demo_gpio_irq_chip);\n"
         "\tgirq->handler = handle_level_irq;\n\tgirq->default_type = IRQ_TYPE_NONE;\n")
-    irq_commit = b.commit(DANIEL, day0 - timedelta(days=41), _sign(
+    irq_commit = b.commit(DANIEL, day0 - timedelta(days=41), sign(
         "gpio: demo: add interrupt support\n\nEvery line of the demo bank can raise a level "
         "interrupt; expose them\nthrough a GPIO irqchip so that the user button can wake the "
         "board.", DANIEL), {GPIO: gpio_irq})
-    base = b.commit(GRACE, day0 - timedelta(days=30), _sign(
+    base = b.commit(GRACE, day0 - timedelta(days=30), sign(
         "README: say where the documentation lives", GRACE),
         {"README": TREE["README"] + "\nDriver documentation: Documentation/driver-api/.\n"})
 
@@ -951,7 +641,7 @@ Daniel
     change_id = f"{day0 + timedelta(days=1):%Y%m%d}-clk-demo-rate-{b.token(12, '0123456789abcdef')}"
     sent_v1 = b.at(1, 9, TOBIAS)
     b.git("checkout", "-q", "-b", "clk-rate-v1", base)
-    clk1 = _edit(_edit(_edit(CLK_C,
+    clk1 = edit(edit(edit(CLK_C,
         "#define DEMO_CLK_DIV_MASK\tGENMASK(7, 0)\n",
         "#define DEMO_CLK_DIV_MASK\tGENMASK(7, 0)\n#define DEMO_CLK_MAX_DIV\t256U\n"),
         "static const struct clk_ops demo_clk_ops = {", ROUND_RATE),
@@ -961,20 +651,20 @@ Daniel
             "but the driver has no\nround_rate callback, so clk_round_rate() returns whatever "
             "the consumer\nasked for and callers cannot know the rate they will get.\n\n"
             "Report the rate the divider can actually produce.")
-    b.commit(TOBIAS, sent_v1 - timedelta(hours=3), _sign(msg1, TOBIAS), {CLK: clk1})
+    b.commit(TOBIAS, sent_v1 - timedelta(hours=3), sign(msg1, TOBIAS), {CLK: clk1})
 
     def with_set_rate(text: str, impl: str) -> str:
-        return _edit(_edit(text, "static const struct clk_ops demo_clk_ops = {", impl),
+        return edit(edit(text, "static const struct clk_ops demo_clk_ops = {", impl),
                      "\t.round_rate = demo_clk_round_rate,\n",
                      "\t.round_rate = demo_clk_round_rate,\n\t.set_rate = demo_clk_set_rate,\n")
 
     msg2 = ("clk: demo: implement set_rate\n\nProgram the divider so that consumers can change "
             "the output rate.\nThe register holds the divider minus one.")
-    b.commit(TOBIAS, sent_v1 - timedelta(hours=2), _sign(msg2, TOBIAS),
+    b.commit(TOBIAS, sent_v1 - timedelta(hours=2), sign(msg2, TOBIAS),
              {CLK: with_set_rate(clk1, SET_RATE_V1)})
     msg3 = ("Documentation: clk: describe the demo clock's rate range\n\nNow that the rate can "
             "be changed, say which rates the divider supports\nand how requests are rounded.")
-    b.commit(TOBIAS, sent_v1 - timedelta(hours=1), _sign(msg3, TOBIAS),
+    b.commit(TOBIAS, sent_v1 - timedelta(hours=1), sign(msg3, TOBIAS),
              {CLK_DOC_PATH: CLK_DOC + RATE_DOC_V1})
     cover_v1 = ("clk: demo: support rate changes\n\nThe demo clock can gate its output but not "
                 "change its rate, although the\nhardware has an 8-bit divider. This series adds "
@@ -1059,7 +749,7 @@ Tobias
 
     # --- an RFC with a build robot's report
     b.git("checkout", "-q", "-b", "gpio-mmio-rfc", base)
-    rfc_c = _edit(_edit(_edit(_cut(gpio_irq, "static int demo_gpio_get(",
+    rfc_c = edit(edit(edit(_cut(gpio_irq, "static int demo_gpio_get(",
                                     "static void demo_gpio_irq_mask("),
         "\tdg->gc.get = demo_gpio_get;\n\tdg->gc.set = demo_gpio_set;\n", ""),
         "\tstruct demo_gpio *dg;\n", "\tstruct demo_gpio *dg;\n\tint ret;\n"),
@@ -1067,7 +757,7 @@ Tobias
         "\tret = bgpio_init(&dg->gc, dev, 4, dg->base + DEMO_GPIO_DATA, NULL, NULL,\n"
         "\t\t\t dg->base + DEMO_GPIO_DIR, NULL, 0);\n\tdg->gc.label = dev_name(dev);\n")
     sent_rfc = b.at(5, 10, HIROSHI)
-    b.commit(HIROSHI, sent_rfc - timedelta(hours=1), _sign(
+    b.commit(HIROSHI, sent_rfc - timedelta(hours=1), sign(
         "gpio: demo: use the generic MMIO GPIO helpers\n\nThe get and set callbacks are what "
         "bgpio_init() provides for a bank\nwith one data and one direction register. Use it "
         "and drop our copies.", HIROSHI), {GPIO: rfc_c})
@@ -1174,7 +864,7 @@ Elena
 """)
     b.git("checkout", "-q", "-b", "gpio-irq-fix", base)
     sent_fix = b.at(7, 10, SAMIR)
-    fix_msg = _sign(
+    fix_msg = sign(
         "gpio: demo: fix off-by-one in the interrupt mask check\n\nThe bank has "
         "DEMO_GPIO_NLINES lines numbered from 0, but\ndemo_gpio_irq_mask() only rejects hwirq "
         "values above the count, so\nmasking hwirq 8 sets bit 8 of the mask register. That bit "
@@ -1183,7 +873,7 @@ Elena
                          f"Reported-by: {ELENA.address}",
                          f"Closes: {ARCHIVE_URL}/r/{bug.msgid}"])
     b.commit(SAMIR, sent_fix - timedelta(minutes=40), fix_msg,
-             {GPIO: _edit(gpio_irq, "\tif (hwirq > DEMO_GPIO_NLINES)",
+             {GPIO: edit(gpio_irq, "\tif (hwirq > DEMO_GPIO_NLINES)",
                           "\tif (hwirq >= DEMO_GPIO_NLINES)")})
     (fix,) = b.send_patches(b.format_patch("-1", SAMIR, sent_fix, f"--base={base}"),
                             SAMIR, sent_fix, "gpio-demo-irq-mask", 1, [DANIEL, ELENA])
@@ -1205,9 +895,9 @@ Daniel
 """)
     b.git("checkout", "-q", "-b", "gpio-typo", base)
     sent_typo = b.at(8, 11, LUKASZ)
-    b.commit(LUKASZ, sent_typo - timedelta(minutes=20), _sign(
+    b.commit(LUKASZ, sent_typo - timedelta(minutes=20), sign(
         "gpio: demo: fix a typo in the header comment", LUKASZ),
-        {GPIO: _edit(gpio_irq, "registres", "registers")})
+        {GPIO: edit(gpio_irq, "registres", "registers")})
     (typo,) = b.send_patches(b.format_patch("-1", LUKASZ, sent_typo), LUKASZ, sent_typo,
                              "gpio-demo-typo", 1, [DANIEL])
     b.reply(typo, DANIEL, 9, 8, f"""\
@@ -1291,13 +981,13 @@ Daniel
     sent_v2 = b.at(11, 8, TOBIAS)
     b.git("checkout", "-q", "-b", "clk-rate-v2", base)
     b.commit(TOBIAS, sent_v2 - timedelta(hours=3),
-             _sign(msg1, TOBIAS, trailers=[f"Reviewed-by: {PRIYA.address}"]), {CLK: clk1})
-    b.commit(TOBIAS, sent_v2 - timedelta(hours=2), _sign(
+             sign(msg1, TOBIAS, trailers=[f"Reviewed-by: {PRIYA.address}"]), {CLK: clk1})
+    b.commit(TOBIAS, sent_v2 - timedelta(hours=2), sign(
         msg2 + "\nClamp the divider to what the hardware supports and keep the reserved\n"
         "upper bits of the register as they are.", TOBIAS),
         {CLK: with_set_rate(clk1, SET_RATE_V2)})
     b.commit(TOBIAS, sent_v2 - timedelta(hours=1),
-             _sign(msg3, TOBIAS, trailers=[f"Acked-by: {GRACE.address}"]),
+             sign(msg3, TOBIAS, trailers=[f"Acked-by: {GRACE.address}"]),
              {CLK_DOC_PATH: CLK_DOC + RATE_DOC_V2})
     b.git("config", "branch.clk-rate-v2.description", cover_v1 + (
         "\n---\nChanges in v2:\n- 2/3: clamp the divider and preserve the reserved bits "
@@ -1346,10 +1036,10 @@ Acked-by: {GRACE.address}
     # --- a MAINTAINERS update
     b.git("checkout", "-q", "-b", "maintainers-reviewer", base)
     sent_maint = b.at(13, 9, PRIYA)
-    b.commit(PRIYA, sent_maint - timedelta(minutes=30), _sign(
+    b.commit(PRIYA, sent_maint - timedelta(minutes=30), sign(
         "MAINTAINERS: add myself as a reviewer for the demo clock driver\n\nI have been "
         "reviewing most demo clock patches for a while; make sure\nthat they reach me.",
-        PRIYA), {"MAINTAINERS": _edit(
+        PRIYA), {"MAINTAINERS": edit(
             MAINTAINERS_V1, f"CLOCK DEMO DRIVER\nM:\t{MARA.address}\n",
             f"CLOCK DEMO DRIVER\nM:\t{MARA.address}\nR:\t{PRIYA.address}\n")})
     (maint,) = b.send_patches(b.format_patch("-1", PRIYA, sent_maint), PRIYA, sent_maint,
