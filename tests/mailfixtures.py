@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,3 +92,23 @@ class Site:
     settings: object
     app: object
     has_corpus: bool
+
+
+_FORMAT_PATCH_MSGID = re.compile(rb"<([0-9a-f]{40}|cover)\.\d+\.git\.")
+_SUBJECT_HERE = b"*** SUBJECT HERE ***"
+
+
+def format_patch(git_: Callable[..., str], repo: Path, out: Path, *args: str) -> list[bytes]:
+    """The mails of ``git format-patch --thread --cover-letter`` as bytes, made reproducible.
+
+    git writes Message-IDs as ``<commit or "cover">.<seconds since the epoch>.git.<committer>``:
+    the wall-clock second is replaced by the output directory's name (``v1``, ``v2``, ``rfc``),
+    so that two runs give the same mail and an unchanged patch sent again in a reroll gets an id
+    of its own. The cover letter's placeholder subject becomes ``clk: steps`` (``clk: an idea``
+    for an ``rfc`` directory: another piece of work, not a revision of the steps).
+    """
+    git_(repo, "format-patch", "-q", "--thread", "--cover-letter", "-o", str(out), *args)
+    subject = b"clk: an idea" if out.name == "rfc" else b"clk: steps"
+    tag = rb"<\1." + out.name.encode() + rb".git."
+    return [_FORMAT_PATCH_MSGID.sub(tag, p.read_bytes().replace(_SUBJECT_HERE, subject))
+            for p in sorted(out.glob("*.patch"))]

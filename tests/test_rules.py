@@ -38,13 +38,7 @@ def msgid_of(data: bytes) -> str:
 
 
 def send(repo: Path, out: Path, *args: str) -> list[bytes]:
-    """The mails of ``git format-patch``; format-patch's Message-IDs are commit id + time, so
-    the output directory's name goes in too (an unchanged patch re-sent within one second would
-    otherwise reuse its Message-ID)."""
-    git(repo, "format-patch", "-q", "--thread", "--cover-letter", "-o", str(out), *args)
-    tag = f".{out.name}.git.".encode()
-    return [p.read_bytes().replace(b"*** SUBJECT HERE ***", b"clk: steps").replace(b".git.", tag)
-            for p in sorted(out.glob("*.patch"))]
+    return mailfixtures.format_patch(git, repo, out, *args)
 
 
 @pytest.fixture

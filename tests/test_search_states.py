@@ -42,13 +42,10 @@ git = mailfixtures.dev_git
 
 
 def send(repo: Path, out: Path, *args: str) -> Path:
-    """``git format-patch`` into one mbox (Message-IDs made unique per output directory)."""
-    git(repo, "format-patch", "-q", "--thread", "--cover-letter", "-o", str(out), *args)
-    tag = f".{out.name}.git.".encode()
+    """``git format-patch`` into one mbox (see :func:`mailfixtures.format_patch`)."""
     mbox = out.with_suffix(".mbox")
-    mbox.write_bytes(b"".join(
-        p.read_bytes().replace(b"*** SUBJECT HERE ***", b"clk: steps").replace(b".git.", tag)
-        .rstrip(b"\n") + b"\n\n" for p in sorted(out.glob("*.patch"))))
+    mbox.write_bytes(b"".join(mail.rstrip(b"\n") + b"\n\n"
+                              for mail in mailfixtures.format_patch(git, repo, out, *args)))
     return mbox
 
 
