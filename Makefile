@@ -2,31 +2,31 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 MBOX ?=
 SIZE ?= default
 
 .PHONY: demo test bench install lint clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# One stamp per set of extras: `make demo` installs only what the archive needs to run.
+$(VENV)/.installed-%: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,bench]'
-	touch $(STAMP)
+	$(BIN)/pip install -q -e '.$(if $(filter base,$*),,[$*])'
+	touch $@
 
-install: $(STAMP)
+install: $(VENV)/.installed-dev
 
-demo: $(STAMP)
+demo: $(VENV)/.installed-base
 	$(BIN)/listarchive demo $(if $(MBOX),--mbox $(MBOX),)
 
-lint: $(STAMP)
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check listarchive ingest tests bench
 	$(BIN)/mypy listarchive ingest
 
-test: $(STAMP) lint
+test: $(VENV)/.installed-dev lint
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-bench $(VENV)/.installed-dev
 	$(BIN)/python -m bench --size $(SIZE)
 
 clean:

@@ -200,10 +200,10 @@ def _add_memberships(session: Session, memberships: dict[str, set[int]],
     wanted = {(ids[m], lst) for m, lists in memberships.items() if m in ids for lst in lists}
     have: set[tuple[int, int]] = set()
     pks = sorted({pk for pk, _ in wanted})
-    for part in chunked(pks):
+    for pk_part in chunked(pks):
         have.update((m, lst) for m, lst in session.execute(
             select(MessageList.message_id, MessageList.list_id)
-            .where(MessageList.message_id.in_(part))).all())
+            .where(MessageList.message_id.in_(pk_part))).all())
     missing = sorted(wanted - have)
     if missing:
         session.execute(insert(MessageList),
@@ -246,8 +246,9 @@ def link_threads(session: Session, facts: Sequence[tuple[int, str, Sequence[str]
     if new_nodes:
         session.execute(insert(Node), new_nodes)
     for tid, pks in assign.items():
-        for part in chunked(pks):
-            session.execute(update(Message).where(Message.id.in_(part)).values(thread_id=tid))
+        for pk_part in chunked(pks):
+            session.execute(update(Message).where(Message.id.in_(pk_part))
+                            .values(thread_id=tid))
     return touched
 
 

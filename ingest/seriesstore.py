@@ -143,11 +143,11 @@ def regroup(session: Session, senders: Iterable[str]) -> set[int]:
             select(Patch.msgid, Patch.id).where(Patch.msgid.in_(part))).all())
     old = [sid for (sid,) in session.execute(select(Series.id)
                                              .where(Series.sender_email.in_(senders))).all()]
-    for part in chunked(old):
-        session.execute(update(Patch).where(Patch.series_id.in_(part)).values(series_id=None))
-        session.execute(delete(SeriesRevision).where(SeriesRevision.older_id.in_(part)))
-        session.execute(delete(SeriesRevision).where(SeriesRevision.newer_id.in_(part)))
-        session.execute(delete(Series).where(Series.id.in_(part)))
+    for ids in chunked(old):
+        session.execute(update(Patch).where(Patch.series_id.in_(ids)).values(series_id=None))
+        session.execute(delete(SeriesRevision).where(SeriesRevision.older_id.in_(ids)))
+        session.execute(delete(SeriesRevision).where(SeriesRevision.newer_id.in_(ids)))
+        session.execute(delete(Series).where(Series.id.in_(ids)))
     rows = [_series_row(g, pk_of, by_msgid) for g in groups if g.anchor in pk_of]
     if rows:
         session.execute(insert(Series), rows)
@@ -157,8 +157,8 @@ def regroup(session: Session, senders: Iterable[str]) -> set[int]:
         members = [pk_of[m] for _, m in g.patches if m in pk_of]
         if g.cover and g.cover in pk_of:
             members.append(pk_of[g.cover])
-        for part in chunked(members):
-            session.execute(update(Patch).where(Patch.id.in_(part))
+        for ids in chunked(members):
+            session.execute(update(Patch).where(Patch.id.in_(ids))
                             .values(series_id=pk_of[g.anchor]))
     revisions = {(pk_of[a], pk_of[b]): why for a, b, why in link_revisions(groups, by_msgid)
                  if a in pk_of and b in pk_of}

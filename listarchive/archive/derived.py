@@ -65,7 +65,7 @@ def fill_series_subsystems(engine: Engine) -> None:
                 SeriesSubsystem.subsystem_id == links.c.subsystem_id)))))
 
 
-def trailer_anchors(thread_ids: Sequence[int]) -> Select[tuple[int, str]]:
+def trailer_anchors(thread_ids: Sequence[int]) -> Select[int, str]:
     """(trailer id, anchor Message-ID) of the trailers given in these threads: the nearest
     patch, cover letter or pull request up the reply chain from each trailer's target.
 
@@ -74,7 +74,7 @@ def trailer_anchors(thread_ids: Sequence[int]) -> Select[tuple[int, str]]:
     :data:`ANCHOR_DEPTH` steps (a cycle of References). Trailers that reach no patch are absent.
     """
     parent = aliased(Message)
-    seed = (select(Trailer.id.label("trailer"), Trailer.target_msgid.label("msgid"),
+    seed: Select[int, str, int] = (select(Trailer.id.label("trailer"), Trailer.target_msgid.label("msgid"),
                    literal_column("0").label("depth"))
             .join(Message, Message.id == Trailer.message_id)
             .where(Message.thread_id.in_(thread_ids)))
@@ -111,7 +111,7 @@ def anchor_trailers(session: Session, thread_ids: Sequence[int]) -> int:
 def fill_trailer_anchors(engine: Engine) -> None:
     """Anchor the trailers of an archive made before anchors were kept."""
     with Session(engine) as session, session.begin():
-        threads = [int(t) for (t,) in session.execute(
+        threads = [t for t in session.scalars(
             select(Message.thread_id).join(Trailer, Trailer.message_id == Message.id)
-            .where(Message.thread_id.is_not(None)).distinct())]
+            .where(Message.thread_id.is_not(None)).distinct()) if t is not None]
         anchor_trailers(session, threads)
