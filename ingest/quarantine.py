@@ -31,7 +31,8 @@ def list_quarantined(settings: Settings) -> list[QuarantineRow]:
         rows = session.execute(select(Quarantined.id, Quarantined.created_at, Quarantined.raw_size,
                                       Quarantined.reason, Quarantined.source)
                                .order_by(Quarantined.id))
-        return [QuarantineRow(*row) for row in rows]
+        return [QuarantineRow(row.id, row.created_at, row.raw_size, row.reason, row.source)
+                for row in rows]
 
 
 def retry_quarantined(settings: Settings, ids: list[int] | None = None) -> tuple[int, int]:

@@ -5,7 +5,7 @@ statement SQLite refuses or 10,000 that cross the network one by one."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -25,14 +25,17 @@ def chunked(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield unique[start:start + size]
 
 
-def select_in(session: Session, query: Select[Unpack[tuple[Any, ...]]], column: InstrumentedAttribute[Any],
+AnySelect = Select[*tuple[Any, ...]]
+
+
+def select_in(session: Session, query: AnySelect, column: InstrumentedAttribute[Any],
               values: Iterable[object]) -> Iterator[Row[Any]]:
     """The rows of ``query`` with ``column IN values``, asked in chunks of :data:`CHUNK`."""
     for part in chunked(values):
         yield from session.execute(query.where(column.in_(part)))
 
 
-def scalars_in(session: Session, query: Select[Unpack[tuple[Any, ...]]], column: InstrumentedAttribute[Any],
+def scalars_in(session: Session, query: AnySelect, column: InstrumentedAttribute[Any],
                values: Iterable[object]) -> Iterator[Any]:
     """:func:`select_in` for a query of one column: its values."""
     for part in chunked(values):

@@ -175,7 +175,7 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
         query = query.order_by(func.max(ThreadList.last_date).desc(),
                                ThreadList.thread_id.desc())
     rows = session.execute(query.offset((page - 1) * per_page).limit(per_page + 1)).all()
-    tids = [int(r[0]) for r in rows[:per_page]]
+    tids = [int(r.thread_id) for r in rows[:per_page]]
     return IndexPage(summary, tuple(_thread_summaries(session, viewer, tids, ids)), page,
                      per_page, len(rows) > per_page)
 

@@ -152,11 +152,11 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
     # The page's ids and the queue's length in one pass: the scope and visibility conditions
     # are checked once per candidate series, not once for a count and again for the page (on
     # a 2,000-series subsystem queue that second pass was a third of the render).
-    window = session.execute(base.add_columns(func.count().over())
+    window = session.execute(base.add_columns(func.count().over().label("total"))
                              .order_by(Series.date, Series.id)
                              .offset((page - 1) * per_page).limit(per_page + 1)).all()
     if window:
-        total = int(window[0][1])
+        total = int(window[0].total)
     elif page > 1:  # past the end: the window has no row to carry the count
         total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     else:
@@ -166,9 +166,9 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
         .outerjoin(SeriesState, SeriesState.series_id == Series.id)
         .join(Message, Message.id == Series.id)
         .outerjoin(User, User.id == SeriesState.delegate_id)
-        .where(Series.id.in_([int(r[0]) for r in window]))
+        .where(Series.id.in_([int(r.id) for r in window]))
         .order_by(Series.date, Series.id)).all()
-    ids = [r[0].id for r in rows[:per_page]]
+    ids = [r.Series.id for r in rows[:per_page]]
     counts = series_counts(session, viewer, ids)
     sizes: dict[int, tuple[int, int, int]] = {}
     if ids:

@@ -174,8 +174,8 @@ def kept_flags(session: Session, kind: str, ids: Sequence[int]) -> dict[int, tup
     """(archived, delegate's user name) of patches or series that have a kept row."""
     table: type[PatchState] | type[SeriesState] = PatchState if kind == "patch" else SeriesState
     key = PatchState.patch_id if kind == "patch" else SeriesState.series_id
-    return {int(row[0]): (bool(row.archived), row.name or "") for row in select_in(
-        session, select(key, table.archived, User.name)
+    return {int(row.id): (bool(row.archived), row.name or "") for row in select_in(
+        session, select(key.label("id"), table.archived, User.name)
         .outerjoin(User, User.id == table.delegate_id), key, ids)}
 
 
