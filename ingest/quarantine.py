@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ingest import messagestore
+from ingest.prepare import prepare
 from ingest.sources import RawMail
-from ingest.worker import Summary, Worker, prepare
+from ingest.worker import Summary, Worker
 from listarchive.archive import rawstore
 from listarchive.archive.models import Quarantined
 from listarchive.clock import utcnow

@@ -14,22 +14,24 @@ from datetime import datetime
 from typing import BinaryIO
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from ingest import messagestore, seriesstore
+from ingest.prepare import Prepared, prepare
 from ingest.sources import RawMail, Source, open_source
 from listarchive.access.embargo import embargo_rules
 from listarchive.archive import rawstore
+from listarchive.archive.batches import select_in
 from listarchive.archive.db import open_archive
 from listarchive.archive.derived import anchor_trailers
-from listarchive.archive.models import Patch, Series, SourceState, Thread
+from listarchive.archive.models import Message, MessageList, Patch, Series, SourceState, Thread
 from listarchive.clock import utcnow
-from listarchive.errors import MalformedMessage, TemporaryFailure
-from listarchive.mail.extract import mail_facts
+from listarchive.errors import ListarchiveError, TemporaryFailure
+from listarchive.mail.extract import MailFacts, mail_facts
 from listarchive.mail.maintainers import SubsystemMatcher
-from listarchive.mail.message import ParsedMessage, parse
+from listarchive.mail.message import ParsedMessage
 from listarchive.review.rules import automatic_transitions
 from listarchive.search.indexer import catch_up
 from listarchive.settings import Settings, check_list_name
@@ -57,7 +59,6 @@ class Summary:
                 "seconds": round(self.seconds, 3)}
 
 
-
 class ListResolver:
     """Which lists a message belongs to: ``--list``, else List-Id/address of a configured list."""
 
@@ -72,6 +73,7 @@ class ListResolver:
         self.by_address = {c.address.lower(): self.ids[c.name] for c in settings.lists
                            if c.address}
         self.session = session
+        self.created: set[str] = set()  # lists made in the transaction under way
 
     def resolve(self, parsed: ParsedMessage) -> tuple[int, ...]:
         if self.forced is not None:
@@ -85,31 +87,33 @@ class ListResolver:
         if not found:
             if FALLBACK_LIST not in self.ids:
                 self.ids[FALLBACK_LIST] = messagestore.ensure_list(self.session, FALLBACK_LIST)
+                self.created.add(FALLBACK_LIST)
             found.add(self.ids[FALLBACK_LIST])
         return tuple(sorted(found))
 
+    def forget_uncommitted(self) -> None:
+        """The transaction that created lists rolled back: they do not exist after all."""
+        for name in self.created:
+            self.ids.pop(name, None)
+        self.created.clear()
 
-@dataclass(frozen=True)
-class Prepared:
-    mail: RawMail
-    parsed: ParsedMessage | None
-    reason: str
+
+class _Refused(ListarchiveError):
+    """The database refused a batch for a reason a retry cannot fix (a value no column can
+    hold): what stores it one message at a time, to find the one."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
-def prepare(mail: RawMail, settings: Settings, now: datetime) -> Prepared:
-    if len(mail.data) > settings.max_message_bytes:
-        return Prepared(mail, None, f"larger than ingest.max_message_bytes "
-                                    f"({len(mail.data)} > {settings.max_message_bytes} bytes)")
-    try:
-        return Prepared(mail, parse(mail.data, now=now), "")
-    except MalformedMessage as exc:
-        return Prepared(mail, None, str(exc))
-    except Exception as exc:  # noqa: BLE001 - hostile mail must never stop an ingest
-        # The stdlib MIME code can still trip over input nobody anticipated; the message is kept
-        # in quarantine with the error as its reason, and a parser fix plus `quarantine retry`
-        # brings it back.
-        logger.exception("parser error on %s", mail.origin)
-        return Prepared(mail, None, f"parser error: {type(exc).__name__}: {exc}")
+def select_in_session(sessions: sessionmaker[Session], hashes: set[str], list_id: int
+                      ) -> list[str]:
+    """The hashes among ``hashes`` of messages stored and already on list ``list_id``."""
+    with sessions() as session:
+        return [row.sha256 for row in select_in(
+            session, select(Message.sha256).join(MessageList, MessageList.message_id == Message.id)
+            .where(MessageList.list_id == list_id), Message.sha256, hashes)]
 
 
 def batched(items: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:
@@ -140,14 +144,18 @@ class Worker:
         self._matcher: tuple[SubsystemMatcher, dict[str, int]] | None | bool = False
 
     def derive(self, session: Session, items: list[tuple[int, str, ParsedMessage]],
-               threads: set[int]) -> None:
+               threads: set[int], facts: dict[int, MailFacts] | None = None) -> None:
         """Everything derived from freshly stored messages, inside their batch's transaction:
-        patches, trailers and their anchors, series, automatic states, embargo rules."""
+        patches, trailers and their anchors, series, automatic states, embargo rules.
+        ``facts`` are what :func:`ingest.prepare.prepare` read (by ``id()`` of the parsed
+        message); without them (``reindex``) they are read here."""
         if self._matcher is False:
             self._matcher = seriesstore.load_matcher(session)
         matcher = self._matcher if not isinstance(self._matcher, bool) else None
-        facts = [(pk, msgid, parsed, mail_facts(parsed)) for pk, msgid, parsed in items]
-        senders = seriesstore.store_facts(session, facts, matcher)
+        known = facts or {}
+        found = [(pk, msgid, parsed, known.get(id(parsed)) or mail_facts(parsed))
+                 for pk, msgid, parsed in items]
+        senders = seriesstore.store_facts(session, found, matcher)
         anchor_trailers(session, sorted(threads))
         seriesstore.regroup(session, senders)
         automatic_transitions(session, items)
@@ -155,35 +163,88 @@ class Worker:
 
     def store(self, batch: list[RawMail], summary: Summary, source_key: str = "",
               save_position: bool = False) -> None:
+        """Store a batch in one transaction. A batch the database refuses for a reason other
+        than a lock or a lost connection (a value no column can hold) is stored again one
+        message at a time, and the message the database refuses alone is quarantined."""
         now = utcnow()
-        prepared = [prepare(m, self.settings, now) for m in batch]
+        seen = self._already_stored(batch)
+        fresh = [m for m in batch if rawstore.sha256(m.data) not in seen]
+        prepared = [prepare(m, self.settings, now) for m in fresh]
+        try:
+            outcome = self._store(prepared, summary, now, source_key,
+                                  batch[-1].position if save_position and batch else None)
+        except _Refused:
+            outcome = messagestore.BatchOutcome()
+            for one in prepared:
+                self.store_prepared(one, summary, now, outcome)
+            if save_position and batch:
+                self._store([], summary, now, source_key, batch[-1].position)
+        summary.read += len(batch)
+        summary.new += outcome.new
+        summary.duplicate += outcome.duplicate + len(batch) - len(fresh)
+
+    def store_prepared(self, one: Prepared, summary: Summary, now: datetime,
+                       total: messagestore.BatchOutcome) -> None:
+        """Store one prepared message in a transaction of its own (quarantined if refused)."""
+        try:
+            outcome = self._store([one], summary, now, "", None)
+        except _Refused as refused:
+            outcome = self._store([Prepared(one.mail, None, None, refused.reason)], summary,
+                                  now, "", None)
+        total.new += outcome.new
+        total.duplicate += outcome.duplicate
+
+    def _store(self, prepared: list[Prepared], summary: Summary, now: datetime,
+               source_key: str, position: str | None) -> messagestore.BatchOutcome:
+        problems: list[str] = []
         try:
             with self.sessions.begin() as session:
                 self.lists.session = session
                 incoming = []
+                facts: dict[int, MailFacts] = {}
                 for p in prepared:
                     if p.parsed is None:
-                        if messagestore.quarantine(session, p.mail.data, p.reason, p.mail.origin,
-                                            self.list_name or "", now):
-                            logger.warning("quarantined %s: %s", p.mail.origin, p.reason)
-                        summary.quarantined += 1
-                        summary.problems.append(f"{p.mail.origin}: {p.reason}")
+                        messagestore.quarantine(session, p.mail.data, p.reason, p.mail.origin,
+                                                self.list_name or "", now)
+                        problems.append(f"{p.mail.origin}: {p.reason}")
                         continue
+                    if p.facts is not None:
+                        facts[id(p.parsed)] = p.facts
                     incoming.append(messagestore.Incoming(p.mail.data, p.parsed,
-                                                   self.lists.resolve(p.parsed),
-                                                   rawstore.sha256(p.mail.data)))
+                                                          self.lists.resolve(p.parsed),
+                                                          rawstore.sha256(p.mail.data)))
                 outcome = messagestore.store_batch(session, incoming, now)
                 messagestore.refresh_threads(session, outcome.threads)
-                self.derive(session, outcome.new_items, outcome.threads)
-                if save_position and batch:
-                    _save_position(session, source_key, batch[-1].position)
-        except DBAPIError as exc:
-            # Locked or unreachable database, full disk: the transaction rolled back whole.
+                self.derive(session, outcome.new_items, outcome.threads, facts)
+                if position is not None:
+                    _save_position(session, source_key, position)
+        except (OperationalError, IntegrityError) as exc:
+            # Locked or unreachable database, full disk, another writer first: the transaction
+            # rolled back whole and the mail server (or a re-run) tries again.
+            self.lists.forget_uncommitted()
             raise TemporaryFailure(f"database unavailable, nothing stored from this batch: "
                                    f"{exc.orig}") from exc
-        summary.read += len(batch)
-        summary.new += outcome.new
-        summary.duplicate += outcome.duplicate
+        except TemporaryFailure:
+            self.lists.forget_uncommitted()
+            raise
+        except Exception as exc:  # noqa: BLE001 - one message must never take a batch down
+            self.lists.forget_uncommitted()
+            raise _Refused(f"could not be stored: {type(exc).__name__}: {exc}"[:2000]) from exc
+        self.lists.created.clear()
+        for problem in problems:  # counted once committed: a refused batch is stored again
+            logger.warning("quarantined %s", problem)
+        summary.quarantined += len(problems)
+        summary.problems.extend(problems)
+        return outcome
+
+    def _already_stored(self, batch: list[RawMail]) -> set[str]:
+        """Content hashes of mail stored before, with its every list already recorded: a re-run
+        over the same input skips them without parsing them again. Only with ``--list`` (which
+        names the one list they belong on); other mail is parsed to learn its lists."""
+        if self.lists.forced is None or not batch:
+            return set()
+        hashes = {rawstore.sha256(m.data) for m in batch}
+        return set(select_in_session(self.sessions, hashes, self.lists.forced))
 
     def ingest(self, source: Source, summary: Summary, position: str = "",
                save_position: bool = False, progress: Callable[[int], None] | None = None) -> None:

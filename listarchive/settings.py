@@ -38,6 +38,7 @@ class Settings:
     search_dir: Path | None = None
     batch_size: int = 500
     max_message_bytes: int = 64 * 1024 * 1024
+    max_message_seconds: float = 10.0
     base_url: str = ""
     secret_key: str = ""
     host: str = "127.0.0.1"
@@ -65,7 +66,7 @@ class Settings:
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "storage": {"data_dir": str, "database_url": str},
     "search": {"enabled": bool, "index_dir": str},
-    "ingest": {"batch_size": int, "max_message_bytes": int},
+    "ingest": {"batch_size": int, "max_message_bytes": int, "max_message_seconds": (int, float)},
     "web": {"base_url": str, "secret_key": str, "host": str, "port": int},
 }
 _LIST_KEYS: dict[str, type] = {"name": str, "list_id": str, "description": str, "address": str,
@@ -116,6 +117,9 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
     max_bytes = values.get("ingest.max_message_bytes", 64 * 1024 * 1024)
     if max_bytes < 1024:
         raise ConfigError("ingest.max_message_bytes", "must be at least 1024")
+    max_seconds = float(values.get("ingest.max_message_seconds", 10.0))
+    if not 0.1 <= max_seconds <= 3600:
+        raise ConfigError("ingest.max_message_seconds", "must be between 0.1 and 3600")
 
     lists = _parse_lists(data.get("lists", []))
     return Settings(
@@ -125,6 +129,7 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         search_dir=path("search.index_dir"),
         batch_size=batch,
         max_message_bytes=max_bytes,
+        max_message_seconds=max_seconds,
         base_url=values.get("web.base_url", "").rstrip("/"),
         secret_key=values.get("web.secret_key", ""),
         host=values.get("web.host", "127.0.0.1"),

@@ -20,7 +20,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from listarchive.clock import utcnow
 from listarchive.errors import MalformedMessage
 from listarchive.mail.htmltext import html_to_text
-from listarchive.mail.msgids import MSGID_MAX, extract_msgids, normalize_msgid, synthetic_msgid
+from listarchive.mail.msgids import archive_id, extract_msgids, normalize_msgid, synthetic_msgid
 
 MIN_PLAUSIBLE = datetime(1990, 1, 1)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -217,6 +217,10 @@ def parse(raw: bytes, now: datetime | None = None) -> ParsedMessage:
         msg = message_from_bytes(raw)
     except (ValueError, TypeError, LookupError, IndexError) as exc:  # defensive: compat32 rarely raises
         raise MalformedMessage(f"unparseable: {exc}") from exc
+    except RecursionError as exc:
+        # The stdlib parser recurses once per nested multipart: thousands of levels (hostile
+        # mail; no mailer nests beyond a dozen) exhaust the stack. Kept raw in quarantine.
+        raise MalformedMessage("MIME parts nested too deep to parse") from exc
     if not msg.keys():
         raise MalformedMessage("no header fields found before the body")
     flags: set[str] = set()
@@ -242,15 +246,18 @@ def parse(raw: bytes, now: datetime | None = None) -> ParsedMessage:
     if not date_ok:
         flags.add("bad-date")
 
-    refs: list[str] = []
-    for ref in extract_msgids(_raw_header(msg, "References")):
-        if ref not in refs and ref != msgid and len(ref) <= MSGID_MAX:
-            refs.append(ref)
-    irt_ids = [i for i in extract_msgids(_raw_header(msg, "In-Reply-To")) if len(i) <= MSGID_MAX]
-    in_reply_to = irt_ids[0] if irt_ids and irt_ids[0] != msgid else ""
-    if in_reply_to and in_reply_to not in refs:
-        refs.append(in_reply_to)
-    refs = refs[-MAX_REFERENCES:]
+    # Oldest first, each id once (a dict keeps the first place of each: linear in the header,
+    # which hostile mail makes 50,000 ids long), the nearest MAX_REFERENCES kept.
+    seen = dict.fromkeys(archive_id(ref)[0]
+                         for ref in extract_msgids(_raw_header(msg, "References")))
+    seen.pop(msgid, None)
+    irt_ids = extract_msgids(_raw_header(msg, "In-Reply-To"))
+    in_reply_to = archive_id(irt_ids[0])[0] if irt_ids else ""
+    if in_reply_to == msgid:
+        in_reply_to = ""
+    if in_reply_to:
+        seen.setdefault(in_reply_to)
+    refs = list(seen)[-MAX_REFERENCES:]
 
     list_ids = tuple(extract_msgids(_raw_header(msg, "List-Id")))
     body, attachments, patch_texts, body_flags = _walk(msg)

@@ -39,16 +39,28 @@ def normalize_msgid(header_value: str) -> tuple[str, set[str]]:
     Seen in the wild: ``<id@host>`` (normal), ``id@host`` without brackets (old mailers),
     ``<id@host> (added by postmaster)`` and values longer than a database index allows.
     """
-    flags: set[str] = set()
     ids = extract_msgids(header_value)
     msgid = ids[0] if ids else ""
     if not msgid:
         m = _BARE_MSGID_RE.match(header_value)
         msgid = m.group(1) if m else ""
+    return archive_id(msgid)
+
+
+def archive_id(msgid: str) -> tuple[str, set[str]]:
+    """The id the archive keeps for ``msgid``, and a flag when it had to be replaced: ids longer
+    than :data:`MSGID_MAX` (``long-msgid``) or holding control characters, which no URL could
+    carry (``ctl-msgid``), become a hash of themselves, the same wherever they appear (in
+    Message-ID, In-Reply-To or References), so threads still connect."""
     if len(msgid) > MSGID_MAX:
-        flags.add("long-msgid")
-        msgid = hashlib.sha256(msgid.encode("utf-8", "surrogateescape")).hexdigest() + "@long.invalid"
-    return msgid, flags
+        return _hashed(msgid, "long"), {"long-msgid"}
+    if any(ord(c) < 32 or ord(c) == 127 for c in msgid):
+        return _hashed(msgid, "ctl"), {"ctl-msgid"}
+    return msgid, set()
+
+
+def _hashed(msgid: str, kind: str) -> str:
+    return hashlib.sha256(msgid.encode("utf-8", "surrogateescape")).hexdigest() + f"@{kind}.invalid"
 
 
 def synthetic_msgid(raw: bytes) -> str:

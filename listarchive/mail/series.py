@@ -53,7 +53,10 @@ _REVISION_LINE_RE = re.compile(
 # ... but not the ones naming what a series is built on.
 _DEPENDENCY_LINE_RE = re.compile(r"depend|based[- ]on|prerequisite|requires|on top of", re.I)
 _SUPERSEDES_RE = re.compile(r"^\s*supersedes:", re.I)
-_ANY_URL_RE = re.compile(r"\S+://\S+")
+_ANY_URL_RE = re.compile(r"[A-Za-z][\w+.-]{0,31}://\S+")
+# A line that points at a posting is a label and a URL (a Message-ID is at most 500 characters):
+# longer lines are not read for links, so a 1 MB line costs one length check.
+MAX_LINK_LINE = 2000
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,9 @@ def extract_links(body: str) -> tuple[str, ...]:
     out: list[str] = []
     prev_speaks_of_version = prev_depends = False
     for raw in body.splitlines():
+        if len(raw) > MAX_LINK_LINE:
+            prev_speaks_of_version = prev_depends = False
+            continue
         line = raw.strip()
         if line.startswith(">"):
             prev_speaks_of_version = prev_depends = False

@@ -24,8 +24,11 @@ _WRAP_RE = re.compile(r"\[(?:fwd?|fw|[^\s:\[\]]+@[^\s:\[\]]+)\s*:\s*", re.I)
 _LEAD_PAREN_RE = re.compile(r"\((?:subset|fwd?|resend)\)\s*", re.I)
 # Unbracketed prefixes from the pre-git era: "PATCH1/8 foo", "PATCH 2/3: foo", "RFC PATCH: foo".
 _BARE_PATCH_RE = re.compile(
-    r"(?:(RFC)\s*)?PATCH(?:\s*[vV](\d+))?(?:\s*(\d+)\s*/\s*(\d+))?(?:\s*[:\-]\s*|\s+)")
+    r"(?:(RFC)\s*)?PATCH(?:\s*[vV](\d{1,4}))?(?:\s*(\d{1,4})\s*/\s*(\d{1,4}))?(?:\s*[:\-]\s*|\s+)")
 _TOKEN_SPLIT_RE = re.compile(r"[\s,]+")
+# Numbers in subjects have at most four digits: "[PATCH v99999999999999999999999]" or a
+# 5,000-digit counter is a title word, never a number a database column has to hold.
+_COUNT_RE = re.compile(r"\d{1,4}")
 _COUNTER_RE = re.compile(r"(\d{1,4})/(\d{1,4})")
 _REVISION_RE = re.compile(r"v(\d{1,4})(?:\.\d+)?")
 _GLUED_RE = re.compile(r"(patch|rfc|resend)(?:v(\d{1,4}))?(?:(\d{1,4})/(\d{1,4}))?")
@@ -113,8 +116,8 @@ def _take_tokens(state: _State, inner: str) -> None:
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        if (i + 2 < len(tokens) and tokens[i + 1] == "of" and tok.isdigit()
-                and tokens[i + 2].isdigit()):  # "[PATCH 1 of 3]" (Mercurial's patchbomb)
+        if (i + 2 < len(tokens) and tokens[i + 1] == "of" and _COUNT_RE.fullmatch(tok)
+                and _COUNT_RE.fullmatch(tokens[i + 2])):  # "[PATCH 1 of 3]" (Mercurial's)
             if not state.total:
                 state.counter, state.total = int(tok), int(tokens[i + 2])
             i += 3

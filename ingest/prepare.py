@@ -1,0 +1,85 @@
+"""Everything one message costs before it is stored: parse, then read its patches, trailers and
+links. Done outside the write transaction, so a costly message never holds the lock the other
+deliveries of the list wait for, and under a budget per message: what does not finish in
+``ingest.max_message_seconds`` is quarantined as too costly to process, never a hang.
+
+Any failure of one message (a parser error on input nobody anticipated, a number too large for a
+column) is that message's: it is quarantined with the reason and its batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from types import FrameType
+
+from ingest.sources import RawMail
+from listarchive.errors import MalformedMessage
+from listarchive.mail.extract import MailFacts, mail_facts
+from listarchive.mail.message import ParsedMessage, parse
+from listarchive.settings import Settings
+
+logger = logging.getLogger(__name__)
+TOO_COSTLY = "too costly to process"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    mail: RawMail
+    parsed: ParsedMessage | None
+    facts: MailFacts | None
+    reason: str  # why it goes to quarantine ('' when it is stored)
+
+
+class _OverBudget(Exception):
+    pass
+
+
+@contextmanager
+def budget(seconds: float) -> Iterator[None]:
+    """Raise :class:`_OverBudget` inside the block once ``seconds`` have passed. In the main
+    thread (the command line, a mail server's delivery) a timer interrupts the work; elsewhere
+    (``watch`` run from a thread) the time is checked when the block ends."""
+    started = time.monotonic()
+    interrupt = threading.current_thread() is threading.main_thread()
+    previous = None
+    if interrupt:
+        def over(_signum: int, _frame: FrameType | None) -> None:
+            raise _OverBudget
+
+        previous = signal.signal(signal.SIGALRM, over)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        if interrupt:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    if time.monotonic() - started > seconds:
+        raise _OverBudget
+
+
+def prepare(mail: RawMail, settings: Settings, now: datetime) -> Prepared:
+    """Parse one message and read what it says, or say why it goes to quarantine."""
+    if len(mail.data) > settings.max_message_bytes:
+        return Prepared(mail, None, None, f"larger than ingest.max_message_bytes "
+                                          f"({len(mail.data)} > {settings.max_message_bytes} bytes)")
+    try:
+        with budget(settings.max_message_seconds):
+            parsed = parse(mail.data, now=now)
+            return Prepared(mail, parsed, mail_facts(parsed), "")
+    except _OverBudget:
+        return Prepared(mail, None, None, f"{TOO_COSTLY} (over {settings.max_message_seconds:g} s)")
+    except MalformedMessage as exc:
+        return Prepared(mail, None, None, str(exc))
+    except Exception as exc:  # noqa: BLE001 - one message must never stop an ingest
+        # Input nobody anticipated: the message is kept in quarantine with the error as its
+        # reason, and a fix plus `listarchive quarantine retry` brings it back.
+        logger.warning("%s: %s: %s", mail.origin, type(exc).__name__, exc)
+        return Prepared(mail, None, None, f"parser error: {type(exc).__name__}: {exc}"[:2000])
