@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ingest import messagestore, seriesstore
 from ingest.worker import Summary, Worker
+from listarchive.access.embargo import reset_replies
 from listarchive.archive import rawstore
 from listarchive.archive.models import Message
 from listarchive.clock import utcnow
@@ -30,6 +31,7 @@ def reindex(settings: Settings) -> Summary:
     with worker.sessions.begin() as session:
         messagestore.reset_derived(session)
         seriesstore.reset(session)
+        reset_replies(session)
         last = 0
         while True:
             rows = session.execute(select(Message.id, Message.msgid, Message.raw)

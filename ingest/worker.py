@@ -14,14 +14,14 @@ from datetime import datetime
 from typing import BinaryIO
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from ingest import messagestore, seriesstore
 from ingest.prepare import Prepared, prepare
 from ingest.sources import RawMail, Source, open_source
-from listarchive.access.embargo import embargo_rules
+from listarchive.access.embargo import embargo_rules, follow_replies
 from listarchive.archive import rawstore
 from listarchive.archive.batches import select_in
 from listarchive.archive.db import open_archive
@@ -159,7 +159,8 @@ class Worker:
         anchor_trailers(session, sorted(threads))
         seriesstore.regroup(session, senders)
         automatic_transitions(session, items)
-        embargo_rules(session, items)
+        embargo_rules(session, items, self.settings.embargo_reporters)
+        follow_replies(session, threads)
 
     def store(self, batch: list[RawMail], summary: Summary, source_key: str = "",
               save_position: bool = False) -> None:
@@ -255,7 +256,6 @@ class Worker:
 
     def index(self) -> int:
         """Bring the search index up to what is stored (a no-op when search is off)."""
-
         return catch_up(self.settings, self.sessions)
 
     def totals(self, summary: Summary) -> None:
@@ -295,7 +295,16 @@ def run_ingest(settings: Settings, specs: list[str], list_name: str | None = Non
     finally:
         if bar is not None:
             bar.close()
-    worker.index()
-    worker.totals(summary)
+    # The mail is committed: nothing after this may turn a stored delivery into a failure the
+    # mail server would bounce or retry (exit 1 or 75). The index catches up at the next run.
+    try:
+        worker.index()
+    except Exception as exc:  # noqa: BLE001 - logged; the next ingest or watch pass indexes it
+        logger.warning("search index not brought up to date now (the next ingest does it): %s",
+                       exc)
+    try:
+        worker.totals(summary)
+    except DBAPIError as exc:
+        logger.warning("archive totals not read: %s", exc.orig)
     summary.seconds = time.monotonic() - started
     return summary

@@ -44,6 +44,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     lists: tuple[ListConfig, ...] = field(default_factory=tuple)
+    embargo_reporters: frozenset[str] = frozenset()
 
     @property
     def db_url(self) -> str:
@@ -68,6 +69,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "search": {"enabled": bool, "index_dir": str},
     "ingest": {"batch_size": int, "max_message_bytes": int, "max_message_seconds": (int, float)},
     "web": {"base_url": str, "secret_key": str, "host": str, "port": int},
+    "embargo": {"reporters": list},
 }
 _LIST_KEYS: dict[str, type] = {"name": str, "list_id": str, "description": str, "address": str,
                                "restricted": bool}
@@ -121,6 +123,10 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
     if not 0.1 <= max_seconds <= 3600:
         raise ConfigError("ingest.max_message_seconds", "must be between 0.1 and 3600")
 
+    reporters = values.get("embargo.reporters", [])
+    if not all(isinstance(r, str) and "@" in r for r in reporters):
+        raise ConfigError("embargo.reporters", "expected a list of e-mail addresses")
+
     lists = _parse_lists(data.get("lists", []))
     return Settings(
         data_dir=path("storage.data_dir") or base / "instance",
@@ -135,6 +141,7 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         host=values.get("web.host", "127.0.0.1"),
         port=port,
         lists=lists,
+        embargo_reporters=frozenset(r.strip().lower() for r in reporters),
     )
 
 

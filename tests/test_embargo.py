@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from itertools import groupby
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ingest.worker import run_ingest
 from listarchive.access import accounts, embargo
@@ -33,9 +34,10 @@ REPLY = "embargo-outsider-reply-7f3a@elsewhere.example"
 
 
 def mail(path: Path, msgid: str, subject: str, body: str, refs: tuple[str, ...] = (),
-         headers: dict[str, str] | None = None) -> Path:
+         headers: dict[str, str] | None = None, sender: str = "Pat Public <pat@public.example>"
+         ) -> Path:
     msg = EmailMessage()
-    msg["From"] = "Pat Public <pat@public.example>"
+    msg["From"] = sender
     msg["To"] = "linux-clk@vger.kernel.org"
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime(2025, 10, 1, 8, 0, tzinfo=UTC))
@@ -51,9 +53,13 @@ def mail(path: Path, msgid: str, subject: str, body: str, refs: tuple[str, ...] 
     return out
 
 
+REPORTER = "quentin.reporter@secure-example.net"
+
+
 def make_settings(tmp_path: Path) -> Settings:
     return from_mapping({
         "storage": {"data_dir": str(tmp_path / "instance")}, "search": {"enabled": True},
+        "embargo": {"reporters": [REPORTER.upper(), "sec@mta.example"]},
         "lists": [{"name": "linux-clk", "address": "linux-clk@vger.kernel.org"},
                   {"name": "security", "restricted": True}]}, base=tmp_path)
 
@@ -84,18 +90,21 @@ def user(s, name: str, admin: bool = False) -> User:  # type: ignore[no-untyped-
 
 
 @pytest.mark.parametrize(("raw", "restricted", "reason"), [
-    (b"Subject: [SECURITY][PATCH 0/2] clk: fix\n\nx\n", False, "rule:security-tag"),
-    (b"Subject: [PATCH security 1/3] clk: fix\n\nx\n", False, "rule:security-tag"),
-    (b"Subject: clk: fix\nX-Listarchive-Embargo: yes\n\nx\n", False, "rule:header"),
-    (b"Subject: clk: fix\nX-Listarchive-Embargo: no\n\nx\n", False, ""),
-    (b"Subject: clk: fix\n\nx\n", True, "rule:restricted-list"),
-    (b"Subject: clk: securityfs fix\n\nx\n", False, ""),
-    # A reply never starts an embargo: strangers must not hide public threads with a tag.
-    (b"Subject: Re: [SECURITY] clk\nIn-Reply-To: <a@b>\n\nx\n", False, ""),
-    (b"Subject: Re: clk\nReferences: <a@b>\n\nx\n", True, ""),
+    (b"From: sec@x\nSubject: [SECURITY][PATCH 0/2] clk: fix\n\nx\n", False, "rule:security-tag"),
+    (b"From: sec@x\nSubject: [PATCH security 1/3] clk: fix\n\nx\n", False, "rule:security-tag"),
+    (b"From: sec@x\nSubject: clk: fix\nX-Listarchive-Embargo: yes\n\nx\n", False, "rule:header"),
+    (b"From: sec@x\nSubject: clk: fix\nX-Listarchive-Embargo: no\n\nx\n", False, ""),
+    (b"From: anyone@y\nSubject: clk: fix\n\nx\n", True, "rule:restricted-list"),
+    (b"From: sec@x\nSubject: clk: securityfs fix\n\nx\n", False, ""),
+    # From a stranger a tag or the header hides nothing: it would hide threads at will.
+    (b"From: mallory@y\nSubject: [SECURITY][PATCH 0/2] clk: fix\n\nx\n", False, ""),
+    (b"From: mallory@y\nSubject: clk: fix\nX-Listarchive-Embargo: yes\n\nx\n", False, ""),
+    # A reply never starts an embargo.
+    (b"From: sec@x\nSubject: Re: [SECURITY] clk\nIn-Reply-To: <a@b>\n\nx\n", False, ""),
+    (b"From: sec@x\nSubject: Re: clk\nReferences: <a@b>\n\nx\n", True, ""),
 ])
 def test_rule_reason_table(raw, restricted, reason):
-    assert embargo.rule_reason(parse(raw), restricted) == reason
+    assert embargo.rule_reason(parse(raw), restricted, {"sec@x"}) == reason
 
 
 def test_security_tag_embargoes_the_thread_and_list_grantees_see_it(archive):
@@ -125,20 +134,40 @@ def test_security_tag_embargoes_the_thread_and_list_grantees_see_it(archive):
     assert total(archive, member, "zanzibar") == 5
 
 
-def test_a_reply_merging_a_public_thread_hides_it_until_disclosure(archive, tmp_path):
+def test_a_stranger_cannot_hide_a_public_thread(archive, tmp_path):
+    """A stranger's [SECURITY] thread starter hides nothing, and a reply that references both an
+    embargoed report and a public thread (merging them) hides only itself: the public messages
+    stay public, in pages, counts and search, and the audit names every message hidden."""
     assert total(archive, ANONYMOUS, "tortoise") == 1
-    merge = mail(tmp_path, "merge@public.example", "Re: clk: tortoise gate question",
-                 "Both at once.", refs=("public-root@public.example", COVER))
-    run_ingest(archive, [str(merge)], "linux-clk")
+    fake = mail(tmp_path, "fake@evil.example", "[SECURITY] clk: please hide this",
+                "a fake report about the tortoise", sender="Mallory <mallory@evil.example>")
+    merge = mail(tmp_path, "merge@evil.example", "Re: clk: tortoise gate question",
+                 "Both at once.", refs=("public-root@public.example", "fake@evil.example", COVER),
+                 sender="Mallory <mallory@evil.example>")
+    run_ingest(archive, [str(fake), str(merge)], "linux-clk")
     with session_of(archive) as s:
-        for msgid in ("public-root@public.example", "merge@public.example", COVER):
+        assert s.scalar(select(func.count()).select_from(Embargo)) == 1  # the real report's
+        for msgid in ("public-root@public.example", "fake@evil.example"):
+            assert messageview.find_message(s, ANONYMOUS, msgid) is not None, msgid
+        for msgid in ("merge@evil.example", COVER):
             assert messageview.find_message(s, ANONYMOUS, msgid) is None, msgid
-    # The public root was indexed as public before the merge: its document follows the thread.
-    assert total(archive, ANONYMOUS, "tortoise") == 0
+        index = listview.list_index(s, ANONYMOUS, "linux-clk")
+        assert index is not None and index.threads  # the merged thread, shown by what is public
+        for thread in index.threads:
+            assert thread.root_msgid not in (COVER, "merge@evil.example")
+            assert "zanzibar" not in thread.subject
+        view = messageview.thread_view(s, ANONYMOUS, "public-root@public.example")
+        assert view is not None and "merge@evil.example" not in {
+            m.record.msgid for m in view.members}
+        summary = listview.get_list(s, ANONYMOUS, "linux-clk")
+        assert summary is not None and summary.messages == 2  # public root and fake report
+        hidden = {(e.target_msgid, e.actor) for e in embargo.audit_log(s, 0)
+                  if e.action == "restricted"}
+        assert ("merge@evil.example", embargo.RULE_REPLY) in hidden
+    assert total(archive, ANONYMOUS, "tortoise") == 2  # the public root and the fake report
     apply_embargo_change(archive, lambda s: embargo.disclose(s, COVER, None))
-    assert total(archive, ANONYMOUS, "tortoise") == 2
     with session_of(archive) as s:
-        assert messageview.find_message(s, ANONYMOUS, "public-root@public.example") is not None
+        assert messageview.find_message(s, ANONYMOUS, "merge@evil.example") is not None
         note = embargo.disclosure(s, ANONYMOUS, REPLY)
         assert note is not None and note.note().endswith(f"by {embargo.CONSOLE}")
 
@@ -166,9 +195,14 @@ def test_restrict_disclose_unpublish_rights_and_audit(archive):
         embargo.unpublish(s, COVER, admin)
         assert messageview.find_message(s, ANONYMOUS, COVER) is None
         log = embargo.audit_log(s, 0)
-    assert [(e.actor, e.action) for e in reversed(log)] == [
-        ("rule:security-tag", "restricted"), ("rule:security-tag", "allowed"),
-        ("admin", "allowed"), ("member", "disclosed"), ("admin", "unpublished")]
+    # One entry per message whose visibility changed: the report, the four replies the ingest
+    # hid with it, and each of the five at disclosure and again when un-published.
+    steps = [(e.actor, e.action) for e in reversed(log)]
+    runs = [(who, what, sum(1 for _ in group)) for (who, what), group in groupby(steps)]
+    assert runs == [("rule:security-tag", "restricted", 1), ("rule:security-tag", "allowed", 1),
+                    (embargo.RULE_REPLY, "restricted", 4), ("admin", "allowed", 1),
+                    ("member", "disclosed", 5), ("admin", "unpublished", 5)]
+    assert {e.target_msgid for e in log if e.action == "disclosed"} == set(change.msgids)
     assert "had been disclosed" in log[0].detail and "by member" in log[0].detail
 
 
@@ -207,7 +241,7 @@ def test_embargo_survives_reindex_and_late_replies(archive, tmp_path):
 def test_header_and_restricted_list_rules_on_ingest(tmp_path):
     settings = make_settings(tmp_path)
     header = mail(tmp_path, "hdr@mta.example", "clk: heron issue", "heron",
-                  headers={"X-Listarchive-Embargo": "yes"})
+                  headers={"X-Listarchive-Embargo": "yes"}, sender="Sec <sec@mta.example>")
     plain = mail(tmp_path, "plain@mta.example", "clk: egret issue", "egret")
     run_ingest(settings, [str(header), str(plain)], "linux-clk")
     private = mail(tmp_path, "private@mta.example", "clk: ibis issue", "ibis")

@@ -8,13 +8,12 @@ Two rules apply, both here:
 
 - Lists: messages live on lists and a list declared ``restricted = true`` is hidden from viewers
   without a grant on it (``Grant`` rows of kind ``list``) and from anonymous visitors.
-- Embargoes (:mod:`listarchive.access.embargo`): a thread holding an embargo's anchor Message-ID is
-  hidden, whatever its lists, from everyone but admins and the users, groups and list grantees
-  the embargo allows, until it is disclosed. Membership is resolved at query time through
-  ``Node.thread_id``, so replies arriving later are covered, and a reply that merges a public
-  thread into an embargoed one hides the merged thread as a whole: nothing of the embargoed
-  part is published by the merge (fail closed). When a thread carries several active
-  embargoes, a viewer must be allowed by every one of them.
+- Embargoes (:mod:`listarchive.access.embargo`): the messages an embargo names (its report,
+  the thread a person restricted, replies to those as they arrive) are hidden, whatever their
+  lists, from everyone but admins and the users, groups and list grantees the embargo allows,
+  until it is disclosed. Membership is per message, so a reply that merges a public thread with
+  an embargoed one hides itself, never the public messages. A message several active embargoes
+  hide is shown only to viewers every one of them allows.
 
 The search index stores one access key per document (``public``, ``list:NAME`` or
 ``embargo:ID``, see :func:`embargo_keys`) and :meth:`Viewer.search_keys` hands the viewer's keys
@@ -28,19 +27,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from listarchive.archive.batches import chunked
 from listarchive.archive.models import (
     Embargo,
     EmbargoAllow,
+    EmbargoMember,
     Grant,
     Group,
     GroupMember,
     MailingList,
     Message,
     MessageList,
-    Node,
     User,
 )
 
@@ -119,12 +118,23 @@ def active_embargo() -> ColumnElement[bool]:
     return Embargo.disclosed_at.is_(None)
 
 
+def hidden_msgids(viewer: Viewer) -> Select[str]:
+    """SELECT of the Message-IDs an active embargo that leaves this viewer out hides (empty for
+    admins; usually empty for everyone, embargoes are few)."""
+    query = (select(EmbargoMember.msgid).join(Embargo, Embargo.id == EmbargoMember.embargo_id)
+             .where(active_embargo()))
+    if viewer.is_admin:
+        return query.where(false())
+    if viewer.embargoes:
+        query = query.where(Embargo.id.not_in(sorted(viewer.embargoes)))
+    return query
+
+
 def _hidden_by_embargo(viewer: Viewer) -> ColumnElement[bool]:
-    """SQL condition on :class:`Message`: its thread holds an active embargo that does not allow
-    this viewer. A message without a thread yet (``thread_id`` NULL) compares unequal to every
-    node and is judged by its lists alone."""
-    query = (select(Embargo.id).join(Node, Node.msgid == Embargo.anchor_msgid)
-             .where(Node.thread_id == Message.thread_id, active_embargo()))
+    """SQL condition on :class:`Message`: an active embargo that does not allow this viewer
+    hides it (one indexed lookup by Message-ID)."""
+    query = (select(EmbargoMember.msgid).join(Embargo, Embargo.id == EmbargoMember.embargo_id)
+             .where(EmbargoMember.msgid == Message.msgid, active_embargo()))
     if viewer.embargoes:
         query = query.where(Embargo.id.not_in(sorted(viewer.embargoes)))
     return exists(query)
@@ -160,24 +170,23 @@ def _on_visible_list(viewer: Viewer, message_id: Any) -> ColumnElement[bool]:
 def visible_id(viewer: Viewer, message_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
     """:func:`visible_message` for a column holding a message's primary key (a series or patch
     id), without joining :class:`Message`: the list check reads the membership index, and the
-    embargo check collects the messages of hidden threads once (an uncorrelated subquery, empty
-    while no embargo is in force) instead of walking to each row's thread."""
+    embargo check collects the hidden messages once (an uncorrelated subquery, empty while no
+    embargo is in force)."""
     if viewer.is_admin:
         return true()
-    hidden = select(Message.id).where(Message.thread_id.in_(hidden_threads(viewer)))
+    hidden = select(Message.id).where(Message.msgid.in_(hidden_msgids(viewer)))
     return and_(_on_visible_list(viewer, message_id), message_id.not_in(hidden))
 
 
-def hidden_threads(viewer: Viewer) -> Select[int]:
-    """SELECT of the thread ids under an embargo that leaves this viewer out (for the list
-    index and its counts, which are kept per thread). Empty for admins."""
-    query = (select(Node.thread_id).join(Embargo, Embargo.anchor_msgid == Node.msgid)
-             .where(active_embargo()))
-    if viewer.is_admin:
-        return query.where(false())
-    if viewer.embargoes:
-        query = query.where(Embargo.id.not_in(sorted(viewer.embargoes)))
-    return query
+def hidden_threads(viewer: Viewer) -> Select[int | None]:
+    """SELECT of the threads every stored message of which an embargo hides from this viewer
+    (the list index leaves them out). A public thread that a hidden reply joined keeps its
+    place: only the reply is hidden."""
+    other = aliased(Message)
+    hidden = hidden_msgids(viewer)
+    return (select(Message.thread_id).where(Message.msgid.in_(hidden))
+            .where(~exists(select(other.id).where(other.thread_id == Message.thread_id,
+                                                  other.msgid.not_in(hidden)))))
 
 
 def embargo_keys(session: Session, message_pks: Sequence[int]) -> dict[int, str]:
@@ -187,8 +196,8 @@ def embargo_keys(session: Session, message_pks: Sequence[int]) -> dict[int, str]
     for part in chunked(message_pks):
         for pk, eid in session.execute(
                 select(Message.id, Embargo.id)
-                .join(Node, Node.thread_id == Message.thread_id)
-                .join(Embargo, Embargo.anchor_msgid == Node.msgid)
+                .join(EmbargoMember, EmbargoMember.msgid == Message.msgid)
+                .join(Embargo, Embargo.id == EmbargoMember.embargo_id)
                 .where(Message.id.in_(part), active_embargo())
                 .order_by(Message.id, Embargo.id.desc())):
             out[pk] = f"embargo:{eid}"

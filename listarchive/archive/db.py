@@ -106,6 +106,7 @@ def init_db(engine: Engine) -> None:
             have = inspect(engine)
             fresh_links = not have.has_table("series_subsystems")
             fresh_stats = not have.has_table("list_stats")
+            fresh_members = have.has_table("embargoes") and not have.has_table("embargo_members")
             unanchored = have.has_table("trailers") and "anchor_msgid" not in {
                 c["name"] for c in have.get_columns("trailers")}
             Base.metadata.create_all(engine)
@@ -116,6 +117,8 @@ def init_db(engine: Engine) -> None:
                 derived.fill_series_subsystems(engine)
             if fresh_stats:
                 derived.fill_list_stats(engine)
+            if fresh_members:
+                derived.fill_embargo_members(engine)
             return
         except (OperationalError, ProgrammingError) as exc:
             if "already exists" not in str(exc) or attempt == 4:

@@ -14,8 +14,11 @@ from sqlalchemy.orm import Session, aliased
 
 from listarchive.archive.batches import chunked
 from listarchive.archive.models import (
+    Embargo,
+    EmbargoMember,
     ListStat,
     Message,
+    Node,
     Patch,
     PatchSubsystem,
     SeriesSubsystem,
@@ -115,3 +118,17 @@ def fill_trailer_anchors(engine: Engine) -> None:
             select(Message.thread_id).join(Trailer, Trailer.message_id == Message.id)
             .where(Message.thread_id.is_not(None)).distinct()) if t is not None]
         anchor_trailers(session, threads)
+
+
+def fill_embargo_members(engine: Engine) -> None:
+    """Name the hidden messages of embargoes made before they were kept per message: the anchor
+    and every stored message of its thread, which is what such an embargo hid."""
+    with Session(engine) as session, session.begin():
+        for eid, anchor in session.execute(select(Embargo.id, Embargo.anchor_msgid)).all():
+            thread = session.scalar(select(Node.thread_id).where(Node.msgid == anchor))
+            names = {anchor, *(session.scalars(select(Message.msgid)
+                                               .where(Message.thread_id == thread))
+                               if thread is not None else ())}
+            session.execute(insert(EmbargoMember), [
+                {"embargo_id": eid, "msgid": m, "how": "anchor" if m == anchor else "thread"}
+                for m in sorted(names)])

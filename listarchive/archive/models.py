@@ -447,10 +447,9 @@ class StateChange(Base):
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
-# --- Embargoes: restricted threads and their audit trail (NOT derived, ``reindex`` keeps them) --
-# Threads are rebuilt by reindex, so an embargo names its thread by a Message-ID (the report that
-# started it) and membership is resolved through ``Node.thread_id`` when a query runs: replies that
-# arrive later, and threads merged into it by a reply, are covered without touching this table.
+# --- Embargoes: restricted messages and their audit trail (NOT derived, ``reindex`` keeps them) -
+# An embargo hides messages named by Message-ID (:class:`EmbargoMember`): the report, the thread
+# when a person restricted it, and replies to those as they arrive.
 
 
 class Embargo(Base):
@@ -470,6 +469,21 @@ class Embargo(Base):
 
     allowed: Mapped[list[EmbargoAllow]] = relationship(back_populates="embargo",
                                                        cascade="all, delete-orphan")
+
+
+class EmbargoMember(Base):
+    """A message an embargo hides, by Message-ID: its anchor (``how`` = anchor), the messages
+    of the thread when a person restricted it (thread), and every message that replies to a
+    member, whenever it arrives (reply). Messages that were public stay public: a reply that
+    also references a public thread (merging the two) joins the embargo, the public messages
+    do not. ``reply`` rows are derived (``reindex`` rebuilds them); the others are decisions."""
+
+    __tablename__ = "embargo_members"
+
+    embargo_id: Mapped[int] = mapped_column(ForeignKey("embargoes.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    msgid: Mapped[str] = mapped_column(String(MSGID_MAX), primary_key=True, index=True)
+    how: Mapped[str] = mapped_column(String(8), default="reply")  # anchor | thread | reply
 
 
 class EmbargoAllow(Base):

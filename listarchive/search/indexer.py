@@ -25,11 +25,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from listarchive.access.embargo import EmbargoChange
-from listarchive.access.visibility import ANONYMOUS, embargo_keys, hidden_threads
+from listarchive.access.visibility import embargo_keys
 from listarchive.archive import rawstore
 from listarchive.archive.batches import scalars_in, select_in
 from listarchive.archive.db import open_archive
 from listarchive.archive.models import (
+    AuditEvent,
     MailingList,
     Message,
     MessageList,
@@ -54,6 +55,7 @@ from listarchive.settings import Settings
 logger = logging.getLogger(__name__)
 WATERMARK = "search_watermark"
 STATE_WATERMARK = "search_state_watermark"
+VISIBILITY_WATERMARK = "search_visibility_watermark"
 BATCH = 8000
 
 
@@ -94,18 +96,6 @@ def reviewed_targets(session: Session, ids: list[int], before: int) -> list[tupl
     already indexed patches and covers (id <= ``before``) those trailers count for."""
     targets = [pk for pk in anchored_to(session, ids) if pk <= before]
     return list(_documents(session, list(select_in(session, _select(), Message.id, targets))))
-
-
-def embargo_targets(session: Session, ids: list[int], before: int) -> list[tuple[int, SearchDoc]]:
-    """Documents to refresh because messages among ``ids`` joined an embargoed thread: the
-    already indexed messages (id <= ``before``) of that thread. A reply that merges a public
-    thread into an embargoed one hides the public part too, and its documents must stop
-    answering anonymous searches (hits and totals)."""
-    embargoed = select(Message.thread_id).where(
-        Message.id.in_(ids), Message.thread_id.in_(hidden_threads(ANONYMOUS)))
-    tids = {t for t in session.scalars(embargoed) if t is not None}
-    return list(_documents(session, list(select_in(session, _select().where(
-        Message.id <= before), Message.thread_id, tids))))
 
 
 def reindex_messages(settings: Settings, sessions: sessionmaker[Session],
@@ -161,6 +151,31 @@ def refresh_states(settings: Settings, sessions: sessionmaker[Session],
     with sessions.begin() as session:
         if _watermark(session, STATE_WATERMARK) < upto:
             _set_watermark(session, upto, STATE_WATERMARK)
+    return done
+
+
+def refresh_visibility(settings: Settings, sessions: sessionmaker[Session]) -> int:
+    """Rebuild the documents of indexed messages whose visibility changed since the last
+    refresh: every hide, disclosure and un-publishing is an audit entry naming the message
+    (what the ingest hides as a reply to an embargoed message included), so the audit log is the
+    queue, followed by a watermark like the state history."""
+    if not settings.search_enabled:
+        return 0
+    with sessions() as session:
+        after = _watermark(session, VISIBILITY_WATERMARK)
+        upto = int(session.scalar(select(func.max(AuditEvent.id))) or 0)
+        if upto <= after:
+            return 0
+        msgids = set(session.scalars(select(AuditEvent.target_msgid).where(
+            AuditEvent.id > after, AuditEvent.id <= upto,
+            AuditEvent.action.in_(("restricted", "disclosed", "unpublished")))))
+        indexed = _watermark(session)
+        targets = sorted(pk for pk in scalars_in(session, select(Message.id), Message.msgid,
+                                                 msgids) if pk <= indexed)
+    done = _rebuild(settings, sessions, targets)
+    with sessions.begin() as session:
+        if _watermark(session, VISIBILITY_WATERMARK) < upto:
+            _set_watermark(session, upto, VISIBILITY_WATERMARK)
     return done
 
 
@@ -264,7 +279,7 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
     """Index every message stored since the watermark; returns how many were indexed."""
     if not settings.search_enabled:
         return 0
-    done = refresh_states(settings, sessions)
+    done = refresh_states(settings, sessions) + refresh_visibility(settings, sessions)
     index = SearchIndex.open(settings.index_dir, mmap=False)
     try:
         while True:
@@ -276,7 +291,6 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
                     return done
                 ids = [row.id for row in rows]
                 older = reviewed_targets(session, ids, after)
-                older += embargo_targets(session, ids, after)
                 # Messages past the watermark are new to the index, unless a crash came
                 # between an index commit and the watermark update: then this whole batch
                 # prefix is already there, which its first message tells. Older ones
@@ -308,9 +322,11 @@ def rebuild(settings: Settings, sessions: sessionmaker[Session]) -> int:
         index.close()
     with sessions.begin() as session:
         reset_watermark(session)
-        # Every document is built anew with the states as they are now.
+        # Every document is built anew with the states and visibility as they are now.
         _set_watermark(session, int(session.scalar(select(func.max(StateChange.id))) or 0),
                        STATE_WATERMARK)
+        _set_watermark(session, int(session.scalar(select(func.max(AuditEvent.id))) or 0),
+                       VISIBILITY_WATERMARK)
     return catch_up(settings, sessions)
 
 
