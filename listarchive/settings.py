@@ -18,7 +18,8 @@ from listarchive.errors import ConfigError
 
 LIST_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 RESERVED_LIST_NAMES = frozenset({"all", "api", "r", "series", "patch", "s", "static", "login",
-                                  "logout", "account", "admin", "queue", "bulk"})
+                                  "logout", "account", "admin", "queue", "bulk", "robots.txt",
+                                  "favicon.ico"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,12 @@ class Settings:
     port: int = 8080
     lists: tuple[ListConfig, ...] = field(default_factory=tuple)
     embargo_reporters: frozenset[str] = frozenset()
+    trusted_hosts: tuple[str, ...] = ()
+    trusted_proxies: int = 0
+    limit_search: str = "60/minute"
+    limit_download: str = "30/minute"
+    limit_api: str = "600/minute"
+    limit_storage: str = "memory://"
 
     @property
     def db_url(self) -> str:
@@ -68,7 +75,9 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "storage": {"data_dir": str, "database_url": str},
     "search": {"enabled": bool, "index_dir": str},
     "ingest": {"batch_size": int, "max_message_bytes": int, "max_message_seconds": (int, float)},
-    "web": {"base_url": str, "secret_key": str, "host": str, "port": int},
+    "web": {"base_url": str, "secret_key": str, "host": str, "port": int, "trusted_hosts": list,
+            "trusted_proxies": int},
+    "limits": {"search": str, "download": str, "api": str, "storage": str},
     "embargo": {"reporters": list},
 }
 _LIST_KEYS: dict[str, type] = {"name": str, "list_id": str, "description": str, "address": str,
@@ -123,6 +132,21 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
     if not 0.1 <= max_seconds <= 3600:
         raise ConfigError("ingest.max_message_seconds", "must be between 0.1 and 3600")
 
+    hosts = values.get("web.trusted_hosts", [])
+    if not all(isinstance(h, str) and h and "/" not in h for h in hosts):
+        raise ConfigError("web.trusted_hosts", "expected a list of host names")
+    proxies = values.get("web.trusted_proxies", 0)
+    if not 0 <= proxies <= 10:
+        raise ConfigError("web.trusted_proxies", "must be between 0 and 10")
+    limits = {name: values.get(f"limits.{name}", default) for name, default in (
+        ("search", "60/minute"), ("download", "30/minute"), ("api", "600/minute"))}
+    for name, value in limits.items():
+        if value and not re.fullmatch(r"\d+\s*(?:/|per)\s*\d*\s*(?:second|minute|hour|day)s?",
+                                      value.strip()):
+            raise ConfigError(f"limits.{name}", "expected a rate such as \"60/minute\" or \"\" (off)")
+    storage = values.get("limits.storage", "memory://")
+    if not re.match(r"^(memory|redis|rediss|memcached)://", storage):
+        raise ConfigError("limits.storage", "expected memory://, redis://... or memcached://...")
     reporters = values.get("embargo.reporters", [])
     if not all(isinstance(r, str) and "@" in r for r in reporters):
         raise ConfigError("embargo.reporters", "expected a list of e-mail addresses")
@@ -142,6 +166,12 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         port=port,
         lists=lists,
         embargo_reporters=frozenset(r.strip().lower() for r in reporters),
+        trusted_hosts=tuple(h.strip().lower() for h in hosts),
+        trusted_proxies=proxies,
+        limit_search=limits["search"].strip(),
+        limit_download=limits["download"].strip(),
+        limit_api=limits["api"].strip(),
+        limit_storage=storage,
     )
 
 

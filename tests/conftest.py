@@ -19,7 +19,7 @@ from pathlib import Path
 import mailfixtures
 import pytest
 import worlds
-from mailfixtures import Site
+from mailfixtures import NO_LIMITS, Site
 
 from ingest.worker import run_ingest
 from listarchive.settings import Settings, from_mapping
@@ -38,7 +38,7 @@ def corpora() -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return from_mapping({"storage": {"data_dir": str(tmp_path / "instance")},
+    return from_mapping({"limits": NO_LIMITS, "storage": {"data_dir": str(tmp_path / "instance")},
                          "search": {"enabled": False}})
 
 
@@ -67,6 +67,7 @@ XSS_FILES = sorted(DATA.glob("xss-*.eml"))
 
 def build_site_archive(base: Path) -> Settings:
     settings = from_mapping({
+        "limits": NO_LIMITS,
         "storage": {"data_dir": str(base / "instance")},
         "search": {"enabled": False},
         "lists": [{"name": "linux-clk", "description": "Common clk framework"},

@@ -13,6 +13,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# The [limits] of test archives whose sites are driven harder than a person would: none.
+NO_LIMITS = {"search": "", "download": "", "api": ""}
+
 # Message-IDs of data/web-odd-msgids.mbox: "/ + % $ &" and non-ASCII, as URLs must carry them.
 ODD_IDS = ("odd/slash+plus@example.org", "50%off$deal&co@example.org",
            "grüße.ñ@例え.example", "ends/T@example.org", "2024/raw@example.org")

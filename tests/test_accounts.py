@@ -89,21 +89,31 @@ def test_tokens_are_stored_hashed_and_authenticate(session):
 
 def test_login_rate_limit(session):
     accounts.create_user(session, "maint", "m@example.org", "correct horse")
-    limit = accounts.LoginLimit(per_name=3, per_address=5, window=timedelta(minutes=10))
+    limit = accounts.LoginLimit(per_name=3, per_address=5, window=timedelta(minutes=10),
+                                delay=timedelta(seconds=30))
     now = datetime(2024, 5, 1, 12, 0)
     assert accounts.check_login(session, "maint", "correct horse", "10.0.0.1", limit, now)
     for n in range(3):
         assert accounts.check_login(session, "maint", "guess", "10.0.0.1", limit,
                                     now + timedelta(seconds=n)) is None
-    # Blocked now, even with the right password, from that address...
+    # That address waits now, even with the right password; trying while waiting doubles it...
     assert accounts.check_login(session, "maint", "correct horse", "10.0.0.1", limit,
-                                now + timedelta(minutes=1)) is None
-    assert accounts.login_blocked(session, "maint", "10.0.0.1", limit, now + timedelta(minutes=1))
-    # ...but not from another one, and not once the window has passed.
+                                now + timedelta(seconds=10)) is None
+    assert accounts.login_blocked(session, "maint", "10.0.0.1", limit, now + timedelta(seconds=60))
+    assert not accounts.login_blocked(session, "maint", "10.0.0.1", limit,
+                                      now + timedelta(seconds=71))
+    # ...but the owner is never locked out elsewhere, nor once the window has passed.
     assert accounts.check_login(session, "maint", "correct horse", "10.0.0.2", limit,
-                                now + timedelta(minutes=1)) is not None
+                                now + timedelta(seconds=60)) is not None
     assert accounts.check_login(session, "maint", "correct horse", "10.0.0.1", limit,
                                 now + timedelta(minutes=11)) is not None
+
+
+def test_login_waits_grow_and_stop_at_the_window():
+    limit = accounts.LoginLimit(per_name=3, window=timedelta(minutes=15),
+                                delay=timedelta(seconds=30))
+    assert [limit.wait(n, 3).total_seconds() for n in range(2, 9)] == [
+        0, 30, 60, 120, 240, 480, 900]
 
 
 def test_one_address_trying_many_names_is_limited(session):

@@ -28,6 +28,7 @@ from urllib.parse import quote, quote_plus
 
 import mailfixtures
 import pytest
+from mailfixtures import NO_LIMITS
 from markupsafe import escape
 from sqlalchemy import select
 
@@ -84,6 +85,7 @@ class World:
 
 def _build(base: Path) -> World:
     settings = from_mapping({
+        "limits": NO_LIMITS,
         "storage": {"data_dir": str(base / "instance")},
         "search": {"enabled": True},
         "lists": [{"name": "linux-clk", "description": "Common clk framework",

@@ -18,6 +18,7 @@ from typing import Any
 
 import mailfixtures
 import pytest
+from mailfixtures import NO_LIMITS
 from sqlalchemy import select
 from whoosh import index as whoosh_index
 
@@ -62,7 +63,7 @@ def world(tmp_path: Path) -> dict[str, Any]:
     cfg = tmp_path / "listarchive.toml"
     cfg.write_text(f'[storage]\ndata_dir = "{tmp_path / "instance"}"\n\n[search]\nenabled = true\n'
                    f'\n[[lists]]\nname = "{LIST}"\n')
-    settings = from_mapping({"storage": {"data_dir": str(tmp_path / "instance")},
+    settings = from_mapping({"limits": NO_LIMITS, "storage": {"data_dir": str(tmp_path / "instance")},
                              "search": {"enabled": True}, "lists": [{"name": LIST}]})
     run_ingest(settings, [str(v1), str(rfc)], LIST)
     with Worker(settings).sessions.begin() as session:
@@ -206,7 +207,7 @@ def test_a_change_too_large_for_a_request_is_left_to_the_next_catch_up(world, mo
 
 def test_demo_archive_answers_state_and_subsystem_searches(tmp_path):
     """The demo imports MAINTAINERS and runs git-scan after its ingest: both facets follow."""
-    s = from_mapping({"storage": {"data_dir": str(tmp_path / "instance")},
+    s = from_mapping({"limits": NO_LIMITS, "storage": {"data_dir": str(tmp_path / "instance")},
                       "search": {"enabled": True}})
     assert run_demo(s, None, None, None, serve_site=False, out=io.StringIO()) == 0
     with Worker(s).sessions() as session:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mailfixtures import NO_LIMITS
 from werkzeug.serving import make_server
 
 from ingest.worker import run_ingest
@@ -58,7 +59,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     out = base / "series"
     git(repo, "format-patch", "-q", "--thread", "--cover-letter", "-o", str(out),
         "--to=linux-clk@example.org", "HEAD~3", env=env)
-    settings = from_mapping({"storage": {"data_dir": str(base / "instance")},
+    settings = from_mapping({"limits": NO_LIMITS, "storage": {"data_dir": str(base / "instance")},
                              "search": {"enabled": False}})
     run_ingest(settings, [str(p) for p in sorted(out.glob("*.patch"))], "linux-clk")
     cover = next(out.glob("0000-*.patch")).read_text()

@@ -21,7 +21,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from mailfixtures import first_messages, git
+from mailfixtures import NO_LIMITS, first_messages, git
 from sqlalchemy import select
 
 from ingest.subsystems import import_maintainers
@@ -101,6 +101,7 @@ def build_status_world(base: Path) -> StatusWorld:
     if "world" in _status:
         return _status["world"]
     settings = from_mapping({
+        "limits": NO_LIMITS,
         "storage": {"data_dir": str(base / "instance")}, "search": {"enabled": False},
         "lists": [{"name": "linux-clk"}, {"name": "gizmo"}, {"name": "other"}]}, base=base)
     has_corpus = CORPUS.is_file()
@@ -262,6 +263,7 @@ def build_review_world(base: Path) -> ReviewWorld:
     if "world" in _review:
         return _review["world"]
     settings = from_mapping({
+        "limits": NO_LIMITS,
         "storage": {"data_dir": str(base / "instance")},
         "search": {"enabled": True},
         "lists": [{"name": "linux-clk", "description": "Common clk framework"},

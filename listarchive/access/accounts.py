@@ -50,13 +50,22 @@ class AccountError(ListarchiveError):
 
 @dataclass(frozen=True)
 class LoginLimit:
-    """How many failed logins are tolerated within ``window`` before refusing: per (name,
-    address), and per address over all names (one client trying many accounts)."""
+    """How failed logins slow the next try: per (name, address), and per address over all names
+    (one client trying many accounts). Past ``per_name`` (or ``per_address``) failures within
+    ``window``, each further try waits ``delay`` doubled per failure since, at most ``window``:
+    a guesser is slowed to a crawl, while the owner typing from another address is never
+    locked out, and nobody can lock a name for everyone."""
 
     per_name: int = 5
     per_address: int = 30
     window: timedelta = timedelta(minutes=15)
+    delay: timedelta = timedelta(seconds=30)
 
+    def wait(self, failures: int, allowed: int) -> timedelta:
+        """How long after the last failure the next try is refused."""
+        if failures < allowed:
+            return timedelta(0)
+        return min(self.window, self.delay * (2 ** min(failures - allowed, 20)))
 
 
 def hash_password(password: str) -> str:
@@ -213,26 +222,31 @@ def authenticate_token(session: Session, token: str) -> User | None:
 
 def login_blocked(session: Session, name: str, ip: str, limit: LoginLimit = LoginLimit(),
                   now: datetime | None = None) -> bool:
-    """Too many recent failures for this name from this address, or from this address at all."""
-    since = (now or utcnow()) - limit.window
-    per_name = session.scalar(select(func.count()).select_from(LoginFailure).where(
-        LoginFailure.name == name[:64], LoginFailure.ip == ip[:64], LoginFailure.at >= since)) or 0
-    if per_name >= limit.per_name:
-        return True
-    per_ip = session.scalar(select(func.count()).select_from(LoginFailure).where(
-        LoginFailure.ip == ip[:64], LoginFailure.at >= since)) or 0
-    return per_ip >= limit.per_address
+    """Whether a try for this name from this address must wait (see :class:`LoginLimit`)."""
+    now = now or utcnow()
+    since = now - limit.window
+    for condition, allowed in (((LoginFailure.name == name[:64]) & (LoginFailure.ip == ip[:64]),
+                                limit.per_name),
+                               (LoginFailure.ip == ip[:64], limit.per_address)):
+        count, last = session.execute(select(func.count(), func.max(LoginFailure.at))
+                                      .where(condition, LoginFailure.at >= since)).one()
+        if last is not None and now < last + limit.wait(int(count), allowed):
+            return True
+    return False
 
 
 def check_login(session: Session, name: str, password: str, ip: str,
                 limit: LoginLimit = LoginLimit(), now: datetime | None = None) -> User | None:
-    """The user if ``name``/``password`` are right and the address is not rate-limited, else
-    None. Once refused, even the right password is refused until the window has passed (so
-    guessing cannot go on); a success clears that name's failures from that address. The caller
-    must commit even when None comes back, or the failure is not counted."""
+    """The user if ``name``/``password`` are right and this address need not wait, else None.
+    While it must wait, even the right password is refused (so guessing cannot go on); a success
+    clears that name's failures from that address. The caller must commit even when None comes
+    back, or the failure is not counted."""
     now = now or utcnow()
     session.execute(delete(LoginFailure).where(LoginFailure.at < now - limit.window))
     if login_blocked(session, name, ip, limit, now):
+        # A try while waiting counts too: a guesser who keeps trying only waits longer.
+        session.add(LoginFailure(name=name[:64], ip=ip[:64], at=now))
+        session.flush()
         return None
     user = get_user(session, name)
     if user is None:

@@ -73,7 +73,7 @@ def patch_mail(raw: bytes, subject: str, trailers: Sequence[TrailerLine],
     body = with_trailers(message, extra) + rest
     if not body.endswith("\n"):
         body += "\n"
-    sender = formataddr((parsed.sender.name, parsed.sender.email), charset="utf-8")
+    sender = address_header(parsed.sender.name, parsed.sender.email)
     date = (format_datetime(parsed.date.replace(tzinfo=UTC)) if parsed.date is not None
             else parsed.date_raw)
     encoded_subject = subject if subject.isascii() else Header(subject, "utf-8").encode()
@@ -81,6 +81,17 @@ def patch_mail(raw: bytes, subject: str, trailers: Sequence[TrailerLine],
             f"Message-ID: <{parsed.msgid}>\nMIME-Version: 1.0\n"
             "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n")
     return to_mboxrd((head + body).encode("utf-8", "surrogateescape"))
+
+
+def address_header(name: str, email: str) -> str:
+    """``From:`` as ``git format-patch`` writes it: a non-ASCII name RFC 2047-encoded, the
+    address as it is (an address with non-ASCII characters stays UTF-8, which the mbox carries
+    as 8-bit text)."""
+    try:
+        return formataddr((name, email), charset="utf-8")
+    except UnicodeError:
+        display = formataddr((name, "a@b"), charset="utf-8").removesuffix(" <a@b>") if name else ""
+        return f"{display} <{email}>" if display else email
 
 
 def patch_subject(title: str, revision: int, counter: int, total: int, rfc: bool) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, render_template, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import HTTPException, default_exceptions
+from werkzeug.exceptions import HTTPException, SecurityError, default_exceptions
 
 from listarchive import settings as settings_mod
 from listarchive.archive.db import open_archive
@@ -23,6 +23,7 @@ from listarchive.web import (
     auth,
     csrf,
     filters,
+    guard,
     pages,
     patchworkapi,
     queuepages,
@@ -53,6 +54,14 @@ class SafeJSONProvider(DefaultJSONProvider):
         text = super().dumps(obj, **kwargs)
         return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """A request body nested deeper than the parser's stack (``[[[[...]]]]``) is bad JSON
+        like any other, answered 400 by the views, not a 500."""
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deep") from exc
+
 
 class ArchiveFlask(Flask):
     json_provider_class = SafeJSONProvider
@@ -77,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.filters.update(filters.FILTERS)
     app.jinja_env.autoescape = True
     csrf.install(app)
+    guard.install(app, settings)
     for blueprint in (apiv1.bp, patchworkapi.bp, auth.bp, statechanges.bp, queuepages.bp,
                       reviewpages.bp, admin.bp, pages.bp):
         app.register_blueprint(blueprint)
@@ -131,6 +141,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         resp = exc.get_response()
         if 300 <= code < 400:
             return resp
+        if isinstance(exc, SecurityError):  # an untrusted Host: no URL of this site can be built
+            return Response(f"{code} {exc.name}: {reason}\n", status=code, mimetype="text/plain")
         body = render_template("error.html", code=code, reason=reason, title=exc.name)
         return Response(body, status=code, headers={k: v for k, v in resp.headers.items()
                                                     if k.lower() in ("allow", "location")},

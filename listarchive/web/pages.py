@@ -6,6 +6,7 @@ the raw request URI (see :mod:`listarchive.web.paths`) and hands over to one sma
 
 from __future__ import annotations
 
+import itertools
 import shlex
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,7 @@ from listarchive.web.paths import MessagePath, raw_path, split_message_path
 
 bp = Blueprint("pages", __name__)
 PER_PAGE = 50
+MAX_REPLY_CC = 200
 
 
 def message_url(list_: str, msgid: str, suffix: str = "/") -> str:
@@ -38,6 +40,32 @@ def home_list(record: MessageRecord, current: str) -> str:
     if current == listview.ALL or current in record.lists:
         return current
     return record.lists[0] if record.lists else listview.ALL
+
+
+ROBOTS = """\
+# Pages are for everyone; searches and downloads cost the server what a crawler should not spend.
+User-agent: *
+Disallow: /*?q=
+Disallow: /*?*&q=
+Disallow: /*/t.mbox.gz
+Disallow: /*/raw
+Disallow: /*/t.atom
+Disallow: /series/*/mbox
+Disallow: /patch/*/mbox
+Disallow: /patch/*/raw
+Disallow: /api/
+Disallow: /login
+Disallow: /queue/
+Disallow: /bulk
+"""
+
+
+@bp.route("/robots.txt")
+def robots() -> Response:
+    resp = Response(ROBOTS, mimetype="text/plain")
+    resp.cache_control.public = True
+    resp.cache_control.max_age = 86400
+    return resp
 
 
 @bp.route("/")
@@ -189,9 +217,8 @@ def message_page(name: str, record: MessageRecord) -> Any:
     if resp is not None:
         return resp
     parsed = view.parsed
-    recipients = [a.email for a in (*parsed.to, *parsed.cc) if a.email]
     html = render_template("message.html", name=name, view=view, rec=record, parsed=parsed,
-                           home=lambda r: home_list(r, name), recipients=recipients,
+                           home=lambda r: home_list(r, name),
                            reply=_reply(view.parsed, record),
                            badge=patchview.message_badges(db(), viewer(),
                                                               [record.msgid]).get(record.msgid),
@@ -209,16 +236,17 @@ def message_page(name: str, record: MessageRecord) -> Any:
 def _reply(parsed: Any, record: MessageRecord) -> dict[str, Any]:
     """mailto and git send-email instructions, answering the sender and keeping everyone in Cc."""
     sender = parsed.sender.email
-    ccs: list[str] = []
-    for addr in (*parsed.to, *parsed.cc):
-        if addr.email and addr.email != sender and addr.email not in ccs:
-            ccs.append(addr.email)
+    every = dict.fromkeys(a.email for a in (*parsed.to, *parsed.cc) if a.email and a.email != sender)
+    # A hostile To: of 200,000 addresses must cost a page view what a long mail costs: the
+    # instructions name the first MAX_REPLY_CC, and say how many more reply-all reaches.
+    ccs = list(itertools.islice(every, MAX_REPLY_CC))
     subject = parsed.subject if parsed.subject.lower().startswith("re:") else \
         f"Re: {parsed.subject}"
     mailto = (f"mailto:{quote(sender, safe='@')}?In-Reply-To={quote('<' + record.msgid + '>')}"
               f"&Cc={quote(','.join(ccs), safe='@,')}&Subject={quote(subject)}")
     return {"to": shlex.quote(sender), "cc": [shlex.quote(c) for c in ccs], "mailto": mailto,
-            "subject": subject, "msgid": shlex.quote(record.msgid)}
+            "subject": subject, "msgid": shlex.quote(record.msgid),
+            "more": len(every) - len(ccs)}
 
 
 def thread_page(name: str, record: MessageRecord, nested: bool) -> Any:
