@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from bench import engines, load, ours, peer, profiling, report, review
+from bench import engines, hostile, load, ours, peer, profiling, report, review
 from bench.corpus import (
     REPO,
     SCRATCH,
@@ -64,6 +64,9 @@ def run_size(spec: CorpusSpec, args: argparse.Namespace, profile_done: bool,
         sr.peer_basic = peer.ingest(mbox, n, raw, SCRATCH / f"peer-{spec.size}-basic",
                                     peer_timeout, level="basic")
         sr.peer = peer.ingest(mbox, n, raw, SCRATCH / f"peer-{spec.size}", peer_timeout)
+    if run.hostile is None:
+        say("pathological mail: each message delivered alone, next to normal mail")
+        run.hostile = hostile.measure(mbox, SCRATCH)
     if not profile_done:
         count = min(5000, n)
         pmbox = SCRATCH / f"profile-{count}.mboxrd"

@@ -9,6 +9,7 @@ from pathlib import Path
 from bench import engines, plots, review
 from bench.corpus import DATE_SHIFT_DAYS, REAL_SETS, SMALL_TAKE
 from bench.engines import EngineRun
+from bench.hostile import HostileRun
 from bench.load import CONCURRENCY, LoadResult
 from bench.ours import Incremental, IngestResult
 from bench.profiling import Profile
@@ -63,6 +64,7 @@ class Run:
     total_seconds: float = 0.0
     review: ReviewRun | None = None
     engines: list[EngineRun] = field(default_factory=list)
+    hostile: HostileRun | None = None
 
 
 def _mb(n: float) -> str:
@@ -533,6 +535,20 @@ def _method(run: Run, sr: SizeRun) -> list[str]:
     ]
 
 
+def _hostile(h: HostileRun) -> list[str]:
+    if h.error:
+        return [f"Not measured: {h.error}."]
+    normal = h.normal_median()
+    rows = [[what, f"{ms:.0f}", f"{ms / normal:.1f}x" if normal else "-", outcome]
+            for what, ms, outcome in h.hostile]
+    return [f"Each message delivered alone (`listarchive ingest --list hostile --json -`); the "
+            f"ingest's own time per delivery. Normal mail (the first {len(h.normal_ms)} messages "
+            f"of the corpus, same way): median {normal:.0f} ms, slowest "
+            f"{max(h.normal_ms, default=0):.0f} ms. Every pathological message must be stored "
+            "or quarantined with its reason, within `ingest.max_message_seconds`.", "",
+            *_table(["pathological message", "ms", "vs normal median", "outcome"], rows)]
+
+
 def write(run: Run, output: Path) -> None:
     """Render the report and the plots."""
     main = max(run.sizes, key=lambda s: s.messages)
@@ -577,6 +593,8 @@ def write(run: Run, output: Path) -> None:
     if run.engines:
         lines += ["## Search index alone: whoosh-reloaded and the original whoosh (issue 8)", "",
                   *_engines(run.engines), ""]
+    if run.hostile:
+        lines += ["## Pathological mail (issue 18)", "", *_hostile(run.hostile), ""]
     lines += ["## Cost growth", "", *_growth(run), ""]
     lines += ["## Where ingest time goes (profile)", "", *_profile(run), ""]
     if NOTES.exists():
@@ -620,4 +638,7 @@ def load_run(path: Path) -> Run:
     data["clk10k"] = ingest(data.get("clk10k"))
     data["review"] = review.from_dict(data.get("review"))
     data["engines"] = [e for e in (engines.from_dict(d) for d in data.get("engines", [])) if e]
+    found = data.get("hostile")
+    data["hostile"] = HostileRun(found["normal_ms"], [tuple(h) for h in found["hostile"]],
+                                 found["error"]) if found else None
     return Run(sizes=sizes, **data)

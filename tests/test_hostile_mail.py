@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from hostilemail import messages
 from mailfixtures import NO_LIMITS
 from sqlalchemy import func, select
 
+from bench.hostilemail import messages
 from listarchive.archive.db import open_archive
 from listarchive.archive.models import Message, Quarantined
 from listarchive.mail.mbox import to_mboxrd
