@@ -33,10 +33,20 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.worker import Worker
+    from sqlalchemy.engine import make_url
 
-    Worker(settings)
-    print(f"archive ready: {settings.db_url}")
+    from ingest.worker import Worker
+    from listarchive.archive import schema
+    from listarchive.archive.db import make_engine
+
+    engine = make_engine(settings, writer=True)
+    try:
+        done = schema.prepare(engine, upgrade=True)
+    finally:
+        engine.dispose()
+    Worker(settings)  # the configured lists
+    where = make_url(settings.db_url).render_as_string(hide_password=True)
+    print(f"archive ready ({done}, schema {schema.head()}): {where}")
     return EX_OK
 
 

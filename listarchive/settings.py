@@ -1,7 +1,8 @@
 """One TOML file read once into a frozen, validated :class:`Settings`.
 
 Lookup order: ``-c/--config PATH``, ``$LISTARCHIVE_CONFIG``, ``./listarchive.toml``, defaults.
-Every key is documented in ``config.example.toml`` (a test checks it).
+Every key is documented in ``config.example.toml`` (a test checks it). The one value read from
+the environment is the database URL (``$LISTARCHIVE_DATABASE_URL``), when the file names none.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from listarchive.errors import ConfigError
 
+DATABASE_URL_ENV = "LISTARCHIVE_DATABASE_URL"
 LIST_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 RESERVED_LIST_NAMES = frozenset({"all", "api", "r", "series", "patch", "s", "static", "login",
                                   "logout", "account", "admin", "queue", "bulk", "robots.txt",
@@ -35,6 +37,8 @@ class ListConfig:
 class Settings:
     data_dir: Path = Path("instance")
     database_url: str = ""
+    pool_size: int = 5
+    pool_overflow: int = 10
     search_enabled: bool = True
     search_dir: Path | None = None
     batch_size: int = 500
@@ -72,7 +76,7 @@ class Settings:
 
 # key -> (section, name, type)
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "storage": {"data_dir": str, "database_url": str},
+    "storage": {"data_dir": str, "database_url": str, "pool_size": int, "pool_overflow": int},
     "search": {"enabled": bool, "index_dir": str},
     "ingest": {"batch_size": int, "max_message_bytes": int, "max_message_seconds": (int, float)},
     "web": {"base_url": str, "secret_key": str, "host": str, "port": int, "trusted_hosts": list,
@@ -122,9 +126,17 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
     port = values.get("web.port", 8080)
     if not 0 < port < 65536:
         raise ConfigError("web.port", "must be between 1 and 65535")
-    url = values.get("storage.database_url", "")
+    # The environment can name the database instead of the file (keeping a password out of it):
+    # LISTARCHIVE_DATABASE_URL, when the configuration names none.
+    url = values.get("storage.database_url", "") or os.environ.get(DATABASE_URL_ENV, "")
     if url and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
         raise ConfigError("storage.database_url", "must be a sqlite:// or postgresql+psycopg:// URL")
+    pool = values.get("storage.pool_size", 5)
+    if not 1 <= pool <= 100:
+        raise ConfigError("storage.pool_size", "must be between 1 and 100")
+    overflow = values.get("storage.pool_overflow", 10)
+    if not 0 <= overflow <= 100:
+        raise ConfigError("storage.pool_overflow", "must be between 0 and 100")
     max_bytes = values.get("ingest.max_message_bytes", 64 * 1024 * 1024)
     if max_bytes < 1024:
         raise ConfigError("ingest.max_message_bytes", "must be at least 1024")
@@ -155,6 +167,8 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
     return Settings(
         data_dir=path("storage.data_dir") or base / "instance",
         database_url=url,
+        pool_size=pool,
+        pool_overflow=overflow,
         search_enabled=values.get("search.enabled", True),
         search_dir=path("search.index_dir"),
         batch_size=batch,

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import backends
 import mailfixtures
 import pytest
 import worlds
@@ -27,6 +28,56 @@ from listarchive.settings import Settings, from_mapping
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
 DATA = Path(__file__).resolve().parent / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: reads or locks the SQLite file itself")
+    if backends.BACKEND not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"LISTARCHIVE_TEST_BACKEND={backends.BACKEND!r}: "
+                                "sqlite or postgresql")
+    if backends.POSTGRESQL and not backends.SERVER_URL:
+        raise pytest.UsageError("LISTARCHIVE_TEST_BACKEND=postgresql needs "
+                                "LISTARCHIVE_TEST_DATABASE_URL (see .ci/pg-start)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not backends.POSTGRESQL:
+        return
+    skip = pytest.mark.skip(reason="about the SQLite file itself")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_database() -> Iterator[None]:
+    """On PostgreSQL, a schema for the archives a module's own fixtures build."""
+    if not backends.POSTGRESQL:
+        yield
+        return
+    name, url = backends.new_schema()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LISTARCHIVE_DATABASE_URL", url)
+        yield
+    backends.drop_schema(name)
+
+
+@pytest.fixture(autouse=True)
+def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """On PostgreSQL, a schema of its own for every test that makes an archive of its own
+    (one that keeps files), unless it works on an archive its module or the run built."""
+    shared = any(defs[-1].scope != "function" and name != "module_database"
+                 and not defs[-1].func.__module__.startswith("_pytest")
+                 for name in request.fixturenames
+                 if (defs := request._fixturemanager.getfixturedefs(name, request.node)))
+    if not backends.POSTGRESQL or shared or not (
+            {"tmp_path", "settings", "cli"} & set(request.fixturenames)):
+        yield
+        return
+    name, url = backends.new_schema()
+    monkeypatch.setenv("LISTARCHIVE_DATABASE_URL", url)
+    yield
+    backends.drop_schema(name)
 
 
 @pytest.fixture
@@ -68,7 +119,7 @@ XSS_FILES = sorted(DATA.glob("xss-*.eml"))
 def build_site_archive(base: Path) -> Settings:
     settings = from_mapping({
         "limits": NO_LIMITS,
-        "storage": {"data_dir": str(base / "instance")},
+        "storage": {"data_dir": str(base / "instance"), "database_url": backends.archive_url()},
         "search": {"enabled": False},
         "lists": [{"name": "linux-clk", "description": "Common clk framework"},
                   {"name": "hostile", "description": "<script>alert('list')</script>"},

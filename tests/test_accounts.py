@@ -12,18 +12,17 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from listarchive.access import accounts
-from listarchive.archive.db import init_db, make_engine, make_sessionmaker
+from listarchive.archive.db import make_engine, make_sessionmaker, open_archive
 from listarchive.archive.models import ApiToken, Grant, User
 from listarchive.settings import Settings
 
 
 @pytest.fixture
 def session(settings: Settings):
-    engine = make_engine(settings)
-    init_db(engine)
-    with make_sessionmaker(engine).begin() as session:
+    archive = open_archive(settings)
+    with archive.sessions.begin() as session:
         yield session
-    engine.dispose()
+    archive.close()
 
 
 def test_password_is_hashed_and_verified(session):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from listarchive.archive.db import make_engine, make_sessionmaker
+from listarchive.archive.db import make_engine, make_sessionmaker, open_archive
 from listarchive.archive.models import Patch, PatchState, StateChange
 from listarchive.review.gitscan import match_commits, read_commits, scan
 from listarchive.settings import Settings
@@ -162,10 +162,7 @@ def test_unknown_repository_or_branch_is_a_usage_error(world, cli, tmp_path):
 
 def test_rewritten_history_is_read_again(world, settings: Settings):
     repo = world["repo"]
-    engine = make_engine(settings)
-    from listarchive.archive.db import init_db
-
-    init_db(engine)
+    engine = open_archive(settings).engine
     with make_sessionmaker(engine).begin() as session:
         first = scan(session, repo, "stray")
         assert first.commits == 2
@@ -209,10 +206,7 @@ def test_scan_speed_ten_thousand_commits(tmp_path: Path, settings: Settings):
         stream.append(b"data %d\n%s\n" % (len(msg), msg))
         stream.append(b"M 100644 inline f%d.c\ndata %d\n%s\n" % (n % 500, len(body), body))
     git(repo, "fast-import", "--quiet", stdin=b"".join(stream))
-    from listarchive.archive.db import init_db
-
-    engine = make_engine(settings)
-    init_db(engine)
+    engine = open_archive(settings).engine
     started = time.monotonic()
     with make_sessionmaker(engine).begin() as session:
         result = scan(session, repo, "main")

@@ -21,6 +21,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import backends
 from mailfixtures import NO_LIMITS, first_messages, git
 from sqlalchemy import select
 
@@ -102,7 +103,8 @@ def build_status_world(base: Path) -> StatusWorld:
         return _status["world"]
     settings = from_mapping({
         "limits": NO_LIMITS,
-        "storage": {"data_dir": str(base / "instance")}, "search": {"enabled": False},
+        "storage": {"data_dir": str(base / "instance"), "database_url": backends.archive_url()},
+        "search": {"enabled": False},
         "lists": [{"name": "linux-clk"}, {"name": "gizmo"}, {"name": "other"}]}, base=base)
     has_corpus = CORPUS.is_file()
     if has_corpus:
@@ -264,7 +266,7 @@ def build_review_world(base: Path) -> ReviewWorld:
         return _review["world"]
     settings = from_mapping({
         "limits": NO_LIMITS,
-        "storage": {"data_dir": str(base / "instance")},
+        "storage": {"data_dir": str(base / "instance"), "database_url": backends.archive_url()},
         "search": {"enabled": True},
         "lists": [{"name": "linux-clk", "description": "Common clk framework"},
                   {"name": "gizmo", "description": "generated series"},

@@ -11,12 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from listarchive.archive import derived
-from listarchive.archive.models import Base
+from listarchive.archive import schema
 from listarchive.errors import TemporaryFailure
 from listarchive.settings import Settings
 
@@ -32,19 +31,28 @@ class Archive:
         self.engine.dispose()
 
 
-def open_archive(settings: Settings, writer: bool = False) -> Archive:
-    """Connect to the archive of ``settings`` and bring its schema up to date.
+def open_archive(settings: Settings, writer: bool = False, upgrade: bool = False) -> Archive:
+    """Connect to the archive of ``settings``, creating its schema in an empty database.
 
-    ``writer`` is for processes that store mail (see :func:`make_engine`). A database that is
-    locked or unreachable is a :class:`~listarchive.errors.TemporaryFailure`: a mail server
-    delivering the message retries later.
+    ``writer`` is for processes that store mail (see :func:`make_engine`); ``upgrade`` (only
+    ``listarchive init`` and the demo) brings an older schema up to date, which everything else
+    refuses (:mod:`listarchive.archive.schema`). A database that is locked or unreachable is a
+    :class:`~listarchive.errors.TemporaryFailure`: a mail server delivering the message retries
+    later.
     """
     engine = make_engine(settings, writer=writer)
+    prepared = make_engine(settings, writer=True) if not writer else engine
     try:
-        init_db(engine)
-    except OperationalError as exc:
+        schema.prepare(prepared, upgrade=upgrade)
+    except (OperationalError, IntegrityError) as exc:
         engine.dispose()
         raise TemporaryFailure(f"database unavailable: {exc.orig}") from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    finally:
+        if prepared is not engine:
+            prepared.dispose()
     return Archive(engine, make_sessionmaker(engine))
 
 
@@ -84,7 +92,8 @@ def make_engine(settings: Settings, writer: bool = False) -> Engine:
         if writer:
             event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=settings.pool_size,
+                         max_overflow=settings.pool_overflow, pool_recycle=3600)
 
 
 def _begin_immediate(conn: Any) -> None:
@@ -93,43 +102,3 @@ def _begin_immediate(conn: Any) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def init_db(engine: Engine) -> None:
-    """Create every table that is missing (idempotent).
-
-    Two processes may start at once (a mail server delivering two messages): both see a table
-    missing and one loses the race to create it. The loser simply checks again.
-    """
-    for attempt in range(5):
-        try:
-            have = inspect(engine)
-            fresh_links = not have.has_table("series_subsystems")
-            fresh_stats = not have.has_table("list_stats")
-            fresh_members = have.has_table("embargoes") and not have.has_table("embargo_members")
-            unanchored = have.has_table("trailers") and "anchor_msgid" not in {
-                c["name"] for c in have.get_columns("trailers")}
-            Base.metadata.create_all(engine)
-            if unanchored:
-                _add_anchor_column(engine)
-                derived.fill_trailer_anchors(engine)
-            if fresh_links:
-                derived.fill_series_subsystems(engine)
-            if fresh_stats:
-                derived.fill_list_stats(engine)
-            if fresh_members:
-                derived.fill_embargo_members(engine)
-            return
-        except (OperationalError, ProgrammingError) as exc:
-            if "already exists" not in str(exc) or attempt == 4:
-                raise
-
-
-
-
-def _add_anchor_column(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.exec_driver_sql("ALTER TABLE trailers ADD COLUMN anchor_msgid VARCHAR(500) "
-                             "NOT NULL DEFAULT ''")
-        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_trailers_anchor_msgid "
-                             "ON trailers (anchor_msgid)")

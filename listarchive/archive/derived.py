@@ -1,27 +1,18 @@
-"""Derived tables computed in SQL, in one place: what the ingest keeps up to date as mail
-arrives, and what opening an older archive fills in once.
-
-Each fact has one query here, used both ways, so an upgraded archive holds exactly what the ingest
-would have written.
-"""
+"""Derived facts computed in SQL, in one place: what the ingest keeps up to date as mail arrives
+and the schema migrations fill in for an older archive, so both hold exactly the same."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, Select, exists, func, insert, literal_column, select, update
+from sqlalchemy import Select, func, literal_column, select, update
 from sqlalchemy.orm import Session, aliased
 
 from listarchive.archive.batches import chunked
 from listarchive.archive.models import (
-    Embargo,
-    EmbargoMember,
-    ListStat,
     Message,
-    Node,
     Patch,
     PatchSubsystem,
-    SeriesSubsystem,
     ThreadList,
     Trailer,
 )
@@ -43,29 +34,6 @@ def list_stat_totals() -> Select[int, int, int | None]:
     derived."""
     return (select(ThreadList.list_id, func.count(), func.sum(ThreadList.message_count))
             .group_by(ThreadList.list_id))
-
-
-def fill_list_stats(engine: Engine) -> None:
-    """Fill the list totals of an archive made before they were kept. Lists that already have
-    theirs are left alone: another process may have created the table a moment before this one
-    looked, and be keeping them already (eight deliveries starting on a new archive at once)."""
-    totals = list_stat_totals().subquery()
-    with engine.begin() as conn:
-        conn.execute(insert(ListStat).from_select(
-            ["list_id", "threads", "messages"],
-            select(totals).where(totals.c.list_id.not_in(select(ListStat.list_id)))))
-
-
-def fill_series_subsystems(engine: Engine) -> None:
-    """Fill the series-subsystem links of an archive made before they existed (the ingest keeps
-    them from then on; ``reindex`` and ``maintainers import`` rebuild them)."""
-    links = series_subsystem_links().subquery()
-    with engine.begin() as conn:
-        conn.execute(insert(SeriesSubsystem).from_select(
-            ["series_id", "subsystem_id"],
-            select(links).where(~exists(select(SeriesSubsystem.series_id).where(
-                SeriesSubsystem.series_id == links.c.series_id,
-                SeriesSubsystem.subsystem_id == links.c.subsystem_id)))))
 
 
 def trailer_anchors(thread_ids: Sequence[int]) -> Select[int, str]:
@@ -109,26 +77,3 @@ def anchor_trailers(session: Session, thread_ids: Sequence[int]) -> int:
             session.execute(update(Trailer), updates)
         changed += len(updates)
     return changed
-
-
-def fill_trailer_anchors(engine: Engine) -> None:
-    """Anchor the trailers of an archive made before anchors were kept."""
-    with Session(engine) as session, session.begin():
-        threads = [t for t in session.scalars(
-            select(Message.thread_id).join(Trailer, Trailer.message_id == Message.id)
-            .where(Message.thread_id.is_not(None)).distinct()) if t is not None]
-        anchor_trailers(session, threads)
-
-
-def fill_embargo_members(engine: Engine) -> None:
-    """Name the hidden messages of embargoes made before they were kept per message: the anchor
-    and every stored message of its thread, which is what such an embargo hid."""
-    with Session(engine) as session, session.begin():
-        for eid, anchor in session.execute(select(Embargo.id, Embargo.anchor_msgid)).all():
-            thread = session.scalar(select(Node.thread_id).where(Node.msgid == anchor))
-            names = {anchor, *(session.scalars(select(Message.msgid)
-                                               .where(Message.thread_id == thread))
-                               if thread is not None else ())}
-            session.execute(insert(EmbargoMember), [
-                {"embargo_id": eid, "msgid": m, "how": "anchor" if m == anchor else "thread"}
-                for m in sorted(names)])

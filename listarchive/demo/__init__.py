@@ -119,6 +119,7 @@ def run_demo(settings: Settings, mbox: str | None, host: str | None, port: int |
             return EX_USAGE
         list_name = list_name_for(source)
 
+    open_archive(settings, upgrade=True).close()  # an archive of an older version is upgraded
     print(f"archiving {source} on list {list_name} ...", file=out)
     summary = run_ingest(settings, [str(source)], list_name=list_name)
     print(f"read {summary.read}, new {summary.new}, duplicate {summary.duplicate}, "

@@ -1,0 +1,90 @@
+"""The archive's schema, versioned with Alembic (revisions in :mod:`.migrations`).
+
+A new archive is created whole from the models and stamped with the newest revision, by
+whichever process opens it first (the first delivery of a mail server, ``listarchive init``, the
+site). An archive at an older revision is upgraded by ``listarchive init`` only: every other
+command and the site refuse it with a message that says so, rather than half-work on a schema
+they do not know (several ingest workers and web servers sharing one PostgreSQL database must
+not race to upgrade it). An archive made by a newer listarchive is refused too.
+
+Creating and upgrading happen in one transaction under one lock (SQLite: ``BEGIN IMMEDIATE``;
+PostgreSQL: a transaction-level advisory lock), so processes starting at once never race in
+``CREATE TABLE``: the first creates, the others wait and find it done.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, func, inspect, select
+
+from listarchive.archive.models import Base
+from listarchive.errors import TemporaryFailure
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+BASELINE = "0001"  # what an archive made before revisions were recorded is
+LOCK_KEY = 7_266_311_802  # the advisory lock of schema changes on PostgreSQL
+
+
+class SchemaError(TemporaryFailure):
+    """The archive's schema is not the one this listarchive runs on; the message says what to
+    do. A temporary failure: a mail server delivering meanwhile keeps the mail and retries."""
+
+
+def _config(connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head() -> str:
+    """The newest revision this listarchive knows."""
+    found = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert found is not None
+    return found
+
+
+def revision(connection: Connection) -> str | None:
+    """The archive's recorded revision; :data:`BASELINE` for an archive made before revisions
+    were recorded; None for an empty database."""
+    tables = set(inspect(connection).get_table_names())
+    if "messages" not in tables:
+        return None
+    if "alembic_version" not in tables:
+        return BASELINE
+    return MigrationContext.configure(connection).get_current_revision() or BASELINE
+
+
+def prepare(engine: Engine, upgrade: bool = False) -> str:
+    """Create the schema of an empty database, check an existing one, and with ``upgrade``
+    bring an older one to the newest revision. Returns what was done: ``created``,
+    ``current`` or ``upgraded from REV``. Raises :class:`SchemaError` for an archive this
+    listarchive may not use as it is."""
+    newest = head()
+    known = {s.revision for s in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+        found = revision(conn)
+        if found is None:
+            Base.metadata.create_all(conn)
+            command.stamp(_config(conn), newest)
+            return "created"
+        if found == newest:
+            return "current"
+        if found not in known:
+            raise SchemaError(f"the archive's schema is at revision {found}, which this "
+                              f"listarchive does not know (newest: {newest}): it was made by a "
+                              f"newer version")
+        if not upgrade:
+            raise SchemaError(f"the archive's schema is at revision {found} and this "
+                              f"listarchive needs {newest}: run `listarchive init` to upgrade it")
+        if "alembic_version" not in set(inspect(conn).get_table_names()):
+            command.stamp(_config(conn), BASELINE)
+        command.upgrade(_config(conn), newest)
+        return f"upgraded from {found}"

@@ -1,0 +1,57 @@
+"""The database the tests run on: SQLite (each archive its own file, the default) or a real
+PostgreSQL server, chosen for the whole run by ``LISTARCHIVE_TEST_BACKEND=postgresql`` with
+``LISTARCHIVE_TEST_DATABASE_URL`` naming the server (``.ci/pg-start`` starts a throw-away one).
+
+On PostgreSQL every test that makes an archive gets a schema of its own in that database, named
+through ``$LISTARCHIVE_DATABASE_URL`` (which the archive reads when its configuration names no
+database, in the test process and in the commands it runs alike); each module gets one for the
+archives its module fixtures build; the archives built once for the whole run name theirs
+(:func:`archive_url`). Schemas are dropped when their test or module ends.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from sqlalchemy import Engine, create_engine
+
+BACKEND = os.environ.get("LISTARCHIVE_TEST_BACKEND", "sqlite")
+SERVER_URL = os.environ.get("LISTARCHIVE_TEST_DATABASE_URL", "")
+POSTGRESQL = BACKEND == "postgresql"
+
+_admin: Engine | None = None
+
+
+def admin() -> Engine:
+    global _admin
+    if _admin is None:
+        _admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    return _admin
+
+
+def new_schema() -> tuple[str, str]:
+    """A fresh, empty schema and the URL that makes it the archive's."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with admin().connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {name}")
+    sep = "&" if "?" in SERVER_URL else "?"
+    return name, f"{SERVER_URL}{sep}options=-csearch_path%3D{name}"
+
+
+def drop_schema(name: str) -> None:
+    with admin().connect() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+_kept: list[str] = []
+
+
+def archive_url() -> str:
+    """The database URL for an archive built once for the whole run ('' on SQLite: a file in
+    its data folder). Its schema stays until the server is thrown away."""
+    if not POSTGRESQL:
+        return ""
+    name, url = new_schema()
+    _kept.append(name)
+    return url

@@ -1,0 +1,124 @@
+"""The archive's schema, versioned: created whole, upgraded by ``listarchive init`` from an
+archive of the previous schema, refused by everything else until then, and never raced."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from ingest.worker import Worker, run_ingest
+from listarchive.access.visibility import ANONYMOUS
+from listarchive.archive import messageview, schema
+from listarchive.archive.db import make_engine, open_archive
+from listarchive.archive.models import Trailer
+from listarchive.errors import TemporaryFailure
+from listarchive.settings import Settings, from_mapping
+
+DATA = Path(__file__).resolve().parent / "data"
+EMBARGO = ["embargo-report-cover.eml", "embargo-report-patch1.eml", "embargo-report-patch2.eml",
+           "embargo-reply-outsider.eml", "embargo-reply-public.eml"]
+COVER = "embargo-cover-7f3a@secure-example.net"
+
+
+def settings_in(tmp_path: Path) -> Settings:
+    return from_mapping({"storage": {"data_dir": str(tmp_path / "instance")},
+                         "search": {"enabled": False},
+                         "lists": [{"name": "clk"}, {"name": "security", "restricted": True}]})
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    (tmp_path / "listarchive.toml").write_text(
+        f'[storage]\ndata_dir = "{tmp_path / "instance"}"\n[search]\nenabled = false\n'
+        '[[lists]]\nname = "clk"\n[[lists]]\nname = "security"\nrestricted = true\n')
+    return subprocess.run([sys.executable, "-m", "listarchive.cli", *args], cwd=tmp_path,
+                          capture_output=True, timeout=300)
+
+
+def to_first_wave(settings: Settings) -> None:
+    """Turn the archive back into what the previous schema (revision 0001) held: no trailer
+    anchors, embargoes by thread only, no recorded revision."""
+    engine = make_engine(settings, writer=True)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE embargo_members"))
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+        conn.execute(sa.text("DROP INDEX ix_trailers_anchor_msgid"))
+        conn.execute(sa.text("ALTER TABLE trailers DROP COLUMN anchor_msgid"))
+    engine.dispose()
+
+
+def anchored(settings: Settings) -> dict[int, str]:
+    archive = open_archive(settings)
+    with archive.sessions() as session:
+        found = dict(session.execute(select(Trailer.id, Trailer.anchor_msgid)).all())
+    archive.close()
+    return {k: str(v) for k, v in found.items()}
+
+
+def test_a_new_archive_is_created_at_the_newest_revision(tmp_path):
+    settings = settings_in(tmp_path)
+    archive = open_archive(settings)
+    with archive.engine.connect() as conn:
+        assert schema.revision(conn) == schema.head()
+    archive.close()
+    done = cli(tmp_path, "init")
+    assert done.returncode == 0 and b"current" in done.stdout
+
+
+def test_an_archive_of_the_previous_schema_is_upgraded_by_init(tmp_path):
+    settings = settings_in(tmp_path)
+    run_ingest(settings, [str(DATA / "series-v2-in-reply-to-v1.mbox")], "clk")
+    run_ingest(settings, [str(DATA / name) for name in EMBARGO], "security")
+    before = anchored(settings)
+    assert sum(1 for a in before.values() if a) >= 2
+    to_first_wave(settings)
+
+    # Nothing but init works on it, and nothing half-works: a delivery is told to retry.
+    with pytest.raises(TemporaryFailure, match="listarchive init"):
+        Worker(settings)
+    delivery = cli(tmp_path, "ingest", "--list", "clk", "-")
+    assert delivery.returncode == 75 and b"listarchive init" in delivery.stderr
+    with pytest.raises(schema.SchemaError, match="listarchive init"):
+        from listarchive.web import create_app
+        create_app(settings)
+
+    done = cli(tmp_path, "init")
+    assert done.returncode == 0, done.stderr
+    assert b"upgraded from 0001" in done.stdout and b"password" not in done.stdout
+    assert anchored(settings) == before  # the anchors the ingest would have kept
+    archive = open_archive(settings)
+    with archive.sessions() as session:
+        assert messageview.find_message(session, ANONYMOUS, COVER) is None  # still hidden
+    with archive.engine.connect() as conn:
+        assert schema.revision(conn) == schema.head()
+    archive.close()
+    assert cli(tmp_path, "init").returncode == 0  # again: nothing to do
+
+
+def test_an_archive_of_a_newer_listarchive_is_refused(tmp_path):
+    settings = settings_in(tmp_path)
+    open_archive(settings).close()
+    engine = make_engine(settings, writer=True)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    done = cli(tmp_path, "init")
+    assert done.returncode != 0 and b"newer version" in done.stderr
+
+
+def test_processes_creating_one_archive_at_once_do_not_race(tmp_path):
+    cli(tmp_path, "--help")  # writes the configuration only
+    procs = [subprocess.Popen([sys.executable, "-m", "listarchive.cli", "init"], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(8)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [err[-400:] for _, err in outputs]
+    assert sum(b"(created" in out for out, _ in outputs) == 1
+    settings = settings_in(tmp_path)
+    archive = open_archive(settings)
+    with archive.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Trailer)) == 0
+    archive.close()
