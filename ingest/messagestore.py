@@ -290,7 +290,7 @@ def refresh_threads(session: Session, thread_ids: Iterable[int]) -> None:
             if tid not in cands:  # every member on a cycle
                 first = session.execute(
                     select(Message.msgid, Message.subject).where(Message.thread_id == tid)
-                    .order_by(Message.sort_date, Message.msgid).limit(1)).one()
+                    .order_by(Message.sort_date.asc().nulls_last(), Message.msgid).limit(1)).one()
                 cands[tid] = ((datetime.max, first[0]), first[0])
                 subjects[tid] = first[1]
             n, first_date, last_date = stats[tid]

@@ -1,7 +1,8 @@
 """``listarchive reindex``: rebuild every derived fact from the stored raw messages.
 
 Messages are re-derived in a fixed order (by primary key) and threading is order-independent, so
-the result equals what any arrival order would have given.
+the result equals what any arrival order would have given. A reindex stopped half-way leaves
+an archive that the next reindex completes.
 """
 
 from __future__ import annotations
@@ -32,27 +33,29 @@ def reindex(settings: Settings) -> Summary:
         messagestore.reset_derived(session)
         seriesstore.reset(session)
         reset_replies(session)
-        last = 0
-        while True:
+    # One transaction per chunk: deliveries arriving meanwhile wait for a chunk, not for the
+    # whole rebuild (tens of minutes on a large archive). Threading is order-independent, so
+    # whatever they store in between ends in the same threads.
+    last = 0
+    while True:
+        with worker.sessions.begin() as session:
             rows = session.execute(select(Message.id, Message.msgid, Message.raw)
                                    .where(Message.id > last).order_by(Message.id)
                                    .limit(CHUNK)).all()
             if not rows:
                 break
-            last = rows[-1][0]
+            last = rows[-1].id
             facts = []
             items = []
-            for pk, msgid, blob in rows:
-                parsed = parse(rawstore.unpack(blob), now=now)
-                messagestore.rederive(session, pk, parsed)
-                facts.append((pk, msgid, list(parsed.references)))
-                items.append((pk, msgid, parsed))
+            for row in rows:
+                parsed = parse(rawstore.unpack(row.raw), now=now)
+                messagestore.rederive(session, row.id, parsed)
+                facts.append((row.id, row.msgid, list(parsed.references)))
+                items.append((row.id, row.msgid, parsed))
             touched = messagestore.link_threads(session, facts)
             messagestore.refresh_threads(session, touched)
             worker.derive(session, items, touched)
-            summary.read += len(rows)
-
-
+        summary.read += len(rows)
     rebuild(settings, worker.sessions)
     worker.totals(summary)
     summary.seconds = time.monotonic() - started

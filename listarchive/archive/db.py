@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,8 +92,29 @@ def make_engine(settings: Settings, writer: bool = False) -> Engine:
         if writer:
             event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=settings.pool_size,
-                         max_overflow=settings.pool_overflow, pool_recycle=3600)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=settings.pool_size,
+                           max_overflow=settings.pool_overflow, pool_recycle=3600)
+    if writer:
+        event.listen(engine, "begin", _writer_lock)
+    return engine
+
+
+def _writer_lock(conn: Any) -> None:
+    """PostgreSQL: a writer's transaction waits for the others', as on SQLite. Deliveries and
+    bulk ingests then never race in threading, series or totals (each reads what it updates),
+    while parsing, the costly part, runs outside the lock in every worker at once; readers are
+    never held up."""
+    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+
+
+def lock_writes(session: Session) -> None:
+    """Take the writers' lock in a session of a reader engine that is about to write (a state
+    change from the site): on SQLite the database's own lock does it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})"))
+
+
+WRITER_LOCK = 7_266_311_801  # the advisory lock of every transaction that stores mail
 
 
 def _begin_immediate(conn: Any) -> None:

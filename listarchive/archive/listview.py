@@ -172,7 +172,8 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
                         ThreadList.thread_id.not_in(hidden_threads(viewer))))
         if before is not None:
             query = query.where(ThreadList.last_date < before)
-        query = query.order_by(ThreadList.last_date.desc(), ThreadList.thread_id.desc())
+        query = query.order_by(ThreadList.last_date.desc().nulls_last(),
+                               ThreadList.thread_id.desc())
     else:
         query = (select(ThreadList.thread_id, func.max(ThreadList.last_date).label("last"))
                  .where(ThreadList.list_id.in_(ids),
@@ -180,7 +181,7 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
                  .group_by(ThreadList.thread_id))
         if before is not None:
             query = query.having(func.max(ThreadList.last_date) < before)
-        query = query.order_by(func.max(ThreadList.last_date).desc(),
+        query = query.order_by(func.max(ThreadList.last_date).desc().nulls_last(),
                                ThreadList.thread_id.desc())
     rows = session.execute(query.offset((page - 1) * per_page).limit(per_page + 1)).all()
     tids = [int(r.thread_id) for r in rows[:per_page]]
@@ -211,7 +212,7 @@ def _thread_summaries(session: Session, viewer: Viewer, tids: Sequence[int],
             select(Message.thread_id, Message.msgid, Message.subject, Message.from_name,
                    Message.from_email, Message.sort_date)
             .where(Message.thread_id.in_(tids), on_list, visible_message(viewer))
-            .order_by(Message.sort_date, Message.msgid)):
+            .order_by(Message.sort_date.asc().nulls_last(), Message.msgid)):
         members.setdefault(int(row.thread_id or 0), []).append(row)
     out = []
     for tid in tids:

@@ -282,7 +282,7 @@ def recent_messages(session: Session, viewer: Viewer, name: str, limit: int = 25
         select(MessageList.message_id).join(Message, Message.id == MessageList.message_id)
         .where(MessageList.list_id.in_(ids), visible_message(viewer))
         .group_by(MessageList.message_id)
-        .order_by(func.max(Message.sort_date).desc()).limit(limit)))
+        .order_by(func.max(Message.sort_date).desc().nulls_last()).limit(limit)))
     return parsed_records(session, viewer, pks)
 
 

@@ -132,7 +132,13 @@ def decode_header_value(value: object) -> str:
 
 
 def _unfold(text: str) -> str:
-    return re.sub(r"\r?\n[ \t]*", " ", text).strip()
+    return _no_nul(re.sub(r"\r?\n[ \t]*", " ", text).strip())
+
+
+def _no_nul(text: str) -> str:
+    """Text facts never hold NUL (PostgreSQL text cannot, and no reader wants one): it becomes
+    U+FFFD, as an undecodable byte would. The raw bytes keep it."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
@@ -313,7 +319,7 @@ def _raw_header_value(value: object) -> str:
     text = str(value)
     if _SURROGATE_RE.search(text):
         text = decode_bytes(text.encode("ascii", "surrogateescape"), "utf-8")
-    return text
+    return _no_nul(text)
 
 
 def part_text(part: Message) -> tuple[str, bool]:
@@ -326,10 +332,10 @@ def part_text(part: Message) -> tuple[str, bool]:
         if not cs:
             continue
         try:
-            return payload.decode(_charset_alias(cs)), False
+            return _no_nul(payload.decode(_charset_alias(cs))), False
         except (LookupError, UnicodeDecodeError):
             continue
-    return payload.decode("latin-1"), True
+    return _no_nul(payload.decode("latin-1")), True
 
 
 def _filename(part: Message) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from listarchive.access import accounts
 from listarchive.access.visibility import viewer_for, visible_ids
 from listarchive.archive.batches import scalars_in
+from listarchive.archive.db import lock_writes
 from listarchive.archive.models import (
     Grant,
     MailingList,
@@ -145,6 +146,7 @@ def change(session: Session, user: User | None, kind: str, ids: Sequence[int],
     change them all."""
     if via not in states.HUMAN_VIA:
         raise InvalidChange(f"unknown origin {via!r}")
+    lock_writes(session)  # the ingest's rules may be deciding on the same patches
     found = check(session, user, kind, ids)
     assert user is not None
     wanted = None

@@ -237,7 +237,7 @@ def patch_page(session: Session, viewer: Viewer, query: PatchQuery, page: int, p
     if query.before is not None:
         sel = sel.where(Patch.date < query.before)
     for word in query.q.split()[:10]:
-        sel = sel.where(Message.subject.contains(word))
+        sel = sel.where(Message.subject.icontains(word, autoescape=True))
     key = {"id": Patch.id, "name": Message.subject}.get(query.order.lstrip("-"), Patch.date)
     sel = sel.order_by(key.desc() if query.order.startswith("-") else key, Patch.id)
     per_page = max(1, min(per_page, listview.MAX_PER_PAGE))
@@ -295,7 +295,7 @@ def series_page(session: Session, viewer: Viewer, project: str = "", submitter: 
     if before is not None:
         sel = sel.where(Series.date < before)
     for word in q.split()[:10]:
-        sel = sel.where(Series.title.contains(word))
+        sel = sel.where(Series.title.icontains(word, autoescape=True))
     key = {"id": Series.id, "name": Series.title}.get(order.lstrip("-"), Series.date)
     sel = sel.order_by(key.desc() if order.startswith("-") else key, Series.id)
     per_page = max(1, min(per_page, listview.MAX_PER_PAGE))
@@ -337,7 +337,7 @@ def cover_page(session: Session, viewer: Viewer, project: str = "", page: int = 
         sel = sel.where(Patch.id.in_(select(MessageList.message_id)
                                      .where(MessageList.list_id == found.id)))
     per_page = max(1, min(per_page, listview.MAX_PER_PAGE))
-    ids = list(session.scalars(sel.order_by(Patch.date, Patch.id)
+    ids = list(session.scalars(sel.order_by(Patch.date.asc().nulls_last(), Patch.id)
                                .offset((page - 1) * per_page).limit(per_page + 1)))
     items = tuple(c for c in (cover_record(session, viewer, i) for i in ids[:per_page])
                   if c is not None)
@@ -353,7 +353,8 @@ def person_records(session: Session, viewer: Viewer, q: str = "", person_id: int
     if person_id is not None:
         sel = sel.where(Person.id == person_id)
     if q:
-        sel = sel.where(Person.email.contains(q.lower()) | Person.name.contains(q))
+        sel = sel.where(Person.email.icontains(q, autoescape=True)
+                        | Person.name.icontains(q, autoescape=True))
     return [PersonRef(p.id, p.name, p.email)
             for p in session.scalars(sel.order_by(Person.id).limit(limit))]
 

@@ -153,7 +153,7 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
     # are checked once per candidate series, not once for a count and again for the page (on
     # a 2,000-series subsystem queue that second pass was a third of the render).
     window = session.execute(base.add_columns(func.count().over().label("total"))
-                             .order_by(Series.date, Series.id)
+                             .order_by(Series.date.asc().nulls_last(), Series.id)
                              .offset((page - 1) * per_page).limit(per_page + 1)).all()
     if window:
         total = int(window[0].total)
@@ -167,7 +167,7 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
         .join(Message, Message.id == Series.id)
         .outerjoin(User, User.id == SeriesState.delegate_id)
         .where(Series.id.in_([int(r.id) for r in window]))
-        .order_by(Series.date, Series.id)).all()
+        .order_by(Series.date.asc().nulls_last(), Series.id)).all()
     ids = [r.Series.id for r in rows[:per_page]]
     counts = series_counts(session, viewer, ids)
     sizes: dict[int, tuple[int, int, int]] = {}

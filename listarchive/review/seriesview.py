@@ -21,7 +21,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
-from listarchive.access.visibility import Viewer, visible_ids, visible_list, visible_message
+from listarchive.access.visibility import (
+    Viewer,
+    visible_id,
+    visible_ids,
+    visible_list,
+    visible_message,
+)
 from listarchive.archive import listview, messageview
 from listarchive.archive.batches import select_in
 from listarchive.archive.models import (
@@ -276,7 +282,7 @@ def series_list(session: Session, viewer: Viewer, list_name: str,
     if query is None:
         return None
     per_page = max(1, min(per_page, listview.MAX_PER_PAGE))
-    ids: list[int] = list(session.scalars(query.order_by(Series.date.desc(), Series.id.desc())
+    ids: list[int] = list(session.scalars(query.order_by(Series.date.desc().nulls_last(), Series.id.desc())
                                           .offset((page - 1) * per_page).limit(per_page + 1)))
     rows = series_rows(session, viewer, ids[:per_page])
     return SeriesListPage(list_name, tuple(rows), page, per_page, len(ids) > per_page,
@@ -305,15 +311,11 @@ def _revisions(session: Session, viewer: Viewer, series_id: int, newer: bool
                ) -> tuple[RevisionLink, ...]:
     mine, other = ((SeriesRevision.older_id, SeriesRevision.newer_id) if newer
                    else (SeriesRevision.newer_id, SeriesRevision.older_id))
-    links = session.execute(select(other.label("other"), SeriesRevision.reason)
-                            .where(mine == series_id)).all()
-    seen = visible_ids(session, viewer, [link.other for link in links])
-    out = []
-    for link in links:
-        found = session.get(Series, link.other) if link.other in seen else None
-        if found is not None:
-            out.append(RevisionLink(found.id, found.revision, found.title, found.date,
-                                    link.reason))
+    rows = session.execute(select(Series.id, Series.revision, Series.title, Series.date,
+                                  SeriesRevision.reason)
+                           .join(SeriesRevision, other == Series.id)
+                           .where(mine == series_id, visible_id(viewer, Series.id))).all()
+    out = [RevisionLink(row.id, row.revision, row.title, row.date, row.reason) for row in rows]
     return tuple(sorted(out, key=lambda r: (r.revision, r.date or datetime.min)))
 
 
@@ -323,9 +325,10 @@ def series_detail(session: Session, viewer: Viewer, series_id: int) -> SeriesDet
     if found is None:
         return None
     lines = series_lines(session, viewer, found.patches, found.cover)
-    items = patch_items(session, viewer, found.patches, lines)
-    cover_item = (patch_items(session, viewer, [found.cover], {})[0]
-                  if found.cover is not None else None)
+    members = [*found.patches, *([found.cover] if found.cover is not None else [])]
+    every = patch_items(session, viewer, members, lines)  # the cover last, without lines
+    items = every[:len(found.patches)]
+    cover_item = every[-1] if found.cover is not None else None
     cover_text = ""
     if found.cover is not None:
         parsed = messageview.parsed_records(session, viewer, [found.cover.id])
@@ -367,7 +370,7 @@ def subsystem_page(session: Session, viewer: Viewer, slug: str, limit: int = 30
     tids = [int(t or 0) for t in session.scalars(
         select(Message.thread_id).where(touching, visible_message(viewer),
                                         Message.thread_id.is_not(None))
-        .group_by(Message.thread_id).order_by(func.max(Message.sort_date).desc())
+        .group_by(Message.thread_id).order_by(func.max(Message.sort_date).desc().nulls_last())
         .limit(limit))]
     series = series_list(session, viewer, listview.ALL, SeriesFilters(subsystem=slug),
                          per_page=limit)

@@ -1,0 +1,86 @@
+"""Every page sends a bounded number of SQL statements, whatever the size of what it shows (on
+PostgreSQL each statement is a round trip to the server): a thread of fifty messages costs what
+a thread of one costs, a series of thirty patches what a series of two costs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from mailfixtures import Site
+from sqlalchemy import event, func, select
+
+from listarchive.archive.models import MailingList, Message, MessageList, Patch, Series, Thread
+from listarchive.mail.msgids import quote_msgid
+
+BOUND = 25  # statements per page
+REVIEW_BOUND = 50  # series and patch pages: states, trailers, revisions, subsystems, history
+
+
+@contextmanager
+def counting(site: Site) -> Iterator[list[int]]:
+    engine = site.app.extensions["listarchive.sessionmaker"].kw["bind"]  # type: ignore[attr-defined]
+    seen = [0]
+
+    def count(*_args: object) -> None:
+        seen[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def statements(site: Site, url: str) -> int:
+    client = site.app.test_client()  # type: ignore[attr-defined]
+    with counting(site) as seen:
+        assert client.get(url).status_code == 200, url
+    return seen[0]
+
+
+def smallest_and_largest(site: Site) -> dict[str, tuple[object, object]]:
+    on_clk = (select(MessageList.message_id).join(MailingList)
+              .where(MailingList.name == "linux-clk"))
+    with site.app.extensions["listarchive.sessionmaker"]() as s:  # type: ignore[attr-defined]
+        threads = s.execute(select(Thread.root_msgid).join(Message, Message.msgid ==
+                                                           Thread.root_msgid)
+                            .where(Thread.message_count > 0, Message.id.in_(on_clk))
+                            .order_by(Thread.message_count, Thread.id)).scalars().all()
+        sizes = (select(Patch.series_id, func.count().label("n")).where(Patch.kind == "patch")
+                 .group_by(Patch.series_id).subquery())
+        # Series with a cover letter (which costs its own few statements, once).
+        series = s.execute(select(Series.id).join(sizes, sizes.c.series_id == Series.id)
+                           .where(Series.cover_msgid != "")
+                           .order_by(sizes.c.n, Series.id)).scalars().all()
+        patches = s.execute(select(Patch.id).where(Patch.kind == "patch")
+                            .order_by(Patch.file_count, Patch.id)).scalars().all()
+        messages = s.execute(select(Message.msgid).where(Message.id.in_(on_clk))
+                             .order_by(Message.raw_size, Message.id)).scalars().all()
+    return {"thread": (threads[0], threads[-1]), "series": (series[0], series[-1]),
+            "patch": (patches[0], patches[-1]), "message": (messages[0], messages[-1])}
+
+
+def test_pages_send_a_bounded_number_of_statements(site: Site) -> None:
+    if not site.has_corpus:
+        pytest.skip("the shared corpora are not beside the project")
+    ends = smallest_and_largest(site)
+    for url in ("/", "/linux-clk/", "/linux-clk/?page=5", "/linux-clk/series/",
+                "/linux-clk/queue/", "/linux-clk/new.atom", "/api/v1/series?list=linux-clk",
+                "/api/1.2/patches/", "/api/1.2/series/"):
+        assert statements(site, url) <= BOUND, url
+    for small, large in [ends["thread"], ends["message"]]:
+        for suffix in ("/", "/T/", "/t/", "/t.mbox.gz", "/t.atom"):
+            few = statements(site, f"/linux-clk/{quote_msgid(str(small))}{suffix}")
+            many = statements(site, f"/linux-clk/{quote_msgid(str(large))}{suffix}")
+            assert few <= BOUND and many <= BOUND and abs(many - few) <= 3, (suffix, few, many)
+    for kind in ("series", "patch"):
+        small, large = ends[kind]
+        few = statements(site, f"/{kind}/{small}/")
+        many = statements(site, f"/{kind}/{large}/")
+        assert few <= REVIEW_BOUND and many <= REVIEW_BOUND, (kind, few, many)
+        assert abs(many - few) <= 3, (kind, few, many)
+    small, large = ends["series"]
+    assert abs(statements(site, f"/api/v1/series/{large}")
+               - statements(site, f"/api/v1/series/{small}")) <= 3
