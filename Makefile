@@ -23,8 +23,17 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check listarchive ingest tests bench
 	$(BIN)/mypy listarchive ingest
 
+# The whole suite on SQLite, then every test that touches the database again on PostgreSQL when
+# LISTARCHIVE_TEST_DATABASE_URL names a server (.ci/pg-start starts one; CI always does).
 test: $(VENV)/.installed-dev lint
 	$(BIN)/pytest
+	@if [ -n "$$LISTARCHIVE_TEST_DATABASE_URL" ]; then \
+	  echo "make test: the database tests again, on PostgreSQL"; \
+	  LISTARCHIVE_TEST_BACKEND=postgresql $(BIN)/pytest -m "not slow"; \
+	else \
+	  echo "make test: PostgreSQL half skipped: LISTARCHIVE_TEST_DATABASE_URL is not set" \
+	       "(start a throw-away server with: export LISTARCHIVE_TEST_DATABASE_URL=\$$(.ci/pg-start))"; \
+	fi
 
 bench: $(VENV)/.installed-bench $(VENV)/.installed-dev
 	$(BIN)/python -m bench --size $(SIZE)

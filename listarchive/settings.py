@@ -38,6 +38,7 @@ class Settings:
     data_dir: Path = Path("instance")
     database_url: str = ""
     pool_size: int = 5
+    lock_timeout: float = 30.0
     pool_overflow: int = 10
     search_enabled: bool = True
     search_dir: Path | None = None
@@ -76,7 +77,8 @@ class Settings:
 
 # key -> (section, name, type)
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "storage": {"data_dir": str, "database_url": str, "pool_size": int, "pool_overflow": int},
+    "storage": {"data_dir": str, "database_url": str, "pool_size": int, "pool_overflow": int,
+                "lock_timeout": (int, float)},
     "search": {"enabled": bool, "index_dir": str},
     "ingest": {"batch_size": int, "max_message_bytes": int, "max_message_seconds": (int, float)},
     "web": {"base_url": str, "secret_key": str, "host": str, "port": int, "trusted_hosts": list,
@@ -131,6 +133,9 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
     url = values.get("storage.database_url", "") or os.environ.get(DATABASE_URL_ENV, "")
     if url and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
         raise ConfigError("storage.database_url", "must be a sqlite:// or postgresql+psycopg:// URL")
+    lock_timeout = float(values.get("storage.lock_timeout", 30.0))
+    if not 0.1 <= lock_timeout <= 3600:
+        raise ConfigError("storage.lock_timeout", "must be between 0.1 and 3600")
     pool = values.get("storage.pool_size", 5)
     if not 1 <= pool <= 100:
         raise ConfigError("storage.pool_size", "must be between 1 and 100")
@@ -168,6 +173,7 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         data_dir=path("storage.data_dir") or base / "instance",
         database_url=url,
         pool_size=pool,
+        lock_timeout=lock_timeout,
         pool_overflow=overflow,
         search_enabled=values.get("search.enabled", True),
         search_dir=path("search.index_dir"),

@@ -13,14 +13,29 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine
+
+F = TypeVar("F", bound=Callable[..., object])
 
 BACKEND = os.environ.get("LISTARCHIVE_TEST_BACKEND", "sqlite")
 SERVER_URL = os.environ.get("LISTARCHIVE_TEST_DATABASE_URL", "")
 POSTGRESQL = BACKEND == "postgresql"
 
 _admin: Engine | None = None
+# Module fixtures that build an archive (in the module's schema): a test using one works in
+# that schema too, so that the commands it runs on the archive find it.
+ARCHIVE_FIXTURES: set[Callable[..., object]] = set()
+
+
+def archive_fixture(func: F) -> F:
+    """Mark a module fixture that builds an archive (see :data:`ARCHIVE_FIXTURES`)."""
+    ARCHIVE_FIXTURES.add(func)
+    return func
 
 
 def admin() -> Engine:
@@ -55,3 +70,45 @@ def archive_url() -> str:
     name, url = new_schema()
     _kept.append(name)
     return url
+
+
+def count_messages(data_dir: Path) -> int:
+    """How many messages the archive in ``data_dir`` holds (on either database)."""
+    from sqlalchemy import func, select
+
+    from listarchive.archive.db import open_archive
+    from listarchive.archive.models import Message
+    from listarchive.settings import from_mapping
+
+    archive = open_archive(from_mapping({"storage": {"data_dir": str(data_dir)},
+                                         "search": {"enabled": False}}))
+    try:
+        with archive.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(Message)) or 0)
+    finally:
+        archive.close()
+
+
+@contextmanager
+def writes_held(data_dir: Path) -> Iterator[None]:
+    """Hold the archive's write lock, as a long transaction of another writer would."""
+    from listarchive.archive.db import WRITER_LOCK, make_engine
+    from listarchive.settings import from_mapping
+
+    engine = make_engine(from_mapping({"storage": {"data_dir": str(data_dir)},
+                                       "search": {"enabled": False}}))
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN EXCLUSIVE")
+            else:
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({WRITER_LOCK})")
+            try:
+                yield
+            finally:
+                if conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("ROLLBACK")
+                else:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({WRITER_LOCK})")
+    finally:
+        engine.dispose()

@@ -66,9 +66,7 @@ def module_database() -> Iterator[None]:
 def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """On PostgreSQL, a schema of its own for every test that makes an archive of its own
     (one that keeps files), unless it works on an archive its module or the run built."""
-    shared = any(defs[-1].scope != "function" and name != "module_database"
-                 and not defs[-1].func.__module__.startswith("_pytest")
-                 for name in request.fixturenames
+    shared = any(defs[-1].func in backends.ARCHIVE_FIXTURES for name in request.fixturenames
                  if (defs := request._fixturemanager.getfixturedefs(name, request.node)))
     if not backends.POSTGRESQL or shared or not (
             {"tmp_path", "settings", "cli"} & set(request.fixturenames)):

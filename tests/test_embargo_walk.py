@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import backends
 import mailfixtures
 import pytest
 from mailfixtures import NO_LIMITS
@@ -126,6 +127,7 @@ def _build(base: Path) -> World:
 
 
 @pytest.fixture(scope="module")
+@backends.archive_fixture
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     if not CORPUS.is_file():
         pytest.skip("the shared corpora are not beside the project")

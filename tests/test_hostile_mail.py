@@ -7,13 +7,13 @@ is quarantined as too costly, which none of these may be."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import backends
 import pytest
 from mailfixtures import NO_LIMITS
 from sqlalchemy import func, select
@@ -124,14 +124,11 @@ def test_concurrent_deliveries_with_a_held_lock_exit_0_or_75_never_1(tmp_path):
     mails = [(f"From: s{i}@example.org\nSubject: delivery {i}\nMessage-ID: <deliver-{i}@x>\n"
               f"Date: Mon, 2 Jun 2025 10:00:{i % 60:02d} +0000\n\nbody {i}\n").encode()
              for i in range(32)]
-    holder = sqlite3.connect(tmp_path / "instance" / "listarchive.sqlite3", timeout=30,
-                             check_same_thread=False)
 
     def hold() -> None:
         time.sleep(1.0)
-        holder.execute("BEGIN EXCLUSIVE")
-        time.sleep(3.0)
-        holder.rollback()
+        with backends.writes_held(tmp_path / "instance"):
+            time.sleep(3.0)
 
     blocker = threading.Thread(target=hold)
     blocker.start()
@@ -140,7 +137,6 @@ def test_concurrent_deliveries_with_a_held_lock_exit_0_or_75_never_1(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in mails]
     results = [p.communicate(raw, timeout=600) for p, raw in zip(procs, mails, strict=True)]
     blocker.join()
-    holder.close()
     codes = [p.returncode for p in procs]
     assert set(codes) <= {0, 75}, [(c, r[1].decode()[-500:]) for c, r in zip(codes, results,
                                                                              strict=True) if c]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import backends
 from sqlalchemy import select
 
 from ingest.quarantine import list_quarantined, retry_quarantined
@@ -181,25 +181,10 @@ def test_cli_json_summary_and_exit_codes(tmp_path, cli):
 def test_locked_database_is_a_temporary_failure_for_the_mail_server(tmp_path, cli):
     assert cli(["init"], tmp_path).returncode == 0
     cfg = tmp_path / "listarchive.toml"
-    cfg.write_text("[storage]\ndata_dir = 'instance'\n[search]\nenabled = false\n")
-    holder = sqlite3.connect(tmp_path / "instance" / "listarchive.sqlite3", timeout=1)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c",
-             "import sys, sqlalchemy.engine.create as c\n"
-             "from listarchive.archive import db\n"
-             "orig = db._sqlite_pragmas\n"
-             "def quick(conn, rec):\n"
-             "    orig(conn, rec); conn.execute('PRAGMA busy_timeout=200')\n"
-             "db._sqlite_pragmas = quick\n"
-             "from listarchive.cli import main\n"
-             "sys.exit(main(['ingest', '-']))\n"],
-            cwd=tmp_path, input=(DATA / "cross-posted-list-a.eml").read_bytes(),
-            capture_output=True, timeout=120)
-    finally:
-        holder.rollback()
-        holder.close()
+    cfg.write_text("[storage]\ndata_dir = 'instance'\nlock_timeout = 0.5\n"
+                   "[search]\nenabled = false\n")
+    with backends.writes_held(tmp_path / "instance"):
+        proc = cli(["ingest", "-"], tmp_path, (DATA / "cross-posted-list-a.eml").read_bytes())
     assert proc.returncode == 75, proc.stderr
     assert b"temporary failure" in proc.stderr
     # The retry the mail server makes succeeds, and stores the message once.
@@ -229,7 +214,4 @@ def test_simultaneous_deliveries_all_succeed_or_ask_for_retry(tmp_path):
             retry = subprocess.run([sys.executable, "-m", "listarchive.cli", "ingest", "--list", "l",
                                     "-"], cwd=tmp_path, input=raw, capture_output=True, timeout=120)
             assert retry.returncode == 0
-    db = tmp_path / "instance" / "listarchive.sqlite3"
-    con = sqlite3.connect(db)
-    assert con.execute("SELECT count(*) FROM messages").fetchone()[0] == 8
-    con.close()
+    assert backends.count_messages(tmp_path / "instance") == 8

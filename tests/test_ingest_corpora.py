@@ -10,6 +10,7 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
+import backends
 import pytest
 from sqlalchemy import select
 
@@ -43,6 +44,7 @@ def stored(settings) -> dict[str, Message]:
 
 
 @pytest.fixture(scope="module")
+@backends.archive_fixture
 def clk(tmp_path_factory):
     corpora = Path(__file__).resolve().parents[2] / "shared" / "corpora"
     src = corpora / "lore" / "linux-clk-last10000.mboxrd.gz"

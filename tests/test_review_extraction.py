@@ -7,6 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import backends
 import pytest
 from sqlalchemy import select
 
@@ -32,6 +33,7 @@ def git(cwd: Path, *args: str, stdin: bytes | None = None) -> str:
 
 
 @pytest.fixture(scope="module")
+@backends.archive_fixture
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     files = generate_demo_mbox(root / "gen")

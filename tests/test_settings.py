@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_defaults_are_the_embedded_archive(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LISTARCHIVE_CONFIG", raising=False)
+    monkeypatch.delenv("LISTARCHIVE_DATABASE_URL", raising=False)
     s = settings_mod.load()
     assert s.data_dir == tmp_path / "instance"
     assert s.db_url == f"sqlite:///{tmp_path / 'instance' / 'listarchive.sqlite3'}"
@@ -67,3 +68,13 @@ def test_example_config_documents_every_key_and_loads():
         assert re.search(rf"^{key} = ", text, re.M), f"lists.{key} undocumented"
     s = settings_mod.load(ROOT / "config.example.toml")
     assert s.lists[0].name == "linux-clk"
+
+
+def test_the_environment_names_the_database_when_the_file_does_not(monkeypatch):
+    monkeypatch.setenv("LISTARCHIVE_DATABASE_URL", "postgresql+psycopg://u:secret@db/archive")
+    assert from_mapping({}).db_url == "postgresql+psycopg://u:secret@db/archive"
+    named = from_mapping({"storage": {"database_url": "postgresql+psycopg://other/x"}})
+    assert named.db_url == "postgresql+psycopg://other/x"
+    monkeypatch.setenv("LISTARCHIVE_DATABASE_URL", "mysql://nope")
+    with pytest.raises(ConfigError, match="storage.database_url"):
+        from_mapping({})

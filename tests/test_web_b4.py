@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import backends
 import pytest
 from mailfixtures import NO_LIMITS
 from werkzeug.serving import make_server
@@ -36,6 +37,7 @@ def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 
 @pytest.fixture(scope="module")
+@backends.archive_fixture
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     base = tmp_path_factory.mktemp("b4")
     home = base / "home"

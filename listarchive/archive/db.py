@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,18 +56,19 @@ def open_archive(settings: Settings, writer: bool = False, upgrade: bool = False
     return Archive(engine, make_sessionmaker(engine))
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, wait: float) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
     # Switching a new database to WAL needs a moment alone with it, and SQLite answers "locked"
     # at once instead of waiting when another process is creating the same file (two mail
     # deliveries to a new archive): retry for a while. Once in WAL, the mode is kept in the file.
-    for attempt in range(100):
+    tries = max(1, int(wait / 0.05))
+    for attempt in range(tries):
         try:
             cur.execute("PRAGMA journal_mode=WAL")
             break
         except sqlite3.OperationalError:
-            if attempt == 99:
+            if attempt == tries - 1:
                 raise
             time.sleep(0.05)
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -86,14 +87,21 @@ def make_engine(settings: Settings, writer: bool = False) -> Engine:
     url = settings.db_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None}
-                               if writer else {"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        wait = settings.lock_timeout
+        engine = create_engine(url, connect_args={"timeout": wait, "isolation_level": None}
+                               if writer else {"timeout": wait})
+        event.listen(engine, "connect", lambda conn, record: _sqlite_pragmas(conn, wait))
         if writer:
             event.listen(engine, "begin", _begin_immediate)
         return engine
+    # A writer waits for the writers' lock at most lock_timeout, then fails as a temporary
+    # failure; statements of the site never wait on a lock for long either.
+    given = make_url(url).query.get("options", "")
+    options = " ".join(filter(None, [given if isinstance(given, str) else " ".join(given),
+                                     f"-c lock_timeout={int(settings.lock_timeout * 1000)}"]))
     engine = create_engine(url, pool_pre_ping=True, pool_size=settings.pool_size,
-                           max_overflow=settings.pool_overflow, pool_recycle=3600)
+                           max_overflow=settings.pool_overflow, pool_recycle=3600,
+                           connect_args={"options": options})
     if writer:
         event.listen(engine, "begin", _writer_lock)
     return engine
