@@ -5,6 +5,7 @@ nothing there through any form or API route (every write route of the app is wal
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -177,3 +178,23 @@ def test_bad_tokens_are_401_and_no_forms_shown_to_others(status_world):
     login(client, "stranger")
     page = client.get(f"/series/{w.gizmo_series}/").get_data(as_text=True)
     assert 'action="/series/' not in page and "History" in page
+
+
+def test_a_login_is_valid_on_every_web_server_of_the_archive(status_world):
+    """Without web.secret_key, the key is the archive's (kept in its database), not each
+    process's: a second web server, or the site after a restart, knows the session."""
+    from listarchive.web import create_app
+
+    assert status_world.settings.secret_key == ""
+    first = status_world.client()
+    assert login(first, "maint").status_code == 303
+    cookie = first.get_cookie("session")
+    assert cookie is not None
+    other = create_app(status_world.settings).test_client()
+    other.set_cookie("session", cookie.value)
+    page = other.get("/queue/")
+    assert page.status_code == 200 and "maint" in page.get_data(as_text=True)
+    # a configured key wins, and a session signed with another key is worthless
+    own = create_app(replace(status_world.settings, secret_key="k" * 64)).test_client()
+    own.set_cookie("session", cookie.value)
+    assert own.get("/queue/").status_code == 303

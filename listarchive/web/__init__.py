@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 from flask import Flask, Response, g, render_template, request
@@ -14,6 +13,7 @@ from werkzeug.exceptions import HTTPException, SecurityError, default_exceptions
 
 from listarchive import settings as settings_mod
 from listarchive.archive.db import open_archive
+from listarchive.archive.sitekey import site_secret
 from listarchive.errors import Forbidden, IndexBusy, InvalidChange, ListarchiveError, NotFound
 from listarchive.search.indexer import refresh_states
 from listarchive.settings import Settings
@@ -73,15 +73,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:
         settings = settings_mod.load()
     app = ArchiveFlask(__name__, template_folder="templates", static_folder="static")
-    # Without a configured key, a random one per start: sessions then end at each restart
-    # (and differ between worker processes), which is safe, merely inconvenient.
-    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = settings.base_url.startswith("https://")
     app.url_map.strict_slashes = True
     app.extensions["listarchive.settings"] = settings
-    archive = open_archive(settings)  # an archive made by an older version is brought up to date
+    archive = open_archive(settings)  # refuses an archive of another schema version, saying why
+    app.config["SECRET_KEY"] = site_secret(archive, settings.secret_key)
     app.extensions["listarchive.sessionmaker"] = archive.sessions
     app.jinja_env.filters.update(filters.FILTERS)
     app.jinja_env.autoescape = True
