@@ -224,16 +224,36 @@ def test_attachment_download_is_a_plain_file(client):
     assert client.get(url("hostile", "xss-attachment@example.org", "/9-x")).status_code == 404
 
 
-@pytest.mark.parametrize("suffix", ["/", "/raw", "/t.mbox.gz", "/1-x.html"])
+@pytest.mark.parametrize("suffix", ["/", "/raw", "/t.mbox.gz", "/1-x.html", "/T/", "/t/"])
 def test_etag_gives_304_and_head_is_empty(client, suffix):
     path = url("hostile", "xss-attachment@example.org", suffix)
     first = client.get(path)
     assert first.status_code == 200
     again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Cache-Control"] == first.headers["Cache-Control"]
     head = client.head(path)
     assert head.status_code == 200 and head.data == b""
     assert head.headers["ETag"] == first.headers["ETag"]
+    # a client that keeps only the date asks with If-Modified-Since
+    dated = client.get(path, headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert dated.status_code == 304
+
+
+def test_anonymous_answers_may_be_kept_by_a_shared_cache(client):
+    """What an anonymous reader gets is public: a reverse proxy may keep a raw message for a
+    day and a page for a minute; every answer varies by cookie, so a signed-in reader's never
+    comes from there."""
+    raw = client.get(url("hostile", "xss-attachment@example.org", "/raw"))
+    assert raw.cache_control.public and raw.cache_control.max_age == 86400
+    for suffix in ("/", "/T/", "/t.mbox.gz"):
+        page = client.get(url("hostile", "xss-attachment@example.org", suffix))
+        assert page.cache_control.public and page.cache_control.max_age == 60, suffix
+        assert "Cookie" in page.vary and "Set-Cookie" not in page.headers, suffix
+    stale = client.get(url("hostile", "xss-attachment@example.org", "/"),
+                       headers={"If-None-Match": '"an-older-version"'})
+    assert stale.status_code == 200
 
 
 # --- feeds -------------------------------------------------------------------------------------

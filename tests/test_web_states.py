@@ -184,3 +184,35 @@ def test_subsystem_queue_on_real_mail(status_world):
     dates = re.findall(r'<td class="date" title="([^"]+)"', text)
     assert dates == sorted(dates)  # oldest first
     assert client.get("/s/no-such-subsystem/queue/").status_code == 404
+
+
+def test_a_state_change_renews_the_message_page_and_signed_in_pages_stay_private(status_world):
+    """A cached message page names the review state it showed: once the state changes, the
+    old version is no longer confirmed (no 304). A signed-in reader's pages are private."""
+    from listarchive.archive.models import Message
+
+    w = status_world
+    pid = w.gizmo_patches[2]
+    session = w.session()
+    msgid = session.get(Message, pid).msgid
+    session.close()
+    path = f"/all/{msgid}/"
+    anon = w.client()
+    first = anon.get(path)
+    assert first.status_code == 200 and first.cache_control.public
+    assert anon.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    target = "rfc" if state_of(w, "patch", pid) != "rfc" else "new"
+    assert anon.patch(f"/api/v1/patches/{pid}", json={"state": target}, headers={
+        "Authorization": f"Token {w.tokens['root']}"}).status_code == 200
+    again = anon.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200 and again.headers["ETag"] != first.headers["ETag"]
+
+    maint = w.client()
+    login(maint, "maint")
+    for suffix in ("/", "/T/", "/raw", "/t.mbox.gz"):
+        mine = maint.get(f"/all/{msgid}{suffix}")
+        assert mine.status_code == 200, suffix
+        assert mine.cache_control.private and mine.cache_control.no_cache, suffix
+        assert not mine.cache_control.public and "Cookie" in mine.vary, suffix
+    # the same page signed in is another version than anonymous
+    assert maint.get(path, headers={"If-None-Match": again.headers["ETag"]}).status_code == 200

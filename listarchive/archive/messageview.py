@@ -179,17 +179,26 @@ def thread_root(session: Session, viewer: Viewer, record: MessageRecord) -> str:
     return _thread_of(session, viewer, record.thread_id).root_msgid or record.msgid
 
 
+def record_thread(session: Session, viewer: Viewer, record: MessageRecord) -> ThreadView:
+    """The visible thread of ``record`` (the message alone if it has none)."""
+    if record.thread_id is None:
+        return ThreadView(record.msgid, record.subject, (ThreadMember(record, 0),))
+    return _thread_of(session, viewer, record.thread_id)
+
+
 def message_page(session: Session, viewer: Viewer, msgid: str,
-                 record: MessageRecord | None = None) -> MessagePage | None:
+                 record: MessageRecord | None = None, thread: ThreadView | None = None
+                 ) -> MessagePage | None:
     """Everything the message page shows: the record, its parsed body, its thread and neighbours.
-    ``record``: what :func:`find_message` just gave for this viewer and ``msgid``, if at hand."""
+    ``record`` and ``thread``: what :func:`find_message` and :func:`record_thread` just gave
+    for this viewer and ``msgid``, if at hand."""
     if record is None or record.msgid != msgid:
-        record = find_message(session, viewer, msgid)
+        record, thread = find_message(session, viewer, msgid), None
     raw = raw_message(session, viewer, msgid) if record else None
     if record is None or raw is None:
         return None
-    thread = (_thread_of(session, viewer, record.thread_id) if record.thread_id is not None
-              else ThreadView(record.msgid, record.subject, (ThreadMember(record, 0),)))
+    if thread is None:
+        thread = record_thread(session, viewer, record)
     order = [m.record.msgid for m in thread.members]
     at = order.index(msgid) if msgid in order else -1
     prev_id = order[at - 1] if at > 0 else ""
@@ -197,10 +206,13 @@ def message_page(session: Session, viewer: Viewer, msgid: str,
     return MessagePage(record, parse(raw, now=record.ingested_at), raw, thread, prev_id, next_id)
 
 
-def thread_messages(session: Session, viewer: Viewer, msgid: str
+def thread_messages(session: Session, viewer: Viewer, msgid: str,
+                    thread: ThreadView | None = None
                     ) -> list[tuple[MessageRecord, ParsedMessage, int]] | None:
-    """Each visible message of the thread parsed, with its depth (for ``T/`` and ``t/``)."""
-    thread = thread_view(session, viewer, msgid)
+    """Each visible message of the thread parsed, with its depth (for ``T/`` and ``t/``).
+    ``thread``: what :func:`thread_view` just gave for this viewer and ``msgid``, if at hand."""
+    if thread is None:
+        thread = thread_view(session, viewer, msgid)
     if thread is None:
         return None
     parsed = _parsed(session, [m.record for m in thread.members])

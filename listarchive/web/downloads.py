@@ -20,6 +20,7 @@ from flask import Response, abort, request
 from listarchive.archive import messageview
 from listarchive.archive.messageview import MessageRecord
 from listarchive.mail.message import leaf_parts
+from listarchive.web import caching
 from listarchive.web.context import db, viewer
 
 _CHARSET_RE = re.compile(r"charset=\"?([A-Za-z0-9_.:-]{1,40})", re.I)
@@ -27,28 +28,17 @@ _FILENAME_RE = re.compile(r"[^A-Za-z0-9._+-]+")
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 
 
-def conditional(etag: str, last_modified: datetime | None) -> Response | None:
-    """A 304 when the client already holds this version, an empty HEAD answer, else ``None``."""
-    if request.if_none_match and request.if_none_match.contains(etag):
-        resp = Response(status=304)
-        resp.set_etag(etag)
-        return resp
-    return None
-
-
-def _finish(resp: Response, etag: str, last_modified: datetime | None) -> Response:
-    resp.set_etag(etag)
-    if last_modified is not None:
-        resp.last_modified = last_modified
+def _finish(resp: Response, etag: str, last_modified: datetime | None,
+            max_age: int = caching.DOWNLOAD_MAX_AGE) -> Response:
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = DOWNLOAD_CSP
-    return resp
+    return caching.finish(resp, etag, last_modified, max_age)
 
 
 def raw(record: MessageRecord) -> Response:
     """The stored bytes as text/plain with the charset the message declares (UTF-8 if none)."""
     etag = record.sha256
-    early = conditional(etag, record.ingested_at)
+    early = caching.not_modified(etag, record.ingested_at, caching.DOWNLOAD_MAX_AGE)
     if early is not None:
         return early
     data = messageview.raw_message(db(), viewer(), record.msgid)
@@ -58,15 +48,13 @@ def raw(record: MessageRecord) -> Response:
     m = _CHARSET_RE.search(head)
     charset = m.group(1).lower() if m else "utf-8"
     resp = Response(data, content_type=f"text/plain; charset={charset}")
-    resp.cache_control.public = True
-    resp.cache_control.max_age = 86400
     return _finish(resp, etag, record.ingested_at)
 
 
 def attachment(record: MessageRecord, index: int) -> Response:
     """Leaf part ``index`` (``listarchive.mail.message.Attachment.index``) as a plain file download."""
     etag = f"{record.sha256}-{index}"
-    early = conditional(etag, record.ingested_at)
+    early = caching.not_modified(etag, record.ingested_at, caching.DOWNLOAD_MAX_AGE)
     if early is not None:
         return early
     data = messageview.raw_message(db(), viewer(), record.msgid)
@@ -116,18 +104,18 @@ def thread_mbox(record: MessageRecord) -> Response:
     if thread is None:
         abort(404)
     etag = f"t-{thread.etag()}"
-    early = conditional(etag, thread.last_modified)
+    early = caching.not_modified(etag, thread.last_modified)
     if early is not None:
         return early
     if request.method == "HEAD":
         return _finish(Response(b"", content_type="application/gzip"), etag,
-                       thread.last_modified)
+                       thread.last_modified, caching.PAGE_MAX_AGE)
     data = _THREAD_GZ.get(etag)
     if data is None:
         data = gzip.compress(messageview.mboxrd_of(db(), [m.record for m in thread.members]),
                              compresslevel=6, mtime=0)
         _THREAD_GZ.put(etag, data)
-    return _finish(_gzip_response(data, "t"), etag, thread.last_modified)
+    return _finish(_gzip_response(data, "t"), etag, thread.last_modified, caching.PAGE_MAX_AGE)
 
 
 class _BytesCache:

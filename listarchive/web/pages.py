@@ -21,7 +21,7 @@ from listarchive.errors import QueryError
 from listarchive.mail.msgids import BadMsgid, quote_msgid
 from listarchive.review import patchview
 from listarchive.search.searcher import SearchUnavailable, run_search
-from listarchive.web import downloads, feeds
+from listarchive.web import caching, downloads, feeds
 from listarchive.web.context import absolute, db, settings, viewer
 from listarchive.web.params import int_arg, list_name, time_arg
 from listarchive.web.paths import MessagePath, raw_path, split_message_path
@@ -208,16 +208,16 @@ def message_dispatch(name: str, rest: str) -> Any:
 
 
 def message_page(name: str, record: MessageRecord) -> Any:
-    view = messageview.message_page(db(), viewer(), record.msgid, record)
+    thread = messageview.record_thread(db(), viewer(), record)
+    _audit_view(record.msgid)
+    etag = caching.tag("m", name, record.sha256, thread.etag())
+    early = caching.not_modified(etag, thread.last_modified)
+    if early is not None:
+        return early
+    view = messageview.message_page(db(), viewer(), record.msgid, record, thread)
     if view is None:
         return not_found(record.msgid, name)
-    _audit_view(record.msgid)
-    resp = downloads.conditional(f"m-{record.sha256[:24]}-{view.thread.etag()}",
-                                 view.thread.last_modified)
-    if resp is not None:
-        return resp
-    parsed = view.parsed
-    html = render_template("message.html", name=name, view=view, rec=record, parsed=parsed,
+    html = render_template("message.html", name=name, view=view, rec=record, parsed=view.parsed,
                            home=lambda r: home_list(r, name),
                            reply=_reply(view.parsed, record),
                            badge=patchview.message_badges(db(), viewer(),
@@ -227,10 +227,7 @@ def message_page(name: str, record: MessageRecord) -> Any:
                            # parent that was never archived.
                            parent_visible=bool(record.parent_msgid) and messageview.find_message(
                                db(), viewer(), record.parent_msgid) is not None)
-    out = Response(html, mimetype="text/html")
-    out.set_etag(f"m-{record.sha256[:24]}-{view.thread.etag()}")
-    out.last_modified = view.thread.last_modified
-    return out
+    return caching.finish(Response(html, mimetype="text/html"), etag, thread.last_modified)
 
 
 def _reply(parsed: Any, record: MessageRecord) -> dict[str, Any]:
@@ -250,17 +247,23 @@ def _reply(parsed: Any, record: MessageRecord) -> dict[str, Any]:
 
 
 def thread_page(name: str, record: MessageRecord, nested: bool) -> Any:
-    items = messageview.thread_messages(db(), viewer(), record.msgid)
-    if not items:
+    thread = messageview.thread_view(db(), viewer(), record.msgid)
+    if thread is None:
         return not_found(record.msgid, name)
     _audit_view(record.msgid)
+    etag = caching.tag("t" if nested else "T", name, record.msgid, thread.etag())
+    early = caching.not_modified(etag, thread.last_modified)
+    if early is not None:
+        return early
+    items = messageview.thread_messages(db(), viewer(), record.msgid, thread) or []
     if not nested:
         items = sorted(items, key=lambda it: (it[0].sort_date is None, it[0].sort_date,
                                               it[0].msgid))
-    return render_template("thread.html", name=name, items=items, nested=nested, rec=record,
+    html = render_template("thread.html", name=name, items=items, nested=nested, rec=record,
                            home=lambda r: home_list(r, name),
                            shown={r.msgid for r, _, _ in items},
                            disclosed=embargo.disclosure(db(), viewer(), record.msgid))
+    return caching.finish(Response(html, mimetype="text/html"), etag, thread.last_modified)
 
 
 def _audit_view(msgid: str) -> None:

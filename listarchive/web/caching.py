@@ -1,0 +1,87 @@
+"""Validators and cache rules for pages and downloads, so that browsers, crawlers and a reverse
+proxy in front of the site ask again cheaply (a 304 costs no parsing, no rendering, no gzip).
+
+An ETag names everything a response is made of: the stored messages it shows (their sha256;
+stored mail never changes), the review states it shows (the newest state change of the
+archive), and who looks (pages differ for a signed-in reader). Visibility needs no part of its
+own: the members a viewer may see are part of what the thread's tag is made of.
+
+Cache-Control: what an anonymous reader gets is public by construction (an anonymous viewer
+sees nothing restricted), so it may be kept by a shared cache for a while, a raw message or an
+attachment for a day, a page for a minute. What a signed-in reader gets is ``private`` and
+revalidated every time; ``Vary: Cookie`` keeps a shared cache from serving one to the other.
+A response that sets a cookie is never public.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from flask import Response, g, request, session
+from sqlalchemy import func, select
+
+from listarchive.archive.models import StateChange
+from listarchive.web.context import db, viewer
+
+PAGE_MAX_AGE = 60  # pages change when their thread or a review state does
+DOWNLOAD_MAX_AGE = 86400  # raw messages and attachments never change (an embargo may hide one)
+
+
+def states_version() -> int:
+    """The newest review state change of the archive (0 for none), once per request."""
+    if "states_version" not in g:
+        g.states_version = int(db().scalar(select(func.max(StateChange.id))) or 0)
+    found: int = g.states_version
+    return found
+
+
+def tag(*parts: str, states: bool = True) -> str:
+    """The ETag of a response made of ``parts`` for the current viewer (with the review states
+    unless ``states`` is false: downloads show none)."""
+    who = viewer()
+    digest = hashlib.sha256()
+    for part in (*parts, "" if who.anonymous else f"user:{who.user_id}",
+                 str(states_version()) if states else ""):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
+
+
+def _policy(resp: Response, max_age: int) -> Response:
+    if viewer().anonymous and not session.modified:
+        resp.cache_control.public = True
+        resp.cache_control.max_age = max_age
+    else:
+        resp.cache_control.private = True
+        resp.cache_control.no_cache = True
+    resp.vary.add("Cookie")
+    return resp
+
+
+def not_modified(etag: str, last_modified: datetime | None, max_age: int = PAGE_MAX_AGE
+                 ) -> Response | None:
+    """A 304 when the client holds this version (``If-None-Match``, else
+    ``If-Modified-Since``), with the headers the full answer would carry; else None."""
+    if request.if_none_match:
+        fresh = request.if_none_match.contains(etag)
+    else:
+        since = request.if_modified_since
+        fresh = since is not None and last_modified is not None and \
+            last_modified.replace(microsecond=0, tzinfo=since.tzinfo) <= since
+    if not fresh:
+        return None
+    resp = Response(status=304)
+    resp.set_etag(etag)
+    if last_modified is not None:
+        resp.last_modified = last_modified
+    return _policy(resp, max_age)
+
+
+def finish(resp: Response, etag: str, last_modified: datetime | None,
+           max_age: int = PAGE_MAX_AGE) -> Response:
+    """``resp`` with its validators and its cache rule."""
+    resp.set_etag(etag)
+    if last_modified is not None:
+        resp.last_modified = last_modified
+    return _policy(resp, max_age)
