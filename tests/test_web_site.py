@@ -80,6 +80,40 @@ def test_list_index_pages_newest_activity_first(site, client):
     assert "messages in" in first
 
 
+@pytest.mark.parametrize("name", ["linux-clk", "all"])
+def test_older_and_newer_links_walk_every_thread_once(site, client, name):
+    """Following "older" from the first page to the last shows every thread of the list once,
+    in order, and "newer" from the last page walks back through the same pages."""
+    if not site.has_corpus:
+        pytest.skip("corpus missing")
+    link = re.compile(r'<a href="(\?[no]=[^"]+)" rel="(next|prev)">')
+    roots = re.compile(r'<a class="subject" href="/[^/]+/([^"]+)/T/#u">')
+    pages: list[list[str]] = []
+    path = f"/{name}/"
+    while True:
+        html = client.get(path).get_data(as_text=True)
+        pages.append(roots.findall(html))
+        older = [href for href, rel in link.findall(html) if rel == "next"]
+        if not older:
+            break
+        path = f"/{name}/" + older[0].replace("&amp;", "&")
+    shown = [root for page in pages for root in page]
+    assert len(pages) > 3 and len(shown) == len(set(shown))
+    total = client.get("/api/v1/lists").get_json()["results"]
+    if name != "all":
+        assert len(shown) == next(x["threads"] for x in total if x["name"] == name)
+    back: list[list[str]] = []
+    while True:
+        back.append(roots.findall(html))
+        newer = [href for href, rel in link.findall(html) if rel == "prev"]
+        if not newer:
+            break
+        html = client.get(f"/{name}/" + newer[0].replace("&amp;", "&")).get_data(as_text=True)
+    assert back[::-1] == pages
+    assert client.get(f"/{name}/?o=20250101-x").status_code == 400
+    assert client.get(f"/{name}/?page=101").status_code == 400
+
+
 @pytest.mark.parametrize("path,code", [
     ("/linux-clk/?page=0", 400), ("/linux-clk/?page=-1", 400), ("/linux-clk/?page=abc", 400),
     ("/linux-clk/?page=99999999999", 400), ("/linux-clk/?t=yesterday", 400),

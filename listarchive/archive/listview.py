@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -58,12 +58,41 @@ class ThreadSummary:
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """A place in a list index: a thread's last activity and its id (which orders threads of
+    the same moment). Pages go from one cursor to the next along the (list, last activity)
+    index, so the thousandth page costs what the first does; page numbers would make a
+    crawler walking every page pay for every page before it again."""
+
+    last_date: datetime | None
+    thread_id: int
+
+    def token(self) -> str:
+        when = self.last_date.strftime("%Y%m%d%H%M%S%f") if self.last_date else "undated"
+        return f"{when}-{self.thread_id}"
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor:
+        """The cursor a :meth:`token` names; ValueError for anything else."""
+        when, sep, tid = token.partition("-")
+        if not sep or not tid.isascii() or not tid.isdigit() or len(tid) > 18:
+            raise ValueError(token)
+        if when == "undated":
+            return cls(None, int(tid))
+        if not (when.isascii() and when.isdigit() and len(when) == 20):
+            raise ValueError(token)
+        return cls(datetime.strptime(when, "%Y%m%d%H%M%S%f"), int(tid))
+
+
+@dataclass(frozen=True)
 class IndexPage:
     mailing_list: ListSummary
     threads: tuple[ThreadSummary, ...]
     page: int
     per_page: int
     has_next: bool
+    older: Cursor | None = None  # the last thread shown, if older ones follow
+    newer: Cursor | None = None  # the first thread shown, if newer ones exist
 
 
 # --- lists -------------------------------------------------------------------------------------
@@ -153,8 +182,11 @@ def list_ids(session: Session, viewer: Viewer, name: str) -> list[int] | None:
 
 
 def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_page: int = 50,
-               before: datetime | None = None) -> IndexPage | None:
-    """Threads of a list, newest activity first; ``before`` keeps only older activity (``?t=``).
+               before: datetime | None = None, older: Cursor | None = None,
+               newer: Cursor | None = None) -> IndexPage | None:
+    """Threads of a list, newest activity first. ``before`` keeps only older activity (lore's
+    ``?t=``); ``older`` / ``newer`` give the page after / before a cursor of another page;
+    ``page`` counts pages from the newest (cheap only for the first few).
 
     Counts, participants and dates are computed from the messages the viewer may see, so a thread
     cross-posted to a restricted list does not reveal how many hidden replies it has.
@@ -164,29 +196,66 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     if summary is None or ids is None:
         return None
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    if len(ids) == 1:
+    every = name == ALL and len(ids) == session.scalar(select(func.count(MailingList.id)))
+    if every:
+        # Every list: a thread's own last activity is its latest on any list, and the
+        # threads' index orders them without grouping the rows of every list.
+        tid, last = Thread.id, Thread.last_date  # type: tuple[Any, Any]
+        query = select(tid, last).where(tid.not_in(hidden_threads(viewer)), exists(
+            select(ThreadList.thread_id).where(ThreadList.thread_id == Thread.id)))
+    elif len(ids) == 1:
         # One list: a thread has one row there, so the (list, last activity) index gives the
         # page directly, without grouping every thread of the list first.
-        query = (select(ThreadList.thread_id, ThreadList.last_date)
-                 .where(ThreadList.list_id == ids[0],
-                        ThreadList.thread_id.not_in(hidden_threads(viewer))))
-        if before is not None:
-            query = query.where(ThreadList.last_date < before)
-        query = query.order_by(ThreadList.last_date.desc().nulls_last(),
-                               ThreadList.thread_id.desc())
+        tid, last = ThreadList.thread_id, ThreadList.last_date
+        query = select(tid, last).where(ThreadList.list_id == ids[0],
+                                        tid.not_in(hidden_threads(viewer)))
     else:
-        query = (select(ThreadList.thread_id, func.max(ThreadList.last_date).label("last"))
-                 .where(ThreadList.list_id.in_(ids),
-                        ThreadList.thread_id.not_in(hidden_threads(viewer)))
-                 .group_by(ThreadList.thread_id))
-        if before is not None:
-            query = query.having(func.max(ThreadList.last_date) < before)
-        query = query.order_by(func.max(ThreadList.last_date).desc().nulls_last(),
-                               ThreadList.thread_id.desc())
-    rows = session.execute(query.offset((page - 1) * per_page).limit(per_page + 1)).all()
-    tids = [int(r.thread_id) for r in rows[:per_page]]
+        tid, last = ThreadList.thread_id, func.max(ThreadList.last_date)
+        query = (select(tid, last.label("last"))
+                 .where(ThreadList.list_id.in_(ids), tid.not_in(hidden_threads(viewer)))
+                 .group_by(tid))
+    grouped = not every and len(ids) != 1
+
+    def where(query: Any, condition: Any) -> Any:
+        return query.having(condition) if grouped else query.where(condition)
+
+    if before is not None:
+        query = where(query, last < before)
+    if newer is not None:
+        # The page just above the cursor: read upwards from it, then turn it round.
+        query = where(query, _after(last, tid, newer)).order_by(last.asc().nulls_first(), tid.asc())
+        rows = list(reversed(session.execute(query.limit(per_page + 1)).all()))
+        more_newer, rows = len(rows) > per_page, rows[-per_page:]
+        more_older = True
+    else:
+        if older is not None:
+            query = where(query, _before(last, tid, older))
+        query = query.order_by(last.desc().nulls_last(), tid.desc())
+        if older is None:
+            query = query.offset((page - 1) * per_page)
+        rows = list(session.execute(query.limit(per_page + 1)))
+        more_older, rows = len(rows) > per_page, rows[:per_page]
+        more_newer = older is not None or page > 1 or before is not None
+    tids = [int(r[0]) for r in rows]
     return IndexPage(summary, tuple(_thread_summaries(session, viewer, tids, ids)), page,
-                     per_page, len(rows) > per_page)
+                     per_page, more_older,
+                     older=Cursor(rows[-1][1], int(rows[-1][0])) if rows and more_older else None,
+                     newer=Cursor(rows[0][1], int(rows[0][0])) if rows and more_newer else None)
+
+
+def _before(last: Any, tid: Any, at: Cursor) -> Any:
+    """Rows after ``at`` in newest-first order (undated threads come last)."""
+    if at.last_date is None:
+        return and_(last.is_(None), tid < at.thread_id)
+    return or_(last < at.last_date, and_(last == at.last_date, tid < at.thread_id),
+               last.is_(None))
+
+
+def _after(last: Any, tid: Any, at: Cursor) -> Any:
+    """Rows before ``at`` in newest-first order."""
+    if at.last_date is None:
+        return or_(last.is_not(None), tid > at.thread_id)
+    return or_(last > at.last_date, and_(last == at.last_date, tid > at.thread_id))
 
 
 def thread_summaries(session: Session, viewer: Viewer, tids: Sequence[int]

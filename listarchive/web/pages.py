@@ -23,7 +23,7 @@ from listarchive.review import patchview
 from listarchive.search.searcher import SearchUnavailable, run_search
 from listarchive.web import caching, downloads, feeds
 from listarchive.web.context import absolute, db, settings, viewer
-from listarchive.web.params import int_arg, list_name, time_arg
+from listarchive.web.params import MAX_INDEX_PAGE, cursor_arg, int_arg, list_name, time_arg
 from listarchive.web.paths import MessagePath, raw_path, split_message_path
 
 bp = Blueprint("pages", __name__)
@@ -80,8 +80,9 @@ def list_page(name: str) -> Any:
         return search_page(name)
     if request.method == "POST":
         abort(400, description="POST needs ?q=QUERY&x=m (a search to download as mbox)")
-    page = int_arg("page", 1)
-    index = listview.list_index(db(), viewer(), name, page, PER_PAGE, before=time_arg())
+    page = int_arg("page", 1, high=MAX_INDEX_PAGE)
+    index = listview.list_index(db(), viewer(), name, page, PER_PAGE, before=time_arg(),
+                                older=cursor_arg("o"), newer=cursor_arg("n"))
     if index is None:
         abort(404, description=f"there is no list named {name!r} here")
     badges = patchview.message_badges(db(), viewer(), [t.root_msgid for t in index.threads])

@@ -11,11 +11,14 @@ from typing import NoReturn
 
 from flask import abort, request
 
+from listarchive.archive.listview import Cursor
 from listarchive.errors import InvalidChange
 from listarchive.review.seriesview import SeriesFilters, check_state
 from listarchive.settings import LIST_NAME_RE
 
 MAX_PAGE = 10_000
+# Page numbers of a list index: deeper than this, the older links (``?o=``) or a date (``?t=``).
+MAX_INDEX_PAGE = 100
 # Ids are message primary keys; URL converters cap them so an absurd number is a 404 and never
 # an integer overflow in the database driver.
 MAX_ID = 2**53
@@ -37,6 +40,17 @@ def int_arg(name: str, default: int, low: int = 1, high: int = MAX_PAGE) -> int:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not low <= int(raw) <= high:
         bad_request(f"?{name}= must be a whole number from {low} to {high}")
     return int(raw)
+
+
+def cursor_arg(name: str) -> Cursor | None:
+    """A list index's ``?o=`` / ``?n=``: the place its older / newer links go from."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return Cursor.parse(raw)
+    except ValueError:
+        bad_request(f"?{name}= is a place in the list as its older and newer links give it")
 
 
 def time_arg(name: str = "t") -> datetime | None:

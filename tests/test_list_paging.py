@@ -1,0 +1,95 @@
+"""List indexes paged by cursor: threads of the same moment and undated threads are neither
+skipped nor repeated at page edges, on one list, on every list (all visible) and on several
+lists of a viewer who may not see them all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.sources import RawMail
+from ingest.worker import Summary, Worker
+from listarchive.access.visibility import ANONYMOUS, Viewer
+from listarchive.archive import listview
+from listarchive.archive.listview import Cursor
+from listarchive.settings import from_mapping
+
+SAME_MOMENT = "Mon, 06 Jan 2025 10:00:00 +0000"
+
+
+def mail(msgid: str, date: str | None, to_list: str) -> bytes:
+    head = [f"From: Someone <{msgid}@example.org>", f"Subject: thread {msgid}",
+            f"Message-ID: <{msgid}@example.org>", f"List-Id: <{to_list}.example.org>"]
+    if date:
+        head.append(f"Date: {date}")
+    return ("\n".join(head) + "\n\nbody\n").encode()
+
+
+def build(tmp: Path) -> tuple[Worker, dict[str, set[str]]]:
+    cfg = from_mapping({"storage": {"data_dir": str(tmp)}, "search": {"enabled": False},
+                        "lists": [{"name": "alpha"}, {"name": "beta"},
+                                  {"name": "closed", "restricted": True}]})
+    expected: dict[str, set[str]] = {"alpha": set(), "beta": set(), "closed": set()}
+    plan = [(f"tie{i}", SAME_MOMENT, "alpha") for i in range(11)]
+    plan += [(f"undated{i}", None, "alpha") for i in range(5)]
+    plan += [(f"b{i}", f"Tue, {7 + i:02d} Jan 2025 10:00:00 +0000", "beta") for i in range(7)]
+    plan += [(f"btie{i}", SAME_MOMENT, "beta") for i in range(4)]
+    plan += [("hidden", "Wed, 15 Jan 2025 10:00:00 +0000", "closed")]
+    for name in expected:
+        worker = Worker(cfg, name)
+        items = [RawMail(mail(m, d, name), m, "") for m, d, on in plan if on == name]
+        worker.store(items, Summary())
+        expected[name] = {f"{m}@example.org" for m, _d, on in plan if on == name}
+    return worker, expected
+
+
+def walk(worker: Worker, viewer: Viewer, name: str, per_page: int) -> list[list[str]]:
+    pages: list[list[str]] = []
+    older: Cursor | None = None
+    with worker.sessions() as session:
+        while True:
+            index = listview.list_index(session, viewer, name, per_page=per_page, older=older)
+            assert index is not None
+            pages.append([t.root_msgid for t in index.threads])
+            if index.older is None:
+                break
+            older = Cursor.parse(index.older.token())
+        back: list[list[str]] = [pages[-1]]
+        newer = index.newer
+        while newer is not None:
+            index = listview.list_index(session, viewer, name, per_page=per_page,
+                                        newer=Cursor.parse(newer.token()))
+            assert index is not None
+            back.append([t.root_msgid for t in index.threads])
+            newer = index.newer
+    assert back[::-1] == pages, "newer links do not walk back through the same pages"
+    return pages
+
+
+@pytest.mark.parametrize("per_page", [1, 3, 4, 50])
+def test_cursor_pages_show_every_thread_once(tmp_path, per_page):
+    worker, expected = build(tmp_path)
+    admin = Viewer(user="root", is_admin=True, user_id=1)
+    for viewer, name, want in [
+        (ANONYMOUS, "alpha", expected["alpha"]),
+        (ANONYMOUS, "beta", expected["beta"]),
+        (ANONYMOUS, "all", expected["alpha"] | expected["beta"]),  # several lists of many
+        (admin, "all", set().union(*expected.values())),  # every list
+    ]:
+        pages = walk(worker, viewer, name, per_page)
+        shown = [m for page in pages for m in page]
+        assert len(shown) == len(set(shown)), (name, per_page)
+        assert set(shown) == want, (name, per_page)
+        assert all(len(p) == per_page for p in pages[:-1])
+        # undated threads come last, dated ones newest first
+        assert all(m.startswith("undated") for m in shown[-5:]) or name == "beta"
+
+
+def test_a_forged_cursor_is_refused():
+    for bad in ("", "2025-1", "20250106100000000000", "20250106100000000000-", "undated-x",
+                "2025010610000000000x-1", "20251306100000000000-1"):
+        with pytest.raises(ValueError):
+            Cursor.parse(bad)
+    at = Cursor.parse("20250106100000000000-42")
+    assert at.thread_id == 42 and at.token() == "20250106100000000000-42"
