@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import backends
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
@@ -48,7 +50,25 @@ def to_first_wave(settings: Settings) -> None:
         conn.execute(sa.text("DROP TABLE alembic_version"))
         conn.execute(sa.text("DROP INDEX ix_trailers_anchor_msgid"))
         conn.execute(sa.text("ALTER TABLE trailers DROP COLUMN anchor_msgid"))
+        for name in ("ix_thread_lists_recent", "ix_threads_recent", "ix_series_recent"):
+            conn.execute(sa.text(f"DROP INDEX {name}"))
+        conn.execute(sa.text("CREATE INDEX ix_thread_lists_list_last "
+                             "ON thread_lists (list_id, last_date)"))
+        conn.execute(sa.text("CREATE INDEX ix_threads_last_date ON threads (last_date)"))
+        conn.execute(sa.text("CREATE INDEX ix_series_date ON series (date)"))
     engine.dispose()
+
+
+def shape(settings: Settings) -> dict[str, tuple[set[str], set[str]]]:
+    """Each table's columns and index names."""
+    engine = make_engine(settings)
+    with engine.connect() as conn:
+        found = sa.inspect(conn)
+        out = {t: ({c["name"] for c in found.get_columns(t)},
+                   {str(i["name"]) for i in found.get_indexes(t)})
+               for t in found.get_table_names()}
+    engine.dispose()
+    return out
 
 
 def anchored(settings: Settings) -> dict[int, str]:
@@ -89,6 +109,9 @@ def test_an_archive_of_the_previous_schema_is_upgraded_by_init(tmp_path):
     done = cli(tmp_path, "init")
     assert done.returncode == 0, done.stderr
     assert b"upgraded from 0001" in done.stdout and b"password" not in done.stdout
+    fresh = replace(settings_in(tmp_path / "fresh"), database_url=backends.archive_url())
+    open_archive(fresh).close()
+    assert shape(settings) == shape(fresh), "the upgrade does not reach what a new archive is"
     assert anchored(settings) == before  # the anchors the ingest would have kept
     archive = open_archive(settings)
     with archive.sessions() as session:

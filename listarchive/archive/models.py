@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 
@@ -27,6 +28,17 @@ from listarchive.mail.msgids import MSGID_MAX
 
 class Base(DeclarativeBase):
     pass
+
+
+def newest_first(name: str, *leading: str, date: str, tiebreak: str) -> tuple[Index, Index]:
+    """An index read in the order pages show rows: ``leading`` columns equal, then ``date``
+    newest first with undated (NULL) rows last, then ``tiebreak`` descending. PostgreSQL must be
+    told NULLS LAST to read such an index instead of sorting every row of a list; SQLite sorts
+    NULL lowest, so descending is that order already (and it takes no NULLS LAST in an index)."""
+    return (Index(name, *leading, text(f"{date} DESC NULLS LAST"), text(f"{tiebreak} DESC"))
+            .ddl_if(dialect="postgresql"),
+            Index(name, *leading, text(f"{date} DESC"), text(f"{tiebreak} DESC"))
+            .ddl_if(dialect="sqlite"))
 
 
 class MailingList(Base):
@@ -58,12 +70,13 @@ class Thread(Base):
     """A connected component of the References graph (ghosts included), see listarchive.mail.threads."""
 
     __tablename__ = "threads"
+    __table_args__ = newest_first("ix_threads_recent", date="last_date", tiebreak="id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     root_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), default="")
     subject: Mapped[str] = mapped_column(Text, default="")
     first_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    last_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    last_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
 
     messages: Mapped[list[Message]] = relationship(back_populates="thread")
@@ -134,7 +147,8 @@ class ThreadList(Base):
     """Per-list view of a thread, kept for the list index (newest activity first)."""
 
     __tablename__ = "thread_lists"
-    __table_args__ = (Index("ix_thread_lists_list_last", "list_id", "last_date"),)
+    __table_args__ = newest_first("ix_thread_lists_recent", "list_id", date="last_date",
+                                  tiebreak="thread_id")
 
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), primary_key=True)
     list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), primary_key=True)
@@ -231,6 +245,7 @@ class Series(Base):
     else the lowest-numbered patch."""
 
     __tablename__ = "series"
+    __table_args__ = newest_first("ix_series_recent", date="date", tiebreak="id")
 
     id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
     anchor_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), unique=True)
@@ -243,7 +258,7 @@ class Series(Base):
     missing: Mapped[str] = mapped_column(String(255), default="")
     is_rfc: Mapped[bool] = mapped_column(Boolean, default=False)
     sender_email: Mapped[str] = mapped_column(String(320), default="", index=True)
-    date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     change_id: Mapped[str] = mapped_column(String(255), default="")
 
     patches: Mapped[list[Patch]] = relationship(back_populates="series",
