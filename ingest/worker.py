@@ -280,8 +280,10 @@ def _save_position(session: Session, key: str, position: str) -> None:
 
 
 def run_ingest(settings: Settings, specs: list[str], list_name: str | None = None,
-               stdin: BinaryIO | None = None, show_progress: bool = False) -> Summary:
-    """What ``listarchive ingest`` does: every source in turn, then the totals."""
+               stdin: BinaryIO | None = None, show_progress: bool = False,
+               progress: Callable[[int], None] | None = None) -> Summary:
+    """What ``listarchive ingest`` does: every source in turn, then the totals. ``progress``
+    is told how many messages each stored batch had (``show_progress`` draws a bar)."""
     started = time.monotonic()
     summary = Summary()
     worker = Worker(settings, list_name)
@@ -289,9 +291,10 @@ def run_ingest(settings: Settings, specs: list[str], list_name: str | None = Non
     bar = None
     if show_progress:
         bar = tqdm(unit=" msg", desc="ingest", smoothing=0.1)
+        progress = bar.update
     try:
         for source in sources:
-            worker.ingest(source, summary, progress=bar.update if bar is not None else None)
+            worker.ingest(source, summary, progress=progress)
     finally:
         if bar is not None:
             bar.close()

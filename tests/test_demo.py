@@ -20,13 +20,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from ingest.sources import open_source
 from ingest.worker import run_ingest
 from listarchive.demo import list_name_for, run_demo
 from listarchive.demo.builder import LIST_ID, MBOX_NAME, PULL_URL, DemoFiles
 from listarchive.demo.story import generate_demo_mbox
-from listarchive.settings import Settings
+from listarchive.settings import Settings, from_mapping
 
 NOW = datetime(2024, 3, 21, 12, 0, tzinfo=UTC)
 DATA = Path(__file__).resolve().parent / "data"
@@ -350,3 +351,45 @@ def test_without_git_the_error_says_so(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(ListarchiveError, match="generated with git, which is not installed"):
         generate_demo_mbox(tmp_path / "demo", seed=1, now=NOW)
     assert not (tmp_path / "demo" / MBOX_NAME).exists()
+
+
+@pytest.mark.sqlite_only  # an archive of its own is a data folder of its own
+def test_demo_of_a_real_mailbox_is_an_archive_of_its_own(
+        tmp_path: Path, corpora: Path,
+        cli: Callable[..., subprocess.CompletedProcess[bytes]]) -> None:
+    """``make demo MBOX=...`` after ``make demo``: the mailbox gets its own archive, its list is
+    named from List-Id (not from the file), progress is printed, and nothing of the demo (its
+    subsystems, people, account, list) appears in it; the demo's archive stays as it was."""
+    from mailfixtures import first_messages
+
+    from listarchive.archive.db import open_archive
+    from listarchive.archive.models import MailingList, Subsystem, User
+    from listarchive.settings import load
+
+    assert cli(["demo", "--no-serve"], cwd=tmp_path).returncode == 0
+    mbox = tmp_path / "downloaded (1).mbox"
+    mbox.write_bytes(first_messages(corpora / "lore" / "linux-clk-last10000.mboxrd.gz", 300))
+    done = cli(["demo", "--no-serve", "--mbox", str(mbox)], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    out = done.stdout.decode()
+    assert "on list linux-clk" in out and "List-Id: linux-clk.vger.kernel.org" in out
+    assert "messages read" in out and "read 300, new 300" in out
+    assert "maintainers import" in out and "git-scan" in out
+
+    own = load(tmp_path / "instance-linux-clk" / "listarchive.toml")
+    archive = open_archive(own)
+    with archive.sessions() as s:
+        assert list(s.scalars(select(MailingList.name))) == ["linux-clk"]
+        assert s.scalar(select(func.count()).select_from(Subsystem)) == 0
+        assert s.scalar(select(func.count()).select_from(User)) == 0
+    archive.close()
+    demo = open_archive(load(tmp_path / "listarchive.toml") if (tmp_path / "listarchive.toml")
+                        .exists() else from_mapping({"storage": {
+                            "data_dir": str(tmp_path / "instance")}}))
+    with demo.sessions() as s:
+        assert "linux-clk" not in set(s.scalars(select(MailingList.name)))
+    demo.close()
+    # the commands it prints work on that archive
+    shown = cli(["-c", str(tmp_path / "instance-linux-clk" / "listarchive.toml"), "search",
+                 "s:clk"], cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout.strip()
