@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -105,7 +106,10 @@ def cmd_quarantine(args: argparse.Namespace, settings: Settings) -> int:
         fixed, still = retry_quarantined(settings, args.ids or None)
         print(f"released {fixed}, still quarantined {still}")
         return EX_OK
-    for row in list_quarantined(settings):
+    rows = list_quarantined(settings)
+    if not rows:
+        print("quarantine is empty: every message read so far was stored")
+    for row in rows:
         print(f"{row.id}\t{row.created_at:%Y-%m-%d %H:%M}\t{row.raw_size}\t{row.reason}\t"
               f"{row.source}")
     return EX_OK
@@ -441,6 +445,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_FAIL
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``listarchive show ... | head``): not an error of ours. Point
+        # stdout at nothing so that the interpreter's final flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EX_OK
 
 
 if __name__ == "__main__":

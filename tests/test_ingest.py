@@ -215,3 +215,24 @@ def test_simultaneous_deliveries_all_succeed_or_ask_for_retry(tmp_path):
                                     "-"], cwd=tmp_path, input=raw, capture_output=True, timeout=120)
             assert retry.returncode == 0
     assert backends.count_messages(tmp_path / "instance") == 8
+
+
+def test_the_command_line_is_quiet_about_a_reader_that_goes_away_and_an_empty_quarantine(
+        tmp_path, cli, corpora):
+    """``listarchive search ... | head -1`` ends without a traceback and with 0; listing an
+    empty quarantine says so instead of printing nothing."""
+    from mailfixtures import first_messages
+
+    mbox = tmp_path / "clk.mbox"
+    mbox.write_bytes(first_messages(corpora / "lore" / "linux-clk-last10000.mboxrd.gz", 400))
+    assert cli(["ingest", "--list", "linux-clk", str(mbox)], tmp_path).returncode == 0
+    empty = cli(["quarantine", "list"], tmp_path)
+    assert empty.returncode == 0 and b"quarantine is empty" in empty.stdout
+    proc = subprocess.Popen([sys.executable, "-m", "listarchive.cli", "search", "--limit", "0",
+                             "clk"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()  # what head does after its first line
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err.decode()
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
