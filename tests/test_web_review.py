@@ -132,6 +132,38 @@ def test_subsystem_page(world, client):
     assert client.get("/s/NOT%20A%20SLUG/").status_code == 400
 
 
+def test_subsystem_index_counts_what_the_reader_may_see(world, client):
+    """/s/ lists every MAINTAINERS section, those with series first with their open and total
+    series; a series on a restricted list counts for those who may read it only."""
+    if not MAINTAINERS.is_file() or not world.has_corpus:
+        pytest.skip("MAINTAINERS or the corpus is missing")
+    from listarchive.access.visibility import ANONYMOUS, Viewer
+    from listarchive.review.seriesview import subsystem_index
+
+    page = client.get("/s/")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    row = re.search(r'<tr><td><a href="/s/qualcomm-clock-drivers/">QUALCOMM CLOCK DRIVERS</a>'
+                    r'</td>\s*<td>[^<]*</td>\s*<td class="num"><a [^>]*>(\d+)</a></td>\s*'
+                    r'<td class="num">(\d+)</td>', text)
+    assert row is not None
+    still_open, total = map(int, row.groups())
+    assert 0 < still_open <= total
+    # the same number of series the subsystem's series list pages through
+    listed = client.get("/all/series/?subsystem=qualcomm-clock-drivers").get_data(as_text=True)
+    assert listed.count('<tr><td><a href="/series/') == min(total, 50)
+    assert "Without series here" in text and text.count("<tr><td><a href=\"/s/") > 3
+    session = world.session()
+    try:
+        public = {e.subsystem.slug: e.series for e in subsystem_index(session, ANONYMOUS)}
+        admin = {e.subsystem.slug: e.series for e in subsystem_index(
+            session, Viewer(user="root", is_admin=True, user_id=1))}
+    finally:
+        session.close()
+    assert public["qualcomm-clock-drivers"] == total
+    assert admin["qualcomm-clock-drivers"] == total + 1  # the secretfeature series
+
+
 # --- JSON --------------------------------------------------------------------------------------
 
 

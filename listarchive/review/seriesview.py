@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -45,8 +45,13 @@ from listarchive.archive.models import (
     User,
 )
 from listarchive.errors import InvalidChange
-from listarchive.review.states import STATES, effective_states, series_state_column
-from listarchive.review.subsystems import SubsystemRef, find_subsystem, subsystem_refs
+from listarchive.review.states import DONE, STATES, effective_states, series_state_column
+from listarchive.review.subsystems import (
+    SubsystemRef,
+    find_subsystem,
+    subsystem_ref,
+    subsystem_refs,
+)
 from listarchive.review.trailers import Counts, TrailerLine, counts_of, series_counts, series_lines
 
 
@@ -141,6 +146,16 @@ class SubsystemPage:
     subsystem: SubsystemRef
     threads: tuple[listview.ThreadSummary, ...]
     series: SeriesListPage
+
+
+@dataclass(frozen=True)
+class SubsystemEntry:
+    """A line of the subsystem index: a MAINTAINERS section and what the archive has of it."""
+
+    subsystem: SubsystemRef
+    series: int
+    open_series: int
+    last_activity: datetime | None
 
 
 @dataclass(frozen=True)
@@ -377,3 +392,25 @@ def subsystem_page(session: Session, viewer: Viewer, slug: str, limit: int = 30
     assert series is not None
     return SubsystemPage(sub.ref, tuple(listview.thread_summaries(session, viewer, tids)),
                          series)
+
+
+def subsystem_index(session: Session, viewer: Viewer) -> list[SubsystemEntry]:
+    """Every imported MAINTAINERS section with its series the viewer may see (how many, how many
+    still open, the newest one's date): those with recent series first, then by name."""
+    visible = (select(Series.id, Series.date, series_state_column().label("state"))
+               .outerjoin(SeriesState, SeriesState.series_id == Series.id)
+               .join(Message, Message.id == Series.id).where(visible_message(viewer))
+               .subquery())
+    open_state = visible.c.state.not_in(sorted(DONE))
+    counts = {sid: (int(total), int(still_open or 0), last) for sid, total, still_open, last in
+              session.execute(
+                  select(SeriesSubsystem.subsystem_id, func.count(),
+                         func.sum(case((open_state, 1), else_=0)), func.max(visible.c.date))
+                  .join(visible, visible.c.id == SeriesSubsystem.series_id)
+                  .group_by(SeriesSubsystem.subsystem_id))}
+    entries = [SubsystemEntry(subsystem_ref(sub), *counts.get(sub.id, (0, 0, None)))
+               for sub in session.scalars(select(Subsystem))]
+    entries.sort(key=lambda e: (e.last_activity is None,
+                                -(e.last_activity.timestamp() if e.last_activity else 0),
+                                e.subsystem.name.lower()))
+    return entries

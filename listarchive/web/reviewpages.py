@@ -100,6 +100,12 @@ def patch_mbox(patch_id: int) -> Response:
     return _download(body, "application/mbox", f"patch-{patch_id}.mbx")
 
 
+@bp.route("/s/", methods=["GET", "HEAD"])
+def subsystem_index() -> str:
+    entries = seriesview.subsystem_index(db(), viewer())
+    return render_template("subsystems.html", entries=entries, name=listview.ALL)
+
+
 @bp.route("/s/<slug>/", methods=["GET", "HEAD"])
 def subsystem_page(slug: str) -> Any:
     page = seriesview.subsystem_page(db(), viewer(), subsystem_slug(slug))
