@@ -41,14 +41,19 @@ def lore(name: str) -> dict[str, ParsedMessage]:
 
 
 def git_ids(diffs: list[str]) -> list[str]:
-    """Real ``git patch-id --stable`` of each diff, in one git process ('' where git is silent)."""
+    """Real ``git patch-id --stable`` of each diff, in one git process ('' where git is silent).
+
+    Where git stops hashing a diff early (a CVS diff's ``Index:`` line between two files), it
+    reads the rest of that diff as another patch of no commit (printed with commit 0000...):
+    those lines are not about any of ours."""
     stream = "".join(f"commit {i + 1:040x}\n{d}" for i, d in enumerate(diffs))
     out = subprocess.run(["git", "patch-id", "--stable"], input=stream.encode(),
                          capture_output=True, check=True).stdout.decode()
     ids = [""] * len(diffs)
     for line in out.splitlines():
         pid, commit = line.split()
-        ids[int(commit, 16) - 1] = pid
+        if int(commit, 16):
+            ids[int(commit, 16) - 1] = pid
     return ids
 
 
@@ -119,8 +124,10 @@ def test_cvs_index_diff_from_1997_linux_mips() -> None:
     info = extract_patches(lore("linux-mips-first10000")[
         "199706151644.SAA13812@informatik.uni-koblenz.de"])
     assert info is not None
-    assert [f.path for f in info.files][:3] == [
-        "linux/Makefile", "linux/arch/mips/Makefile", "linux/arch/mips/kernel/setup.c"]
+    # "--- linux/Makefile:1.2": the tree's name goes (patch -p1), and so does CVS's revision.
+    assert [(f.path, f.old_path) for f in info.files][:3] == [
+        ("Makefile", "Makefile"), ("arch/mips/Makefile", "arch/mips/Makefile"),
+        ("arch/mips/kernel/setup.c", "arch/mips/kernel/setup.c")]
     assert all(f.change == "modified" for f in info.files)
     assert info.commit_message.startswith("Hi all,")
 

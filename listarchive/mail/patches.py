@@ -1,28 +1,32 @@
-"""Diffs and pull requests in mail: the one adapter around ``unidiff``.
+"""Diffs in mail: the one adapter around ``unidiff``.
 
 ``extract_patches(msg)`` finds what a reviewer or ``git am`` cares about in a
 :class:`~listarchive.mail.message.ParsedMessage`: the commit message, the diff as ``git apply`` wants it,
 the files touched with their diffstat, hunk function contexts, the ``git patch-id --stable``
-value, and the pull URL of ``git request-pull`` mail. Nothing here raises on mail content: a diff
-that unidiff refuses (truncated, re-wrapped by a mail client) is kept as text with a flag.
+value, and the pull request of ``git request-pull`` mail (:mod:`listarchive.mail.pulls`).
+Nothing here raises on mail content: a diff that unidiff refuses (truncated, re-wrapped by a
+mail client) is kept as text with a flag.
 
 Diff styles seen on the lists: ``git format-patch`` mail (``---`` separator, diffstat, ``diff
---git``), bare ``diff -urN`` output, 1990s linux-mips CVS diffs (``Index:``/``RCS file:``/``diff
--u -r1.2``), CRLF line ends from Windows mailers, and format=flowed damage where an empty
-context line lost its leading space (git apply still takes those; we flag them).
+--git``), bare ``diff -urN`` output (``--- linux/arch/...``: the tree's name is dropped, as
+``patch -p1`` does), context diffs (``diff -c``: ``*** old``/``--- new`` and ``***************``
+hunks, common in 1990s linux-mips mail), 1990s CVS diffs (``Index:``/``RCS file:``/``diff -u
+-r1.2``), CRLF line ends from Windows mailers, and format=flowed damage where an empty context
+line lost its leading space (git apply still takes those; we flag them).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
 from listarchive.mail.message import ParsedMessage
 from listarchive.mail.patchid import git_patch_id
+from listarchive.mail.pulls import PullRequest, find_pull
 
 # Lines that may appear between the files of a diff (git extended headers, CVS/SVN noise).
 _HEADER_PREFIXES = (
@@ -34,14 +38,12 @@ _HEADER_PREFIXES = (
 _HUNK_RE = re.compile(r"@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@ ?(.*)")
 _SEPARATOR_RE = re.compile(r"^---[ \t]*$", re.M)
 _SUSPECT = frozenset({"flowed-damage", "truncated-diff"})
-_PULL_RE = re.compile(
-    r"are available in the git repository at:?[ \t]*\n(?:[ \t]*\n)?[ \t]+(\S+)[ \t]*(\S+)?"
-    r"(?:[ \t]*\n[ \t]+(?![0-9a-f]{7,40}\b)(\S+)[ \t]*\n)?", re.I)
-_PULL_BASE_RE = re.compile(r"changes since commit ([0-9a-f]{7,40})", re.I)
-_PULL_HEAD_RE = re.compile(r"fetch changes up to ([0-9a-f]{7,40})", re.I)
-_PLEASE_PULL_RE = re.compile(
-    r"please (?:git )?pull(?: from)?:?\s*\n?\s*((?:git|https?|ssh)://\S+)(?:[ \t]+([^\s:]+))?",
-    re.I)
+# Context diffs (diff -c): "***************" opens a hunk, then "*** a,b ****" and "--- c,d ----"
+# open its old and new sections, whose lines carry a two-character prefix.
+_CONTEXT_HUNK = "*" * 15
+_CONTEXT_OLD_RE = re.compile(r"\*\*\* (\d+)(?:,(\d+))? \*\*\*\*[ \t]*$")
+_CONTEXT_NEW_RE = re.compile(r"--- (\d+)(?:,(\d+))? ----[ \t]*$")
+_CONTEXT_PREFIXES = ("  ", "! ", "+ ", "- ")
 
 
 @dataclass(frozen=True)
@@ -54,17 +56,6 @@ class FileChange:
     change: str
     insertions: int
     deletions: int
-
-
-@dataclass(frozen=True)
-class PullRequest:
-    """A ``git request-pull`` mail: ``url`` and ``ref`` (branch or ``tags/...``), with the base and
-    head commits when the text names them ('' otherwise)."""
-
-    url: str
-    ref: str
-    base_commit: str = ""
-    head_commit: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,25 +76,29 @@ class PatchInfo:
 def extract_patches(msg: ParsedMessage) -> PatchInfo | None:
     """The patch facts of one message, or ``None`` when it carries neither diff nor pull request.
 
-    An inline diff in the body wins; otherwise ``text/x-patch``-like attachments are read (mail
-    from Thunderbird users and 1990s linux-mips often attaches the diff and writes the
-    explanation in the body, which then becomes the commit message).
+    An inline diff in the body wins; otherwise the attachments that may hold one are read
+    (:attr:`ParsedMessage.patch_attachments`: Thunderbird users and 1990s linux-mips often
+    attach the diff and write the explanation in the body, which then becomes the commit
+    message). Several attached diffs (``patch-2.2`` and ``patch-2.3`` in one mail) are kept in
+    order as one diff.
     """
     info = parse_patch_text(msg.body)
-    if info is not None and info.diff:
+    if info is not None and info.files:
         return info
-    if msg.patch_attachments:
-        attached = parse_patch_text("\n".join(msg.patch_attachments))
-        if attached is not None and attached.diff:
-            message = attached.commit_message or _prose(msg.body)
-            pull = info.pull if info is not None else None
-            return PatchInfo(
-                commit_message=message, diff=attached.diff, files=attached.files,
-                insertions=attached.insertions, deletions=attached.deletions,
-                patch_id=attached.patch_id, hunk_headers=attached.hunk_headers,
-                added_lines=attached.added_lines, removed_lines=attached.removed_lines,
-                flags=attached.flags | {"attached"}, pull=pull)
-    return info
+    found = [a for a in (parse_patch_text(text) for text in msg.patch_attachments)
+             if a is not None and a.files]
+    if not found:
+        return info
+    if len(found) == 1:
+        attached = found[0]
+    else:
+        joined = parse_patch_text("".join(a.diff for a in found))
+        assert joined is not None
+        attached = replace(joined, commit_message=found[0].commit_message,
+                           flags=joined.flags | frozenset().union(*(a.flags for a in found)))
+    message = attached.commit_message or _prose(msg.body)
+    return replace(attached, commit_message=message, flags=attached.flags | {"attached"},
+                   pull=info.pull if info is not None else None)
 
 
 def parse_patch_text(text: str) -> PatchInfo | None:
@@ -116,7 +111,7 @@ def parse_patch_text(text: str) -> PatchInfo | None:
     if "\r" in text:
         flags.add("crlf")
         text = text.replace("\r\n", "\n")
-    pull = _find_pull(text)
+    pull = find_pull(text)
     scan = _scan(text)
     if scan is None:
         if pull is None:
@@ -129,8 +124,11 @@ def parse_patch_text(text: str) -> PatchInfo | None:
     files = scan.files
     if scan.flags & _SUSPECT or not files:
         # Our scanner only vouches for diffs whose hunks all add up; anything else goes to
-        # unidiff, and what unidiff refuses is kept as text with a flag.
-        files, parse_ok = _files(scan.diff)
+        # unidiff for a second opinion, and what unidiff refuses is flagged. The scanner's
+        # file names are kept when it found any: unidiff keeps the timestamps a mailer
+        # separated with spaces ("linux/kernel/Makefile     Mon Apr  9 00:23:34 2001").
+        second, parse_ok = _files(scan.diff)
+        files = files or second
         if not parse_ok:
             flags.add("unparseable-diff")
     return PatchInfo(
@@ -160,6 +158,14 @@ def diff_start(text: str) -> int:
             return pos
         pos += len(line) + 1
     return -1
+
+
+def diff_lines(text: str) -> list[tuple[int, int]]:
+    """The line ranges ``[first, end)`` of ``text`` (LF line ends) that the scanner reads as
+    diff: what trailer collection skips in a review reply that suggests a change and gives its
+    tag after the diff."""
+    scan = _scan(text)
+    return scan.regions if scan is not None else []
 
 
 def split_files(diff: str, count: int) -> list[str]:
@@ -200,29 +206,36 @@ class _Scan:
     removed: list[str]
     flags: set[str]
     files: tuple[FileChange, ...]
+    regions: list[tuple[int, int]]  # [first line, end line) of each diff region
 
 
 @dataclass
 class _FileAcc:
-    """A file being read by :func:`_scan`; ``git`` when opened by a ``diff --git`` line."""
+    """A file being read by :func:`_scan`; ``git`` when opened by a ``diff --git`` line,
+    ``starred`` while a context diff's ``*** old`` line waits for its ``--- new`` line."""
 
     old: str = ""
     new: str = ""
     change: str = "modified"
     git: bool = False
     minus_seen: bool = False
+    starred: bool = False
     hunks: int = 0
     insertions: int = 0
     deletions: int = 0
 
     def freeze(self) -> FileChange:
         old, new = self.old, self.new
-        if not self.git and "/" in old and "/" in new:
-            # "linux-2.4.orig/arch/x.c" vs "linux-2.4/arch/x.c": strip the tree names (-p1).
-            o_top, _, o_rest = old.partition("/")
-            n_top, _, n_rest = new.partition("/")
-            if o_top != n_top:
-                old, new = o_rest, n_rest
+        if not self.git:
+            named = [name for name in (old, new) if name]
+            tops = {name.partition("/")[0] for name in named}
+            if named and all("/" in name for name in named) and (
+                    len(tops) > 1 or all(top.startswith("linux") for top in tops)):
+                # "linux-2.4.orig/arch/x.c" vs "linux-2.4/arch/x.c", or "linux/arch/x.c" on
+                # both lines (diff -urN of a tree named linux): the tree names go (-p1).
+                old, new = old.partition("/")[2], new.partition("/")[2]
+        if new.startswith("/") and old and not old.startswith("/"):
+            new = old  # diffed against a tree elsewhere: "+++ /opt/sgi-cvs/linux-2.4/..."
         path = new or old
         return FileChange(path, old or path, self.change, self.insertions, self.deletions)
 
@@ -237,8 +250,22 @@ def _header_line(files: list[_FileAcc], pending: bool, line: str) -> bool:
         return False
     if line.startswith(("diff ", "Index: ")):
         return True
+    if line.startswith("*** "):  # a context diff's old file; the "--- " line names the new
+        name = _diff_name(line)
+        files.append(_FileAcc(old="" if name == "/dev/null" else _strip_side(name),
+                              change="added" if name == "/dev/null" else "modified",
+                              starred=True))
+        return False
     if cur is None and not line.startswith("--- "):
         return pending
+    if line.startswith("--- ") and cur is not None and cur.starred:
+        cur.starred, cur.minus_seen = False, True
+        name = _diff_name(line)
+        if name == "/dev/null":
+            cur.change = "deleted"
+        else:
+            cur.new = _strip_side(name)
+        return False
     if line.startswith("--- "):
         if pending or cur is None or cur.hunks or cur.minus_seen or not cur.git:
             cur = _FileAcc()
@@ -277,16 +304,22 @@ def _header_line(files: list[_FileAcc], pending: bool, line: str) -> bool:
     return pending
 
 
+_CVS_REVISION_RE = re.compile(r":\d+(?:\.\d+)+$")
+
+
 def _diff_name(line: str) -> str:
-    """The file name of a ``---``/``+++`` line, without the timestamp diff(1) appends after a
-    tab (or, from some 1990s tools, after spaces)."""
+    """The file name of a ``---``/``+++``/``***`` line, without the timestamp diff(1) appends
+    after a tab (or, from some 1990s tools, after spaces) and without the ``:1.2`` revision of
+    ``cvs diff`` (``--- linux/Makefile:1.2``)."""
     parts = line[4:].split("\t", 1)[0].split()
-    return parts[0] if parts else ""
+    return _CVS_REVISION_RE.sub("", parts[0]) if parts else ""
 
 
 def starts_diff(lines: Sequence[str], i: int) -> bool:
     """Whether ``lines[i]`` opens a diff: ``diff --git``/``diff -u`` and friends, ``Index:``
-    followed by ``=====`` or ``---`` (CVS and SVN), or a ``---``/``+++`` pair followed by a hunk.
+    followed by ``=====`` or ``---`` (CVS and SVN), a ``---``/``+++`` pair followed by a hunk,
+    or the ``***``/``---`` pair of a context diff (``diff -c``) followed by its ``***************``
+    -- also when a mailer wrapped the second file line's timestamp onto a line of its own.
     The one rule for where a diff starts: the scanner, the am-ready split, trailer collection,
     the search index and the page renderer all ask this."""
     line = lines[i]
@@ -296,12 +329,53 @@ def starts_diff(lines: Sequence[str], i: int) -> bool:
     if line.startswith("Index: "):
         return nxt.startswith("=====") or nxt.startswith("--- ")
     if line.startswith("--- ") and nxt.startswith("+++ "):
-        return i + 2 < len(lines) and lines[i + 2].startswith("@@ -")
+        return _hunk_follows(lines, i + 2, "@@ -")
+    if line.startswith("*** ") and nxt.startswith("--- "):
+        return _hunk_follows(lines, i + 2, _CONTEXT_HUNK)
     return False
 
 
+def _hunk_follows(lines: Sequence[str], i: int, opener: str) -> bool:
+    """Whether the first hunk opens at ``lines[i]``, or one line later after a wrapped piece
+    of the file line above (``+++ b/file Fri Apr  6 09:23:27`` then ``2001``)."""
+    if i < len(lines) and lines[i].startswith(opener):
+        return True
+    return i + 1 < len(lines) and _wrapped(lines[i]) and lines[i + 1].startswith(opener)
+
+
+def _wrapped(line: str) -> bool:
+    """A remainder of a file line that a mailer wrapped at 80 columns (``2001``, ``:38 2001``,
+    ``2.4/linux/arch/mips/kernel/traps.c``)."""
+    return 0 < len(line) <= 60 and line[:1] not in " +-@*\\\t<>"
+
+
+_WRAPPED_BEFORE = ("diff ", "--- ", "+++ ", "*** ")
+_WRAPPED_AFTER = ("--- ", "+++ ", "@@ -", _CONTEXT_HUNK, "index ", "diff ")
+
+
+
+
+def _range_size(m: re.Match[str]) -> int:
+    """Lines of a context diff range ``*** 31,36 ****`` (6), ``--- 5 ----`` (1), ``*** 0 ****`` (0)."""
+    first = int(m.group(1))
+    last = int(m.group(2)) if m.group(2) is not None else first
+    return max(last - first + 1, 0) if first else 0
+
+
+@dataclass
+class _Context:
+    """Where :func:`_scan` is in a context diff hunk: ``side`` is ``old`` or ``new`` while
+    reading a section (``left`` lines to go, ``taken`` read), ``want-old`` right after the
+    ``***************`` line, ``want-new`` when the ``--- a,b ----`` line is due."""
+
+    side: str = ""
+    left: int = 0
+    taken: int = 0
+
+
 def _scan(text: str) -> _Scan | None:
-    """Find the diff regions of ``text`` in one pass, counting hunk lines as git apply does.
+    """Find the diff regions of ``text`` in one pass, counting hunk lines as git apply (and,
+    for context diffs, patch(1)) does.
 
     A region ends at the first line after a complete hunk that is neither a hunk header nor a
     file header: the ``-- `` signature of git format-patch, or prose after an inline diff. A
@@ -319,13 +393,14 @@ def _scan(text: str) -> _Scan | None:
     before = after = 0
     in_hunk = False
     binary = 0
+    ctx = _Context()
     i = 0
     n = len(lines)
     while i < n:
         line = lines[i]
         if start < 0:
-            if line[:1] in "dI-" and starts_diff(lines, i):
-                start, in_hunk, binary, pending = i, False, 0, False
+            if line[:1] in "dI-*" and starts_diff(lines, i):
+                start, in_hunk, binary, pending, ctx = i, False, 0, False, _Context()
             else:
                 i += 1
                 continue
@@ -356,6 +431,15 @@ def _scan(text: str) -> _Scan | None:
             i += 1
             continue
         in_hunk = False
+        if ctx.side:
+            step = _context_line(ctx, lines, i, files[-1], added, removed, flags)
+            if step == "end":
+                regions.append((start, i))
+                start = -1
+                continue
+            if step == "next":
+                i += 1
+                continue
         if binary == 1:  # base85 data until a blank line
             binary = 2 if not line else 1
             i += 1
@@ -376,18 +460,26 @@ def _scan(text: str) -> _Scan | None:
             after = int(m.group(2)) if m.group(2) is not None else 1
             in_hunk = True
             hunk_headers.append(m.group(3).strip())
-        elif line.startswith(_HEADER_PREFIXES):
+        elif line.startswith(_CONTEXT_HUNK) and files and not line.strip("*").startswith("*"):
+            files[-1].hunks += 1
+            ctx = _Context(side="want-old")
+            hunk_headers.append(line[15:].strip())
+        elif line.startswith(_HEADER_PREFIXES) or (
+                line.startswith("*** ") and i + 1 < n and lines[i + 1].startswith("--- ")):
             pending = _header_line(files, pending, line)
             if line.startswith(("GIT binary patch", "Binary files ")):
                 flags.add("binary")
                 binary = 1 if line.startswith("GIT") else 0
+        elif (i > 0 and lines[i - 1].startswith(_WRAPPED_BEFORE) and _wrapped(line)
+              and i + 1 < n and lines[i + 1].startswith(_WRAPPED_AFTER)):
+            flags.add("wrapped-header")  # a header line's end, wrapped by a mailer
         else:
             regions.append((start, i))
             start = -1
             continue  # this line may itself open the next region
         i += 1
     if start >= 0:
-        if in_hunk and (before > 0 or after > 0):
+        if (in_hunk and (before > 0 or after > 0)) or (ctx.side and ctx.left > 0):
             flags.add("truncated-diff")
         regions.append((start, n))
     if not regions:
@@ -400,7 +492,64 @@ def _scan(text: str) -> _Scan | None:
         parts.append(chunk if chunk.endswith("\n") else chunk + "\n")
     return _Scan(start_offset=start_offset, diff="".join(parts), hunk_headers=hunk_headers,
                  added=added, removed=removed, flags=flags,
-                 files=tuple(f.freeze() for f in files))
+                 files=tuple(f.freeze() for f in files), regions=regions)
+
+
+def _context_line(ctx: _Context, lines: Sequence[str], i: int, cur: _FileAcc,
+                  added: list[str], removed: list[str], flags: set[str]) -> str:
+    """Read ``lines[i]`` inside a context diff hunk: ``next`` when it was part of the hunk,
+    ``end`` when the hunk is broken (the region ends before it), ``out`` when the hunk ended
+    before it (the line is read as any other).
+
+    A section holds as many lines as its range says, each with a two-character prefix; a
+    section with nothing but context is left out (only additions: no old lines; only
+    deletions: no new lines).
+    """
+    line = lines[i]
+    if ctx.side == "want-old":
+        m = _CONTEXT_OLD_RE.match(line)
+        if m is None:
+            ctx.side = ""
+            return "end"
+        ctx.side, ctx.left, ctx.taken = "old", _range_size(m), 0
+        if not ctx.left:
+            ctx.side = "want-new"
+        return "next"
+    if ctx.side == "old" and ctx.taken == 0 and _CONTEXT_NEW_RE.match(line):
+        ctx.side = "want-new"  # the old section is left out
+    if ctx.side == "want-new":
+        m = _CONTEXT_NEW_RE.match(line)
+        if m is None:
+            ctx.side = ""
+            return "end"
+        ctx.side, ctx.left, ctx.taken = "new", _range_size(m), 0
+        if not ctx.left:
+            ctx.side = ""
+        return "next"
+    # Reading a section ("old" or "new").
+    prefix = line[:2]
+    if ctx.side == "new" and ctx.taken == 0 and prefix not in _CONTEXT_PREFIXES and not (
+            line.strip() == "" and i + 1 < len(lines)
+            and lines[i + 1][:2] in _CONTEXT_PREFIXES):
+        ctx.side = ""  # the new section is left out
+        return "out"
+    if prefix == "! " or prefix == ("- " if ctx.side == "old" else "+ "):
+        (removed if ctx.side == "old" else added).append(line[2:])
+        if ctx.side == "old":
+            cur.deletions += 1
+        else:
+            cur.insertions += 1
+    elif prefix != "  ":
+        if i == len(lines) - 1 and not line:
+            ctx.side = ""
+            flags.add("truncated-diff")
+            return "end"
+        flags.add("flowed-damage")  # a context line whose blanks a mailer stripped
+    ctx.taken += 1
+    ctx.left -= 1
+    if not ctx.left:
+        ctx.side = "want-new" if ctx.side == "old" else ""
+    return "next"
 
 
 def _files(diff: str) -> tuple[tuple[FileChange, ...], bool]:
@@ -463,21 +612,3 @@ def _prose(body: str) -> str:
     text = body.replace("\r\n", "\n")
     idx = text.find("\n-- \n")
     return (text[:idx] if idx >= 0 else text).strip()
-
-
-def _find_pull(text: str) -> PullRequest | None:
-    # Cheap test first: most mail is neither request-pull output nor a "please pull" note.
-    if "epository at" not in text and "pull" not in text and "Pull" not in text:
-        return None
-    m = _PULL_RE.search(text)
-    if m:
-        url, ref = m.group(1), m.group(2) or m.group(3) or ""
-    else:
-        m = _PLEASE_PULL_RE.search(text)
-        if not m:
-            return None
-        url, ref = m.group(1), m.group(2) or ""
-    base = _PULL_BASE_RE.search(text)
-    head = _PULL_HEAD_RE.search(text)
-    return PullRequest(url=url, ref=ref.rstrip(":"), base_commit=base.group(1) if base else "",
-                       head_commit=head.group(1) if head else "")
