@@ -108,10 +108,15 @@ def init_db(engine: Engine) -> None:
             fresh_stats = not have.has_table("list_stats")
             unanchored = have.has_table("trailers") and "anchor_msgid" not in {
                 c["name"] for c in have.get_columns("trailers")}
+            headless = have.has_table("patches") and "pull_head" not in {
+                c["name"] for c in have.get_columns("patches")}
             Base.metadata.create_all(engine)
             if unanchored:
                 _add_anchor_column(engine)
                 derived.fill_trailer_anchors(engine)
+            if headless:
+                _add_pull_head_column(engine)
+                derived.fill_pull_heads(engine)
             if fresh_links:
                 derived.fill_series_subsystems(engine)
             if fresh_stats:
@@ -122,6 +127,12 @@ def init_db(engine: Engine) -> None:
                 raise
 
 
+
+
+def _add_pull_head_column(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE patches ADD COLUMN pull_head VARCHAR(40) "
+                             "NOT NULL DEFAULT ''")
 
 
 def _add_anchor_column(engine: Engine) -> None:
