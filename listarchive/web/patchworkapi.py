@@ -86,7 +86,9 @@ def patch_object(p: PatchRecord) -> dict[str, Any]:
             "name": p.name, "commit_ref": p.commit_ref or None, "pull_url": p.pull_url or None,
             "state": p.state, "archived": p.archived, "hash": p.hash or None,
             "submitter": _person(p.submitter), "delegate": _user(p.delegate),
-            "mbox": absolute(f"/patch/{p.id}/mbox"),
+            # A pull request has nothing for git am: its mbox is the mail as sent.
+            "mbox": absolute(f"/patch/{p.id}/mbox") if p.kind == "patch"
+            else _archive(p.project, p.msgid) + "raw",
             "series": [_series_ref(p.series, p.series_version)] if p.series else [],
             "comments": _api(f"patches/{p.id}/comments/"), "check": "pending",
             "checks": _api(f"patches/{p.id}/checks/"), "tags": {}, "related": []}
