@@ -62,7 +62,8 @@ def extract_trailers(body: str) -> tuple[Trailer, ...]:
 
     Seen in linux-clk replies: ``Reviewed-by: Stephen Boyd <sboyd@kernel.org>`` after a quoted
     patch, ``> Acked-by: ...`` quoted from the patch (ignored), a ``Fixes: 1234abcd ("...")``
-    suggestion, and the ``Signed-off-by:`` block of an inline diff's commit message. Repaired as
+    suggestion, the ``Signed-off-by:`` block of an inline diff's commit message, a tag indented
+    with a tab below a quoted hunk (b4 takes those too). Repaired as
     b4 repairs them: ``Reviewed-by: Jane Doe`` with ``<jane@example.org>`` on the next line,
     ``Acked-by: Jane <jane@x.org<mailto:jane@x.org>>`` from an HTML mail client.
     """
@@ -72,10 +73,11 @@ def extract_trailers(body: str) -> tuple[Trailer, ...]:
     skip = {number for first, end in diff_lines(text) for number in range(first, end)} \
         if "\n@@ -" in text or "\n*****" in text else set()
     for number, raw in enumerate(lines):
-        line = raw.rstrip()
-        if _END_RE.fullmatch(line):
+        if _END_RE.fullmatch(raw.rstrip()):
             break
-        if not line or line[0] in "> \t|" or number in skip:
+        # b4 takes an indented tag too ("\tReviewed-by: ..." under a quoted hunk)
+        line = raw.strip()
+        if not line or line[0] in ">|" or number in skip:
             continue
         m = _TRAILER_RE.fullmatch(line)
         if m is None:
