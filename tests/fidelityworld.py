@@ -11,7 +11,8 @@ replies reviewers send, each for one rule ``b4 am`` follows:
 - v2: a partial reroll, ``[PATCH v2 2/3]`` alone in reply to v1's 2/3; Alice reviews it.
 - v3: the whole series again, patch 1 unchanged since v1 and patch 2 unchanged since v2 (their
   trailers carry over), patch 3 changed.
-- ``[PATCH] clk: bar`` as plain ``diff -u`` output, no git headers, with a review.
+- ``[PATCH] clk: foo: return five`` as plain ``diff -u`` output, no git headers, a blank
+  context line stripped of its space by the mailer, with a review.
 - ``[PATCH 1/3]``..``3/3`` of another branch without a cover letter, sent with
   ``--thread=deep`` (each patch answers the one before), the mails in reverse order.
 - a ``git request-pull`` of branch ``clk-fixes`` (not merged yet), and two replies whose parent
@@ -194,12 +195,14 @@ def build(base: Path) -> FidelityWorld:
     plain = EmailMessage()
     plain["From"] = "Old Timer <old@example.org>"
     plain["To"] = LIST
-    plain["Subject"] = "[PATCH] clk: bar: return one"
+    plain["Subject"] = "[PATCH] clk: foo: return five"
     plain["Date"] = format_datetime(t)
     plain["Message-ID"] = "<plain-diff@example.org>"
-    plain.set_content("bar() should say one.\n\nSigned-off-by: Old Timer <old@example.org>\n\n"
-                      "--- a/drivers/clk-bar.c\n+++ b/drivers/clk-bar.c\n@@ -1,4 +1,4 @@\n"
-                      " int bar(void)\n {\n-\treturn 0;\n+\treturn 1;\n }\n")
+    # plain diff -u output, no git headers; the blank context line lost its leading space
+    plain.set_content("parent() should say five.\n\nSigned-off-by: Old Timer <old@example.org>\n\n"
+                      "--- a/drivers/clk-foo.c\n+++ b/drivers/clk-foo.c\n@@ -3,7 +3,7 @@\n"
+                      " \treturn 0;\n }\n\n int parent(void)\n {\n-\treturn 1;\n+\treturn 5;\n"
+                      " }\n")
     plain_raw = add("plain", bytes(plain))
     add("plain-review", reply(plain_raw, "Rita Reviewer <rita@example.org>",
                               "Reviewed-by: Rita Reviewer <rita@example.org>",

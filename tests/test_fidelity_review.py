@@ -33,7 +33,7 @@ from listarchive.settings import from_mapping
 B4 = str(Path(sys.executable).parent / "b4")
 DATA = Path(__file__).resolve().parent / "data"
 SHAPES = ["series-out-of-order.mbox", "series-missing-patch.mbox", "series-unthreaded.mbox",
-          "series-v2-in-reply-to-v1.mbox"]
+          "series-v2-in-reply-to-v1.mbox", "series-extra-patch.mbox"]
 pytestmark = pytest.mark.skipif(not Path(B4).exists() or shutil.which("git") is None,
                                 reason="b4 or git is not installed")
 
@@ -115,9 +115,9 @@ def test_cover_letters_are_never_patches(world):
 
 
 def test_every_series_shape_numbers_its_members(world):
-    """Out of order, missing a patch, unthreaded, v2 in reply to v1, and (generated) a series
-    without a cover letter threaded deep: covers have no patch and number 0, patches are
-    patches numbered by their counter."""
+    """Out of order, missing a patch, unthreaded, v2 in reply to v1, an extra [PATCH 3/2], and
+    (generated) a series without a cover letter threaded deep: covers have no patch and number
+    0, patches are patches numbered by their counter, the extra one included."""
     client = world["client"]
     msgids = []
     for name in SHAPES:
@@ -140,6 +140,9 @@ def test_every_series_shape_numbers_its_members(world):
                 continue
             assert obj["series"]["number"] == subject.counter, msgid
     assert seen_covers >= 3
+    extra_series = client.get("/api/v1/messages/extra-3@example.org").get_json()["series"]
+    mbox = client.get(f"/series/{extra_series['id']}/mbox").get_data(as_text=True)
+    assert re.findall(r"^Subject: \[PATCH (\d/\d)\]", mbox, re.M) == ["1/3", "2/3", "3/3"]
     deep = {series_id(world, f"deep-{n}") for n in (1, 2, 3)}
     assert len(deep) == 1
     series = client.get(f"/api/v1/series/{deep.pop()}").get_json()
@@ -310,7 +313,8 @@ def test_am_ready_v3_carries_trailers_of_unchanged_patches(world):
 
 
 def test_am_ready_plain_diff_patch_gets_its_review(world):
-    """A patch that is plain ``diff -u`` output, no git headers."""
+    """A patch that is plain ``diff -u`` output, no git headers, a blank context line
+    stripped by the mailer: found, reviewed, and applied by git am as b4's is."""
     theirs = applied(world, b4_am(world, ids(world)["plain"], 1, "plain"), "b4-plain")
     mine = applied(world, ours(world, "plain", "plain"), "ours-plain")
     assert mine == theirs
