@@ -175,7 +175,8 @@ def test_pull_request_carries_url_and_ref_and_no_am_download(world):
     assert 'class="badge pull"' in client.get("/linux-clk/").get_data(as_text=True)
     pw = client.get(f"/api/1.2/patches/{pull['id']}/").get_json()
     assert pw["pull_url"] == "https://git.example.org/clk.git clk-fixes"
-    assert not pw["mbox"].endswith("/mbox")
+    assert pw["mbox"].endswith("/raw") and pw["series"][0]["mbox"].endswith("/raw")
+    assert client.get(f"/api/1.2/series/{sid}/").get_json()["mbox"].endswith("/raw")
 
 
 def test_no_series_mbox_is_empty(world):

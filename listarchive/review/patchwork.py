@@ -92,6 +92,7 @@ class SeriesRecord:
     project: ProjectRef | None
     cover: SubmissionRef | None
     patches: tuple[SubmissionRef, ...]
+    pull_msgid: str = ""  # a pull request's series: the mail that asks, not an mbox for git am
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,8 @@ def _series_records(session: Session, viewer: Viewer, found: Sequence[Series]
             s.id, s.title, s.date, s.revision, s.total, s.received, s.complete,
             people.get(s.id, PersonRef(0, "", s.sender_email)), homes.get(s.id), cover,
             tuple(SubmissionRef(p.id, p.msgid, subjects.get(p.id, p.title), p.date)
-                  for p in ps if p.kind != "cover")))
+                  for p in ps if p.kind != "cover"),
+            next((p.msgid for p in ps if p.kind == "pull"), "")))
     return out
 
 
