@@ -381,3 +381,29 @@ def test_thread_shows_placeholders_for_missing_parents(world):
     assert tree["message_count"] == 2
     overview = client.get(f"/linux-clk/{orphan}/").get_data(as_text=True)
     assert "[not found]" in overview
+
+
+def test_archive_made_before_pull_heads_gets_them_when_opened(tmp_path):
+    """Opening an archive whose patches table lacks pull_head adds the column and reads the
+    head of every stored pull request (git-scan needs it)."""
+    import sqlite3
+
+    from sqlalchemy import select
+
+    from listarchive.archive.db import open_archive
+    from listarchive.archive.models import Patch
+
+    settings = from_mapping({"storage": {"data_dir": str(tmp_path / "instance")},
+                             "search": {"enabled": False}})
+    run_ingest(settings, [str(DATA / "pull-request-ref-on-its-own-line.eml")], "linux-clk")
+    con = sqlite3.connect(settings.data_dir / "listarchive.sqlite3")
+    con.execute("ALTER TABLE patches DROP COLUMN pull_head")
+    con.commit()
+    con.close()
+    archive = open_archive(settings)
+    try:
+        with archive.sessions() as session:
+            assert session.scalars(select(Patch.pull_head).where(Patch.kind == "pull")).all() \
+                == ["1d4d15a8d7e9bc4f9a4cd1e1a5b1e0ae3d9c5ce2"]
+    finally:
+        archive.close()
