@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from email.utils import parseaddr
 
+from listarchive.mail.diffscan import diff_lines
 from listarchive.mail.message import Address
-from listarchive.mail.patches import diff_lines
 
 # "Name-by:" forms plus the other trailers kernel maintainers collect.
 _TRAILER_RE = re.compile(
