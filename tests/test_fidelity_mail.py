@@ -170,6 +170,16 @@ def test_pull_request_url_and_ref(name: str, pull_url: str, head: str) -> None:
     assert "|" not in pull.shortlog  # the diffstat is not part of the shortlog
 
 
+@pytest.mark.parametrize("url", [
+    "ssh://git@gitolite.example.org/linux/clk.git", "http://git.example.org/clk.git",
+    "https://git.example.org/clk.git/", "git://git.example.org/clk.git"])
+def test_pull_request_url_schemes(url: str) -> None:
+    raw = (DATA / "pull-request-ref-on-its-own-line.eml").read_bytes().replace(
+        b"git://git.kernel.org/pub/scm/linux/kernel/git/geert/renesas-drivers.git", url.encode())
+    pull = mail_facts(parse(raw)).patch.pull
+    assert pull.pull_url == f"{url} tags/renesas-clk-for-v6.9-tag1"
+
+
 def test_pull_request_tag_message_and_shortlog() -> None:
     pull = facts_of("pull-request-ref-on-its-own-line.eml").patch.pull
     assert pull.description == "clk: renesas: Updates for v6.9\n\n  - Add watchdog clock on R-Car V4H."

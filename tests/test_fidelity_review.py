@@ -164,7 +164,7 @@ def test_pull_request_carries_url_and_ref_and_no_am_download(world):
     assert client.get(f"/patch/{pull['id']}/mbox").status_code == 404
     page = client.get(f"/patch/{pull['id']}/").get_data(as_text=True)
     assert "PULL" in page and "https://git.example.org/clk.git" in page and "clk-fixes" in page
-    assert world["mail"].fixes_head in page  # head
+    assert world["mail"].fixes_head in page and world["mail"].base in page  # head, base
     assert "Dev Eloper (1):" in page  # shortlog
     assert "mbox (for git am)" not in page
     series_page = client.get(f"/series/{sid}/").get_data(as_text=True)
