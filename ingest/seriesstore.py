@@ -24,7 +24,7 @@ from listarchive.archive.models import (
     Subsystem,
     Trailer,
 )
-from listarchive.mail.extract import MailFacts
+from listarchive.mail.extract import SUGGESTION, MailFacts
 from listarchive.mail.maintainers import SubsystemMatcher, parse_maintainers
 from listarchive.mail.message import ParsedMessage
 from listarchive.mail.series import PatchFact, SeriesGroup, group_series, link_revisions
@@ -57,18 +57,22 @@ def store_facts(session: Session, items: Sequence[tuple[int, str, ParsedMessage,
             continue
         info, patch = facts.subject, facts.patch
         sender = parsed.sender.email.lower()[:320]
-        senders.add(sender)
+        member = facts.kind != SUGGESTION  # a suggestion is never grouped into a series
+        if member:
+            senders.add(sender)
         paths = [f.path for f in patch.files] if patch is not None else []
         pull = patch.pull if patch is not None else None
         patches.append({
             "id": pk, "msgid": msgid, "kind": facts.kind, "title": info.title,
-            "revision": info.revision, "counter": info.counter, "total": info.total,
+            "revision": info.revision, "counter": info.counter if member else 0,
+            "total": info.total if member else 0,
             "is_rfc": info.is_rfc, "sender_email": sender, "date": parsed.sort_date,
             "patch_id": patch.patch_id if patch is not None else "",
             "files": "\n".join(paths), "file_count": len(paths),
             "insertions": patch.insertions if patch is not None else 0,
             "deletions": patch.deletions if patch is not None else 0,
             "pull_url": pull.url if pull else "", "pull_ref": pull.ref if pull else "",
+            "pull_head": pull.head_commit[:40] if pull else "",
             "change_id": facts.change_id, "links": "\n".join(facts.links),
             "flags": ",".join(sorted(patch.flags))[:255] if patch is not None else "",
         })
@@ -104,7 +108,7 @@ def _facts_for(session: Session, senders: Sequence[str]) -> list[PatchFact]:
                    Message.parent_msgid, Message.references, Patch.kind, Patch.change_id,
                    Patch.links)
             .join(Message, Message.id == Patch.id)
-            .where(Patch.sender_email.in_(part)))
+            .where(Patch.sender_email.in_(part), Patch.kind != SUGGESTION))
         for msgid, sender, subject, date, parent, refs, kind, change, links in rows:
             facts.append(PatchFact(
                 msgid=msgid, sender=sender, subject=SubjectInfo.parse(subject), date=date,

@@ -17,7 +17,7 @@ from ingest.worker import Worker, run_ingest
 from listarchive.access.visibility import ANONYMOUS
 from listarchive.archive import messageview, schema
 from listarchive.archive.db import make_engine, open_archive
-from listarchive.archive.models import Trailer
+from listarchive.archive.models import Patch, Trailer
 from listarchive.errors import TemporaryFailure
 from listarchive.settings import Settings, from_mapping
 
@@ -50,6 +50,7 @@ def to_first_wave(settings: Settings) -> None:
         conn.execute(sa.text("DROP TABLE alembic_version"))
         conn.execute(sa.text("DROP INDEX ix_trailers_anchor_msgid"))
         conn.execute(sa.text("ALTER TABLE trailers DROP COLUMN anchor_msgid"))
+        conn.execute(sa.text("ALTER TABLE patches DROP COLUMN pull_head"))
         for name in ("ix_thread_lists_recent", "ix_threads_recent", "ix_series_recent"):
             conn.execute(sa.text(f"DROP INDEX {name}"))
         conn.execute(sa.text("CREATE INDEX ix_thread_lists_list_last "
@@ -91,7 +92,8 @@ def test_a_new_archive_is_created_at_the_newest_revision(tmp_path):
 
 def test_an_archive_of_the_previous_schema_is_upgraded_by_init(tmp_path):
     settings = settings_in(tmp_path)
-    run_ingest(settings, [str(DATA / "series-v2-in-reply-to-v1.mbox")], "clk")
+    run_ingest(settings, [str(DATA / "series-v2-in-reply-to-v1.mbox"),
+                          str(DATA / "pull-request-ref-on-its-own-line.eml")], "clk")
     run_ingest(settings, [str(DATA / name) for name in EMBARGO], "security")
     before = anchored(settings)
     assert sum(1 for a in before.values() if a) >= 2
@@ -113,6 +115,11 @@ def test_an_archive_of_the_previous_schema_is_upgraded_by_init(tmp_path):
     open_archive(fresh).close()
     assert shape(settings) == shape(fresh), "the upgrade does not reach what a new archive is"
     assert anchored(settings) == before  # the anchors the ingest would have kept
+    archive = open_archive(settings)
+    with archive.sessions() as session:  # the pull request's head, which git-scan looks for
+        assert list(session.scalars(select(Patch.pull_head).where(Patch.kind == "pull"))) == \
+            ["1d4d15a8d7e9bc4f9a4cd1e1a5b1e0ae3d9c5ce2"]
+    archive.close()
     archive = open_archive(settings)
     with archive.sessions() as session:
         assert messageview.find_message(session, ANONYMOUS, COVER) is None  # still hidden

@@ -112,3 +112,36 @@ def test_threads_do_not_depend_on_arrival_order(tmp_path_factory, seed, batch):
     kept, derived = list_totals(shuffled)
     assert kept == derived == list_totals(reference)[1]
     assert sum(m for _t, m in kept.values()) == len(MAILS)
+
+
+def test_missing_parents_get_placeholders_that_keep_the_nesting():
+    """lore's ``[not found]``: replies to a message that was never archived hang under one
+    placeholder for it, and a placeholder sits under the nearest earlier References entry."""
+    d = [datetime(2025, 1, i) for i in range(1, 8)]
+    items = [
+        TreeItem("cover", "", d[0]),
+        # patch 1/2 arrived; patch 2/2 did not, but two reviews of it did
+        TreeItem("p1", "cover", d[1], ("cover",)),
+        TreeItem("rev-a", "p2", d[2], ("cover", "p2")),
+        TreeItem("rev-b", "p2", d[3], ("cover", "p2")),
+        # a reply whose whole ancestry is missing: two placeholders, nested
+        TreeItem("late", "mid", d[4], ("old-root", "mid")),
+    ]
+    rows = build_tree(items, ghosts=True)
+    assert [(r.msgid, r.depth, r.ghost) for r in rows] == [
+        ("cover", 0, False), ("p1", 1, False), ("p2", 1, True), ("rev-a", 2, False),
+        ("rev-b", 2, False), ("old-root", 0, True), ("mid", 1, True), ("late", 2, False)]
+    # without placeholders the orphans become roots, as before
+    assert [(r.msgid, r.depth) for r in build_tree(items)] == [
+        ("cover", 0), ("p1", 1), ("rev-a", 0), ("rev-b", 0), ("late", 0)]
+
+
+def test_placeholders_do_not_depend_on_arrival_order():
+    d = [datetime(2025, 1, i) for i in range(1, 5)]
+    items = [TreeItem("a", "x", d[0], ("r", "x")), TreeItem("b", "y", d[1], ("r", "x", "y")),
+             TreeItem("c", "x", d[2], ("q", "x"))]
+    first = build_tree(items, ghosts=True)
+    assert build_tree(list(reversed(items)), ghosts=True) == first
+    assert [(r.msgid, r.depth, r.ghost) for r in first] == [
+        ("r", 0, True), ("x", 1, True), ("a", 2, False), ("y", 2, True), ("b", 3, False),
+        ("c", 2, False)]

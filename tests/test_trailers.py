@@ -74,11 +74,12 @@ def test_quoted_signature_and_diff_trailers_do_not_count() -> None:
             "-- \n"
             "Signed-off-by: In Signature <sig@example.org>\n")
     got = extract_trailers(body)
-    assert [t.name for t in got] == ["Reviewed-by", "Fixes", "Link", "Cc", "Closes",
+    # an indented tag counts, as b4 takes it; quoted ones and the signature's do not
+    assert [t.name for t in got] == ["Acked-by", "Reviewed-by", "Fixes", "Link", "Cc", "Closes",
                                      "Co-developed-by", "Frobnicated-by"]
-    assert got[0].person == Address("Me", "me@example.org") and got[0].line == 3
-    assert got[3].person == Address("", "stable@vger.kernel.org")
-    assert got[1].person is None
+    assert got[1].person == Address("Me", "me@example.org") and got[1].line == 3
+    assert got[4].person == Address("", "stable@vger.kernel.org")
+    assert got[2].person is None
 
 
 def test_trailers_stop_at_the_patch_separator() -> None:
@@ -97,3 +98,19 @@ def test_unaddressed_trailer_never_matches() -> None:
     assert not matches_sender(Trailer("Fixes", "abc"), Address("A", "a@example.org"))
     assert not matches_sender(Trailer("Acked-by", "x", Address("", "a@example.org")),
                               Address("", ""))
+
+
+def test_tag_indented_below_a_quoted_hunk_counts() -> None:
+    # Danilo Krummrich reviewing [PATCH v5 3/9] of the Rust PWM series: his tag sits under a
+    # quoted hunk, indented with a tab; b4 applies it.
+    msg = linux_clk()["8c4284f6-58eb-4d9a-b2e7-e1c66d3fcad6@kernel.org"]
+    (tag,) = extract_trailers(msg.body)
+    assert (tag.name, tag.value) == ("Reviewed-by", "Danilo Krummrich <dakr@kernel.org>")
+    assert matches_sender(tag, msg.sender)
+
+
+def test_tag_name_case_is_normalised() -> None:
+    # Icenowy Zheng writes "Reviewed-By:"; b4 writes it back as written, we as git does.
+    msg = linux_clk()["2b4ca24aa102a6deb4f6ad9aab14d46060f91c61.camel@icenowy.me"]
+    assert [(t.name, t.value) for t in extract_trailers(msg.body)] == [
+        ("Reviewed-by", "Icenowy Zheng <uwu@icenowy.me>")]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, func, literal_column, select, update
 from sqlalchemy.orm import Session, aliased
 
+from listarchive.archive import rawstore
 from listarchive.archive.batches import chunked
 from listarchive.archive.models import (
     Message,
@@ -16,6 +17,10 @@ from listarchive.archive.models import (
     ThreadList,
     Trailer,
 )
+from listarchive.errors import MalformedMessage
+from listarchive.mail.extract import PULL, SUGGESTION
+from listarchive.mail.message import parse
+from listarchive.mail.patches import extract_patches
 
 # How far up a reply chain a trailer's anchor is looked for (b4 walks the same way).
 ANCHOR_DEPTH = 64
@@ -38,7 +43,9 @@ def list_stat_totals() -> Select[int, int, int | None]:
 
 def trailer_anchors(thread_ids: Sequence[int]) -> Select[int, str]:
     """(trailer id, anchor Message-ID) of the trailers given in these threads: the nearest
-    patch, cover letter or pull request up the reply chain from each trailer's target.
+    patch, cover letter or pull request up the reply chain from each trailer's target. A
+    review suggestion (a reply with a diff) is climbed past, as ``b4`` does: a ``Reviewed-by``
+    given in answer to it counts for the patch it reviews.
 
     One recursive query: a step climbs from a message to its parent and stops at a patch (so a
     trailer has at most one anchor), at a message that is not stored, or after
@@ -53,12 +60,12 @@ def trailer_anchors(thread_ids: Sequence[int]) -> Select[int, str]:
     stop = aliased(Patch)
     step = (select(walk.c.trailer, parent.parent_msgid, walk.c.depth + literal_column("1"))
             .join(parent, parent.msgid == walk.c.msgid)
-            .outerjoin(stop, stop.msgid == walk.c.msgid)
+            .outerjoin(stop, (stop.msgid == walk.c.msgid) & (stop.kind != SUGGESTION))
             .where(stop.id.is_(None), parent.parent_msgid != "",
                    walk.c.depth < literal_column(str(ANCHOR_DEPTH))))
     walk = walk.union_all(step)
     return (select(walk.c.trailer, walk.c.msgid)
-            .join(Patch, Patch.msgid == walk.c.msgid))
+            .join(Patch, (Patch.msgid == walk.c.msgid) & (Patch.kind != SUGGESTION)))
 
 
 def anchor_trailers(session: Session, thread_ids: Sequence[int]) -> int:
@@ -77,3 +84,22 @@ def anchor_trailers(session: Session, thread_ids: Sequence[int]) -> int:
             session.execute(update(Trailer), updates)
         changed += len(updates)
     return changed
+
+
+def fill_pull_heads(session: Session) -> int:
+    """Read the head commit of the pull requests of an archive made before it was kept (the
+    ingest stores it from then on); returns how many were found."""
+    rows = session.execute(select(Patch.id, Message.raw).join(Message, Message.id == Patch.id)
+                           .where(Patch.kind == PULL)).all()
+    updates = []
+    for pid, blob in rows:
+        try:
+            info = extract_patches(parse(rawstore.unpack(blob)))
+        except MalformedMessage:
+            continue
+        pull = info.pull if info is not None else None
+        if pull is not None and pull.head_commit:
+            updates.append({"id": pid, "pull_head": pull.head_commit[:40]})
+    if updates:
+        session.execute(update(Patch), updates)
+    return len(updates)

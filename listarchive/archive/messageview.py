@@ -71,10 +71,21 @@ class ThreadMember:
 
 
 @dataclass(frozen=True)
+class ThreadLine:
+    """A line of the thread tree: a message, or (``record`` None) a placeholder for a
+    Message-ID that replies point to and this viewer cannot read: never archived, or hidden."""
+
+    msgid: str
+    depth: int
+    record: MessageRecord | None
+
+
+@dataclass(frozen=True)
 class ThreadView:
     root_msgid: str
     subject: str
     members: tuple[ThreadMember, ...]  # depth-first tree order
+    lines: tuple[ThreadLine, ...] = ()  # the members and the placeholders, in tree order
 
     def by_date(self) -> list[MessageRecord]:
         return sorted((m.record for m in self.members),
@@ -163,13 +174,22 @@ def thread_view(session: Session, viewer: Viewer, msgid: str) -> ThreadView | No
 
 def _thread_of(session: Session, viewer: Viewer, thread_id: int) -> ThreadView:
     records = {r.msgid: r for r in _records(session, viewer, Message.thread_id == thread_id)}
-    rows: list[TreeRow] = build_tree(TreeItem(r.msgid, r.parent_msgid, r.sort_date)
-                                     for r in records.values())
+    # References place the placeholders of missing parents; only orphans need them.
+    orphans = [r.pk for r in records.values()
+               if r.parent_msgid and r.parent_msgid not in records]
+    refs = {row.id: tuple(row.references.split()) for row in select_in(
+        session, select(Message.id, Message.references), Message.id, orphans)}
+    rows: list[TreeRow] = build_tree(
+        (TreeItem(r.msgid, r.parent_msgid, r.sort_date, refs.get(r.pk, ()))
+         for r in records.values()), ghosts=True)
     thread = session.get(Thread, thread_id)
-    members = tuple(ThreadMember(records[row.msgid], min(row.depth, MAX_DEPTH)) for row in rows)
+    lines = tuple(ThreadLine(row.msgid, min(row.depth, MAX_DEPTH),
+                             None if row.ghost else records[row.msgid]) for row in rows)
+    members = tuple(ThreadMember(line.record, line.depth) for line in lines
+                    if line.record is not None)
     root = members[0].record.msgid if members else ""
     subject = members[0].record.subject if members else (thread.subject if thread else "")
-    return ThreadView(root, subject, members)
+    return ThreadView(root, subject, members, lines)
 
 
 def thread_root(session: Session, viewer: Viewer, record: MessageRecord) -> str:
@@ -182,7 +202,8 @@ def thread_root(session: Session, viewer: Viewer, record: MessageRecord) -> str:
 def record_thread(session: Session, viewer: Viewer, record: MessageRecord) -> ThreadView:
     """The visible thread of ``record`` (the message alone if it has none)."""
     if record.thread_id is None:
-        return ThreadView(record.msgid, record.subject, (ThreadMember(record, 0),))
+        return ThreadView(record.msgid, record.subject, (ThreadMember(record, 0),),
+                          (ThreadLine(record.msgid, 0, record),))
     return _thread_of(session, viewer, record.thread_id)
 
 
@@ -218,6 +239,21 @@ def thread_messages(session: Session, viewer: Viewer, msgid: str,
     parsed = _parsed(session, [m.record for m in thread.members])
     return [(m.record, parsed[m.record.pk], m.depth)
             for m in thread.members if m.record.pk in parsed]
+
+
+def thread_lines(session: Session, viewer: Viewer, msgid: str, thread: ThreadView | None = None
+                 ) -> list[tuple[ThreadLine, ParsedMessage | None]] | None:
+    """The nested thread (``t/``): every line of the tree in order, each message parsed, the
+    placeholders of missing messages with ``None``. ``thread``: what :func:`thread_view` just
+    gave for this viewer and ``msgid``, if at hand."""
+    if thread is None:
+        thread = thread_view(session, viewer, msgid)
+    if thread is None:
+        return None
+    parsed = _parsed(session, [m.record for m in thread.members])
+    return [(line, parsed.get(line.record.pk) if line.record is not None else None)
+            for line in thread.lines
+            if line.record is None or line.record.pk in parsed]
 
 
 # Parsed messages by content hash: stored mail never changes, and thread pages parse fifty at a

@@ -207,15 +207,15 @@ class Meta(Base):
 
 
 class Patch(Base):
-    """A patch, cover letter or pull request found in a message; its id is the message's id, so
-    URLs survive ``reindex``."""
+    """A patch, cover letter, pull request or review suggestion (a diff in a reply) found in a
+    message; its id is the message's id, so URLs survive ``reindex``."""
 
     __tablename__ = "patches"
     __table_args__ = (Index("ix_patches_sender_kind", "sender_email", "kind"),)
 
     id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
     msgid: Mapped[str] = mapped_column(String(MSGID_MAX), unique=True)
-    kind: Mapped[str] = mapped_column(String(8))  # patch | cover | pull
+    kind: Mapped[str] = mapped_column(String(8))  # patch | cover | pull | suggest
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="SET NULL"),
                                                   nullable=True, index=True)
     title: Mapped[str] = mapped_column(Text, default="")
@@ -232,6 +232,9 @@ class Patch(Base):
     deletions: Mapped[int] = mapped_column(Integer, default=0)
     pull_url: Mapped[str] = mapped_column(Text, default="")
     pull_ref: Mapped[str] = mapped_column(Text, default="")
+    # The commit a pull request asks to fetch ("for you to fetch changes up to ..."): git-scan
+    # accepts the pull when it is in the scanned branch.
+    pull_head: Mapped[str] = mapped_column(String(40), default="")
     change_id: Mapped[str] = mapped_column(String(255), default="")
     links: Mapped[str] = mapped_column(Text, default="")  # msgids the body points to, one per line
     flags: Mapped[str] = mapped_column(String(255), default="")

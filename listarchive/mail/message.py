@@ -32,9 +32,15 @@ _CONTENT_FIELD = re.compile(
 FUTURE_SLACK = timedelta(days=2)
 MAX_REFERENCES = 256
 _SURROGATE_RE = re.compile("[\udc80-\udcff]")
-_PATCH_NAME_RE = re.compile(r"\.(patch|diff)$", re.I)
+_PATCH_NAME_RE = re.compile(r"\.(patch|diff|dif)$", re.I)
 _PATCH_TYPES = frozenset({"text/x-patch", "text/x-diff", "text/x-diff-patch", "application/x-patch",
-                          "text/diff", "application/x-diff"})
+                          "text/diff", "application/x-diff", "application/patch",
+                          "application/diff"})
+# Attachments whose bytes may be a diff although their type does not say so: mailers without a
+# type for .diff files send them as octet-stream. Read only when they hold no NUL byte.
+_OPAQUE_TYPES = frozenset({"application/octet-stream", "application/unknown",
+                           "application/x-unknown", "application/text"})
+MAX_DIFF_ATTACHMENT = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,9 @@ class ParsedMessage:
     list_ids: tuple[str, ...]
     body: str  # text/plain parts joined; HTML-only mail converted to text
     attachments: tuple[Attachment, ...]
-    patch_attachments: tuple[str, ...]  # decoded text of text/x-patch-like attachments
+    # Decoded text of the attachments that may hold a diff: text/x-patch-like types and names,
+    # text parts kept out of the body (named or "attachment"), octet-stream without NUL bytes.
+    patch_attachments: tuple[str, ...]
     headers: tuple[tuple[str, str], ...]  # every header as received (RFC 2047 not decoded), in order
     flags: frozenset[str] = field(default_factory=frozenset)
 
@@ -372,16 +380,18 @@ def _walk(msg: Message) -> tuple[str, tuple[Attachment, ...], tuple[str, ...], s
         disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         filename = _filename(part)
         is_patch = ctype in _PATCH_TYPES or bool(_PATCH_NAME_RE.search(filename))
-        if ctype.startswith("text/") and (is_patch or (ctype == "text/plain"
-                                                       and disposition != "attachment"
-                                                       and not filename)):
+        if ctype.startswith("text/") and ctype != "text/html":
             text, guessed = part_text(part)
             if guessed:
                 flags.add("bad-charset")
-            if is_patch:
-                patches.append(text)
-            else:
+            if not is_patch and ctype == "text/plain" and disposition != "attachment" \
+                    and not filename:
                 texts.append(text)
+                continue
+            # A diff attached as text: Thunderbird's text/x-patch, mutt's "attachment;
+            # filename=swap-diff", Pine's inline part named "junk" (1990s linux-mips).
+            patches.append(text)
+            if is_patch:
                 continue
         elif ctype == "text/html" and disposition != "attachment" and not filename:
             text, _ = part_text(part)
@@ -389,6 +399,10 @@ def _walk(msg: Message) -> tuple[str, tuple[Attachment, ...], tuple[str, ...], s
             continue
         payload = part.get_payload(decode=True)
         size = len(payload) if isinstance(payload, bytes) else 0
+        if (isinstance(payload, bytes) and (is_patch or ctype in _OPAQUE_TYPES)
+                and not ctype.startswith("text/") and 0 < size <= MAX_DIFF_ATTACHMENT
+                and b"\0" not in payload):
+            patches.append(decode_bytes(payload, part.get_content_charset()))
         attachments.append(Attachment(index, filename, ctype, size))
     if texts:
         body = "\n".join(texts)

@@ -27,18 +27,23 @@ def git_patch_id(text: str) -> str:
     ``index`` lines and hunk headers are not hashed, whitespace is removed from every hashed
     line, and each file's SHA-1 is added into a 160-bit sum (little-endian, with carry) so the
     id does not depend on file order. Like git, hashing stops at the first line after a
-    complete hunk that is neither ``@@ -`` nor ``diff ``, and at a blank line in a file header
-    (which ends git binary patches early). Text is hashed as UTF-8. Note that git run on a
-    whole mail starts hashing at any line beginning ``diff `` -- also prose such as "diff
-    easily reviewable" in a commit message -- which is why callers pass the extracted diff.
+    complete hunk that is neither ``@@ -`` nor ``diff ``, and at a line of a file header that
+    does not start with a letter (a blank line). A binary file (``GIT binary patch`` or
+    ``Binary files ... differ``) counts by the two blob ids of its ``index`` line, not by its
+    data: ``git format-patch --binary`` and ``--no-binary`` output of one commit give two ids,
+    as they do with git. Text is hashed as UTF-8. Note that git run on a whole mail starts
+    hashing at any line beginning ``diff `` -- also prose such as "diff easily reviewable" in a
+    commit message -- which is why callers pass the extracted diff.
     """
     total = 0
     kept: list[str] = []
     patchlen = 0
     before = after = -1
+    binary = False
+    blobs = ("", "")  # the pre- and post-image ids of the last "index" line
     for line in text.split("\n"):
         c = line[:1]
-        if c in _HUNK_FIRST and before != -1 and (before or after):
+        if c in _HUNK_FIRST and before != -1 and (before or after) and not binary:
             # Fast path inside a hunk: nothing below can apply to a " ", "+" or "-" line.
             if c != "+":
                 before -= 1
@@ -61,12 +66,26 @@ def git_patch_id(text: str) -> str:
         if not patchlen and not line.startswith("diff "):
             continue
         if before == -1:
+            if line.startswith(("GIT binary patch", "Binary files")):
+                binary = True
+                before = 0
+                kept.extend(blobs)
+                total = _add160(total, _hash_lines(kept))
+                kept = []
+                continue
             if line.startswith("index "):
+                blobs = _index_blobs(line, blobs)
                 continue
             if line.startswith("--- "):
                 before = after = 1
             elif not (c.isascii() and c.isalpha()):
                 break
+        if binary:
+            # The data of a binary file is not hashed, nor the next file's "diff" line.
+            if line.startswith("diff "):
+                binary = False
+                before = -1
+            continue
         if before == 0 and after == 0:
             if line.startswith("@@ -"):
                 before, after = _scan_hunk_header(line, before, after)
@@ -86,6 +105,18 @@ def git_patch_id(text: str) -> str:
         return ""
     total = _add160(total, _hash_lines(kept))
     return total.to_bytes(20, "little").hex()
+
+
+def _index_blobs(line: str, current: tuple[str, str]) -> tuple[str, str]:
+    """The two blob ids of ``index 1f2e..3d4c 100644`` as git's patch-id reads them (up to 64
+    characters each); ``current`` when the line has no ``..``."""
+    dots = line.find("..")
+    if dots < 0:
+        return current
+    end = line.find(" ", dots)
+    if end < 0:
+        end = len(line)
+    return line[6:dots][:64], line[dots + 2:end][:64]
 
 
 def _hash_lines(lines: list[str]) -> bytes:

@@ -58,38 +58,83 @@ def components(links: Iterable[tuple[str, Sequence[str]]]) -> list[set[str]]:
 
 @dataclass(frozen=True)
 class TreeItem:
+    """A stored message as the tree needs it: ``references`` oldest first, the parent last
+    (``ParsedMessage.references``), used to place placeholders for missing ancestors."""
+
     msgid: str
     parent: str
     date: datetime | None
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class TreeRow:
-    """One line of a thread overview: depth-first order, depth for indentation."""
+    """One line of a thread overview: depth-first order, depth for indentation. A ``ghost`` row
+    stands for a Message-ID that replies point to but that is not in the archive (lore shows it
+    as ``[not found]``)."""
 
     msgid: str
     depth: int
     parent: str  # '' for a root
+    ghost: bool = False
 
 
 def _order_key(item: TreeItem) -> tuple[datetime, str]:
     return (item.date or datetime.max, item.msgid)
 
 
-def build_tree(items: Iterable[TreeItem]) -> list[TreeRow]:
-    """Depth-first rows of a thread, children by date; a missing parent makes a root.
+def build_tree(items: Iterable[TreeItem], ghosts: bool = False) -> list[TreeRow]:
+    """Depth-first rows of a thread, children by date.
+
+    A reply whose parent is not among ``items`` becomes a root, or with ``ghosts`` hangs under
+    a placeholder row for that parent, itself placed under the nearest earlier References entry
+    (another placeholder when that one is missing too), as JWZ's container tree does: two
+    replies to one missing message stay siblings, and a reply to a missing reply of a present
+    message stays nested under it. Placeholder links follow the earliest message that names
+    them, so the tree does not depend on arrival order.
 
     Cycles (seen with broken mailers that quote their own Message-ID in References) are cut at the
     message that would close the loop, which then becomes a root: every message appears exactly once.
     """
     by_id = {item.msgid: item for item in items}
+    parent_of = {m: (i.parent if i.parent and i.parent != m else "") for m, i in by_id.items()}
+    ghost_of: dict[str, str] = {}  # placeholder -> its parent ('' for a root)
+    ordered = sorted(by_id.values(), key=_order_key)
+    if ghosts:
+        for item in ordered:
+            missing = parent_of[item.msgid]
+            if not missing or missing in by_id or missing in ghost_of:
+                continue
+            refs = list(item.references)
+            at = len(refs) - 1 - refs[::-1].index(missing) if missing in refs else len(refs)
+            cur = missing
+            for ref in reversed(refs[:at]):
+                if ref == cur or ref == item.msgid:
+                    continue
+                ghost_of[cur] = ref
+                if ref in by_id or ref in ghost_of:
+                    break
+                cur = ref
+            else:
+                ghost_of[cur] = ""
+    else:
+        parent_of = {m: (p if p in by_id else "") for m, p in parent_of.items()}
+    dates: dict[str, datetime | None] = {}
+    for item in ordered:  # a placeholder sorts by the earliest message under it
+        up = parent_of[item.msgid]
+        while up in ghost_of and up not in dates:
+            dates[up] = item.date
+            up = ghost_of[up]
+    nodes = [*((TreeItem(m, p, dates.get(m)) for m, p in ghost_of.items())), *by_id.values()]
+    links = {**ghost_of, **parent_of}
     children: dict[str, list[TreeItem]] = {}
     roots: list[TreeItem] = []
-    for item in by_id.values():
-        if item.parent and item.parent in by_id and item.parent != item.msgid:
-            children.setdefault(item.parent, []).append(item)
+    for node in nodes:
+        parent = links[node.msgid]
+        if parent and parent != node.msgid and parent in links:
+            children.setdefault(parent, []).append(node)
         else:
-            roots.append(item)
+            roots.append(node)
     for kids in children.values():
         kids.sort(key=_order_key)
     roots.sort(key=_order_key)
@@ -103,8 +148,8 @@ def build_tree(items: Iterable[TreeItem]) -> list[TreeRow]:
             if item.msgid in seen:
                 continue
             seen.add(item.msgid)
-            parent = item.parent if depth else ""
-            rows.append(TreeRow(item.msgid, depth, parent))
+            parent = links[item.msgid] if depth else ""
+            rows.append(TreeRow(item.msgid, depth, parent, item.msgid in ghost_of))
             for kid in reversed(children.get(item.msgid, [])):
                 if kid.msgid not in seen:
                     stack.append((kid, depth + 1))
@@ -112,9 +157,9 @@ def build_tree(items: Iterable[TreeItem]) -> list[TreeRow]:
     for root in roots:
         walk(root)
     # What is left sits on a cycle: no root reaches it. Start from its earliest member.
-    for item in sorted(by_id.values(), key=_order_key):
-        if item.msgid not in seen:
-            walk(item)
+    for node in sorted(nodes, key=_order_key):
+        if node.msgid not in seen:
+            walk(node)
     return rows
 
 

@@ -24,11 +24,13 @@ from listarchive.access.visibility import Viewer, visible_ids
 from listarchive.archive import rawstore
 from listarchive.archive.batches import select_in
 from listarchive.archive.models import Message, Patch
+from listarchive.mail.extract import PATCH
 from listarchive.mail.mbox import to_mboxrd
 from listarchive.mail.message import ParsedMessage, parse
 from listarchive.mail.msgids import quote_msgid
 from listarchive.mail.patches import diff_start
-from listarchive.review.seriesview import mbox_filename, visible_series
+from listarchive.review.rerolls import kept_from_previous, kept_lines
+from listarchive.review.seriesview import SeriesDetail, mbox_filename, visible_series
 from listarchive.review.trailers import TrailerLine, patch_lines, series_lines
 
 _SEPARATOR = re.compile(r"^---[ \t]*$", re.M)
@@ -109,24 +111,37 @@ def archive_link(base_url: str, msgid: str) -> str:
     return f"{base_url}/r/{quote_msgid(msgid)}" if base_url else ""
 
 
+def series_has_mbox(detail: SeriesDetail) -> bool:
+    """Whether ``/series/ID/mbox`` has something for ``git am``: a pull request never does,
+    nor a cover letter whose patches are not archived (git am of an empty mbox exits 0 having
+    applied nothing)."""
+    return not detail.row.is_pull and any(p.kind == PATCH for p in detail.patches)
+
+
 def series_mbox(session: Session, viewer: Viewer, series_id: int, base_url: str = ""
                 ) -> tuple[str, bytes] | None:
     """``(filename, mbox)`` of ``/series/ID/mbox``: the visible patches ready for ``git am``,
-    with the trailers the viewer can see collected and a ``Link:`` to each patch."""
+    with the trailers the viewer can see collected (as ``b4 am`` applies them) and a ``Link:``
+    to each patch; ``None`` when the series is unknown, hidden, or holds no patch (a pull
+    request). A partial reroll comes whole: the patches it keeps from the previous revision
+    are put in their places, with their trailers (see :mod:`listarchive.review.rerolls`)."""
     found = visible_series(session, viewer, series_id)
-    if found is None:
+    if found is None or not any(p.kind == PATCH for p in found.patches):
         return None
     lines = series_lines(session, viewer, found.patches, found.cover)
-    total = max(found.series.total, len(found.patches))
+    kept = kept_from_previous(session, viewer, found.series, found.patches)
+    lines.update(kept_lines(session, viewer, kept, found.cover))
+    patches = sorted([*found.patches, *kept], key=lambda p: (p.counter, p.id))
+    total = max(found.series.total, len(patches))
     raws = {row.id: row.raw for row in select_in(session, select(Message.id, Message.raw),
-                                                  Message.id, [p.id for p in found.patches])}
+                                                  Message.id, [p.id for p in patches])}
     out = []
-    for patch in found.patches:
-        if patch.kind != "patch" or patch.id not in raws:
+    for patch in patches:
+        if patch.kind != PATCH or patch.id not in raws:
             continue
-        subject = patch_subject(patch.title, patch.revision, patch.counter or 1, total,
+        subject = patch_subject(patch.title, found.series.revision, patch.counter or 1, total,
                                 patch.is_rfc)
-        collected = [line for line in lines.get(patch.id, ()) if not line.own]
+        collected = [line for line in lines.get(patch.id, ()) if line.applies]
         out.append(patch_mail(rawstore.unpack(raws[patch.id]), subject, collected,
                               archive_link(base_url, patch.msgid)))
     series = found.series
@@ -137,7 +152,7 @@ def patch_mbox(session: Session, viewer: Viewer, patch_id: int, base_url: str = 
                ) -> bytes | None:
     """``/patch/ID/mbox``: one patch for ``git am``, with the trailers the viewer may see."""
     patch = session.get(Patch, patch_id)
-    if patch is None or patch.kind != "patch" or not visible_ids(session, viewer, [patch_id]):
+    if patch is None or patch.kind != PATCH or not visible_ids(session, viewer, [patch_id]):
         return None
     lines: tuple[TrailerLine, ...] = ()
     found = visible_series(session, viewer, patch.series_id) if patch.series_id else None
@@ -150,5 +165,5 @@ def patch_mbox(session: Session, viewer: Viewer, patch_id: int, base_url: str = 
         return None
     subject = patch_subject(patch.title, patch.revision, patch.counter or 1, patch.total,
                             patch.is_rfc)
-    return patch_mail(rawstore.unpack(blob), subject, [t for t in lines if not t.own],
+    return patch_mail(rawstore.unpack(blob), subject, [t for t in lines if t.applies],
                       archive_link(base_url, patch.msgid))

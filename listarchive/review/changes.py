@@ -35,6 +35,7 @@ from listarchive.archive.models import (
     User,
 )
 from listarchive.errors import Forbidden, InvalidChange, NotFound
+from listarchive.mail.extract import SUBMISSIONS
 from listarchive.review import states
 
 MAX_REASON = 2000
@@ -54,13 +55,14 @@ class ChangeRequest:
 
 
 def targets(session: Session, kind: str, ids: Sequence[int]) -> dict[int, Patch | Series]:
-    """The patches (cover letters excluded: they take their series' state) or series by id."""
+    """The patches and pull requests (cover letters excluded: they take their series' state;
+    review suggestions have none) or series by id."""
     if kind not in states.KINDS:
         raise InvalidChange(f"unknown kind {kind!r} (patch or series)")
     out: dict[int, Patch | Series] = {}
     if kind == "patch":
         out.update((p.id, p) for p in scalars_in(
-            session, select(Patch).where(Patch.kind != "cover"), Patch.id, ids))
+            session, select(Patch).where(Patch.kind.in_(SUBMISSIONS)), Patch.id, ids))
     else:
         out.update((s.id, s) for s in scalars_in(session, select(Series), Series.id, ids))
     return out

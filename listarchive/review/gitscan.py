@@ -9,6 +9,10 @@ and title (the maintainer fixed up the diff while applying). When several patche
 The scanned tip is remembered per repository and branch, so the next scan reads only commits
 added since; a history rewritten underneath (the remembered commit is gone) is read again whole.
 Patches stored after their commit was scanned are found by ``--all``.
+
+A pull request is accepted when the commit it asks to fetch ("for you to fetch changes up to
+HASH", often a merge commit) is in the branch: every open pull is checked at every scan, so a
+pull archived after its merge was scanned is found too.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from listarchive.archive.batches import select_in
-from listarchive.archive.models import Patch, SourceState
+from listarchive.archive.models import Patch, PatchState, SourceState
 from listarchive.errors import SourceError
-from listarchive.review.states import Decision, apply_decisions
+from listarchive.mail.extract import PULL
+from listarchive.review.history import COMMIT_ID
+from listarchive.review.states import Decision, apply_decisions, patch_state_column
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class Commit:
 @dataclass(frozen=True)
 class ScanResult:
     commits: int  # new commits read
-    matched: int  # patches that matched one of them
+    matched: int  # patches that matched one of them, and pull requests that landed
     changed: int  # patches whose state changed (to accepted)
     tip: str
 
@@ -94,6 +100,32 @@ def read_commits(repo: Path, revs: Sequence[str]) -> list[Commit]:
     return commits
 
 
+def landed_pulls(session: Session, repo: Path, tip: str) -> dict[int, str]:
+    """Pull request id -> its head commit, for the pulls not yet accepted whose head is
+    reachable from ``tip``. One ``git cat-file`` finds the heads the repository has at all;
+    ``git merge-base --is-ancestor`` then asks about each of those."""
+    accepted = patch_state_column() == "accepted"
+    pending = [(row.id, row.pull_head) for row in session.execute(
+        select(Patch.id, Patch.pull_head).outerjoin(PatchState, PatchState.patch_id == Patch.id)
+        .where(Patch.kind == PULL, Patch.pull_head != "", ~accepted))]
+    if not pending:
+        return {}
+    feed = "".join(f"{head}^{{commit}}\n" for _, head in pending).encode()
+    done = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch-check=%(objectname)"],
+                          input=feed, capture_output=True, check=False)
+    answers = done.stdout.decode("ascii", errors="replace").splitlines()
+    found: dict[int, str] = {}
+    for (pid, _), answer in zip(pending, answers, strict=False):
+        sha = answer.strip()
+        if not COMMIT_ID.fullmatch(sha):
+            continue  # "... missing" (or ambiguous): the pulled commits are not here
+        ancestor = subprocess.run(["git", "-C", str(repo), "merge-base", "--is-ancestor", sha,
+                                   tip], capture_output=True, check=False)
+        if ancestor.returncode == 0:
+            found[pid] = sha
+    return found
+
+
 def normalize_title(title: str) -> str:
     """Subjects compared case- and spacing-insensitively (git am keeps them; mailers refold)."""
     return " ".join(title.lower().split())
@@ -135,7 +167,7 @@ def scan(session: Session, repo: str | Path, branch: str | None = None,
          full: bool = False) -> ScanResult:
     """Read the commits of ``branch`` (default HEAD) added since the last scan (all of them the
     first time, or with ``full``) and mark the patches they match accepted (rule ``git``,
-    evidence: the commit id)."""
+    evidence: the commit id), and the pull requests whose head is in the branch."""
     path = Path(repo).resolve()
     if not path.exists():
         raise SourceError(f"{repo}: no such repository")
@@ -145,18 +177,21 @@ def scan(session: Session, repo: str | Path, branch: str | None = None,
     key = f"git-scan:{path}#{branch or 'HEAD'}"
     position = session.scalars(select(SourceState).where(SourceState.source == key)).first()
     last = position.position if position is not None and not full else ""
-    if last == tip:
-        return ScanResult(0, 0, 0, tip)
-    revs = [tip] + ([f"^{last}"] if last and _exists(path, last) else [])
-    commits = read_commits(path, revs)
+    commits: list[Commit] = []
+    if last != tip:
+        revs = [tip] + ([f"^{last}"] if last and _exists(path, last) else [])
+        commits = read_commits(path, revs)
     found = match_commits(session, commits)
     where = f"{path.name} {branch or 'HEAD'}"
     decisions = [Decision(pk, "accepted", "git", commit.sha,
                           f"commit {commit.sha[:12]} in {where} (matched by {how})")
                  for pk, (commit, how) in sorted(found.items())]
+    pulls = landed_pulls(session, path, tip)
+    decisions += [Decision(pk, "accepted", "git", sha, f"pulled: head {sha[:12]} is in {where}")
+                  for pk, sha in sorted(pulls.items())]
     changed = apply_decisions(session, decisions)
     if position is None:
         session.add(SourceState(source=key, position=tip))
     else:
         position.position = tip
-    return ScanResult(len(commits), len(found), len(changed), tip)
+    return ScanResult(len(commits), len(found) + len(pulls), len(changed), tip)

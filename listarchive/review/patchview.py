@@ -7,7 +7,7 @@ A cover letter is not a patch: it has no diff and speaks for its series (``kind`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +17,9 @@ from listarchive.archive import messageview
 from listarchive.archive.batches import select_in
 from listarchive.archive.messageview import MessageRecord
 from listarchive.archive.models import Message, Patch, Series
+from listarchive.mail.extract import PULL, SUBMISSIONS, WITH_DIFF
 from listarchive.mail.patches import extract_patches, split_files
+from listarchive.mail.pulls import PullRequest
 from listarchive.review.seriesview import (
     PatchItem,
     SeriesRow,
@@ -52,8 +54,7 @@ class PatchDetail:
     deletions: int
     diff: str
     patch_id: str
-    pull_url: str
-    pull_ref: str
+    pull: PullRequest | None  # URL, ref, base and head commits, tag message and shortlog
     subsystems: tuple[SubsystemRef, ...]
     previous_id: int | None  # neighbours in the series
     next_id: int | None
@@ -71,7 +72,8 @@ class SeriesPlace:
 
 @dataclass(frozen=True)
 class PatchSummary:
-    """What the APIs say of a patch, cover letter or pull request (no diff text)."""
+    """What the APIs say of a patch, cover letter, pull request or review suggestion (no diff
+    text). ``pull_url`` is the URL and the ref to pull, as Patchwork gives it."""
 
     id: int
     msgid: str
@@ -87,6 +89,12 @@ class PatchSummary:
     subsystems: tuple[str, ...]  # slugs
     trailers: tuple[TrailerLine, ...]
     series: SeriesPlace | None
+
+    @property
+    def is_submission(self) -> bool:
+        """A patch or a pull request: what ``/api/v1/patches/ID`` and a message's ``patch``
+        describe (a cover letter and a review suggestion are not)."""
+        return self.kind in SUBMISSIONS
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,7 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
         return None
     parsed = messageview.parsed_records(session, viewer, [patch.id])
     message = parsed[0][1] if parsed else None
-    info = extract_patches(message) if message is not None and patch.kind == "patch" else None
+    info = extract_patches(message) if message is not None and patch.kind in WITH_DIFF else None
     lines, series_row, order = _with_series(session, viewer, patch)
     previous_id = next_id = None
     if patch.id in order:
@@ -150,8 +158,14 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
                                   change.insertions, change.deletions,
                                   file_anchor(i, change.path), text))
     commit = info.commit_message if info is not None else (message.body if message else "")
+    pull = None
+    if patch.kind == PULL:
+        # The stored URL and ref; the rest (base, head, shortlog) as the mail states it.
+        found = info.pull if info is not None else None
+        pull = replace(found, url=patch.pull_url, ref=patch.pull_ref) if found is not None \
+            else PullRequest(patch.pull_url, patch.pull_ref)
     return PatchDetail(item, record, series_row, commit, tuple(files), patch.insertions,
-                       patch.deletions, diff, patch.patch_id, patch.pull_url, patch.pull_ref,
+                       patch.deletions, diff, patch.patch_id, pull,
                        tuple(subsystem_refs(session, [patch.id])), previous_id, next_id)
 
 
@@ -170,7 +184,8 @@ def patch_summary(session: Session, viewer: Viewer, patch_id: int) -> PatchSumma
         patch.id, patch.msgid, record.subject, patch.kind,
         effective_states(session, "patch", [patch.id]).get(patch.id, "new"),
         tuple(line.strip() for line in patch.files.splitlines() if line.strip()),
-        patch.file_count, patch.insertions, patch.deletions, patch.patch_id, patch.pull_url,
+        patch.file_count, patch.insertions, patch.deletions, patch.patch_id,
+        PullRequest(patch.pull_url, patch.pull_ref).pull_url,
         tuple(s.slug for s in subsystem_refs(session, [patch.id])), lines, place)
 
 

@@ -27,6 +27,8 @@ from listarchive.archive.models import (
     StateChange,
     User,
 )
+from listarchive.mail.extract import SUBMISSIONS
+from listarchive.mail.pulls import PullRequest
 from listarchive.review.history import COMMIT_ID
 from listarchive.review.seriesview import check_state, subjects_of
 from listarchive.review.states import effective_states, patch_state_column
@@ -72,7 +74,7 @@ class PatchRecord:
     series: SubmissionRef | None  # (series id, title, ...)
     series_version: int
     hash: str  # git patch-id --stable
-    pull_url: str
+    pull_url: str  # URL and ref, as Patchwork stores them
     commit_ref: str  # the commit a rule found it in, else ""
     kind: str  # patch | pull | cover
 
@@ -90,6 +92,7 @@ class SeriesRecord:
     project: ProjectRef | None
     cover: SubmissionRef | None
     patches: tuple[SubmissionRef, ...]
+    pull_msgid: str = ""  # a pull request's series: the mail that asks, not an mbox for git am
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,8 @@ def _patch_records(session: Session, viewer: Viewer, patches: Sequence[Patch]
             states.get(p.id, "new"), bool(row.archived) if row is not None else False,
             delegates.get(row.delegate_id) if row is not None and row.delegate_id else None,
             SubmissionRef(ser.id, ser.anchor_msgid, ser.title, ser.date) if ser else None,
-            ser.revision if ser else p.revision, p.patch_id, p.pull_url, refs.get(p.id, ""),
+            ser.revision if ser else p.revision, p.patch_id,
+            PullRequest(p.pull_url, p.pull_ref).pull_url, refs.get(p.id, ""),
             p.kind))
     return out
 
@@ -208,7 +212,7 @@ def patch_page(session: Session, viewer: Viewer, query: PatchQuery, page: int, p
         check_state(state)
     sel = (select(Patch).join(Message, Message.id == Patch.id)
            .outerjoin(PatchState, PatchState.patch_id == Patch.id)
-           .where(Patch.kind != "cover", visible_message(viewer)))
+           .where(Patch.kind.in_(SUBMISSIONS), visible_message(viewer)))
     if query.project:
         project = find_project(session, viewer, query.project)
         if project is None:
@@ -247,7 +251,7 @@ def patch_page(session: Session, viewer: Viewer, query: PatchQuery, page: int, p
 
 def patch_record(session: Session, viewer: Viewer, patch_id: int) -> PatchRecord | None:
     patch = session.scalars(select(Patch).join(Message, Message.id == Patch.id).where(
-        Patch.id == patch_id, Patch.kind != "cover", visible_message(viewer))).first()
+        Patch.id == patch_id, Patch.kind.in_(SUBMISSIONS), visible_message(viewer))).first()
     return _patch_records(session, viewer, [patch])[0] if patch is not None else None
 
 
@@ -272,7 +276,8 @@ def _series_records(session: Session, viewer: Viewer, found: Sequence[Series]
             s.id, s.title, s.date, s.revision, s.total, s.received, s.complete,
             people.get(s.id, PersonRef(0, "", s.sender_email)), homes.get(s.id), cover,
             tuple(SubmissionRef(p.id, p.msgid, subjects.get(p.id, p.title), p.date)
-                  for p in ps if p.kind != "cover")))
+                  for p in ps if p.kind != "cover"),
+            next((p.msgid for p in ps if p.kind == "pull"), "")))
     return out
 
 

@@ -31,6 +31,7 @@ from listarchive.access.accounts import users_by_email
 from listarchive.archive import rawstore
 from listarchive.archive.batches import chunked, scalars_in, select_in
 from listarchive.archive.models import Message, Patch, Series, SeriesRevision, SeriesState, User
+from listarchive.mail.extract import SUGGESTION
 from listarchive.mail.message import ParsedMessage, parse
 from listarchive.mail.quotes import own_lines
 from listarchive.review.changes import can_change
@@ -182,6 +183,8 @@ def _from_maintainer(session: Session, pk: int, msgid: str, parsed: ParsedMessag
     if not users:
         return
     itself = session.get(Patch, pk)
+    if itself is not None and itself.kind == SUGGESTION:
+        itself = None  # a reply with a diff is still a reply
     wanted = requested_state(parsed)
     if wanted is not None:
         target = itself if itself is not None else _patch_by_msgid(session, parsed.parent)
@@ -214,7 +217,8 @@ def _from_maintainer(session: Session, pk: int, msgid: str, parsed: ParsedMessag
 def _patch_by_msgid(session: Session, msgid: str) -> Patch | None:
     if not msgid:
         return None
-    return session.scalars(select(Patch).where(Patch.msgid == msgid)).first()
+    return session.scalars(select(Patch).where(Patch.msgid == msgid,
+                                               Patch.kind != SUGGESTION)).first()
 
 
 def _decide(session: Session, users: list[User], target: Patch, state: str, rule: str,

@@ -45,6 +45,8 @@ from listarchive.archive.models import (
     User,
 )
 from listarchive.errors import InvalidChange
+from listarchive.mail.extract import PULL
+from listarchive.review.rerolls import kept_from_previous, kept_lines
 from listarchive.review.states import DONE, STATES, effective_states, series_state_column
 from listarchive.review.subsystems import (
     SubsystemRef,
@@ -78,6 +80,7 @@ class SeriesRow:
     home_list: str  # a list the anchor message is on, for links to messages
     archived: bool = False
     delegate: str = ""  # the user name it was handed to
+    is_pull: bool = False  # a pull request: no patches to apply, no am-ready mbox
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ class SeriesDetail:
     subsystems: tuple[SubsystemRef, ...]
     suggested: tuple[str, ...]  # M:/R: people of the patches' most specific subsystems
     mbox_name: str
+    kept: tuple[PatchItem, ...] = ()  # a partial reroll: the previous revision's patches it keeps
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,8 @@ def series_rows(session: Session, viewer: Viewer, ids: Sequence[int]) -> list[Se
     states = effective_states(session, "series", wanted)
     flags = kept_flags(session, "series", wanted)
     counts = series_counts(session, viewer, wanted)
+    pulls = set(session.scalars(select(Patch.id).where(Patch.id.in_(wanted),
+                                                        Patch.kind == PULL)))
     rows = []
     for sid in wanted:
         series = found.get(sid)
@@ -236,7 +242,7 @@ def series_rows(session: Session, viewer: Viewer, ids: Sequence[int]) -> list[Se
             names.get(sid, ""), series.sender_email, series.date, series.received, series.total,
             series.complete, missing, counts.get(sid, Counts()),
             states.get(sid, "") or ("rfc" if series.is_rfc else "new"),
-            homes.get(sid, listview.ALL), *flags.get(sid, (False, ""))))
+            homes.get(sid, listview.ALL), *flags.get(sid, (False, "")), sid in pulls))
     return rows
 
 
@@ -355,11 +361,14 @@ def series_detail(session: Session, viewer: Viewer, series_id: int) -> SeriesDet
         for person in (*sub.maintainers, *sub.reviewers):
             if person not in suggested:
                 suggested.append(person)
+    kept = kept_from_previous(session, viewer, found.series, found.patches)
+    kept_items = patch_items(session, viewer, kept,
+                             kept_lines(session, viewer, kept, found.cover)) if kept else ()
     return SeriesDetail(row, cover_item, cover_text, items,
                         _revisions(session, viewer, series_id, newer=False),
                         _revisions(session, viewer, series_id, newer=True),
                         tuple(subsystem_refs(session, patch_ids)), tuple(suggested),
-                        mbox_filename(row.revision, row.date, row.title))
+                        mbox_filename(row.revision, row.date, row.title), kept_items)
 
 
 def mbox_filename(revision: int, date: datetime | None, title: str) -> str:

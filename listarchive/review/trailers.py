@@ -8,6 +8,11 @@ patch; one anchored to a cover letter counts for every patch of its series, as `
 it. The series page, the series lists, the review queues, the APIs and the search facet
 ``has:reviewed-by`` all read the anchors through this module, so they cannot disagree.
 
+What ``b4 am`` does by default is what counts and what the am-ready mbox gets: a trailer whose
+person is not the sender of the reply that gave it (``mismatch``) is shown but neither counted
+nor applied; one given to an unchanged patch (same ``git patch-id``) of another revision is
+carried over to this one; one given to another revision's cover letter is not.
+
 Only trailers the viewer may read count: the reply that gave one and the patch it is anchored to
 must both be visible, so a ``Reviewed-by`` sent to a restricted list never shows up (nor counts)
 on a public page.
@@ -25,13 +30,19 @@ from sqlalchemy.orm import Session, aliased
 from listarchive.access.visibility import Viewer, visible_id, visible_message
 from listarchive.archive.batches import chunked, select_in
 from listarchive.archive.models import Message, Patch, Trailer
+from listarchive.mail.extract import COVER, PATCH
 
-# What b4-style collection adds to a commit message; a reviewer's own Signed-off-by is not theirs
-# to add, and Cc/Link lines in replies are usually conversation, not requests.
-COLLECTED = ("Acked-by", "Reviewed-by", "Tested-by", "Reported-by", "Suggested-by",
-             "Co-developed-by", "Fixes", "Closes")
 # The columns of the A/R/T counts (Patchwork's): distinct people per trailer name.
 COUNTED = {"acked-by": "acked", "reviewed-by": "reviewed", "tested-by": "tested"}
+# What b4 collects from replies besides every "-by" trailer (Cc and Message-ID it leaves).
+_COLLECTED_OTHERS = frozenset({"Fixes", "Closes", "Link", "BugLink"})
+
+
+def is_collected(name: str) -> bool:
+    """Whether ``b4 am`` adds a trailer of this name given in a reply: any ``-by`` (a
+    reviewer's ``Signed-off-by`` too, as b4 and Patchwork's mbox both do), ``Fixes``,
+    ``Closes``, ``Link`` and ``BugLink``."""
+    return name.endswith("-by") or name in _COLLECTED_OTHERS
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,13 @@ class TrailerLine:
     given_by: str  # that message's sender, as shown
     own: bool  # in the patch's commit message, not collected from a reply
     via_cover: bool  # given to the cover letter, so it counts for every patch
-    mismatch: bool  # the person named is not the reply's sender
+    mismatch: bool  # the person named is not the reply's sender: shown, never applied
+    carried_from: str = ""  # given to this same change (same patch-id) in another revision
+
+    @property
+    def applies(self) -> bool:
+        """Whether ``b4 am`` would add it to the commit (and the A/R/T counts count it)."""
+        return not self.own and not self.mismatch
 
 
 @dataclass(frozen=True)
@@ -53,37 +70,60 @@ class Counts:
 
 
 def counts_of(lines: Iterable[TrailerLine]) -> Counts:
-    """A/R/T of some lines: distinct people (values, case-insensitively) per counted name."""
+    """A/R/T of some lines: distinct people (values, case-insensitively) per counted name; a
+    mismatched line (b4 would not apply it) does not count."""
     people: dict[str, set[str]] = {column: set() for column in COUNTED.values()}
     for line in lines:
         column = COUNTED.get(line.name.lower())
-        if column is not None:
+        if column is not None and not line.mismatch:
             people[column].add(line.value.strip().lower())
     return Counts(len(people["acked"]), len(people["reviewed"]), len(people["tested"]))
 
 
 def series_counts(session: Session, viewer: Viewer, series_ids: Sequence[int]
                   ) -> dict[int, Counts]:
-    """A/R/T per series in one query per chunk: distinct people per counted name over the
-    visible trailers anchored to the series' visible patches and cover letter. Equal to
+    """A/R/T per series, three queries per chunk: distinct people per counted name over the
+    visible trailers anchored to the series' visible patches and cover letter, and over those
+    given to the same change (same ``git patch-id``) in another revision or to that revision's
+    cover letter, which ``b4 am`` carries over; mismatched ones left out. Equal to
     :func:`counts_of` over the lines :func:`series_lines` gives for the series."""
-    anchor = aliased(Patch)
     out: dict[int, Counts] = {}
+    counted = func.lower(Trailer.name).in_(sorted(COUNTED))
     for part in chunked(series_ids):
-        got: dict[int, dict[str, int]] = {}
-        for row in session.execute(
-                select(anchor.series_id, func.lower(Trailer.name).label("name"),
-                       func.count(func.distinct(func.lower(Trailer.value))).label("people"))
-                .join(anchor, anchor.msgid == Trailer.anchor_msgid)
-                .join(Message, Message.id == Trailer.message_id)
-                .where(anchor.series_id.in_(part), func.lower(Trailer.name).in_(sorted(COUNTED)),
-                       visible_message(viewer), visible_id(viewer, anchor.id))
-                .group_by(anchor.series_id, func.lower(Trailer.name))):
-            got.setdefault(int(row.series_id), {})[COUNTED[row.name]] = int(row.people)
+        anchor, mine, other, cover = aliased(Patch), aliased(Patch), aliased(Patch), aliased(Patch)
+        same_change = ((mine.patch_id == other.patch_id) & (mine.id != other.id)
+                       & (mine.kind == PATCH) & (other.kind == PATCH) & (mine.patch_id != "")
+                       & ((other.series_id != mine.series_id) | other.series_id.is_(None)))
+        direct = (select(anchor.series_id, func.lower(Trailer.name), func.lower(Trailer.value))
+                  .join(anchor, anchor.msgid == Trailer.anchor_msgid)
+                  .join(Message, Message.id == Trailer.message_id)
+                  .where(anchor.series_id.in_(part), counted, ~Trailer.mismatch,
+                         visible_message(viewer), visible_id(viewer, anchor.id)))
+        carried = (select(mine.series_id, func.lower(Trailer.name), func.lower(Trailer.value))
+                   .join(other, other.msgid == Trailer.anchor_msgid)
+                   .join(mine, same_change)
+                   .join(Message, Message.id == Trailer.message_id)
+                   .where(mine.series_id.in_(part), counted, ~Trailer.mismatch, ~Trailer.own,
+                          visible_message(viewer), visible_id(viewer, mine.id),
+                          visible_id(viewer, other.id)))
+        via_cover = (select(mine.series_id, func.lower(Trailer.name), func.lower(Trailer.value))
+                     .join(cover, cover.msgid == Trailer.anchor_msgid)
+                     .join(other, (other.series_id == cover.series_id))
+                     .join(mine, same_change)
+                     .join(Message, Message.id == Trailer.message_id)
+                     .where(cover.kind == COVER, mine.series_id.in_(part), counted,
+                            ~Trailer.mismatch, ~Trailer.own, visible_message(viewer),
+                            visible_id(viewer, mine.id), visible_id(viewer, other.id),
+                            visible_id(viewer, cover.id)))
+        people: dict[int, dict[str, set[str]]] = {}
+        for query in (direct, carried, via_cover):
+            for sid, name, value in session.execute(query.distinct()):
+                people.setdefault(int(sid), {}).setdefault(COUNTED[name], set()).add(
+                    value.strip())
         for sid in part:
-            found = got.get(sid, {})
-            out[sid] = Counts(found.get("acked", 0), found.get("reviewed", 0),
-                              found.get("tested", 0))
+            found = people.get(sid, {})
+            out[sid] = Counts(*(len(found.get(column, ())) for column in
+                                ("acked", "reviewed", "tested")))
     return out
 
 
@@ -91,34 +131,72 @@ def series_lines(session: Session, viewer: Viewer, patches: Sequence[Patch],
                  cover: Patch | None) -> dict[int, tuple[TrailerLine, ...]]:
     """Per patch id: its own trailers, then those collected from visible replies, oldest first
     (a trailer anchored to the cover letter is listed under every patch, marked ``via_cover``;
-    a collected name and value already listed for a patch is not listed again). ``patches`` and
-    ``cover`` are the members the viewer may see."""
-    by_msgid = {p.msgid: p.id for p in patches}
+    one given to the same change in another revision -- same ``git patch-id`` -- or to that
+    revision's cover letter is listed under the patch, marked ``carried_from``, as ``b4 am``
+    carries it over; a collected name and value already listed for a patch is not listed
+    again). ``patches`` and ``cover`` are the members the viewer may see."""
+    by_msgid = {p.msgid: [p.id] for p in patches}
     anchors = [*by_msgid, *([cover.msgid] if cover is not None else [])]
+    carried = _same_change(session, viewer, patches)
+    for msgid, pids in carried.items():
+        by_msgid.setdefault(msgid, []).extend(pids)
     rows = sorted(select_in(
         session,
         select(Trailer.id, Trailer.name, Trailer.value, Trailer.own, Trailer.mismatch,
                Trailer.anchor_msgid, Message.msgid, Message.from_name, Message.from_email,
                Message.sort_date)
         .join(Message, Message.id == Trailer.message_id)
-        .where(visible_message(viewer)), Trailer.anchor_msgid, anchors),
+        .where(visible_message(viewer)), Trailer.anchor_msgid, [*anchors, *carried]),
         key=lambda r: (0, None, 0, r.id) if r.own else
         (1, r.sort_date or datetime.max, r.msgid, r.id))
-    out: dict[int, list[TrailerLine]] = {pid: [] for pid in by_msgid.values()}
+    out: dict[int, list[TrailerLine]] = {p.id: [] for p in patches}
     collected: dict[int, set[tuple[str, str]]] = {pid: set() for pid in out}
+    own_anchor = {p.msgid for p in patches}
     for row in rows:
-        if not row.own and row.name not in COLLECTED:
+        from_other = row.anchor_msgid in carried and row.anchor_msgid not in own_anchor
+        if (not row.own and not is_collected(row.name)) or (row.own and from_other):
             continue
         via_cover = cover is not None and row.anchor_msgid == cover.msgid
         line = TrailerLine(row.name, row.value, row.msgid, row.from_name or row.from_email,
-                           bool(row.own), via_cover, bool(row.mismatch))
-        for pid in list(out) if via_cover else [by_msgid[row.anchor_msgid]]:
+                           bool(row.own), via_cover, bool(row.mismatch),
+                           row.anchor_msgid if from_other else "")
+        for pid in list(out) if via_cover else by_msgid[row.anchor_msgid]:
             if not row.own:
                 if (row.name, row.value) in collected[pid]:
                     continue
                 collected[pid].add((row.name, row.value))
             out[pid].append(line)
     return {pid: tuple(lines) for pid, lines in out.items()}
+
+
+def _same_change(session: Session, viewer: Viewer, patches: Sequence[Patch]
+                 ) -> dict[str, list[int]]:
+    """Message-ID of a visible patch of another series with the same ``git patch-id``, or of
+    that series' visible cover letter -> the ids of these patches it shares the change with."""
+    by_pid: dict[str, list[Patch]] = {}
+    for p in patches:
+        if p.kind == PATCH and p.patch_id:
+            by_pid.setdefault(p.patch_id, []).append(p)
+    out: dict[str, set[int]] = {}
+    by_series: dict[int, set[int]] = {}
+    mine = {p.id for p in patches}
+    for row in select_in(session, select(Patch.id, Patch.msgid, Patch.patch_id, Patch.series_id)
+                         .join(Message, Message.id == Patch.id)
+                         .where(Patch.kind == PATCH, visible_message(viewer)),
+                         Patch.patch_id, by_pid):
+        if row.id in mine:
+            continue
+        for p in by_pid[row.patch_id]:
+            if row.series_id is None or row.series_id != p.series_id:
+                out.setdefault(row.msgid, set()).add(p.id)
+                if row.series_id is not None:
+                    by_series.setdefault(row.series_id, set()).add(p.id)
+    for row in select_in(session, select(Patch.msgid, Patch.series_id)
+                         .join(Message, Message.id == Patch.id)
+                         .where(Patch.kind == COVER, visible_message(viewer)),
+                         Patch.series_id, by_series):
+        out.setdefault(row.msgid, set()).update(by_series[row.series_id])
+    return {msgid: sorted(pids) for msgid, pids in out.items()}
 
 
 def patch_lines(session: Session, viewer: Viewer, patch: Patch) -> tuple[TrailerLine, ...]:

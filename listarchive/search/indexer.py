@@ -44,6 +44,7 @@ from listarchive.archive.models import (
     Subsystem,
     Thread,
 )
+from listarchive.mail.extract import SUGGESTION, WITH_DIFF
 from listarchive.mail.message import parse
 from listarchive.mail.patches import diff_start, extract_patches
 from listarchive.mail.quotes import split_quoted
@@ -250,7 +251,8 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
         mid, msgid = row.id, row.msgid
         parsed = parse(rawstore.unpack(row.raw))
         patch_row = patches.get(mid)
-        info = extract_patches(parsed) if patch_row is not None and patch_row.kind == "patch" else None
+        info = extract_patches(parsed) if patch_row is not None and patch_row.kind in WITH_DIFF \
+            else None
         # The diff is indexed once, as added/removed lines; the body is the text around it.
         own, quoted = split_quoted(_without_diff(parsed.body) if info is not None else parsed.body)
         kinds = [patch_row.kind] if patch_row is not None else []
@@ -270,7 +272,8 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             removed="\n".join(info.removed_lines) if info else "",
             hunk_headers="\n".join(info.hunk_headers) if info else "",
             patch_id=info.patch_id if info else "",
-            subsystems=tuple(subsystems.get(mid, ())), state=state_of.get(mid, "new") if patch_row else "",
+            subsystems=tuple(subsystems.get(mid, ())),
+            state=state_of.get(mid, "new") if patch_row and patch_row.kind != SUGGESTION else "",
             kinds=tuple(kinds), trailers=tuple(sorted(trailers.get(mid, ()))),
             visibility=visibility)
 

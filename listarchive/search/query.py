@@ -34,8 +34,10 @@ from datetime import datetime, timedelta
 from listarchive.clock import utcnow
 from listarchive.errors import QueryError
 
-MAX_QUERY_CHARS = 1000
-MAX_TERMS = 64
+# b4 asks for the reviews of a series in one query, "patchid:<40 hex> OR ..." for each patch
+# (52 characters a patch): these bounds take a 300-patch series.
+MAX_QUERY_CHARS = 16_000
+MAX_TERMS = 300
 MIN_PREFIX_CHARS = 3
 MAX_DEPTH = 16  # nested parentheses and negations; keeps every tree walk far from recursion limits
 

@@ -16,7 +16,7 @@ from listarchive.access.visibility import Viewer
 from listarchive.archive import listview, messageview
 from listarchive.archive.messageview import MessageRecord
 from listarchive.clock import iso
-from listarchive.review import patchview, seriesview
+from listarchive.review import amready, patchview, seriesview
 from listarchive.review.patchview import PatchSummary
 from listarchive.review.seriesview import RevisionLink, SeriesRow
 from listarchive.review.trailers import TrailerLine
@@ -29,11 +29,15 @@ def summary_json(record: MessageRecord) -> dict[str, Any]:
 
 
 def trailer_json(lines: Iterable[TrailerLine]) -> list[dict[str, Any]]:
-    return [{"name": t.name, "value": t.value, "from_msgid": t.from_msgid} for t in lines]
+    """The trailers that count: a line naming someone other than the sender of the reply that
+    gave it is left out, as ``b4 am`` leaves it out (the pages show it, marked)."""
+    return [{"name": t.name, "value": t.value, "from_msgid": t.from_msgid}
+            for t in lines if not t.mismatch]
 
 
 def patch_json(summary: PatchSummary) -> dict[str, Any]:
-    """The object of ``GET /api/v1/patches/ID`` (trailers: own, then collected)."""
+    """The object of ``GET /api/v1/patches/ID`` (trailers: own, then collected). ``pull_url``
+    is the URL and the ref to pull, as Patchwork gives it (``git://host/repo.git tags/x``)."""
     return {"id": summary.id, "message_id": summary.msgid, "subject": summary.subject,
             "state": summary.state, "files": list(summary.files),
             "diffstat": {"files": summary.file_count, "insertions": summary.insertions,
@@ -43,8 +47,10 @@ def patch_json(summary: PatchSummary) -> dict[str, Any]:
 
 
 def patch_object(session: Session, viewer: Viewer, patch_id: int) -> dict[str, Any] | None:
+    """``/api/v1/patches/ID``: patches and pull requests only (a cover letter is not a patch: it
+    is the message object's ``series`` with ``number`` 0; a review suggestion is a reply)."""
     summary = patchview.patch_summary(session, viewer, patch_id)
-    return patch_json(summary) if summary is not None else None
+    return patch_json(summary) if summary is not None and summary.is_submission else None
 
 
 def message_json(session: Session, viewer: Viewer, msgid: str) -> dict[str, Any] | None:
@@ -58,13 +64,16 @@ def message_json(session: Session, viewer: Viewer, msgid: str) -> dict[str, Any]
         place = summary.series
         series = {"id": place.id, "version": place.version, "number": place.number,
                   "total": place.total}
+    patch = patch_json(summary) if summary is not None and summary.is_submission else None
     return {**summary_json(record), "in_reply_to": record.in_reply_to or None,
             "thread": messageview.thread_root(session, viewer, record),
-            "patch": patch_json(summary) if summary is not None else None, "series": series}
+            "patch": patch, "series": series}
 
 
 def thread_json(session: Session, viewer: Viewer, msgid: str) -> dict[str, Any] | None:
     """``GET /api/v1/threads/MSGID``: the thread as a tree of summaries (``replies`` lists).
+    A message that replies point to but that is not in the archive is a node of its own with
+    ``"missing": true`` (lore's ``[not found]``), so its replies stay nested under it.
 
     Built with an explicit stack from the depth-first rows; depths are capped at
     :data:`messageview.MAX_DEPTH` so a hostile reply chain cannot nest the JSON without bound.
@@ -74,9 +83,12 @@ def thread_json(session: Session, viewer: Viewer, msgid: str) -> dict[str, Any] 
         return None
     roots: list[dict[str, Any]] = []
     stack: list[tuple[int, dict[str, Any]]] = []
-    for member in thread.members:
-        node = {**summary_json(member.record), "in_reply_to": member.record.in_reply_to or None,
-                "replies": []}
+    for member in thread.lines:
+        record = member.record
+        node = ({**summary_json(record), "in_reply_to": record.in_reply_to or None,
+                 "missing": False, "replies": []} if record is not None else
+                {"message_id": member.msgid, "subject": None, "from": None, "date": None,
+                 "lists": [], "in_reply_to": None, "missing": True, "replies": []})
         while stack and stack[-1][0] >= member.depth:
             stack.pop()
         (stack[-1][1]["replies"] if stack else roots).append(node)
@@ -99,6 +111,7 @@ def lists_json(session: Session, viewer: Viewer, page: int, per_page: int
 
 def series_row_json(row: SeriesRow) -> dict[str, Any]:
     return {"id": row.id, "title": row.title, "version": row.revision, "rfc": row.is_rfc,
+            "pull": row.is_pull,
             "submitter": {"name": row.submitter_name, "email": row.submitter_email},
             "date": iso(row.date), "state": row.state, "archived": row.archived,
             "delegate": row.delegate or None, "received": row.received,
@@ -115,7 +128,8 @@ def _revision_json(link: RevisionLink) -> dict[str, Any]:
 def series_json(session: Session, viewer: Viewer, series_id: int) -> dict[str, Any] | None:
     """``GET /api/v1/series/ID``: the list-row facts plus cover, patches (with their own and
     collected trailers), revisions either side, series-wide trailers (those given to the cover
-    letter) and subsystems."""
+    letter) and subsystems. ``has_mbox`` says whether the series has an am-ready mbox (a pull
+    request has none); the web layer turns it into the ``mbox`` URL or null."""
     detail = seriesview.series_detail(session, viewer, series_id)
     if detail is None:
         return None
@@ -135,4 +149,5 @@ def series_json(session: Session, viewer: Viewer, series_id: int) -> dict[str, A
             "previous": [_revision_json(r) for r in detail.older],
             "next": [_revision_json(r) for r in detail.newer],
             "trailers": trailer_json(series_wide.values()),
-            "subsystems": [s.slug for s in detail.subsystems]}
+            "subsystems": [s.slug for s in detail.subsystems],
+            "has_mbox": amready.series_has_mbox(detail)}

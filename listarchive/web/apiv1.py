@@ -101,7 +101,7 @@ def series(series_id: int) -> Any:
     if obj is None:
         abort(404, description="no such series")
     obj["url"] = absolute(f"/series/{series_id}/")
-    obj["mbox"] = absolute(f"/series/{series_id}/mbox")
+    obj["mbox"] = absolute(f"/series/{series_id}/mbox") if obj.pop("has_mbox") else None
     return jsonify(obj)
 
 
@@ -149,5 +149,5 @@ def series_update(series_id: int) -> Any:
     obj = apijson.series_json(db(), viewer_of(user), series_id)
     assert obj is not None
     obj["url"] = absolute(f"/series/{series_id}/")
-    obj["mbox"] = absolute(f"/series/{series_id}/mbox")
+    obj["mbox"] = absolute(f"/series/{series_id}/mbox") if obj.pop("has_mbox") else None
     return jsonify(obj)

@@ -18,7 +18,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from listarchive.mail.msgids import quote_msgid
-from listarchive.mail.patches import starts_diff
+from listarchive.mail.patches import DIFF_OPENERS, starts_diff
 
 # Trailing punctuation is usually the sentence's, not the URL's: "see https://x.org/a)."
 _URL_RE = re.compile(r"\bhttps?://[^\s<>\"'\x00-\x1f\x7f]+", re.I)
@@ -112,7 +112,7 @@ def render_body(text: str) -> Markup:
             break
     body, signature = lines[:sig_at], lines[sig_at:]
     start = next((i for i, line in enumerate(body)
-                  if line[:1] in "dI-" and starts_diff(body, i)), len(body))
+                  if line[:1] in DIFF_OPENERS and starts_diff(body, i)), len(body))
     diff_flags = [i >= start for i in range(len(body))]
     blocks: list[str] = []
     i = 0

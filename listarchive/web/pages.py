@@ -248,6 +248,8 @@ def _reply(parsed: Any, record: MessageRecord) -> dict[str, Any]:
 
 
 def thread_page(name: str, record: MessageRecord, nested: bool) -> Any:
+    """``T/``: every message of the thread by date; ``t/``: the tree, each message indented by
+    its depth, with a ``[not found]`` line where a reply's parent is not in the archive."""
     thread = messageview.thread_view(db(), viewer(), record.msgid)
     if thread is None:
         return not_found(record.msgid, name)
@@ -256,13 +258,16 @@ def thread_page(name: str, record: MessageRecord, nested: bool) -> Any:
     early = caching.not_modified(etag, thread.last_modified)
     if early is not None:
         return early
-    items = messageview.thread_messages(db(), viewer(), record.msgid, thread) or []
+    lines = messageview.thread_lines(db(), viewer(), record.msgid, thread) or []
+    items = [(line.record, parsed, line.depth, line.msgid) for line, parsed in lines]
     if not nested:
-        items = sorted(items, key=lambda it: (it[0].sort_date is None, it[0].sort_date,
-                                              it[0].msgid))
+        dated = [(r, p, 0, m) for r, p, _, m in items if r is not None]
+        dated.sort(key=lambda it: (it[0].sort_date is None, it[0].sort_date, it[0].msgid))
+        items = [(r, p, d, m) for r, p, d, m in dated]
     html = render_template("thread.html", name=name, items=items, nested=nested, rec=record,
                            home=lambda r: home_list(r, name),
-                           shown={r.msgid for r, _, _ in items},
+                           shown={m for r, _, _, m in items if r is not None},
+                           count=sum(1 for r, _, _, _ in items if r is not None),
                            disclosed=embargo.disclosure(db(), viewer(), record.msgid))
     return caching.finish(Response(html, mimetype="text/html"), etag, thread.last_modified)
 

@@ -73,21 +73,24 @@ def _archive(project: ProjectRef | None, msgid: str) -> str:
     return absolute(f"/{project.name if project else listview.ALL}/{quote_msgid(msgid)}/")
 
 
-def _series_ref(s: SubmissionRef, version: int) -> dict[str, Any]:
+def _series_ref(s: SubmissionRef, version: int, mbox: str = "") -> dict[str, Any]:
     return {"id": s.id, "url": _api(f"series/{s.id}/"), "web_url": absolute(f"/series/{s.id}/"),
             "date": _date(s.date), "name": s.name, "version": version,
-            "mbox": absolute(f"/series/{s.id}/mbox")}
+            "mbox": mbox or absolute(f"/series/{s.id}/mbox")}
 
 
 def patch_object(p: PatchRecord) -> dict[str, Any]:
+    # A pull request has nothing for git am: its mbox is the mail as sent.
+    raw = _archive(p.project, p.msgid) + "raw"
     return {"id": p.id, "url": _api(f"patches/{p.id}/"), "web_url": absolute(f"/patch/{p.id}/"),
             "project": _project(p.project), "msgid": f"<{p.msgid}>",
             "list_archive_url": _archive(p.project, p.msgid), "date": _date(p.date),
             "name": p.name, "commit_ref": p.commit_ref or None, "pull_url": p.pull_url or None,
             "state": p.state, "archived": p.archived, "hash": p.hash or None,
             "submitter": _person(p.submitter), "delegate": _user(p.delegate),
-            "mbox": absolute(f"/patch/{p.id}/mbox"),
-            "series": [_series_ref(p.series, p.series_version)] if p.series else [],
+            "mbox": absolute(f"/patch/{p.id}/mbox") if p.kind == "patch" else raw,
+            "series": [_series_ref(p.series, p.series_version,
+                                   raw if p.kind == "pull" else "")] if p.series else [],
             "comments": _api(f"patches/{p.id}/comments/"), "check": "pending",
             "checks": _api(f"patches/{p.id}/checks/"), "tags": {}, "related": []}
 
@@ -107,7 +110,8 @@ def series_object(s: SeriesRecord) -> dict[str, Any]:
             "project": _project(s.project), "name": s.name, "date": _date(s.date),
             "submitter": _person(s.submitter), "version": s.version, "total": s.total,
             "received_total": s.received, "received_all": s.complete,
-            "mbox": absolute(f"/series/{s.id}/mbox"),
+            "mbox": absolute(f"/series/{s.id}/mbox") if not s.pull_msgid
+            else _archive(s.project, s.pull_msgid) + "raw",
             "cover_letter": _submission(s.cover, s.project, "covers") if s.cover else None,
             "patches": [_submission(p, s.project, "patches") for p in s.patches],
             "dependencies": [], "dependents": []}

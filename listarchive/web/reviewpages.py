@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, abort, redirect, render_template
 
 from listarchive.archive import listview
+from listarchive.mail.extract import SUBMISSIONS
 from listarchive.mail.msgids import quote_msgid
 from listarchive.review import amready, changes, history, patchview, seriesview
 from listarchive.review.states import STATES
@@ -62,6 +63,7 @@ def series_page(series_id: int) -> Any:
     return render_template("series.html", detail=detail, name=detail.row.home_list,
                            b4_url=absolute(f"/r/{quote_msgid(detail.row.anchor_msgid)}"),
                            mbox_url=absolute(f"/series/{series_id}/mbox"),
+                           has_mbox=amready.series_has_mbox(detail),
                            **_status("series", series_id))
 
 
@@ -69,7 +71,8 @@ def series_page(series_id: int) -> Any:
 def series_mbox(series_id: int) -> Response:
     found = amready.series_mbox(db(), viewer(), series_id, site_url())
     if found is None:
-        abort(404, description="no such series")
+        abort(404, description="no such series, or nothing in it for git am (a pull request, "
+                               "or a cover letter whose patches are not archived)")
     filename, body = found
     return _download(body, "application/mbox", filename)
 
@@ -79,8 +82,14 @@ def patch_page(patch_id: int) -> Any:
     detail = patchview.patch_detail(db(), viewer(), patch_id)
     if detail is None:
         abort(404, description="no such patch")
+    if detail.item.kind == "cover":
+        # A cover letter is not a patch: it speaks for its series.
+        target = (f"/series/{detail.series.id}/" if detail.series is not None else
+                  f"/{detail.item.home_list}/{quote_msgid(detail.item.msgid)}/")
+        return redirect(absolute(target), 302)
     return render_template("patch.html", detail=detail, name=detail.item.home_list,
-                           **_status("patch", patch_id) if detail.item.kind != "cover" else {})
+                           **_status("patch", patch_id) if detail.item.kind in SUBMISSIONS
+                           else {})
 
 
 @bp.route(f"/patch/<int(max={MAX_ID}):patch_id>/raw", methods=["GET", "HEAD"])
