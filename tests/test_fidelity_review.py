@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import backends
 import pytest
 from fidelityworld import FidelityWorld, build
 from mailfixtures import DEV_ENV
@@ -44,6 +45,7 @@ def git(cwd: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
+@backends.archive_fixture
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("fidelity")
     mail = build(base)

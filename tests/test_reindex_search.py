@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
+
+import backends
 
 from listarchive.search import indexer, whooshindex
 
@@ -35,8 +36,7 @@ def test_search_index_rebuilt_alone_gives_the_same_answers(tmp_path, cli, corpor
     assert cli(["search", "s:patch"], tmp_path).returncode != 0  # no index: a clear failure
     done = cli(["reindex", "--search"], tmp_path)
     assert done.returncode == 0, done.stderr
-    stored = sqlite3.connect(tmp_path / "instance" / "listarchive.sqlite3").execute(
-        "SELECT count(*) FROM messages").fetchone()[0]
+    stored = backends.count_messages(tmp_path / "instance")
     assert done.stdout.startswith(f"indexed {stored} messages".encode())  # every one, once
     assert {q: _hits(cli, tmp_path, q) for q in queries} == before
 
@@ -61,8 +61,7 @@ def test_a_backlog_indexed_in_parallel_batches_is_whole(tmp_path, corpora) -> No
                              "search": {"enabled": True}})
     assert indexer.BATCH >= whooshindex.PARALLEL_MIN_DOCS
     sessions = make_sessionmaker(make_engine(settings, writer=True))
-    stored = sqlite3.connect(tmp_path / "d" / "listarchive.sqlite3").execute(
-        "SELECT count(*) FROM messages").fetchone()[0]
+    stored = backends.count_messages(tmp_path / "d")
     assert stored > 9_900
     # Replies that give an older message a trailer re-index it: counted again, not stored twice.
     assert indexer.catch_up(settings, sessions) >= stored
