@@ -35,6 +35,7 @@ class Settings:
     data_dir: Path = Path("instance")
     database_url: str = ""
     search_enabled: bool = True
+    search_engine: str = "tantivy"
     search_dir: Path | None = None
     batch_size: int = 500
     max_message_bytes: int = 64 * 1024 * 1024
@@ -64,10 +65,11 @@ class Settings:
 # key -> (section, name, type)
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "storage": {"data_dir": str, "database_url": str},
-    "search": {"enabled": bool, "index_dir": str},
+    "search": {"enabled": bool, "engine": str, "index_dir": str},
     "ingest": {"batch_size": int, "max_message_bytes": int},
     "web": {"base_url": str, "secret_key": str, "host": str, "port": int},
 }
+SEARCH_ENGINES = ("tantivy", "whoosh")
 _LIST_KEYS: dict[str, type] = {"name": str, "list_id": str, "description": str, "address": str,
                                "restricted": bool}
 
@@ -113,6 +115,9 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
     url = values.get("storage.database_url", "")
     if url and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
         raise ConfigError("storage.database_url", "must be a sqlite:// or postgresql+psycopg:// URL")
+    engine = values.get("search.engine", SEARCH_ENGINES[0])
+    if engine not in SEARCH_ENGINES:
+        raise ConfigError("search.engine", f"must be one of {', '.join(SEARCH_ENGINES)}")
     max_bytes = values.get("ingest.max_message_bytes", 64 * 1024 * 1024)
     if max_bytes < 1024:
         raise ConfigError("ingest.max_message_bytes", "must be at least 1024")
@@ -122,6 +127,7 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         data_dir=path("storage.data_dir") or base / "instance",
         database_url=url,
         search_enabled=values.get("search.enabled", True),
+        search_engine=engine,
         search_dir=path("search.index_dir"),
         batch_size=batch,
         max_message_bytes=max_bytes,

@@ -30,8 +30,9 @@ from typing import Any
 import feedparser
 import pytest
 from mailfixtures import first_messages
+from searchengines import ENGINES
 from werkzeug.serving import make_server
-from worlds import CORPUS, REVIEW_SLICE, ReviewWorld
+from worlds import CORPUS, REVIEW_SLICE, ReviewWorld, review_world_on
 
 from ingest.worker import run_ingest
 
@@ -40,14 +41,20 @@ B4 = shutil.which("b4") or str(Path(sys.executable).parent / "b4")
 _facts: dict[str, list[dict[str, Any]]] = {}
 
 
-@pytest.fixture
-def world(review_world: ReviewWorld) -> ReviewWorld:
-    return review_world
+@pytest.fixture(params=ENGINES)
+def world(request: pytest.FixtureRequest, review_world: ReviewWorld,
+          tmp_path_factory: pytest.TempPathFactory) -> ReviewWorld:
+    """The review archive searched through the tantivy index it was built with, and through
+    a Whoosh index of a copy of it."""
+    if request.param == review_world.settings.search_engine:
+        return review_world
+    return review_world_on(review_world, str(request.param),
+                           tmp_path_factory.mktemp(f"review-{request.param}"))
 
 
 @pytest.fixture
-def client(review_world: ReviewWorld) -> Any:
-    return review_world.app.test_client()
+def client(world: ReviewWorld) -> Any:
+    return world.app.test_client()
 
 
 def slice_facts(world: ReviewWorld) -> list[dict[str, Any]]:

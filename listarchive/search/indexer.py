@@ -2,9 +2,10 @@
 the state history.
 
 Indexing is off the storing path: the worker stores mail at its own speed, and this indexer
-catches up in large batches (one Whoosh commit each, both cores for big batches). A crash before
-a commit leaves the index as it was and the watermark behind it; the next run re-adds those
-messages, which :meth:`SearchIndex.add` replaces by Message-ID, so nothing doubles.
+catches up in large batches (one commit each, both cores for big batches), into the index of the
+configured engine (:mod:`listarchive.search.engine`). A crash before a commit leaves the index as
+it was and the watermark behind it; the next run re-adds those messages, which
+:meth:`SearchIndex.add` replaces by Message-ID, so nothing doubles.
 
 A patch's ``state:`` facet changes long after its mail was indexed (a maintainer's click, git-scan,
 a newer revision). Every such change is a history entry (``state_changes``), so the history is
@@ -43,19 +44,20 @@ from listarchive.archive.models import (
     Subsystem,
     Thread,
 )
+from listarchive.errors import SearchUnavailable
 from listarchive.mail.message import parse
 from listarchive.mail.patches import diff_start, extract_patches
 from listarchive.mail.quotes import split_quoted
 from listarchive.review.states import patch_state_column, series_state_column
 from listarchive.review.trailers import anchored_to, trailer_names
-from listarchive.search.whooshindex import SearchDoc, SearchIndex
+from listarchive.search import engine
+from listarchive.search.documents import SearchDoc
 from listarchive.settings import Settings
 
 logger = logging.getLogger(__name__)
 WATERMARK = "search_watermark"
 STATE_WATERMARK = "search_state_watermark"
 BATCH = 8000
-
 
 
 def _without_diff(body: str) -> str:
@@ -181,7 +183,11 @@ def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[
     if not ids:
         return 0
     done = 0
-    index = SearchIndex.open(settings.index_dir, mmap=False)
+    try:
+        index = engine.open_writer(settings, create=False)
+    except SearchUnavailable as exc:
+        logger.warning("search documents not refreshed: %s", exc)
+        return 0
     try:
         for first in range(0, len(ids), BATCH):
             with sessions() as session:
@@ -261,11 +267,24 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
 
 
 def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = BATCH) -> int:
-    """Index every message stored since the watermark; returns how many were indexed."""
+    """Index every message stored since the watermark; returns how many were indexed.
+
+    An index the configured engine did not build is left alone (the mail is stored; the
+    warning says to run ``listarchive reindex --search``). Reaching the newest message
+    completes an index that a rebuild started."""
     if not settings.search_enabled:
         return 0
     done = refresh_states(settings, sessions)
-    index = SearchIndex.open(settings.index_dir, mmap=False)
+    with sessions() as session:
+        start = _watermark(session)
+        stored = session.scalar(select(func.max(Message.id))) or 0
+    try:
+        # Starting from nothing, the index is created; it answers searches at once only if
+        # there is nothing stored yet (search switched on for a full archive: once built).
+        index = engine.open_writer(settings, create=start == 0, complete=stored == 0)
+    except SearchUnavailable as exc:
+        logger.warning("mail stored but not indexed for search: %s", exc)
+        return done
     try:
         while True:
             with sessions() as session:
@@ -273,6 +292,7 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
                 rows = session.execute(_select().where(Message.id > after)
                                        .order_by(Message.id).limit(batch)).all()
                 if not rows:
+                    engine.mark_complete(settings)
                     return done
                 ids = [row.id for row in rows]
                 older = reviewed_targets(session, ids, after)
@@ -285,7 +305,7 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
                 replace = {doc.msgid for _, doc in older}
                 if index.contains(rows[0].msgid):
                     replace.update(row.msgid for row in rows)
-                # Documents are built while the writer's processes index the previous ones.
+                # Documents are built while the writer indexes the previous ones.
                 fresh = (doc for _, doc in _documents(session, rows))
                 index.add(itertools.chain(fresh, (doc for _, doc in older)), replace=replace,
                           expected=len(rows) + len(older))
@@ -298,14 +318,12 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
 
 
 def rebuild(settings: Settings, sessions: sessionmaker[Session]) -> int:
-    """Empty the index and index everything again (``listarchive reindex``)."""
+    """Index everything again, with the configured engine (``listarchive reindex``,
+    ``reindex --search``, also after changing engines). Searches say the index is being built
+    until it is complete."""
     if not settings.search_enabled:
         return 0
-    index = SearchIndex.open(settings.index_dir, mmap=False)
-    try:
-        index.clear()
-    finally:
-        index.close()
+    engine.open_rebuild(settings).close()
     with sessions.begin() as session:
         reset_watermark(session)
         # Every document is built anew with the states as they are now.

@@ -1,9 +1,9 @@
 """The read side of search: what the site, the API and the command line ask.
 
 :func:`run_search` parses the query (:mod:`listarchive.search.query`), asks the index with the
-viewer's access keys and returns the records the viewer may see, with snippets when asked; the
-engine stays behind :mod:`listarchive.search.whooshindex`. The write side, which keeps the index
-following the database, is :mod:`listarchive.search.indexer`.
+viewer's access keys and returns the records the viewer may see, with snippets when asked; which
+engine answers is :mod:`listarchive.search.engine`'s business. The write side, which keeps the
+index following the database, is :mod:`listarchive.search.indexer`.
 """
 
 from __future__ import annotations
@@ -15,15 +15,11 @@ from sqlalchemy.orm import Session
 from listarchive.access.visibility import Viewer
 from listarchive.archive import listview, messageview
 from listarchive.archive.messageview import MessageRecord
-from listarchive.errors import ListarchiveError
+from listarchive.errors import SearchUnavailable
 from listarchive.mail.quotes import split_quoted
+from listarchive.search import engine
 from listarchive.search.query import parse_query
-from listarchive.search.whooshindex import SearchIndex
 from listarchive.settings import Settings
-
-
-class SearchUnavailable(ListarchiveError):
-    """Search is switched off, or its index has not been built or cannot be opened."""
 
 
 @dataclass(frozen=True)
@@ -43,17 +39,13 @@ def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, 
     extract of each result's own (unquoted) text around the matched words.
 
     Raises :class:`~listarchive.errors.QueryError` for a query that cannot be parsed (the
-    message says where) and :class:`SearchUnavailable` when there is no index.
+    message says where) and :class:`SearchUnavailable` when there is no index to answer (none,
+    another engine's, one being built: the message says what to run).
     """
     if not settings.search_enabled:
         raise SearchUnavailable("search is switched off in this archive's configuration")
     query = parse_query(text)
-    if not settings.index_dir.is_dir():
-        raise SearchUnavailable("the search index has not been built yet")
-    try:
-        index = SearchIndex.shared(settings.index_dir)
-    except (OSError, ValueError) as exc:
-        raise SearchUnavailable("the search index cannot be opened") from exc
+    index = engine.open_reader(settings)
     lists = None if list_name == listview.ALL else (list_name,)
     result = index.search(query, lists=lists, viewer_keys=viewer.search_keys(), sort="date",
                           page=page, per_page=per_page)

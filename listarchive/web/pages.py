@@ -16,10 +16,10 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from listarchive.access import embargo
 from listarchive.archive import listview, messageview
 from listarchive.archive.messageview import MessageRecord
-from listarchive.errors import QueryError
+from listarchive.errors import QueryError, SearchUnavailable
 from listarchive.mail.msgids import BadMsgid, quote_msgid
 from listarchive.review import patchview
-from listarchive.search.searcher import SearchUnavailable, run_search
+from listarchive.search.searcher import run_search
 from listarchive.web import downloads, feeds
 from listarchive.web.context import absolute, db, settings, viewer
 from listarchive.web.params import int_arg, list_name, time_arg
