@@ -55,7 +55,7 @@ HAND = [
          lists=("linux-clk",), date=datetime(2024, 1, 5, 10), body="Seen on v6.1-rc3 boards.",
          diff_files=("drivers/clk/qcom/gcc-sm8550.c",), added="ret = pci_enable_device(pdev);",
          removed="ret = old_enable(pdev);", hunk_headers="static int gcc_probe(void)",
-         kinds=("patch",), subsystems=("COMMON CLK FRAMEWORK",), state="new",
+         kinds=("patch",), subsystems=("COMMON CLK FRAMEWORK", "common-clk-framework"), state="new",
          patch_id="AB12CD"),
     _doc("reply@x", subject="Re: [PATCH v2] clk: qcom: fix leaking pci_enable_device",
          from_="Bob Reviewer <bob@example.com>", lists=("linux-clk",),
@@ -112,6 +112,7 @@ ANALYSIS = [
     ("patchid:ab12cd", {"patch@x"}),
     ("l:netdev", {"other@x"}),
     ('subsystem:"common clk framework"', {"patch@x"}),
+    ("subsystem:common-clk-framework", {"patch@x"}),  # the URL slug
     ("state:new", {"patch@x"}),
     ("is:reply", {"reply@x"}),
     ("has:reviewed-by", {"reply@x"}),

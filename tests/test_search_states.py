@@ -200,7 +200,8 @@ def test_a_change_too_large_for_a_request_is_left_to_the_next_catch_up(world, mo
 
 @pytest.mark.parametrize("engine_name", ENGINES)
 def test_demo_archive_answers_state_and_subsystem_searches(tmp_path, engine_name):
-    """The demo imports MAINTAINERS and runs git-scan after its ingest: both facets follow."""
+    """The demo imports MAINTAINERS and runs git-scan after its ingest: both facets follow;
+    ``subsystem:`` takes the MAINTAINERS name or the subsystem's URL slug."""
     s = from_mapping({"storage": {"data_dir": str(tmp_path / "instance")},
                       "search": {"enabled": True, "engine": engine_name}})
     assert run_demo(s, None, None, None, serve_site=False, out=io.StringIO()) == 0
@@ -210,6 +211,8 @@ def test_demo_archive_answers_state_and_subsystem_searches(tmp_path, engine_name
         clock = set(session.scalars(select(Patch.msgid).join(
             PatchSubsystem, PatchSubsystem.patch_id == Patch.id).join(Subsystem).where(
                 Subsystem.name == "CLOCK DEMO DRIVER")))
-    assert accepted and clock
+        slug = session.scalar(select(Subsystem.slug).where(Subsystem.name == "CLOCK DEMO DRIVER"))
+    assert accepted and clock and slug
     assert accepted <= hits(s, "state:accepted")
     assert hits(s, 'subsystem:"CLOCK DEMO DRIVER"') == clock
+    assert hits(s, f"subsystem:{slug}") == clock

@@ -232,10 +232,12 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             .join(MailingList).where(MessageList.message_id.in_(ids))):
         lists[mid].append((name, restricted))
     patches = {p.id: p for p in session.scalars(select(Patch).where(Patch.id.in_(ids)))}
+    # subsystem: takes the MAINTAINERS name or its URL slug, so the facet holds both.
     subsystems: dict[int, list[str]] = defaultdict(list)
-    for pid, name in session.execute(select(PatchSubsystem.patch_id, Subsystem.name)
-                                     .join(Subsystem).where(PatchSubsystem.patch_id.in_(ids))):
-        subsystems[pid].append(name)
+    for pid, name, slug in session.execute(
+            select(PatchSubsystem.patch_id, Subsystem.name, Subsystem.slug)
+            .join(Subsystem).where(PatchSubsystem.patch_id.in_(ids))):
+        subsystems[pid].extend((name, slug) if slug else (name,))
     trailers = trailer_names(session, ids)
     for row in rows:
         mid, msgid = row.id, row.msgid
