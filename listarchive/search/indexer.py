@@ -7,6 +7,9 @@ configured engine (:mod:`listarchive.search.engine`). A crash before a commit le
 it was and the watermark behind it; the next run re-adds those messages, which
 :meth:`SearchIndex.add` replaces by Message-ID, so nothing doubles.
 
+Every message is diff-searchable, not only patches: a review reply with a "something like
+this?" diff is found by ``dfn:``, ``dfb:`` and ``dfhh:`` like the patch it answers.
+
 A patch's ``state:`` facet changes long after its mail was indexed (a maintainer's click, git-scan,
 a newer revision). Every such change is a history entry (``state_changes``), so the history is
 the queue: :func:`refresh_states` rebuilds the documents named by the entries past a second
@@ -243,9 +246,12 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
         mid, msgid = row.id, row.msgid
         parsed = parse(rawstore.unpack(row.raw))
         patch_row = patches.get(mid)
-        info = extract_patches(parsed) if patch_row is not None and patch_row.kind == "patch" else None
-        # The diff is indexed once, as added/removed lines; the body is the text around it.
-        own, quoted = split_quoted(_without_diff(parsed.body) if info is not None else parsed.body)
+        # Any diff is indexed, a reply's inline one too. A patch's diff is indexed once, as
+        # added/removed lines, its body being the text above it; a reply keeps its whole body
+        # (prose often follows its diff), the diff lines counting twice for free words only.
+        info = extract_patches(parsed)
+        is_patch = patch_row is not None and patch_row.kind == "patch"
+        own, quoted = split_quoted(_without_diff(parsed.body) if is_patch else parsed.body)
         kinds = [patch_row.kind] if patch_row is not None else []
         if row.parent_msgid:
             kinds.append("reply")
