@@ -48,8 +48,8 @@ from listarchive.archive.models import (
     Thread,
 )
 from listarchive.errors import SearchUnavailable
-from listarchive.mail.message import parse
-from listarchive.mail.patches import diff_start, extract_patches
+from listarchive.mail.message import parse, simple_body
+from listarchive.mail.patches import PatchInfo, diff_start, extract_patches, parse_patch_text
 from listarchive.mail.quotes import split_quoted
 from listarchive.review.states import patch_state_column, series_state_column
 from listarchive.review.trailers import anchored_to, trailer_names
@@ -223,6 +223,20 @@ def _states(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return out
 
 
+def _mail_text(raw: bytes) -> tuple[str, tuple[str, ...], PatchInfo | None]:
+    """The body, the attachments' file names and the patch facts of a stored message.
+
+    The database has the header fields; only the body is read from the raw bytes, the quick
+    way for single-part text mail (most list mail: parsing its whole header, Received: chains
+    and all, was half of building a document), by a full parse for the rest."""
+    body = simple_body(raw)
+    if body is not None:
+        return body, (), parse_patch_text(body)
+    parsed = parse(raw)
+    names = tuple(a.filename for a in parsed.attachments if a.filename)
+    return parsed.body, names, extract_patches(parsed)
+
+
 def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, SearchDoc]]:
     if not rows:
         return
@@ -244,14 +258,13 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
     trailers = trailer_names(session, ids)
     for row in rows:
         mid, msgid = row.id, row.msgid
-        parsed = parse(rawstore.unpack(row.raw))
+        body, attached, info = _mail_text(rawstore.unpack(row.raw))
         patch_row = patches.get(mid)
         # Any diff is indexed, a reply's inline one too. A patch's diff is indexed once, as
         # added/removed lines, its body being the text above it; a reply keeps its whole body
         # (prose often follows its diff), the diff lines counting twice for free words only.
-        info = extract_patches(parsed)
         is_patch = patch_row is not None and patch_row.kind == "patch"
-        own, quoted = split_quoted(_without_diff(parsed.body) if is_patch else parsed.body)
+        own, quoted = split_quoted(_without_diff(body) if is_patch else body)
         kinds = [patch_row.kind] if patch_row is not None else []
         if row.parent_msgid:
             kinds.append("reply")
@@ -263,7 +276,7 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             msgid=msgid, thread_root=row.root_msgid or msgid, subject=row.subject,
             from_=f"{row.from_name} {row.from_email}", to=row.to_addrs, cc=row.cc_addrs,
             lists=tuple(name for name, _ in on), date=row.sort_date, body=own, quoted=quoted,
-            attachments=tuple(a.filename for a in parsed.attachments if a.filename),
+            attachments=attached,
             diff_files=tuple(f.path for f in info.files) if info else (),
             added="\n".join(info.added_lines) if info else "",
             removed="\n".join(info.removed_lines) if info else "",
