@@ -25,8 +25,10 @@ import threading
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.utils import parseaddr, parsedate_to_datetime
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import feedparser
 import pytest
@@ -36,6 +38,7 @@ from werkzeug.serving import make_server
 from worlds import CORPUS, REVIEW_SLICE, ReviewWorld, review_world_on
 
 from ingest.worker import run_ingest
+from listarchive.search.query import KNOWN_PREFIXES, STATES, parse_query
 
 DATA = Path(__file__).resolve().parent / "data"
 B4 = shutil.which("b4") or str(Path(sys.executable).parent / "b4")
@@ -200,3 +203,71 @@ def test_b4_finds_the_newer_revision_through_our_search(world, tmp_path):
     text = b"".join(p.read_bytes() for p in mboxes)
     assert b"20250701-sc8180x-videocc-dt-v2-0-b05db66cc1f6@quicinc.com" in text
     assert b"20250702-sc8180x-videocc-dt-v3-0-916d443d8a38@quicinc.com" in text, done.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Search you can learn on the page (engine-independent: the review archive as built)
+
+@pytest.fixture
+def site(review_world: ReviewWorld) -> Any:
+    return review_world.app.test_client()
+
+
+def test_help_page_shows_every_prefix_and_its_examples_run(site):
+    page = site.get("/linux-clk/_/text/help/")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert all(f"<code>{prefix}:</code>" in text for prefix in KNOWN_PREFIXES)
+    assert "subsystem:common-clk-framework" in text and "COMMON CLK FRAMEWORK" in text
+    assert all(f"<code>{state}</code>" in text for state in STATES)
+    examples = [unescape(q) for q in re.findall(r'class="example" href="/linux-clk/\?q=([^"]+)"',
+                                               text)]
+    assert len(examples) > 30
+    for href in examples:
+        query = unquote_plus(href)
+        parse_query(query)  # every example is valid
+        assert site.get("/linux-clk/", query_string={"q": query}).status_code == 200, query
+    assert site.get("/all/_/text/help/").status_code == 200
+    assert site.get("/no-such-list/_/text/help/").status_code == 404
+
+
+def test_every_search_box_links_the_help_and_the_home_page_searches_all_lists(site,
+                                                                            review_world):
+    home = site.get("/").get_data(as_text=True)
+    assert '<form class="search" action="/all/"' in home and 'href="/all/_/text/help/"' in home
+    series = review_world.series_id(review_world.gen_cover)
+    for url, name in (("/linux-clk/", "linux-clk"), ("/gizmo/series/", "gizmo"),
+                      (f"/series/{series}/", "gizmo"), ("/s/common-clk-framework/", "all"),
+                      ("/linux-clk/?q=clk", "linux-clk")):
+        text = site.get(url).get_data(as_text=True)
+        form = re.search(r'<form class="search" action="/([^/"]+)/".*?</form>', text, re.S)
+        assert form is not None and form.group(1) == name, url
+        assert f'href="/{name}/_/text/help/"' in form.group(0), url
+
+
+def test_series_list_pages_leave_the_search_box_empty(site):
+    for url in ("/gizmo/series/", "/gizmo/series/?state=accepted"):
+        text = site.get(url).get_data(as_text=True)
+        assert re.search(r'<input type="search" name="q" value=""', text), url
+
+
+def test_a_query_error_shows_where_it_fails_and_how_to_search(site):
+    resp = site.get("/linux-clk/", query_string={"q": "clk s:(unclosed"})
+    assert resp.status_code == 400
+    text = resp.get_data(as_text=True)
+    shown = re.search(r'<pre class="query-error"[^>]*>(.*?)</pre>', text, re.S)
+    assert shown is not None
+    line, caret = shown.group(1).split("\n")
+    assert unescape(line) == "clk s:(unclosed"
+    assert caret.index("<span") == 4 and caret.startswith("    ")  # under "s:("
+    assert "unbalanced parenthesis" in text and 'href="/linux-clk/_/text/help/"' in text
+    assert 'value="clk s:(unclosed"' in text  # the box keeps the query to fix
+
+
+def test_a_search_without_matches_offers_no_empty_mbox(site):
+    text = site.get("/linux-clk/", query_string={"q": "zqxjkvbw"}).get_data(as_text=True)
+    assert "No message on linux-clk matches" in text
+    assert "x=m" not in text and "mbox" not in text
+    assert 'href="/all/?q=zqxjkvbw"' in text and 'href="/linux-clk/_/text/help/"' in text
+    some = site.get("/linux-clk/", query_string={"q": "clk"}).get_data(as_text=True)
+    assert "download matches as mbox.gz" in some

@@ -63,7 +63,7 @@ from listarchive.search.documents import (
 logger = logging.getLogger(__name__)
 
 NAME = "tantivy"
-MAX_PREFIX_EXPANSION = 1000
+MAX_PREFIX_EXPANSION = sq.MAX_PREFIX_EXPANSION
 LOCK_TIMEOUT = 30.0
 WRITER_MB = 128  # the indexing threads' memory budget, shared between them
 WRITER_THREADS = 2

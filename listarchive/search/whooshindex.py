@@ -78,7 +78,7 @@ from listarchive.search.documents import (
 logger = logging.getLogger(__name__)
 
 NAME = "whoosh"
-MAX_PREFIX_EXPANSION = 1000
+MAX_PREFIX_EXPANSION = sq.MAX_PREFIX_EXPANSION
 LOCK_TIMEOUT = 30.0
 PARALLEL_MIN_DOCS = 1000
 WRITER_MB = 128
