@@ -35,7 +35,7 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.worker import Worker
 
-    Worker(settings)
+    Worker(settings).index()  # the search index too, with the configured engine
     print(f"archive ready: {settings.db_url}")
     return EX_OK
 

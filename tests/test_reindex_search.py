@@ -90,6 +90,14 @@ def test_switching_engines_says_to_reindex_and_never_answers_from_the_old_index(
     assert _hits(cli, tmp_path, "s:zebrafish") == ["late-zebrafish@example.org"]
 
 
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_init_makes_an_empty_index_that_answers(tmp_path, cli, engine_name) -> None:
+    _config(tmp_path, enabled=True, engine_name=engine_name)
+    assert cli(["init"], tmp_path).returncode == 0
+    assert engine.built(tmp_path / "instance" / "search") == engine.Built(engine_name, 1, True)
+    assert _hits(cli, tmp_path, "clk") == []
+
+
 def test_reindex_search_with_search_switched_off_says_so(tmp_path, cli) -> None:
     _config(tmp_path, enabled=False)
     out = cli(["reindex", "--search"], tmp_path)
