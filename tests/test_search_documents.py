@@ -56,3 +56,11 @@ def test_a_quoted_diff_is_not_the_replys_diff(archive: Settings) -> None:
     assert hits(archive, "dfn:drivers/clk/clk-bar.c") == set()
     assert hits(archive, "dfb:quoted_new") == set()
     assert hits(archive, "q:quoted_new") == {QUOTING}  # found as quoted text
+
+
+def test_the_index_keeps_the_senders_own_text_for_snippets(archive: Settings) -> None:
+    hits = engine.open_reader(archive).search(parse_query("dfb:BAR"), per_page=0).hits
+    assert [h.msgid for h in hits] == [PROPOSED]
+    excerpt = hits[0].excerpt or ""
+    assert "Maybe like this:" in excerpt and "+#define BAR 2" in excerpt and "Thanks" in excerpt
+    assert "Something is wrong here" not in excerpt  # quoted

@@ -38,6 +38,7 @@ from werkzeug.serving import make_server
 from worlds import CORPUS, REVIEW_SLICE, ReviewWorld, review_world_on
 
 from ingest.worker import run_ingest
+from listarchive.archive import messageview
 from listarchive.search.query import KNOWN_PREFIXES, STATES, parse_query
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -140,6 +141,15 @@ def test_search_page_snippets_escape_mail_and_mark_matches(world, client):
     assert "&lt;script&gt;" in text
     unknown = client.get("/gizmo/?q=s:(unclosed")
     assert unknown.status_code == 400
+
+
+def test_result_snippets_are_cut_from_the_index_not_from_raw_mail(world, client, monkeypatch):
+    def unread(*args: object) -> dict[int, str]:
+        raise AssertionError("result bodies read from the raw mail")
+
+    monkeypatch.setattr(messageview, "body_texts", unread)
+    text = client.get("/linux-clk/?q=s:%22video+clock+controller%22").get_data(as_text=True)
+    assert text.count('<p class="snippet">') >= 4 and "<mark>" in text
 
 
 def test_threads_mode_paging_atom_and_mbox(world, client):

@@ -19,6 +19,8 @@ from listarchive.search import query as sq
 PUBLIC = "public"
 # Bounds the work one message can cost the indexer (a 30 MB patch bomb, a base64 blob pasted inline).
 MAX_FIELD_CHARS = 1_000_000
+# How much of a message's own text an index keeps for result snippets.
+EXCERPT_CHARS = 4000
 # Undated mail sorts last in newest-first order: its date column holds this floor, and date
 # ranges start above it (the parser accepts no date before 1990).
 NO_DATE = -(2**62)
@@ -33,7 +35,10 @@ class SearchDoc:
     does), so diff lines are indexed once: passing the diff in ``body`` as well only costs time.
     ``subsystems`` holds the names and the URL slugs of the patch's MAINTAINERS sections (both
     are typed after ``subsystem:``). ``visibility`` is ``"public"`` or the key of a restriction
-    (an embargoed thread's id): only viewers holding that key find the message.
+    (an embargoed thread's id): only viewers holding that key find the message. ``excerpt`` is
+    the start of what the sender wrote (unquoted lines, a patch's diff included; at most
+    :data:`EXCERPT_CHARS`), stored, not searched: result pages cut their snippets from it
+    instead of reading every result's raw mail again.
     """
 
     msgid: str
@@ -57,6 +62,7 @@ class SearchDoc:
     kinds: tuple[str, ...] = ()
     trailers: tuple[str, ...] = ()
     visibility: str = PUBLIC
+    excerpt: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class Hit:
     msgid: str
     date: datetime | None
     score: float | None  # None when sorted by date
+    excerpt: str | None = None  # SearchDoc.excerpt as stored; None from an index without it
 
 
 @dataclass(frozen=True)

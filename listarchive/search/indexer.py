@@ -54,7 +54,7 @@ from listarchive.mail.quotes import split_quoted
 from listarchive.review.states import patch_state_column, series_state_column
 from listarchive.review.trailers import anchored_to, trailer_names
 from listarchive.search import engine
-from listarchive.search.documents import SearchDoc
+from listarchive.search.documents import EXCERPT_CHARS, SearchDoc
 from listarchive.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -265,6 +265,8 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
         # (prose often follows its diff), the diff lines counting twice for free words only.
         is_patch = patch_row is not None and patch_row.kind == "patch"
         own, quoted = split_quoted(_without_diff(body) if is_patch else body)
+        # Result snippets show the sender's own lines, a patch's diff included.
+        excerpt = (split_quoted(body[:4 * EXCERPT_CHARS])[0] if is_patch else own)[:EXCERPT_CHARS]
         kinds = [patch_row.kind] if patch_row is not None else []
         if row.parent_msgid:
             kinds.append("reply")
@@ -284,7 +286,7 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             patch_id=info.patch_id if info else "",
             subsystems=tuple(subsystems.get(mid, ())), state=state_of.get(mid, "new") if patch_row else "",
             kinds=tuple(kinds), trailers=tuple(sorted(trailers.get(mid, ()))),
-            visibility=visibility)
+            visibility=visibility, excerpt=excerpt)
 
 
 def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = BATCH) -> int:

@@ -18,7 +18,8 @@ never touches a word of the body while indexing):
 - A diff's files are indexed as :func:`analysis.path_terms` gives them, one exact term each;
   facets, Message-IDs and patch-ids as exact terms.
 - The date is a fast column: newest-first pages are sorted from it without scoring, and only
-  the Message-IDs of the page shown are read from the document store.
+  the Message-IDs and excerpts (for snippets) of the page shown are read from the document
+  store.
 
 Restrictions are part of the query (the lists asked for, and a ``visibility`` mask built from
 the few keys the index holds), never a post-filter: totals count only what the viewer may see.
@@ -98,6 +99,7 @@ def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("msgid", stored=True, tokenizer_name=_RAW, index_option="basic")
     builder.add_integer_field("date", indexed=True, fast=True)
+    builder.add_bytes_field("excerpt", stored=True)  # kept for snippets, not searched
     for column, analyzer in _TEXT_COLUMNS.items():
         option = "freq" if column in analysis.UNPOSITIONED else "position"
         builder.add_text_field(column, tokenizer_name=analyzer, index_option=option)
@@ -141,6 +143,8 @@ def _fields(doc: SearchDoc) -> dict[str, Any]:
         "trailers": [analysis.facet_value(v) for v in doc.trailers],
     }
     out.update((k, v) for k, v in exact.items() if v)
+    if doc.excerpt:
+        out["excerpt"] = doc.excerpt.encode("utf-8", "surrogatepass")
     return out
 
 
@@ -282,7 +286,7 @@ class TantivyIndex:
     """
 
     name = NAME
-    layout = 1  # changes when an index written before cannot be read as it is
+    layout = 2  # changes when an index written before cannot be read as it is (2: excerpts)
 
     def __init__(self, path: Path, ix: tantivy.Index) -> None:
         self._path = path
@@ -444,11 +448,14 @@ class TantivyIndex:
         found = searcher.search(q, limit, count=True, order_by_field=order, offset=offset)
         addresses = [address for _, address in found.hits]
         dates = searcher.fast_field_values("date", addresses) if addresses else []
-        hits = tuple(
-            Hit(searcher.doc(address)["msgid"][0], from_epoch(_int(when)),
-                float(value) if scored else None)
-            for (value, address), when in zip(found.hits, dates, strict=True))
-        return SearchResult(_count(found), hits)
+        hits = []
+        for (value, address), when in zip(found.hits, dates, strict=True):
+            stored = searcher.doc(address)
+            excerpt = stored.get_first("excerpt")
+            hits.append(Hit(stored["msgid"][0], from_epoch(_int(when)),
+                            float(value) if scored else None,
+                            excerpt.decode("utf-8", "replace") if excerpt else ""))
+        return SearchResult(_count(found), tuple(hits))
 
     def snippet(self, msgid: str, query: sq.Query, text: str, maxchars: int = 300) -> str:
         """See :meth:`listarchive.search.documents.SearchIndex.snippet`; the index stores no

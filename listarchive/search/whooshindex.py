@@ -49,7 +49,7 @@ from typing import Any
 from whoosh import index, multiproc, writing
 from whoosh import query as wq
 from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
-from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.formats import Positions
 from whoosh.lang.porter import stem as porter_stem
@@ -276,6 +276,7 @@ def build_schema() -> Schema:
         kinds=KEYWORD(lowercase=True),
         trailers=KEYWORD(lowercase=True),
         visibility=ID(),
+        excerpt=STORED(),  # kept for snippets, not searched
     )
 
 
@@ -287,6 +288,7 @@ def _fields(doc: SearchDoc) -> dict[str, Any]:
         "msgid": doc.msgid, "subject": cap(doc.subject), "from_addr": cap(doc.from_),
         "to_addr": cap(doc.to), "cc_addr": cap(doc.cc), "nq": cap(doc.body),
         "quoted": cap(doc.quoted), "visibility": doc.visibility or PUBLIC,
+        "excerpt": doc.excerpt,
     }
     optional: dict[str, str] = {
         "thread": doc.thread_root,
@@ -605,7 +607,7 @@ class WhooshIndex:
     writer waits up to ``LOCK_TIMEOUT`` seconds)."""
 
     name = NAME
-    layout = 1  # changes when an index written before cannot be read as it is
+    layout = 2  # changes when an index written before cannot be read as it is (2: excerpts)
 
     def __init__(self, ix: index.Index) -> None:
         self._ix = ix
@@ -766,7 +768,8 @@ class WhooshIndex:
                 stored = hit.fields()
                 score = hit.score if sort == "relevance" else None
                 hits.append(Hit(stored["msgid"], from_epoch(stored.get("date")),
-                                None if score is None else float(score)))
+                                None if score is None else float(score),
+                                str(stored.get("excerpt", ""))))
         return SearchResult(total, tuple(hits))
 
     def snippet(self, msgid: str, query: sq.Query, text: str, maxchars: int = 300) -> str:
