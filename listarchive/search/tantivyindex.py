@@ -386,14 +386,27 @@ class TantivyIndex:
 
     def _current(self) -> tantivy.Searcher:
         """The searcher of the last commit: reloaded when ``meta.json`` was replaced (each
-        commit renames a new one into place), a ``stat`` per query otherwise."""
-        st = os.stat(self._path / "meta.json")
-        generation = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if self._searcher is None or generation != self._generation:
-            self._ix.reload()
+        commit renames a new one into place), a ``stat`` per query otherwise.
+
+        Another process's writer may merge away and delete the segments of the commit being
+        opened; opening again reads the newer commit."""
+        for attempt in range(3):
+            st = os.stat(self._path / "meta.json")
+            generation = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if self._searcher is not None and generation == self._generation:
+                break
+            try:
+                self._ix.reload()
+            except (ValueError, OSError):
+                if attempt == 2:
+                    raise
+                time.sleep(0.01)
+                continue
             self._searcher = self._ix.searcher()
             self._generation = generation
             self._lexicons = {}
+            break
+        assert self._searcher is not None
         return self._searcher
 
     def _lexicon(self, searcher: tantivy.Searcher, column: str) -> list[str]:
