@@ -54,11 +54,12 @@ def run_size(spec: CorpusSpec, args: argparse.Namespace, profile_done: bool,
     if on.ok:
         late, mid = write_late_copies(mbox, SCRATCH / "late-100.mboxrd", 100)
         sr.incremental = ours.incremental(SCRATCH / "late-100.mboxrd", late, mid, home)
+    engine_run = None
     if sr.ours[0].ok:
-        # Both Whoosh packages up to the default size; the installed one alone beyond.
-        run.engines.append(engines.measure(spec.size, SCRATCH / f"ours-{spec.size}-nosearch",
-                                           facts.queries, raw, SCRATCH,
-                                           original=n <= 50_000))
+        # Each engine's index built alone from the search-off archive, the same query mix.
+        engine_run = engines.measure(spec.size, SCRATCH / f"ours-{spec.size}-nosearch",
+                                     facts.queries, raw, SCRATCH)
+        run.engines.append(engine_run)
     if not args.skip_peer:
         peer_timeout = args.ingest_timeout or max(900.0, n / 20)
         sr.peer_basic = peer.ingest(mbox, n, raw, SCRATCH / f"peer-{spec.size}-basic",
@@ -80,13 +81,26 @@ def run_size(spec: CorpusSpec, args: argparse.Namespace, profile_done: bool,
         if sr.peer is not None and sr.peer.ok:
             proc_p, port_p, err_p = peer.serve(SCRATCH / f"peer-{spec.size}")
         servers.append(load.Server("public-inbox", port_p, err_p))
+        # The same archive searched through the other engine's index: the search page only.
+        others = []
+        for name in engines.ENGINES:
+            if name == engines.DEFAULT:
+                continue
+            kept = engine_run.served.get(name) if engine_run else None
+            proc_w, port_w, err_w = (ours.serve(Path(kept)) if kept
+                                     else (None, 0, "index build failed"))
+            others.append(proc_w)
+            servers.append(load.Server(f"listarchive-{name}", port_w, err_w,
+                                       pages=("search",)))
         pages = _pages(facts)
         try:
             sr.load = load.measure(pages, servers, args.seconds, SCRATCH / "wrk")
         finally:
-            for proc in (proc_o, proc_p):
+            for proc in (proc_o, proc_p, *others):
                 if proc is not None:
                     stop(proc)
+    if engine_run is not None:
+        engines.discard(engine_run)
         if not profile_done and proc_o is not None:
             behind = {p.name: p.paths for p in pages if sr.behind(p.name)}
             run.page_profiles = profiling.pages(home, behind)

@@ -1,10 +1,11 @@
 """Page latency under load: wrk with a Lua script that rotates through a fixed URL list.
 
-Both servers get the same paths, in the same order, from the same client, at the same
+Every server gets the same paths, in the same order, from the same client, at the same
 concurrency, for the same fixed duration, on 127.0.0.1 only. A URL is first fetched once from
 each server; a server that answers an error for more than ``MAX_FAILED`` of a page's URLs has
-that row recorded as not available, otherwise the URLs that failed on either server are dropped
-for both, so the two always answer the same requests.
+that row recorded as not available, otherwise the URLs that failed on any server are dropped
+for all, so they always answer the same requests. A server may be measured on some pages only
+(listarchive on its second search engine: the search page).
 """
 
 from __future__ import annotations
@@ -85,9 +86,13 @@ class Server:
     port: int
     error: str = ""
     probe_failures: dict[str, str] = field(default_factory=dict)
+    pages: tuple[str, ...] = ()  # the pages it is measured on; empty: every page
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+    def serves(self, page: str) -> bool:
+        return not self.pages or page in self.pages
 
 
 def probe(server: Server, path: str) -> int:
@@ -163,11 +168,13 @@ def run_wrk(server: Server, paths: Sequence[str], concurrency: int, seconds: int
 
 def measure(pages: Sequence[Page], servers: Sequence[Server], seconds: int,
             work: Path) -> list[LoadResult]:
-    """Every page at every concurrency on every server (servers take turns, never overlap)."""
+    """Every page at every concurrency on every server measured on it (servers take turns,
+    never overlap)."""
     results: list[LoadResult] = []
     for page in pages:
-        paths, unavailable = usable_paths(page, servers)
-        for server in servers:
+        on = [server for server in servers if server.serves(page.name)]
+        paths, unavailable = usable_paths(page, on)
+        for server in on:
             for conc in CONCURRENCY:
                 if server.name in unavailable or not paths:
                     reason = unavailable.get(server.name, "no URL answered on both servers")

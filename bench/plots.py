@@ -15,7 +15,7 @@ from bench.load import CONCURRENCY  # noqa: E402
 if TYPE_CHECKING:
     from bench.report import Run
 
-COLOURS = {"listarchive": "#1f77b4", "public-inbox": "#d62728"}
+COLOURS = {"listarchive": "#1f77b4", "listarchive-whoosh": "#9ecae1", "public-inbox": "#d62728"}
 
 
 def _ingest(run: Run, path: Path) -> bool:
@@ -53,20 +53,22 @@ def _latency(run: Run, path: Path) -> bool:
     if not pages or not any(r.ok for r in sr.load):
         return False
     fig, axes = plt.subplots(1, len(CONCURRENCY), figsize=(13, 4.2), sharey=True)
-    width = 0.38
+    servers = [s for s in COLOURS if any(r.server == s and r.ok for r in sr.load)]
+    width = 0.8 / max(1, len(servers))
     for ax, conc in zip(axes, CONCURRENCY, strict=True):
-        for k, server in enumerate(("listarchive", "public-inbox")):
+        for k, server in enumerate(servers):
             xs, p95, low, high = [], [], [], []
             for i, page in enumerate(pages):
                 r = sr.latency(server, page, conc)
                 if r is None or not r.ok:
                     continue
-                xs.append(i + (k - 0.5) * width)
+                xs.append(i + (k - (len(servers) - 1) / 2) * width)
                 p95.append(r.p95)
                 low.append(r.p95 - r.p50)
                 high.append(r.p99 - r.p95)
             if xs:
-                ax.bar(xs, p95, width, color=COLOURS[server], label=f"{server} p95",
+                label = "listarchive on Whoosh" if server.endswith("whoosh") else server
+                ax.bar(xs, p95, width, color=COLOURS[server], label=f"{label} p95",
                        yerr=[low, high], capsize=3, ecolor="black")
         ax.set_xticks(range(len(pages)), pages, rotation=30, ha="right")
         ax.set_yscale("log")

@@ -45,7 +45,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
         done = schema.prepare(engine, upgrade=True)
     finally:
         engine.dispose()
-    Worker(settings)  # the configured lists
+    Worker(settings).index()  # the configured lists, and the search index with its engine
     where = make_url(settings.db_url).render_as_string(hide_password=True)
     print(f"archive ready ({done}, schema {schema.head()}): {where}")
     return EX_OK

@@ -13,8 +13,8 @@ from listarchive.access.visibility import ANONYMOUS
 from listarchive.archive import listview, messageview
 from listarchive.archive.db import open_archive
 from listarchive.errors import ListarchiveError
+from listarchive.search import engine
 from listarchive.search.query import parse_query
-from listarchive.search.whooshindex import SearchIndex
 from listarchive.settings import Settings
 from listarchive.web import apijson
 
@@ -27,26 +27,21 @@ def search_command(settings: Settings, words: list[str], list_name: str | None, 
     query = parse_query(" ".join(words))
     if not settings.search_enabled:
         raise ListarchiveError("search is switched off (search.enabled = false)")
-    if not settings.index_dir.is_dir():
-        raise ListarchiveError("no search index yet: run `listarchive ingest` or `reindex`")
+    index = engine.open_reader(settings)
     sessions = open_archive(settings).sessions
-    index = SearchIndex.open(settings.index_dir, create=False)
     lists = None if list_name in (None, listview.ALL) else (list_name,)
     msgids: list[str] = []
     total = 0
     page = 1
-    try:
-        while True:
-            per_page = PAGE if limit == 0 else min(PAGE, limit - len(msgids))
-            result = index.search(query, lists=lists, viewer_keys=ANONYMOUS.search_keys(),
-                                  sort="date", page=page, per_page=per_page)
-            total = int(result.total)
-            msgids.extend(hit.msgid for hit in result.hits)
-            if not result.hits or len(msgids) >= total or (limit and len(msgids) >= limit):
-                break
-            page += 1
-    finally:
-        index.close()
+    while True:
+        per_page = PAGE if limit == 0 else min(PAGE, limit - len(msgids))
+        result = index.search(query, lists=lists, viewer_keys=ANONYMOUS.search_keys(),
+                              sort="date", page=page, per_page=per_page)
+        total = int(result.total)
+        msgids.extend(hit.msgid for hit in result.hits)
+        if not result.hits or len(msgids) >= total or (limit and len(msgids) >= limit):
+            break
+        page += 1
     with sessions() as session:
         records = messageview.records_by_msgid(session, ANONYMOUS, msgids)
         if as_json:

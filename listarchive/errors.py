@@ -30,6 +30,11 @@ class IndexBusy(TemporaryFailure):
     """Another process holds the search index's write lock past the time allowed to wait."""
 
 
+class SearchUnavailable(ListarchiveError):
+    """Search is switched off, or the search index is missing, still being built, or was built
+    by another engine than the configuration names (the message says what to run)."""
+
+
 class QueryError(ListarchiveError):
     """A search query cannot be parsed or is refused; the message says where and why."""
 

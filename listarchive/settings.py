@@ -41,6 +41,7 @@ class Settings:
     lock_timeout: float = 30.0
     pool_overflow: int = 10
     search_enabled: bool = True
+    search_engine: str = "tantivy"
     search_dir: Path | None = None
     batch_size: int = 500
     max_message_bytes: int = 64 * 1024 * 1024
@@ -79,13 +80,14 @@ class Settings:
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "storage": {"data_dir": str, "database_url": str, "pool_size": int, "pool_overflow": int,
                 "lock_timeout": (int, float)},
-    "search": {"enabled": bool, "index_dir": str},
+    "search": {"enabled": bool, "engine": str, "index_dir": str},
     "ingest": {"batch_size": int, "max_message_bytes": int, "max_message_seconds": (int, float)},
     "web": {"base_url": str, "secret_key": str, "host": str, "port": int, "trusted_hosts": list,
             "trusted_proxies": int},
     "limits": {"search": str, "download": str, "api": str, "storage": str},
     "embargo": {"reporters": list},
 }
+SEARCH_ENGINES = ("tantivy", "whoosh")
 _LIST_KEYS: dict[str, type] = {"name": str, "list_id": str, "description": str, "address": str,
                                "restricted": bool}
 
@@ -142,6 +144,9 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
     overflow = values.get("storage.pool_overflow", 10)
     if not 0 <= overflow <= 100:
         raise ConfigError("storage.pool_overflow", "must be between 0 and 100")
+    engine = values.get("search.engine", SEARCH_ENGINES[0])
+    if engine not in SEARCH_ENGINES:
+        raise ConfigError("search.engine", f"must be one of {', '.join(SEARCH_ENGINES)}")
     max_bytes = values.get("ingest.max_message_bytes", 64 * 1024 * 1024)
     if max_bytes < 1024:
         raise ConfigError("ingest.max_message_bytes", "must be at least 1024")
@@ -176,6 +181,7 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         lock_timeout=lock_timeout,
         pool_overflow=overflow,
         search_enabled=values.get("search.enabled", True),
+        search_engine=engine,
         search_dir=path("search.index_dir"),
         batch_size=batch,
         max_message_bytes=max_bytes,

@@ -123,6 +123,7 @@ def test_ingest_worker_does_not_load_flask() -> None:
 def test_third_party_engines_sit_behind_one_adapter() -> None:
     adapters = {"unidiff": {"listarchive.mail.patches"},
                 "whoosh": {"listarchive.search.whooshindex"},
+                "tantivy": {"listarchive.search.tantivyindex"},
                 "bs4": {"listarchive.mail.htmltext"}}
     users: dict[str, set[str]] = {lib: set() for lib in adapters}
     for name, libs in external().items():

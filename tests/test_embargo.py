@@ -21,9 +21,9 @@ from listarchive.archive.db import make_engine, make_sessionmaker
 from listarchive.archive.models import Embargo, EmbargoAllow, User
 from listarchive.cli import main
 from listarchive.mail.message import parse
+from listarchive.search import engine
 from listarchive.search.indexer import apply_embargo_change
 from listarchive.search.query import parse_query
-from listarchive.search.whooshindex import SearchIndex
 from listarchive.settings import Settings, from_mapping
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -78,11 +78,8 @@ def session_of(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def total(settings: Settings, viewer: Viewer, words: str) -> int:
-    index = SearchIndex.open(settings.index_dir, create=False)
-    try:
-        return int(index.search(parse_query(words), viewer_keys=viewer.search_keys()).total)
-    finally:
-        index.close()
+    index = engine.open_reader(settings)
+    return int(index.search(parse_query(words), viewer_keys=viewer.search_keys()).total)
 
 
 def user(s, name: str, admin: bool = False) -> User:  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@ revision superseded by a newer one), and after a change on the command line, by 
 the site and through the API, including a change made while an ingest held the index's lock.
 
 The mail is made with ``git format-patch`` from a real repository: v1 and v2 of a two-patch
-series with a cover letter, and an RFC patch.
+series with a cover letter, and an RFC patch. Each test runs on both search engines.
 """
 
 from __future__ import annotations
@@ -19,17 +19,16 @@ from typing import Any
 import mailfixtures
 import pytest
 from mailfixtures import NO_LIMITS
+from searchengines import ENGINES, uncommitted_writer
 from sqlalchemy import select
-from whoosh import index as whoosh_index
 
 from ingest.worker import Worker, run_ingest
 from listarchive import web
 from listarchive.access import accounts
 from listarchive.archive.models import Patch, PatchState, PatchSubsystem, Subsystem
 from listarchive.demo import run_demo
-from listarchive.search import indexer
+from listarchive.search import engine, indexer
 from listarchive.search.query import parse_query
-from listarchive.search.whooshindex import SearchIndex
 from listarchive.settings import Settings, from_mapping
 from listarchive.web import create_app
 
@@ -55,16 +54,17 @@ def msgids(mbox: Path) -> list[str]:
     return re.findall(r"^Message-ID: <([^>]+)>", mbox.read_text(), re.M | re.I)
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> dict[str, Any]:
+@pytest.fixture(params=ENGINES)
+def world(tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
     made = mailfixtures.revisions_and_rfc(tmp_path, git, send)
     v1, v2, rfc = made["v1"], made["v2"], made["rfc"]
     repo = tmp_path / "repo"
     cfg = tmp_path / "listarchive.toml"
     cfg.write_text(f'[storage]\ndata_dir = "{tmp_path / "instance"}"\n\n[search]\nenabled = true\n'
-                   f'\n[[lists]]\nname = "{LIST}"\n')
+                   f'engine = "{request.param}"\n\n[[lists]]\nname = "{LIST}"\n')
     settings = from_mapping({"limits": NO_LIMITS, "storage": {"data_dir": str(tmp_path / "instance")},
-                             "search": {"enabled": True}, "lists": [{"name": LIST}]})
+                             "search": {"enabled": True, "engine": request.param},
+                             "lists": [{"name": LIST}]})
     run_ingest(settings, [str(v1), str(rfc)], LIST)
     with Worker(settings).sessions.begin() as session:
         maint = accounts.create_user(session, "maint", "maint@example.org", PASSWORD)
@@ -75,11 +75,8 @@ def world(tmp_path: Path) -> dict[str, Any]:
 
 
 def hits(settings: Settings, query: str) -> set[str]:
-    index = SearchIndex.open(settings.index_dir, create=False)
-    try:
-        return {h.msgid for h in index.search(parse_query(query), per_page=0).hits}
-    finally:
-        index.close()
+    index = engine.open_reader(settings)
+    return {h.msgid for h in index.search(parse_query(query), per_page=0).hits}
 
 
 def patch_pk(settings: Settings, msgid: str) -> int:
@@ -155,13 +152,10 @@ def test_change_made_while_the_index_is_locked_is_indexed_at_the_next_catch_up(w
     s = world["settings"]
     cover, p1, p2 = world["v1"]
     api = create_app(s).test_client()
-    busy = whoosh_index.open_dir(str(s.index_dir)).writer()  # an ingest's writer, say
-    try:
+    with uncommitted_writer(s.search_engine, s.index_dir):  # an ingest's writer, say
         resp = api.patch(f"/api/v1/patches/{patch_pk(s, p1)}", json={"state": "deferred"},
                          headers={"Authorization": f"Token {world['token']}"})
         assert resp.status_code == 200 and resp.get_json()["state"] == "deferred"
-    finally:
-        busy.cancel()
     assert hits(s, "state:deferred") == set()
     # the next ingest (here: a reply) catches the index up with the state change
     reply = (f"From x Thu Jan  1 00:00:00 1970\nFrom: Rev Iewer <rev@example.org>\n"
@@ -205,10 +199,12 @@ def test_a_change_too_large_for_a_request_is_left_to_the_next_catch_up(world, mo
     assert indexer.refresh_states(s, Worker(s).sessions) == 0  # the watermark moved
 
 
-def test_demo_archive_answers_state_and_subsystem_searches(tmp_path):
-    """The demo imports MAINTAINERS and runs git-scan after its ingest: both facets follow."""
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_demo_archive_answers_state_and_subsystem_searches(tmp_path, engine_name):
+    """The demo imports MAINTAINERS and runs git-scan after its ingest: both facets follow;
+    ``subsystem:`` takes the MAINTAINERS name or the subsystem's URL slug."""
     s = from_mapping({"limits": NO_LIMITS, "storage": {"data_dir": str(tmp_path / "instance")},
-                      "search": {"enabled": True}})
+                      "search": {"enabled": True, "engine": engine_name}})
     assert run_demo(s, None, None, None, serve_site=False, out=io.StringIO()) == 0
     with Worker(s).sessions() as session:
         accepted = set(session.scalars(select(Patch.msgid).join(
@@ -216,6 +212,8 @@ def test_demo_archive_answers_state_and_subsystem_searches(tmp_path):
         clock = set(session.scalars(select(Patch.msgid).join(
             PatchSubsystem, PatchSubsystem.patch_id == Patch.id).join(Subsystem).where(
                 Subsystem.name == "CLOCK DEMO DRIVER")))
-    assert accepted and clock
+        slug = session.scalar(select(Subsystem.slug).where(Subsystem.name == "CLOCK DEMO DRIVER"))
+    assert accepted and clock and slug
     assert accepted <= hits(s, "state:accepted")
     assert hits(s, 'subsystem:"CLOCK DEMO DRIVER"') == clock
+    assert hits(s, f"subsystem:{slug}") == clock

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,20 +11,24 @@ import pytest
 from ingest.sources import open_source
 from listarchive.errors import MalformedMessage
 from listarchive.mail.message import body_text, parse
-from listarchive.search import snippets, whooshindex
+from listarchive.search import snippets, tantivyindex, whooshindex
 from listarchive.search.query import parse_query
 
 
-def _marked(query: str, text: str, maxchars: int = 300) -> str:
-    words = snippets.query_words(parse_query(query), whooshindex._stem)
+def _marked(query: str, text: str, maxchars: int = 300,
+            stem: Callable[[str], str] = tantivyindex._stem) -> str:
+    words = snippets.query_words(parse_query(query), stem)
     return snippets.mark(text, snippets.matcher(words), maxchars)
 
 
-def test_prose_words_mark_their_inflections_and_identifiers_stay_whole() -> None:
-    out = _marked("retry pci_enable_device", "The retries of pci_enable_device_mem retry here")
+@pytest.mark.parametrize("stem", [tantivyindex._stem, whooshindex._stem], ids=["tantivy", "whoosh"])
+def test_prose_words_mark_their_inflections_and_identifiers_stay_whole(
+        stem: Callable[[str], str]) -> None:
+    out = _marked("retry pci_enable_device", "The retries of pci_enable_device_mem retry here",
+                  stem=stem)
     assert "<mark>retries</mark>" in out and "<mark>retry</mark>" in out
     assert "<mark>pci_enable_device_mem</mark>" in out  # starts with the typed identifier
-    assert _marked("leak", "no leaking-free wording: bleak") == (
+    assert _marked("leak", "no leaking-free wording: bleak", stem=stem) == (
         "no <mark>leaking</mark>-free wording: bleak")
 
 

@@ -5,8 +5,9 @@ by the standard library's mail parser:
 - ``f:sboyd@kernel.org``: every message whose From address is that one (the clk maintainer).
 - ``s:"video clock controller"``: subjects with those words in a row (the sc8180x series and
   its replies; the subject field is stemmed, so "controllers" matches too, as in the regex).
-- ``dfn:drivers/clk/qcom/``: messages with a ``diff --git`` line under that directory outside
-  a quote: patches, and replies that suggest a change with a diff (review suggestions).
+- ``dfn:drivers/clk/qcom/``: messages with a ``diff --git`` line under that directory, patches
+  and review replies with an inline diff alike (one reply in the slice proposes a change to
+  ``drivers/clk/qcom/common.c``).
 - ``d:2025-06-20..2025-06-22``: Date headers from 20 June 00:00 UTC up to 23 June 00:00 (the end
   day is inclusive).
 - OR / NOT: the unions and differences of those sets.
@@ -24,30 +25,41 @@ import threading
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.utils import parseaddr, parsedate_to_datetime
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import feedparser
 import pytest
 from mailfixtures import first_messages
+from searchengines import ENGINES
 from werkzeug.serving import make_server
-from worlds import CORPUS, REVIEW_SLICE, ReviewWorld
+from worlds import CORPUS, REVIEW_SLICE, ReviewWorld, review_world_on
 
 from ingest.worker import run_ingest
+from listarchive.archive import messageview
+from listarchive.search.query import KNOWN_PREFIXES, STATES, parse_query
 
 DATA = Path(__file__).resolve().parent / "data"
 B4 = shutil.which("b4") or str(Path(sys.executable).parent / "b4")
 _facts: dict[str, list[dict[str, Any]]] = {}
 
 
-@pytest.fixture
-def world(review_world: ReviewWorld) -> ReviewWorld:
-    return review_world
+@pytest.fixture(params=ENGINES)
+def world(request: pytest.FixtureRequest, review_world: ReviewWorld,
+          tmp_path_factory: pytest.TempPathFactory) -> ReviewWorld:
+    """The review archive searched through the tantivy index it was built with, and through
+    a Whoosh index of a copy of it."""
+    if request.param == review_world.settings.search_engine:
+        return review_world
+    return review_world_on(review_world, str(request.param),
+                           tmp_path_factory.mktemp(f"review-{request.param}"))
 
 
 @pytest.fixture
-def client(review_world: ReviewWorld) -> Any:
-    return review_world.app.test_client()
+def client(world: ReviewWorld) -> Any:
+    return world.app.test_client()
 
 
 def slice_facts(world: ReviewWorld) -> list[dict[str, Any]]:
@@ -107,9 +119,8 @@ def test_author_phrase_file_and_date_queries_know_their_answers(world, client):
               if re.search(r"\bvideo\s+clock\s+controller", f["subject"], re.I)}
     assert len(phrase) >= 4
     assert search_ids(client, 's:"video clock controller"') == phrase
-    qcom = {f["msgid"] for f in facts
-            if any(p.startswith("drivers/clk/qcom/") for p in f["paths"])}
-    assert len(qcom) > 10
+    qcom = {f["msgid"] for f in facts if any(p.startswith("drivers/clk/qcom/") for p in f["paths"])}
+    assert len(qcom) > 10 and any(f["reply"] for f in facts if f["msgid"] in qcom)
     assert search_ids(client, "dfn:drivers/clk/qcom/") == qcom
     start, end = datetime(2025, 6, 20), datetime(2025, 6, 23)
     dated = {f["msgid"] for f in facts if f["date"] is not None and start <= f["date"] < end}
@@ -130,6 +141,15 @@ def test_search_page_snippets_escape_mail_and_mark_matches(world, client):
     assert "&lt;script&gt;" in text
     unknown = client.get("/gizmo/?q=s:(unclosed")
     assert unknown.status_code == 400
+
+
+def test_result_snippets_are_cut_from_the_index_not_from_raw_mail(world, client, monkeypatch):
+    def unread(*args: object) -> dict[int, str]:
+        raise AssertionError("result bodies read from the raw mail")
+
+    monkeypatch.setattr(messageview, "body_texts", unread)
+    text = client.get("/linux-clk/?q=s:%22video+clock+controller%22").get_data(as_text=True)
+    assert text.count('<p class="snippet">') >= 4 and "<mark>" in text
 
 
 def test_threads_mode_paging_atom_and_mbox(world, client):
@@ -193,3 +213,71 @@ def test_b4_finds_the_newer_revision_through_our_search(world, tmp_path):
     text = b"".join(p.read_bytes() for p in mboxes)
     assert b"20250701-sc8180x-videocc-dt-v2-0-b05db66cc1f6@quicinc.com" in text
     assert b"20250702-sc8180x-videocc-dt-v3-0-916d443d8a38@quicinc.com" in text, done.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Search you can learn on the page (engine-independent: the review archive as built)
+
+@pytest.fixture
+def site(review_world: ReviewWorld) -> Any:
+    return review_world.app.test_client()
+
+
+def test_help_page_shows_every_prefix_and_its_examples_run(site):
+    page = site.get("/linux-clk/_/text/help/")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert all(f"<code>{prefix}:</code>" in text for prefix in KNOWN_PREFIXES)
+    assert "subsystem:common-clk-framework" in text and "COMMON CLK FRAMEWORK" in text
+    assert all(f"<code>{state}</code>" in text for state in STATES)
+    examples = [unescape(q) for q in re.findall(r'class="example" href="/linux-clk/\?q=([^"]+)"',
+                                               text)]
+    assert len(examples) > 30
+    for href in examples:
+        query = unquote_plus(href)
+        parse_query(query)  # every example is valid
+        assert site.get("/linux-clk/", query_string={"q": query}).status_code == 200, query
+    assert site.get("/all/_/text/help/").status_code == 200
+    assert site.get("/no-such-list/_/text/help/").status_code == 404
+
+
+def test_every_search_box_links_the_help_and_the_home_page_searches_all_lists(site,
+                                                                            review_world):
+    home = site.get("/").get_data(as_text=True)
+    assert '<form class="search" action="/all/"' in home and 'href="/all/_/text/help/"' in home
+    series = review_world.series_id(review_world.gen_cover)
+    for url, name in (("/linux-clk/", "linux-clk"), ("/gizmo/series/", "gizmo"),
+                      (f"/series/{series}/", "gizmo"), ("/s/common-clk-framework/", "all"),
+                      ("/linux-clk/?q=clk", "linux-clk")):
+        text = site.get(url).get_data(as_text=True)
+        form = re.search(r'<form class="search" action="/([^/"]+)/".*?</form>', text, re.S)
+        assert form is not None and form.group(1) == name, url
+        assert f'href="/{name}/_/text/help/"' in form.group(0), url
+
+
+def test_series_list_pages_leave_the_search_box_empty(site):
+    for url in ("/gizmo/series/", "/gizmo/series/?state=accepted"):
+        text = site.get(url).get_data(as_text=True)
+        assert re.search(r'<input type="search" name="q" value=""', text), url
+
+
+def test_a_query_error_shows_where_it_fails_and_how_to_search(site):
+    resp = site.get("/linux-clk/", query_string={"q": "clk s:(unclosed"})
+    assert resp.status_code == 400
+    text = resp.get_data(as_text=True)
+    shown = re.search(r'<pre class="query-error"[^>]*>(.*?)</pre>', text, re.S)
+    assert shown is not None
+    line, caret = shown.group(1).split("\n")
+    assert unescape(line) == "clk s:(unclosed"
+    assert caret.index("<span") == 4 and caret.startswith("    ")  # under "s:("
+    assert "unbalanced parenthesis" in text and 'href="/linux-clk/_/text/help/"' in text
+    assert 'value="clk s:(unclosed"' in text  # the box keeps the query to fix
+
+
+def test_a_search_without_matches_offers_no_empty_mbox(site):
+    text = site.get("/linux-clk/", query_string={"q": "zqxjkvbw"}).get_data(as_text=True)
+    assert "No message on linux-clk matches" in text
+    assert "x=m" not in text and "mbox" not in text
+    assert 'href="/all/?q=zqxjkvbw"' in text and 'href="/linux-clk/_/text/help/"' in text
+    some = site.get("/linux-clk/", query_string={"q": "clk"}).get_data(as_text=True)
+    assert "download matches as mbox.gz" in some

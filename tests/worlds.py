@@ -14,7 +14,8 @@ that anonymous readers must never see or count.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import sqlite3
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -30,6 +31,7 @@ from ingest.worker import run_ingest
 from listarchive.access import accounts
 from listarchive.archive.db import make_engine, make_sessionmaker
 from listarchive.archive.models import Patch, Series, StateChange
+from listarchive.search import indexer
 from listarchive.settings import Settings, from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -301,3 +303,26 @@ def build_review_world(base: Path) -> ReviewWorld:
                         heads[0]["msgid"], tuple(h["msgid"] for h in heads[1:]), has_corpus)
     _review["world"] = world
     return world
+
+
+def review_world_on(world: ReviewWorld, engine_name: str, base: Path) -> ReviewWorld:
+    """A copy of ``world`` (its database copied whole) whose search index is built by another
+    engine, served by its own app: the site's search answers checked on each engine."""
+    key = f"world-{engine_name}"
+    if key in _review:
+        return _review[key]
+    data = base / "instance"
+    data.mkdir(parents=True)
+    source = sqlite3.connect(world.settings.data_dir / "listarchive.sqlite3")
+    target = sqlite3.connect(data / "listarchive.sqlite3")
+    source.backup(target)
+    source.close()
+    target.close()
+    settings = replace(world.settings, data_dir=data, search_dir=None, search_engine=engine_name)
+    indexer.rebuild(settings, make_sessionmaker(make_engine(settings, writer=True)))
+
+    from listarchive.web import create_app
+
+    copy = replace(world, settings=settings, app=create_app(settings))
+    _review[key] = copy
+    return copy

@@ -292,28 +292,41 @@ def body_text(raw: bytes, limit: int = 0) -> str:
     """The readable body of a message, as :func:`parse` gives it in ``ParsedMessage.body``;
     with ``limit``, about its first ``limit`` bytes (search snippets need no more).
 
-    Single-part text mail (most list mail) takes a short cut: only the three Content-* fields
-    are read from the header (a kernel list's Received: chains make a full header parse the
-    slow part) and the body is decoded by the email package as one piece, cut at ``limit`` when
-    it is 8-bit or quoted-printable. Everything else goes through :func:`parse`. Unparseable
-    bytes give ``""``.
+    Single-part text mail (most list mail) takes the short cut of :func:`simple_body`;
+    everything else goes through :func:`parse`. Unparseable bytes give ``""``.
     """
-    end = _HEADER_END.search(raw)
-    if end is not None:
-        msg = Message()
-        for name, value in _CONTENT_FIELD.findall(raw, 0, end.start()):
-            msg[name.decode("ascii")] = _unfold(value.decode("latin-1"))
-        encoding = str(msg.get("Content-Transfer-Encoding") or "").strip().lower()
-        disposition = str(msg.get("Content-Disposition") or "").split(";")[0].strip().lower()
-        if (msg.get_content_type() == "text/plain" and disposition != "attachment"
-                and not _filename(msg)):
-            stop = len(raw) if limit <= 0 or encoding == "base64" else end.end() + limit
-            msg.set_payload(raw[end.end():stop].decode("ascii", "surrogateescape"))
-            return part_text(msg)[0]
+    found = simple_body(raw, limit)
+    if found is not None:
+        return found
     try:
         return parse(raw).body
     except MalformedMessage:
         return ""
+
+
+def simple_body(raw: bytes, limit: int = 0) -> str | None:
+    """The body of single-part text mail read the quick way, or None for any other mail (which
+    may carry attachments: :func:`parse` reads it).
+
+    Only the three Content-* fields are read from the header (a kernel list's Received: chains
+    make a full header parse the slow part) and the body is decoded by the email package as one
+    piece, cut at ``limit`` when it is 8-bit or quoted-printable. The text is what :func:`parse`
+    gives as ``ParsedMessage.body``, and such mail has no attachment.
+    """
+    end = _HEADER_END.search(raw)
+    if end is None:
+        return None
+    msg = Message()
+    for name, value in _CONTENT_FIELD.findall(raw, 0, end.start()):
+        msg[name.decode("ascii")] = _unfold(value.decode("latin-1"))
+    encoding = str(msg.get("Content-Transfer-Encoding") or "").strip().lower()
+    disposition = str(msg.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    if (msg.get_content_type() != "text/plain" or disposition == "attachment"
+            or _filename(msg)):
+        return None
+    stop = len(raw) if limit <= 0 or encoding == "base64" else end.end() + limit
+    msg.set_payload(raw[end.end():stop].decode("ascii", "surrogateescape"))
+    return part_text(msg)[0]
 
 
 def _raw_header_value(value: object) -> str:

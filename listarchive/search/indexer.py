@@ -2,9 +2,13 @@
 the state history.
 
 Indexing is off the storing path: the worker stores mail at its own speed, and this indexer
-catches up in large batches (one Whoosh commit each, both cores for big batches). A crash before
-a commit leaves the index as it was and the watermark behind it; the next run re-adds those
-messages, which :meth:`SearchIndex.add` replaces by Message-ID, so nothing doubles.
+catches up in large batches (one commit each, both cores for big batches), into the index of the
+configured engine (:mod:`listarchive.search.engine`). A crash before a commit leaves the index as
+it was and the watermark behind it; the next run re-adds those messages, which
+:meth:`SearchIndex.add` replaces by Message-ID, so nothing doubles.
+
+Every message is diff-searchable, not only patches: a review reply with a "something like
+this?" diff is found by ``dfn:``, ``dfb:`` and ``dfhh:`` like the patch it answers.
 
 A patch's ``state:`` facet changes long after its mail was indexed (a maintainer's click, git-scan,
 a newer revision). Every such change is a history entry (``state_changes``), so the history is
@@ -44,13 +48,15 @@ from listarchive.archive.models import (
     Subsystem,
     Thread,
 )
-from listarchive.mail.extract import SUGGESTION, WITH_DIFF
-from listarchive.mail.message import parse
-from listarchive.mail.patches import diff_start, extract_patches
+from listarchive.errors import SearchUnavailable
+from listarchive.mail.extract import SUGGESTION
+from listarchive.mail.message import parse, simple_body
+from listarchive.mail.patches import PatchInfo, diff_start, extract_patches, parse_patch_text
 from listarchive.mail.quotes import split_quoted
 from listarchive.review.states import patch_state_column, series_state_column
 from listarchive.review.trailers import anchored_to, trailer_names
-from listarchive.search.whooshindex import SearchDoc, SearchIndex
+from listarchive.search import engine
+from listarchive.search.documents import EXCERPT_CHARS, SearchDoc
 from listarchive.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -58,7 +64,7 @@ WATERMARK = "search_watermark"
 STATE_WATERMARK = "search_state_watermark"
 VISIBILITY_WATERMARK = "search_visibility_watermark"
 BATCH = 8000
-
+RAW_CHUNK = 200
 
 
 def _without_diff(body: str) -> str:
@@ -86,10 +92,23 @@ def reset_watermark(session: Session) -> None:
 
 
 def _select() -> Any:
-    return (select(Message.id, Message.msgid, Message.raw, Message.subject, Message.from_name,
+    """What a document needs from the messages table, the raw bytes apart (see _raws)."""
+    return (select(Message.id, Message.msgid, Message.subject, Message.from_name,
                    Message.from_email, Message.to_addrs, Message.cc_addrs, Message.sort_date,
                    Message.parent_msgid, Thread.root_msgid)
             .outerjoin(Thread, Thread.id == Message.thread_id))
+
+
+def _raws(session: Session, rows: Sequence[Any]) -> Iterator[tuple[Any, bytes]]:
+    """Each row with its raw message, read :data:`RAW_CHUNK` at a time: a batch's rows are
+    held for the whole batch, and with their raw bytes they were most of the indexer's memory
+    (110 MB for 8,000 linux-clk messages)."""
+    for first in range(0, len(rows), RAW_CHUNK):
+        chunk = rows[first:first + RAW_CHUNK]
+        raw = {pk: data for pk, data in session.execute(
+            select(Message.id, Message.raw).where(Message.id.in_([row.id for row in chunk])))}
+        for row in chunk:
+            yield row, rawstore.unpack(raw[row.id])
 
 
 def reviewed_targets(session: Session, ids: list[int], before: int) -> list[tuple[int, SearchDoc]]:
@@ -197,7 +216,11 @@ def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[
     if not ids:
         return 0
     done = 0
-    index = SearchIndex.open(settings.index_dir, mmap=False)
+    try:
+        index = engine.open_writer(settings, create=False)
+    except SearchUnavailable as exc:
+        logger.warning("search documents not refreshed: %s", exc)
+        return 0
     try:
         for first in range(0, len(ids), BATCH):
             with sessions() as session:
@@ -230,6 +253,20 @@ def _states(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return out
 
 
+def _mail_text(raw: bytes) -> tuple[str, tuple[str, ...], PatchInfo | None]:
+    """The body, the attachments' file names and the patch facts of a stored message.
+
+    The database has the header fields; only the body is read from the raw bytes, the quick
+    way for single-part text mail (most list mail: parsing its whole header, Received: chains
+    and all, was half of building a document), by a full parse for the rest."""
+    body = simple_body(raw)
+    if body is not None:
+        return body, (), parse_patch_text(body)
+    parsed = parse(raw)
+    names = tuple(a.filename for a in parsed.attachments if a.filename)
+    return parsed.body, names, extract_patches(parsed)
+
+
 def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, SearchDoc]]:
     if not rows:
         return
@@ -241,21 +278,28 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             select(MessageList.message_id, MailingList.name, MailingList.restricted)
             .join(MailingList).where(MessageList.message_id.in_(ids))):
         lists[mid].append((name, restricted))
-    patches = {p.id: p for p in session.scalars(select(Patch).where(Patch.id.in_(ids)))}
+    kind_of: dict[int, str] = {
+        pid: kind for pid, kind in session.execute(select(Patch.id, Patch.kind)
+                                                   .where(Patch.id.in_(ids)))}
+    # subsystem: takes the MAINTAINERS name or its URL slug, so the facet holds both.
     subsystems: dict[int, list[str]] = defaultdict(list)
-    for pid, name in session.execute(select(PatchSubsystem.patch_id, Subsystem.name)
-                                     .join(Subsystem).where(PatchSubsystem.patch_id.in_(ids))):
-        subsystems[pid].append(name)
+    for pid, name, slug in session.execute(
+            select(PatchSubsystem.patch_id, Subsystem.name, Subsystem.slug)
+            .join(Subsystem).where(PatchSubsystem.patch_id.in_(ids))):
+        subsystems[pid].extend((name, slug) if slug else (name,))
     trailers = trailer_names(session, ids)
-    for row in rows:
+    for row, raw in _raws(session, rows):
         mid, msgid = row.id, row.msgid
-        parsed = parse(rawstore.unpack(row.raw))
-        patch_row = patches.get(mid)
-        info = extract_patches(parsed) if patch_row is not None and patch_row.kind in WITH_DIFF \
-            else None
-        # The diff is indexed once, as added/removed lines; the body is the text around it.
-        own, quoted = split_quoted(_without_diff(parsed.body) if info is not None else parsed.body)
-        kinds = [patch_row.kind] if patch_row is not None else []
+        body, attached, info = _mail_text(raw)
+        kind = kind_of.get(mid)
+        # Any diff is indexed, a reply's inline one too. A patch's diff is indexed once, as
+        # added/removed lines, its body being the text above it; a reply keeps its whole body
+        # (prose often follows its diff), the diff lines counting twice for free words only.
+        is_patch = kind == "patch"
+        own, quoted = split_quoted(_without_diff(body) if is_patch else body)
+        # Result snippets show the sender's own lines, a patch's diff included.
+        excerpt = (split_quoted(body[:4 * EXCERPT_CHARS])[0] if is_patch else own)[:EXCERPT_CHARS]
+        kinds = [kind] if kind is not None else []
         if row.parent_msgid:
             kinds.append("reply")
         on = lists.get(mid, [])
@@ -266,24 +310,37 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             msgid=msgid, thread_root=row.root_msgid or msgid, subject=row.subject,
             from_=f"{row.from_name} {row.from_email}", to=row.to_addrs, cc=row.cc_addrs,
             lists=tuple(name for name, _ in on), date=row.sort_date, body=own, quoted=quoted,
-            attachments=tuple(a.filename for a in parsed.attachments if a.filename),
+            attachments=attached,
             diff_files=tuple(f.path for f in info.files) if info else (),
             added="\n".join(info.added_lines) if info else "",
             removed="\n".join(info.removed_lines) if info else "",
             hunk_headers="\n".join(info.hunk_headers) if info else "",
             patch_id=info.patch_id if info else "",
             subsystems=tuple(subsystems.get(mid, ())),
-            state=state_of.get(mid, "new") if patch_row and patch_row.kind != SUGGESTION else "",
+            state=state_of.get(mid, "new") if kind and kind != SUGGESTION else "",
             kinds=tuple(kinds), trailers=tuple(sorted(trailers.get(mid, ()))),
-            visibility=visibility)
+            visibility=visibility, excerpt=excerpt)
 
 
 def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = BATCH) -> int:
-    """Index every message stored since the watermark; returns how many were indexed."""
+    """Index every message stored since the watermark; returns how many were indexed.
+
+    An index the configured engine did not build is left alone (the mail is stored; the
+    warning says to run ``listarchive reindex --search``). Reaching the newest message
+    completes an index that a rebuild started."""
     if not settings.search_enabled:
         return 0
     done = refresh_states(settings, sessions) + refresh_visibility(settings, sessions)
-    index = SearchIndex.open(settings.index_dir, mmap=False)
+    with sessions() as session:
+        start = _watermark(session)
+        stored = session.scalar(select(func.max(Message.id))) or 0
+    try:
+        # Starting from nothing, the index is created; it answers searches at once only if
+        # there is nothing stored yet (search switched on for a full archive: once built).
+        index = engine.open_writer(settings, create=start == 0, complete=stored == 0)
+    except SearchUnavailable as exc:
+        logger.warning("mail stored but not indexed for search: %s", exc)
+        return done
     try:
         while True:
             with sessions() as session:
@@ -291,6 +348,7 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
                 rows = session.execute(_select().where(Message.id > after)
                                        .order_by(Message.id).limit(batch)).all()
                 if not rows:
+                    engine.mark_complete(settings)
                     return done
                 ids = [row.id for row in rows]
                 older = reviewed_targets(session, ids, after)
@@ -302,7 +360,7 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
                 replace = {doc.msgid for _, doc in older}
                 if index.contains(rows[0].msgid):
                     replace.update(row.msgid for row in rows)
-                # Documents are built while the writer's processes index the previous ones.
+                # Documents are built while the writer indexes the previous ones.
                 fresh = (doc for _, doc in _documents(session, rows))
                 index.add(itertools.chain(fresh, (doc for _, doc in older)), replace=replace,
                           expected=len(rows) + len(older))
@@ -315,14 +373,12 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
 
 
 def rebuild(settings: Settings, sessions: sessionmaker[Session]) -> int:
-    """Empty the index and index everything again (``listarchive reindex``)."""
+    """Index everything again, with the configured engine (``listarchive reindex``,
+    ``reindex --search``, also after changing engines). Searches say the index is being built
+    until it is complete."""
     if not settings.search_enabled:
         return 0
-    index = SearchIndex.open(settings.index_dir, mmap=False)
-    try:
-        index.clear()
-    finally:
-        index.close()
+    engine.open_rebuild(settings).close()
     with sessions.begin() as session:
         reset_watermark(session)
         # Every document is built anew with the states and visibility as they are now.

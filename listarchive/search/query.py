@@ -40,6 +40,9 @@ MAX_QUERY_CHARS = 16_000
 MAX_TERMS = 300
 MIN_PREFIX_CHARS = 3
 MAX_DEPTH = 16  # nested parentheses and negations; keeps every tree walk far from recursion limits
+MAX_PREFIX_EXPANSION = 1000  # distinct words a prefix may stand for (engines check it)
+LIMITS = {"characters": MAX_QUERY_CHARS, "terms": MAX_TERMS, "prefix": MIN_PREFIX_CHARS,
+          "depth": MAX_DEPTH, "expansion": MAX_PREFIX_EXPANSION}
 
 # lore prefix -> field name in the tree (engines map field names to their own columns).
 FIELD_PREFIXES: dict[str, str] = {

@@ -1,8 +1,10 @@
 """Full-text search on Whoosh: the only module that imports ``whoosh``.
 
-The rest of the code hands :class:`SearchDoc` values in and gets :class:`SearchResult` values out,
-with queries written as :mod:`listarchive.search.query` trees; :func:`compile_query` is the one
-place that turns such a tree into Whoosh objects, so another engine only replaces this module.
+One of the two engines behind :class:`~listarchive.search.documents.SearchIndex` (``[search]
+engine = "whoosh"``; tantivy is the default): :class:`SearchDoc` values in, :class:`SearchResult`
+values out, queries written as :mod:`listarchive.search.query` trees; :func:`compile_query` is
+the one place that turns such a tree into Whoosh objects. The analysis follows
+:mod:`listarchive.search.analysis`, as the other engine's does.
 
 Design points, each measured or forced by Whoosh:
 
@@ -36,21 +38,18 @@ import ctypes
 import logging
 import math
 import multiprocessing
-import re
 import signal
 import threading
 from array import array
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence, Sized
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Collection, Iterable, Iterator, Sized
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from whoosh import index, multiproc, writing
 from whoosh import query as wq
 from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
-from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.formats import Positions
 from whoosh.lang.porter import stem as porter_stem
@@ -61,15 +60,25 @@ from whoosh.sorting import FieldFacet
 from whoosh.system import pack_uint
 
 from listarchive.errors import IndexBusy, QueryError
+from listarchive.search import analysis, snippets
 from listarchive.search import query as sq
-from listarchive.search import snippets
+from listarchive.search.documents import (
+    MAX_FIELD_CHARS,
+    NO_DATE,
+    PUBLIC,
+    Hit,
+    SearchDoc,
+    SearchResult,
+    Sort,
+    date_value,
+    epoch,
+    from_epoch,
+)
 
 logger = logging.getLogger(__name__)
 
-PUBLIC = "public"
-MAX_PREFIX_EXPANSION = 1000
-# Bounds the work one message can cost the indexer (a 30 MB patch bomb, a base64 blob pasted inline).
-MAX_FIELD_CHARS = 1_000_000
+NAME = "whoosh"
+MAX_PREFIX_EXPANSION = sq.MAX_PREFIX_EXPANSION
 LOCK_TIMEOUT = 30.0
 PARALLEL_MIN_DOCS = 1000
 WRITER_MB = 128
@@ -77,25 +86,22 @@ MERGE_MB = 32
 MERGE_FACTOR = 10
 LARGE_SEGMENT = 1000
 
-_NO_DATE = -(2**62)
-
 
 # ----------------------------------------------------------------------------------------------
 # Analysis
 
 
 class MailTokenizer(Tokenizer):
-    """Words of mail and code: ``\\w`` runs joined by ``. - + @ / '`` are one token.
+    """Words of mail and code (:data:`analysis.WORD`), as :mod:`listarchive.search.analysis`
+    cuts them.
 
-    At index time a joined token is also emitted split into its parts, at the same position
+    At index time a joined word is also emitted split into its pieces, at the same position
     (``v6.1-rc3`` -> ``v6.1-rc3``, ``v6``, ``1``, ``rc3``), so a phrase still lines up; queries
     are tokenized whole, so ``v6.1-rc3`` typed finds exactly that. With ``addresses`` an e-mail
-    address also yields its domain and parent domains (``f:kernel.org``).
+    address also yields its local part, domain and parent domains (``f:kernel.org``).
     """
 
     def __init__(self, addresses: bool = False) -> None:
-        self.expression = re.compile(r"\w+(?:[.\-+@/']+\w+)*")
-        self.split = re.compile(r"[.\-+@/']+")
         self.addresses = addresses
 
     def __eq__(self, other: object) -> bool:
@@ -110,12 +116,13 @@ class MailTokenizer(Tokenizer):
                  **kwargs: Any) -> Iterator[Token]:
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         expand = mode != "query"
-        for pos, match in enumerate(self.expression.finditer(value)):
+        for pos, match in enumerate(analysis.WORD.finditer(value)):
             text = match.group(0)
-            if len(text) > 200:
+            if len(text) > analysis.MAX_WORD_CHARS:
                 continue  # base64 and hex dumps: no one searches for them, they bloat the index
             start = match.start()
-            for piece, offset in self._pieces(text) if expand else ((text, 0),):
+            for piece, offset in (analysis.pieces(text, self.addresses) if expand
+                                  else ((text, 0),)):
                 t.text = piece
                 t.boost = 1.0
                 t.stopped = False
@@ -127,33 +134,6 @@ class MailTokenizer(Tokenizer):
                     t.startchar = start_char + start + offset
                     t.endchar = t.startchar + len(piece)
                 yield t
-
-    def _pieces(self, text: str) -> list[tuple[str, int]]:
-        out = [(text, 0)]
-        if text.isidentifier() or text.isalnum():  # C-speed test for the common plain word
-            return out
-        if self.addresses and "@" in text:
-            return out + self._address_parts(text)
-        offset = 0
-        for part in self.split.split(text):
-            offset = text.index(part, offset)
-            out.append((part, offset))
-            offset += len(part)
-        return out
-
-    @staticmethod
-    def _address_parts(text: str) -> list[tuple[str, int]]:
-        # An address in a From/To/Cc field is found whole, by its local part or by its domain
-        # and parent domains; not by the pieces of those (Cc lists of forty addresses made a
-        # third of all index terms). Display names are indexed word by word.
-        domain = text.rsplit("@", 1)[1]
-        offset = len(text) - len(domain)
-        out = [(text[:offset - 1], 0)]
-        while domain.count(".") >= 1:
-            out.append((domain, offset))
-            cut = domain.index(".") + 1
-            domain, offset = domain[cut:], offset + cut
-        return out
 
 
 @lru_cache(maxsize=100_000)
@@ -178,12 +158,8 @@ class ProseStemFilter(Filter):
 
 
 class PathTokenizer(Tokenizer):
-    """File names of a diff, one per line: each path, its basename and every directory.
-
-    ``drivers/clk/qcom/gcc.c`` -> ``drivers``, ``drivers/clk``, ``drivers/clk/qcom``,
-    ``drivers/clk/qcom/gcc.c``, ``gcc.c``. A query's trailing ``/`` is dropped, so
-    ``dfn:drivers/clk/`` and ``dfn:drivers/clk`` both find every file below that directory.
-    """
+    """File names of a diff, one per line, as :func:`analysis.path_terms` expands them (each
+    path, its basename and every directory); a query is one path (:func:`analysis.query_path`)."""
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PathTokenizer)
@@ -196,21 +172,10 @@ class PathTokenizer(Tokenizer):
                  start_char: int = 0, tokenize: bool = True, mode: str = "",
                  **kwargs: Any) -> Iterator[Token]:
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        pieces: list[str] = []
-        for line in value.split("\n"):
-            path = line.strip().lstrip("/")
-            if mode == "query":
-                path = path.rstrip("/")
-                if path:
-                    pieces.append(path)
-                continue
-            path = path.rstrip("/")
-            if not path:
-                continue
-            parts = path.split("/")
-            pieces.extend("/".join(parts[:i]) for i in range(1, len(parts) + 1))
-            if len(parts) > 1:
-                pieces.append(parts[-1])
+        if mode == "query":
+            pieces = [path for path in map(analysis.query_path, value.split("\n")) if path]
+        else:
+            pieces = analysis.path_terms(value.split("\n"))
         for pos, piece in enumerate(pieces):
             t.text = piece
             t.boost = 1.0
@@ -263,23 +228,17 @@ class MailText(TEXT):
             yield word.encode("utf-8"), freq, freq * boost, value_bytes
 
 
-_TOKEN = re.compile(r"\w+(?:[.\-+@/']+\w+)*")
-_SPLITTER = MailTokenizer(addresses=False)
-_ADDRESS_SPLITTER = MailTokenizer(addresses=True)
-
-
 def _index_words(value: str, stem: bool, addresses: bool) -> dict[str, list[int]]:
     """Each index term of ``value`` and the positions it occurs at: what MailTokenizer (index
     mode), LowercaseFilter and, with ``stem``, ProseStemFilter give, grouped by term."""
-    splitter = _ADDRESS_SPLITTER if addresses else _SPLITTER
     where: dict[str, list[int]] = {}
-    for pos, text in enumerate(_TOKEN.findall(value)):
-        if len(text) > 200:
+    for pos, text in enumerate(analysis.WORD.findall(value)):
+        if len(text) > analysis.MAX_WORD_CHARS:
             continue
         if text.isidentifier() or text.isalnum():
             pieces: Iterable[str] = (text,)
         else:
-            pieces = [piece for piece, _ in splitter._pieces(text)]
+            pieces = [piece for piece, _ in analysis.pieces(text, addresses)]
         for piece in pieces:
             word = piece.lower()
             if stem and word.isalpha():
@@ -317,84 +276,8 @@ def build_schema() -> Schema:
         kinds=KEYWORD(lowercase=True),
         trailers=KEYWORD(lowercase=True),
         visibility=ID(),
+        excerpt=STORED(),  # kept for snippets, not searched
     )
-
-
-# Tree field -> index fields (a tree field may span several).
-_FIELDS: dict[str, tuple[str, ...]] = {
-    # Diff lines are indexed once, in dfa/dfb, and searched wherever lore's body is meant.
-    sq.TEXT_FIELD: ("subject", "nq", "quoted", "dfb", "dfa", "from_addr", "attachments"),
-    "subject": ("subject",), "from": ("from_addr",), "to": ("to_addr",), "cc": ("cc_addr",),
-    "address": ("from_addr", "to_addr", "cc_addr"), "body": ("nq", "quoted", "dfb", "dfa"),
-    "subject_body": ("subject", "nq", "quoted", "dfb", "dfa"), "nonquoted": ("nq", "dfb", "dfa"),
-    "quoted": ("quoted",),
-    "msgid": ("msgid",), "diff_file": ("dfn",), "diff_removed": ("dfa",),
-    "diff_added": ("dfb",), "diff_hunk": ("dfhh",), "patchid": ("patchid",),
-}
-_FLAG_FIELDS = {"list": "lists", "subsystem": "subsystems", "state": "state", "is": "kinds",
-                "has": "trailers"}
-_STEMMED = frozenset({"subject", "nq", "quoted"})
-
-
-# ----------------------------------------------------------------------------------------------
-# Values
-
-
-@dataclass(frozen=True)
-class SearchDoc:
-    """What the indexer gets for one message.
-
-    ``body`` is the non-quoted text without the diff; ``added``/``removed`` are the diff's
-    ``+``/``-`` lines without the sign. Free words, ``b:`` and ``nq:`` search those too (as lore
-    does), so diff lines are indexed once: passing the diff in ``body`` as well only costs time.
-    ``visibility`` is ``"public"`` or the key of a restriction (an embargoed thread's id): only
-    viewers holding that key find the message.
-    """
-
-    msgid: str
-    thread_root: str = ""
-    subject: str = ""
-    from_: str = ""
-    to: str = ""
-    cc: str = ""
-    lists: tuple[str, ...] = ()
-    date: datetime | None = None  # naive UTC
-    body: str = ""
-    quoted: str = ""
-    attachments: tuple[str, ...] = ()
-    diff_files: tuple[str, ...] = ()
-    added: str = ""
-    removed: str = ""
-    hunk_headers: str = ""
-    patch_id: str = ""
-    subsystems: tuple[str, ...] = ()
-    state: str = ""
-    kinds: tuple[str, ...] = ()
-    trailers: tuple[str, ...] = ()
-    visibility: str = PUBLIC
-
-
-@dataclass(frozen=True)
-class Hit:
-    msgid: str
-    date: datetime | None
-    score: float | None  # None when sorted by date
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    total: int
-    hits: tuple[Hit, ...]
-
-
-def _epoch(moment: datetime) -> int:
-    return int(moment.replace(tzinfo=UTC).timestamp())
-
-
-def _from_epoch(value: int | None) -> datetime | None:
-    if value is None or value <= _NO_DATE:
-        return None
-    return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
 
 
 def _fields(doc: SearchDoc) -> dict[str, Any]:
@@ -405,6 +288,7 @@ def _fields(doc: SearchDoc) -> dict[str, Any]:
         "msgid": doc.msgid, "subject": cap(doc.subject), "from_addr": cap(doc.from_),
         "to_addr": cap(doc.to), "cc_addr": cap(doc.cc), "nq": cap(doc.body),
         "quoted": cap(doc.quoted), "visibility": doc.visibility or PUBLIC,
+        "excerpt": doc.excerpt,
     }
     optional: dict[str, str] = {
         "thread": doc.thread_root,
@@ -413,15 +297,13 @@ def _fields(doc: SearchDoc) -> dict[str, Any]:
         "dfn": cap("\n".join(doc.diff_files)),
         "dfa": cap(doc.removed), "dfb": cap(doc.added), "dfhh": cap(doc.hunk_headers),
         "patchid": doc.patch_id.lower(),
-        "subsystems": ",".join(" ".join(s.split()) for s in doc.subsystems),
+        "subsystems": ",".join(analysis.facet_value(s) for s in doc.subsystems),
         "state": doc.state.lower(),
         "kinds": " ".join(doc.kinds),
         "trailers": " ".join(doc.trailers),
     }
     out.update({k: v for k, v in optional.items() if v})
-    # Undated mail gets the column's floor so it sorts last in newest-first order; date ranges
-    # start above it (the parser accepts no date before 1990).
-    out["date"] = _NO_DATE if doc.date is None else max(_epoch(doc.date), _NO_DATE + 1)
+    out["date"] = date_value(doc.date)
     return out
 
 
@@ -453,7 +335,7 @@ def _prefix_query(searcher: Searcher | None, fname: str, leaf: sq.Prefix) -> wq.
     text = leaf.text.lower()
     if fname == "dfn":
         text = text.lstrip("/")
-    stems = {text, _stem(text)} if fname in _STEMMED and text.isalpha() else {text}
+    stems = {text, _stem(text)} if fname in analysis.STEMMED and text.isalpha() else {text}
     queries: list[wq.Query] = []
     for stem_text in sorted(stems):
         if searcher is not None:
@@ -474,18 +356,18 @@ def _one_or(queries: list[wq.Query]) -> wq.Query:
 def compile_query(tree: sq.Query, schema: Schema, searcher: Searcher | None = None) -> wq.Query:
     """Our query tree as a Whoosh query (``searcher`` lets prefix expansions be bounded)."""
     if isinstance(tree, sq.Term):
-        return _one_or([_words_query(schema, f, tree.text) for f in _FIELDS[tree.field]])
+        return _one_or([_words_query(schema, f, tree.text) for f in analysis.SEARCHED[tree.field]])
     if isinstance(tree, sq.Phrase):
         text = " ".join(tree.words)
-        return _one_or([_words_query(schema, f, text) for f in _FIELDS[tree.field]])
+        return _one_or([_words_query(schema, f, text) for f in analysis.SEARCHED[tree.field]])
     if isinstance(tree, sq.Prefix):
-        return _one_or([_prefix_query(searcher, f, tree) for f in _FIELDS[tree.field]])
+        return _one_or([_prefix_query(searcher, f, tree) for f in analysis.SEARCHED[tree.field]])
     if isinstance(tree, sq.DateRange):
-        start = _NO_DATE + 1 if tree.start is None else _epoch(tree.start)
-        end = None if tree.end is None else _epoch(tree.end)
+        start = NO_DATE + 1 if tree.start is None else epoch(tree.start)
+        end = None if tree.end is None else epoch(tree.end)
         return wq.NumericRange("date", start, end, endexcl=True)
     if isinstance(tree, sq.Flag):
-        fname = _FLAG_FIELDS[tree.name]
+        fname = analysis.FLAG_COLUMNS[tree.name]
         return wq.Term(fname, _analyze(schema, fname, tree.value)[0])
     if isinstance(tree, sq.Not):
         return wq.Not(compile_query(tree.item, schema, searcher))
@@ -719,13 +601,13 @@ def _storage(index_dir: Path, mmap: bool = True) -> FileStorage:
     return FileStorage(str(index_dir), supports_mmap=mmap)
 
 
-_SHARED: dict[Path, SearchIndex] = {}
-_SHARED_LOCK = threading.Lock()
+class WhooshIndex:
+    """One Whoosh index directory (a :class:`~listarchive.search.documents.SearchIndex`).
+    Thread-safe for searching; one writer at a time (a lock file shared by processes: a second
+    writer waits up to ``LOCK_TIMEOUT`` seconds)."""
 
-
-class SearchIndex:
-    """One Whoosh index directory. Thread-safe for searching; one writer at a time (a lock file
-    shared by processes: a second writer waits up to ``LOCK_TIMEOUT`` seconds)."""
+    name = NAME
+    layout = 2  # changes when an index written before cannot be read as it is (2: excerpts)
 
     def __init__(self, ix: index.Index) -> None:
         self._ix = ix
@@ -733,28 +615,22 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._searcher: Searcher | None = None
 
-    @classmethod
-    def shared(cls, index_dir: Path) -> SearchIndex:
-        """One open index per directory and process, for readers (the site): its searcher is
-        reused until a commit makes it stale, instead of opening every segment per query."""
-        key = Path(index_dir).resolve()
-        with _SHARED_LOCK:
-            found = _SHARED.get(key)
-            if found is None:
-                found = _SHARED[key] = cls.open(key, create=False)
-            return found
+    @staticmethod
+    def exists(index_dir: Path) -> bool:
+        return Path(index_dir).is_dir() and bool(index.exists_in(str(index_dir)))
 
     @classmethod
-    def open(cls, index_dir: Path, create: bool = True, mmap: bool = True) -> SearchIndex:
+    def open(cls, index_dir: Path, create: bool = True, writing: bool = False) -> WhooshIndex:
         """Open the index in ``index_dir``, creating an empty one there if allowed.
 
-        Readers map segment files into memory (fast lookups). The indexer passes ``mmap=False``:
-        it reopens a growing index after every commit, and the mapped pages of each generation
-        counted as its resident memory (700 MB after 10k messages; 180 MB without).
+        Readers map segment files into memory (fast lookups). The indexer (``writing``) does
+        not: it reopens a growing index after every commit, and the mapped pages of each
+        generation counted as its resident memory (700 MB after 10k messages; 180 MB without).
         Raises ``FileNotFoundError`` when there is none and ``create`` is false.
         """
         index_dir = Path(index_dir)
-        if index_dir.is_dir() and index.exists_in(str(index_dir)):
+        mmap = not writing
+        if cls.exists(index_dir):
             return cls(_storage(index_dir, mmap).open_index())
         if not create:
             raise FileNotFoundError(f"no search index in {index_dir}")
@@ -861,7 +737,7 @@ class SearchIndex:
 
     def search(self, query: sq.Query, *, lists: tuple[str, ...] | None = None,
                viewer_keys: frozenset[str] = frozenset(),
-               sort: Literal["date", "relevance"] = "date", page: int = 1,
+               sort: Sort = "date", page: int = 1,
                per_page: int = 50) -> SearchResult:
         """One page of the messages matching ``query`` that the viewer may see.
 
@@ -891,16 +767,16 @@ class SearchIndex:
             for hit in results[first:]:
                 stored = hit.fields()
                 score = hit.score if sort == "relevance" else None
-                hits.append(Hit(stored["msgid"], _from_epoch(stored.get("date")),
-                                None if score is None else float(score)))
+                hits.append(Hit(stored["msgid"], from_epoch(stored.get("date")),
+                                None if score is None else float(score),
+                                str(stored.get("excerpt", ""))))
         return SearchResult(total, tuple(hits))
 
     def snippet(self, msgid: str, query: sq.Query, text: str, maxchars: int = 300) -> str:
         """An HTML fragment of ``text`` around the words ``query`` matched, escaped, matches in
         ``<mark>``; the start of ``text`` when nothing matches.
 
-        ``msgid`` names the message the text comes from; Whoosh stores no text, so it is unused
-        here, but an engine that keeps its own copy of the text (SQL full-text) snippets from it.
+        ``msgid`` names the message the text comes from; Whoosh stores no text, so it is unused.
         """
         del msgid
         return snippets.mark(text, _snippet_pattern(query), maxchars)
@@ -909,27 +785,3 @@ class SearchIndex:
 @lru_cache(maxsize=256)
 def _snippet_pattern(query: sq.Query) -> Any:
     return snippets.matcher(snippets.query_words(query, _stem))
-
-
-def index_batches(target: SearchIndex, docs: Iterable[SearchDoc], batch: int = 2000,
-                  on_commit: Callable[[Sequence[SearchDoc]], None] | None = None) -> int:
-    """Add ``docs`` in commits of ``batch`` documents; returns how many were indexed.
-
-    ``on_commit`` is called with each committed batch, after its commit: the caller advances its
-    watermark there, so a crash between commits re-indexes at most one batch (``add`` replaces
-    by Message-ID, so that is harmless).
-    """
-    total = 0
-    pending: list[SearchDoc] = []
-    for doc in docs:
-        pending.append(doc)
-        if len(pending) >= batch:
-            total += target.add(pending)
-            if on_commit is not None:
-                on_commit(tuple(pending))
-            pending = []
-    if pending:
-        total += target.add(pending)
-        if on_commit is not None:
-            on_commit(tuple(pending))
-    return total

@@ -17,10 +17,11 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from listarchive.access import embargo
 from listarchive.archive import listview, messageview
 from listarchive.archive.messageview import MessageRecord
-from listarchive.errors import QueryError
+from listarchive.errors import QueryError, SearchUnavailable
 from listarchive.mail.msgids import BadMsgid, quote_msgid
 from listarchive.review import patchview
-from listarchive.search.searcher import SearchUnavailable, run_search
+from listarchive.search import query
+from listarchive.search.searcher import run_search
 from listarchive.web import caching, downloads, feeds
 from listarchive.web.context import absolute, db, settings, viewer
 from listarchive.web.params import MAX_INDEX_PAGE, cursor_arg, int_arg, list_name, time_arg
@@ -70,7 +71,20 @@ def robots() -> Response:
 
 @bp.route("/")
 def directory() -> str:
-    return render_template("directory.html", lists=listview.list_directory(db(), viewer()))
+    # name: the header's search box searches every list from here.
+    return render_template("directory.html", lists=listview.list_directory(db(), viewer()),
+                           name=listview.ALL)
+
+
+@bp.route("/<name>/_/text/help/", methods=["GET", "HEAD"])
+def search_help(name: str) -> str:
+    """The search language, every prefix with an example that runs on this list (lore's help
+    lives at the same place)."""
+    name = list_name(name)
+    if not listview.list_exists(db(), viewer(), name):
+        abort(404, description=f"there is no list named {name!r} here")
+    return render_template("search_help.html", name=name, states=sorted(query.STATES),
+                           kinds=sorted(query.KINDS), limits=query.LIMITS)
 
 
 @bp.route("/<name>/", methods=["GET", "HEAD", "POST"])
@@ -106,8 +120,7 @@ def search_page(name: str) -> Any:
         outcome = run_search(db(), settings(), viewer(), text, name, page, per_page,
                              snippets=mode == "")
     except QueryError as exc:
-        return render_template("error.html", code=400, reason=f"cannot read the query: {exc}",
-                               query=text, name=name), 400
+        return render_template("search_error.html", error=exc, query=text, name=name), 400
     except SearchUnavailable as exc:
         return render_template("error.html", code=503, reason=f"search unavailable: {exc}",
                                query=text, name=name), 503

@@ -52,7 +52,7 @@ def series_list(name: str) -> Any:
     if listing is None:
         abort(404, description=f"there is no list named {name!r} here")
     return render_template("series_list.html", listing=listing, name=name, filters=filters,
-                           states=STATES, query={k: v for k, v in filters.items() if v})
+                           states=STATES, page_args={k: v for k, v in filters.items() if v})
 
 
 @bp.route(f"/series/<int(max={MAX_ID}):series_id>/", methods=["GET", "HEAD"])
