@@ -19,6 +19,7 @@ from listarchive.archive.models import Patch, PatchSubsystem, Subsystem
 from listarchive.errors import SourceError
 from listarchive.mail.maintainers import Subsystem as Section
 from listarchive.mail.maintainers import SubsystemMatcher, parse_maintainers
+from listarchive.search.follow import bump_subsystems_version
 from listarchive.search.indexer import reindex_patches
 from listarchive.settings import Settings
 
@@ -85,6 +86,8 @@ def import_maintainers(settings: Settings, path: str | Path) -> tuple[int, int]:
             if links:
                 session.execute(insert(PatchSubsystem), links)
         link_subsystems(session)
-    # Patches indexed before carry the old subsystems in their ``subsystem:`` facet.
+        bump_subsystems_version(session)
+    # Patches indexed before carry the old subsystems in their ``subsystem:`` facet: this
+    # machine's index is brought up to date now, every other one at its next catch-up.
     reindex_patches(settings, worker.sessions)
     return len(unique), matched

@@ -43,6 +43,7 @@ class Settings:
     search_enabled: bool = True
     search_engine: str = "tantivy"
     search_dir: Path | None = None
+    search_follow: bool | None = None
     batch_size: int = 500
     max_message_bytes: int = 64 * 1024 * 1024
     max_message_seconds: float = 10.0
@@ -66,6 +67,15 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'listarchive.sqlite3').resolve()}"
 
     @property
+    def follows(self) -> bool:
+        """Whether the site keeps its search index following the database (``[search]
+        follow``): by default where the database is shared (PostgreSQL), the ingest worker
+        writing a SQLite archive's index itself."""
+        if self.search_follow is not None:
+            return self.search_follow and self.search_enabled
+        return self.search_enabled and not self.db_url.startswith("sqlite")
+
+    @property
     def index_dir(self) -> Path:
         return self.search_dir if self.search_dir is not None else self.data_dir / "search"
 
@@ -80,7 +90,7 @@ class Settings:
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "storage": {"data_dir": str, "database_url": str, "pool_size": int, "pool_overflow": int,
                 "lock_timeout": (int, float)},
-    "search": {"enabled": bool, "engine": str, "index_dir": str},
+    "search": {"enabled": bool, "engine": str, "index_dir": str, "follow": bool},
     "ingest": {"batch_size": int, "max_message_bytes": int, "max_message_seconds": (int, float)},
     "web": {"base_url": str, "secret_key": str, "host": str, "port": int, "trusted_hosts": list,
             "trusted_proxies": int},
@@ -183,6 +193,7 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         search_enabled=values.get("search.enabled", True),
         search_engine=engine,
         search_dir=path("search.index_dir"),
+        search_follow=values.get("search.follow"),
         batch_size=batch,
         max_message_bytes=max_bytes,
         max_message_seconds=max_seconds,

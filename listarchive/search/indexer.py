@@ -1,10 +1,11 @@
-"""Keeps the search index following the database: a watermark over message ids, and one over
-the state history.
+"""Keeps a search index following the database: the messages stored, the state history, the
+audit log of embargoes and the subsystems, each followed from the index's own position
+(:mod:`listarchive.search.follow`: kept beside the index, moved by one process at a time).
 
 Indexing is off the storing path: the worker stores mail at its own speed, and this indexer
 catches up in large batches (one commit each, both cores for big batches), into the index of the
 configured engine (:mod:`listarchive.search.engine`). A crash before a commit leaves the index as
-it was and the watermark behind it; the next run re-adds those messages, which
+it was and its position behind it; the next run re-adds those messages, which
 :meth:`SearchIndex.add` replaces by Message-ID, so nothing doubles.
 
 Every message is diff-searchable, not only patches: a review reply with a "something like
@@ -12,9 +13,9 @@ this?" diff is found by ``dfn:``, ``dfb:`` and ``dfhh:`` like the patch it answe
 
 A patch's ``state:`` facet changes long after its mail was indexed (a maintainer's click, git-scan,
 a newer revision). Every such change is a history entry (``state_changes``), so the history is
-the queue: :func:`refresh_states` rebuilds the documents named by the entries past a second
-watermark. Ingest runs it at the start of every catch-up; the site and the commands that change
-states run it right after their commit.
+the queue: the documents named by the entries past the index's position are rebuilt at the
+start of every catch-up, and right after their commit by the site and the commands that change
+states; every other machine's index follows the same entries at its own catch-up.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,7 +40,6 @@ from listarchive.archive.models import (
     MailingList,
     Message,
     MessageList,
-    Meta,
     Patch,
     PatchState,
     PatchSubsystem,
@@ -48,21 +49,18 @@ from listarchive.archive.models import (
     Subsystem,
     Thread,
 )
-from listarchive.errors import SearchUnavailable
+from listarchive.errors import IndexBusy, SearchUnavailable
 from listarchive.mail.extract import SUGGESTION
 from listarchive.mail.message import parse, simple_body
 from listarchive.mail.patches import PatchInfo, diff_start, extract_patches, parse_patch_text
 from listarchive.mail.quotes import split_quoted
 from listarchive.review.states import patch_state_column, series_state_column
 from listarchive.review.trailers import anchored_to, trailer_names
-from listarchive.search import engine
+from listarchive.search import engine, follow
 from listarchive.search.documents import EXCERPT_CHARS, SearchDoc
 from listarchive.settings import Settings
 
 logger = logging.getLogger(__name__)
-WATERMARK = "search_watermark"
-STATE_WATERMARK = "search_state_watermark"
-VISIBILITY_WATERMARK = "search_visibility_watermark"
 BATCH = 8000
 RAW_CHUNK = 200
 
@@ -70,25 +68,6 @@ RAW_CHUNK = 200
 def _without_diff(body: str) -> str:
     start = diff_start(body)
     return body[:start] if start >= 0 else body
-
-
-def _watermark(session: Session, key: str = WATERMARK) -> int:
-    value = session.scalar(select(Meta.value).where(Meta.key == key))
-    return int(value) if value else 0
-
-
-def _set_watermark(session: Session, value: int, key: str = WATERMARK) -> None:
-    row = session.get(Meta, key)
-    if row is None:
-        session.add(Meta(key=key, value=str(value)))
-    else:
-        row.value = str(value)
-
-
-def reset_watermark(session: Session) -> None:
-    row = session.get(Meta, WATERMARK)
-    if row is not None:
-        row.value = "0"
 
 
 def _select() -> Any:
@@ -118,16 +97,27 @@ def reviewed_targets(session: Session, ids: list[int], before: int) -> list[tupl
     return list(_documents(session, list(select_in(session, _select(), Message.id, targets))))
 
 
+def _positions(settings: Settings, session: Session) -> follow.Positions:
+    """The index's positions; a folder with no index yet starts from nothing."""
+    index_dir = Path(settings.index_dir)
+    if engine.built(index_dir) is None:
+        return follow.Positions()
+    return follow.Positions.load(index_dir, session)
+
+
 def reindex_messages(settings: Settings, sessions: sessionmaker[Session],
                      msgids: Sequence[str]) -> int:
     """Rebuild the search documents of these messages now (after an embargo was set, widened,
-    lifted or put back), so their ``visibility`` key is current. Messages past the watermark
-    are indexed early; ``catch_up`` replaces them by Message-ID later, so nothing doubles."""
+    lifted or put back), so their ``visibility`` key is current. Those not indexed yet are
+    left to the catch-up, which builds them as they are then."""
     if not settings.search_enabled or not msgids:
         return 0
-    with sessions() as session:
-        ids = sorted(scalars_in(session, select(Message.id), Message.msgid, msgids))
-    return _rebuild(settings, sessions, ids)
+    with follow.following(settings.index_dir, settings.lock_timeout):
+        with sessions() as session:
+            indexed = _positions(settings, session).messages
+            ids = sorted(pk for pk in scalars_in(session, select(Message.id), Message.msgid,
+                                                 msgids) if pk <= indexed)
+        return _rebuild(settings, sessions, ids)
 
 
 def state_targets(session: Session, after: int, upto: int, indexed: int) -> list[int]:
@@ -151,67 +141,90 @@ def state_targets(session: Session, after: int, upto: int, indexed: int) -> list
 
 def refresh_states(settings: Settings, sessions: sessionmaker[Session],
                    timeout: float | None = None, limit: int | None = None) -> int:
-    """Rebuild the documents of what changed state since the last refresh (see the module's
-    docstring); returns how many. ``timeout`` bounds the wait for the index's write lock and
-    ``limit`` the number of documents worth doing now (the site passes both: an ingest holding
-    the lock, or a change too large for a web request, is left to the next catch-up). Large
-    sets go in batches of :data:`BATCH`; the watermark only moves once all are committed."""
+    """Rebuild the documents of what changed state since the index last followed the history
+    (see the module's docstring); returns how many. ``timeout`` bounds the wait for the index
+    (IndexBusy past it) and ``limit`` the number of documents worth doing now (the site passes
+    both: an ingest catching up, or a change too large for a web request, is left to the next
+    catch-up)."""
     if not settings.search_enabled:
         return 0
-    with sessions() as session:
-        after = _watermark(session, STATE_WATERMARK)
-        upto = int(session.scalar(select(func.max(StateChange.id))) or 0)
-        if upto <= after:
+    with follow.following(settings.index_dir, settings.lock_timeout if timeout is None
+                          else timeout):
+        with sessions() as session:
+            positions = _positions(settings, session)
+        done = _follow_states(settings, sessions, positions, limit)
+        if done < 0:
             return 0
-        targets = state_targets(session, after, upto, _watermark(session))
-    if limit is not None and len(targets) > limit:
-        logger.info("%d documents changed state; left to the next catch-up", len(targets))
-        return 0
-    done = _rebuild(settings, sessions, targets, timeout)
-    with sessions.begin() as session:
-        if _watermark(session, STATE_WATERMARK) < upto:
-            _set_watermark(session, upto, STATE_WATERMARK)
+        positions.save(Path(settings.index_dir))
     return done
 
 
-def refresh_visibility(settings: Settings, sessions: sessionmaker[Session]) -> int:
-    """Rebuild the documents of indexed messages whose visibility changed since the last
-    refresh: every hide, disclosure and un-publishing is an audit entry naming the message
-    (what the ingest hides as a reply to an embargoed message included), so the audit log is the
-    queue, followed by a watermark like the state history."""
-    if not settings.search_enabled:
-        return 0
+def _follow_states(settings: Settings, sessions: sessionmaker[Session],
+                   positions: follow.Positions, limit: int | None = None) -> int:
+    """Rebuild the documents the state history past ``positions.states`` changed and move the
+    position; -1 when more than ``limit`` changed (left as it was)."""
     with sessions() as session:
-        after = _watermark(session, VISIBILITY_WATERMARK)
+        upto = int(session.scalar(select(func.max(StateChange.id))) or 0)
+        if upto <= positions.states:
+            return 0
+        targets = state_targets(session, positions.states, upto, positions.messages)
+    if limit is not None and len(targets) > limit:
+        logger.info("%d documents changed state; left to the next catch-up", len(targets))
+        return -1
+    done = _rebuild(settings, sessions, targets)
+    positions.states = upto
+    return done
+
+
+def _follow_visibility(settings: Settings, sessions: sessionmaker[Session],
+                       positions: follow.Positions) -> int:
+    """Rebuild the documents of indexed messages whose visibility changed since the index
+    last followed the audit log: every hide, disclosure and un-publishing is an audit entry
+    naming the message (what the ingest hides as a reply to an embargoed message included), on
+    whichever machine it was done."""
+    with sessions() as session:
         upto = int(session.scalar(select(func.max(AuditEvent.id))) or 0)
-        if upto <= after:
+        if upto <= positions.visibility:
             return 0
         msgids = set(session.scalars(select(AuditEvent.target_msgid).where(
-            AuditEvent.id > after, AuditEvent.id <= upto,
+            AuditEvent.id > positions.visibility, AuditEvent.id <= upto,
             AuditEvent.action.in_(("restricted", "disclosed", "unpublished")))))
-        indexed = _watermark(session)
         targets = sorted(pk for pk in scalars_in(session, select(Message.id), Message.msgid,
-                                                 msgids) if pk <= indexed)
+                                                 msgids) if pk <= positions.messages)
     done = _rebuild(settings, sessions, targets)
-    with sessions.begin() as session:
-        if _watermark(session, VISIBILITY_WATERMARK) < upto:
-            _set_watermark(session, upto, VISIBILITY_WATERMARK)
+    positions.visibility = upto
+    return done
+
+
+def _follow_subsystems(settings: Settings, sessions: sessionmaker[Session],
+                       positions: follow.Positions) -> int:
+    """Rebuild the documents of every indexed patch and cover letter when MAINTAINERS was
+    imported again since (their ``subsystem:`` facets name the old subsystems)."""
+    with sessions() as session:
+        version = follow.subsystems_version(session)
+        if version == positions.subsystems:
+            return 0
+        targets = list(session.scalars(select(Patch.id).where(Patch.id <= positions.messages)
+                                       .order_by(Patch.id)))
+    done = _rebuild(settings, sessions, targets)
+    positions.subsystems = version
     return done
 
 
 def reindex_patches(settings: Settings, sessions: sessionmaker[Session]) -> int:
-    """Rebuild the documents of every indexed patch and cover letter (after ``maintainers
-    import`` replaced the subsystems their ``subsystem:`` facet names); returns how many."""
+    """Bring this machine's index up to a MAINTAINERS import now (``maintainers import``);
+    every other index follows the subsystems version at its next catch-up."""
     if not settings.search_enabled:
         return 0
-    with sessions() as session:
-        targets = list(session.scalars(select(Patch.id).where(Patch.id <= _watermark(session))
-                                       .order_by(Patch.id)))
-    return _rebuild(settings, sessions, targets)
+    with follow.following(settings.index_dir, settings.lock_timeout):
+        with sessions() as session:
+            positions = _positions(settings, session)
+        done = _follow_subsystems(settings, sessions, positions)
+        positions.save(Path(settings.index_dir))
+    return done
 
 
-def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[int],
-             timeout: float | None = None) -> int:
+def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[int]) -> int:
     """Replace the documents of these messages, in batches of :data:`BATCH`."""
     if not ids:
         return 0
@@ -226,8 +239,7 @@ def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[
             with sessions() as session:
                 rows = _rows(session, ids[first:first + BATCH])
                 done += index.add((doc for _, doc in _documents(session, rows)),
-                                  replace={r.msgid for r in rows}, expected=len(rows),
-                                  timeout=timeout)
+                                  replace={r.msgid for r in rows}, expected=len(rows))
     finally:
         index.close()
     return done
@@ -322,41 +334,70 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             visibility=visibility, excerpt=excerpt)
 
 
-def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = BATCH) -> int:
-    """Index every message stored since the watermark; returns how many were indexed.
+def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = BATCH,
+             timeout: float | None = None) -> int:
+    """Bring the index up to the database: the state, visibility and subsystem changes it has
+    not followed yet, then every message stored since its position; returns how many documents
+    were (re)built.
 
-    An index the configured engine did not build is left alone (the mail is stored; the
-    warning says to run ``listarchive reindex --search``). Reaching the newest message
-    completes an index that a rebuild started."""
+    Another process bringing this index up to date meanwhile (an ingest, a web server's
+    follower) is waited for up to ``timeout`` (the storage lock timeout by default), then left
+    to it: it looks again for new mail after it lets go of the index. An index the configured
+    engine did not build is left alone (the mail is stored; the warning says to run
+    ``listarchive reindex --search``). Reaching the newest message completes an index that a
+    rebuild started."""
     if not settings.search_enabled:
         return 0
-    done = refresh_states(settings, sessions) + refresh_visibility(settings, sessions)
+    wait = settings.lock_timeout if timeout is None else timeout
+    done = 0
+    while True:
+        try:
+            with follow.following(settings.index_dir, wait):
+                found, position = _catch_up(settings, sessions, batch)
+        except IndexBusy:
+            logger.info("the search index is being brought up to date by another process")
+            return done
+        done += found
+        # Mail stored while this process held the index, by one that found it busy.
+        with sessions() as session:
+            if position < 0 or (session.scalar(select(func.max(Message.id))) or 0) <= position:
+                return done
+
+
+def _catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int) -> tuple[int, int]:
+    """catch_up's work under the index's follow lock: (documents built, message position),
+    the position -1 when the index could not be opened."""
+    index_dir = Path(settings.index_dir)
     with sessions() as session:
-        start = _watermark(session)
+        positions = _positions(settings, session)
         stored = session.scalar(select(func.max(Message.id))) or 0
     try:
         # Starting from nothing, the index is created; it answers searches at once only if
         # there is nothing stored yet (search switched on for a full archive: once built).
-        index = engine.open_writer(settings, create=start == 0, complete=stored == 0)
+        index = engine.open_writer(settings, create=positions.messages == 0,
+                                   complete=stored == 0)
     except SearchUnavailable as exc:
         logger.warning("mail stored but not indexed for search: %s", exc)
-        return done
+        return 0, -1
     try:
+        done = (_follow_states(settings, sessions, positions)
+                + _follow_visibility(settings, sessions, positions)
+                + _follow_subsystems(settings, sessions, positions))
+        positions.save(index_dir)
         while True:
             with sessions() as session:
-                after = _watermark(session)
+                after = positions.messages
                 rows = session.execute(_select().where(Message.id > after)
                                        .order_by(Message.id).limit(batch)).all()
                 if not rows:
                     engine.mark_complete(settings)
-                    return done
+                    return done, after
                 ids = [row.id for row in rows]
                 older = reviewed_targets(session, ids, after)
-                # Messages past the watermark are new to the index, unless a crash came
-                # between an index commit and the watermark update: then this whole batch
+                # Messages past the position are new to the index, unless a crash came
+                # between an index commit and the positions' update: then this whole batch
                 # prefix is already there, which its first message tells. Older ones
-                # (re-indexed because a reply gave them a trailer or an embargo changed)
-                # replace their documents.
+                # (re-indexed because a reply gave them a trailer) replace their documents.
                 replace = {doc.msgid for _, doc in older}
                 if index.contains(rows[0].msgid):
                     replace.update(row.msgid for row in rows)
@@ -364,8 +405,8 @@ def catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int = B
                 fresh = (doc for _, doc in _documents(session, rows))
                 index.add(itertools.chain(fresh, (doc for _, doc in older)), replace=replace,
                           expected=len(rows) + len(older))
-            with sessions.begin() as session:
-                _set_watermark(session, ids[-1])
+            positions.messages = ids[-1]
+            positions.save(index_dir)
             done += len(rows) + len(older)
             logger.info("indexed %d messages", done)
     finally:
@@ -378,15 +419,16 @@ def rebuild(settings: Settings, sessions: sessionmaker[Session]) -> int:
     until it is complete."""
     if not settings.search_enabled:
         return 0
-    engine.open_rebuild(settings).close()
-    with sessions.begin() as session:
-        reset_watermark(session)
-        # Every document is built anew with the states and visibility as they are now.
-        _set_watermark(session, int(session.scalar(select(func.max(StateChange.id))) or 0),
-                       STATE_WATERMARK)
-        _set_watermark(session, int(session.scalar(select(func.max(AuditEvent.id))) or 0),
-                       VISIBILITY_WATERMARK)
-    return catch_up(settings, sessions)
+    with follow.following(settings.index_dir):
+        engine.open_rebuild(settings).close()
+        with sessions() as session:
+            # Every document is built anew with the states, visibility and subsystems as
+            # they are now.
+            follow.Positions(
+                states=int(session.scalar(select(func.max(StateChange.id))) or 0),
+                visibility=int(session.scalar(select(func.max(AuditEvent.id))) or 0),
+                subsystems=follow.subsystems_version(session)).save(Path(settings.index_dir))
+    return catch_up(settings, sessions, timeout=3600.0)
 
 
 EmbargoAction = Callable[[Session], EmbargoChange | list[EmbargoChange]]

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -12,10 +13,11 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, SecurityError, default_exceptions
 
 from listarchive import settings as settings_mod
-from listarchive.archive.db import open_archive
+from listarchive.archive.db import make_engine, make_sessionmaker, open_archive
 from listarchive.archive.sitekey import site_secret
 from listarchive.errors import Forbidden, IndexBusy, InvalidChange, ListarchiveError, NotFound
-from listarchive.search.indexer import refresh_states
+from listarchive.search.follow import Follower
+from listarchive.search.indexer import catch_up, refresh_states
 from listarchive.settings import Settings
 from listarchive.web import (
     admin,
@@ -42,6 +44,7 @@ STATE_REFRESH_WAIT = 2.0  # seconds a write request waits for the search index's
 # Documents a write request re-indexes itself (a second or two, in one process: below the
 # size at which the index writer starts helper processes); more are left to the next catch-up.
 STATE_REFRESH_MAX = 500
+FOLLOW_INTERVAL = 1.0  # seconds between a web server's looks at the database for new facts
 
 
 class SafeJSONProvider(DefaultJSONProvider):
@@ -67,6 +70,21 @@ class ArchiveFlask(Flask):
     json_provider_class = SafeJSONProvider
 
 
+def _follow_the_database(app: Flask, settings: Settings) -> None:
+    """Keep this machine's search index following the shared database (``[search] follow``),
+    from a thread started by the first request: after a server forks its workers, not before.
+    Every worker process starts one; one of them does the work, on a connection of its own."""
+    own = dataclasses.replace(settings, pool_size=1, pool_overflow=0)
+    sessions = make_sessionmaker(make_engine(own))
+    follower = Follower(settings.index_dir,
+                        lambda: catch_up(settings, sessions, timeout=0), FOLLOW_INTERVAL)
+    app.extensions["listarchive.follower"] = follower
+
+    @app.before_request
+    def start_following() -> None:
+        follower.start()
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """The WSGI application for ``settings`` (read with :func:`listarchive.settings.load`
     when ``None``): one database session per request, blueprints, filters, error pages."""
@@ -88,6 +106,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (apiv1.bp, patchworkapi.bp, auth.bp, statechanges.bp, queuepages.bp,
                       reviewpages.bp, admin.bp, pages.bp):
         app.register_blueprint(blueprint)
+    if settings.follows:
+        _follow_the_database(app, settings)
 
     @app.context_processor
     def logged_in() -> dict[str, Any]:
