@@ -1,0 +1,161 @@
+"""``/series/ID/interdiff`` against ``git range-diff``: the revisions of tests/rerollworld.py are
+real commits sent with ``git format-patch``; what the archive makes of the mail alone (which
+patch pairs with which, unchanged / changed / added / dropped, the changed lines of each
+changed pair) must be what git makes of the commits.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import backends
+import pytest
+from mailfixtures import dev_git
+from rerollworld import RerollWorld, build
+
+from ingest.worker import run_ingest
+from listarchive.mail.msgids import quote_msgid
+from listarchive.mail.rangediff import RevisionPatch, range_diff
+from listarchive.settings import from_mapping
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+_GIT_LINE = re.compile(r"^\s*(\d+|-):\s+(?:[0-9a-f]+|-+) ([=!<>]) \s*(\d+|-):\s+(?:[0-9a-f]+|-+) ")
+_STATUS = {"=": "unchanged", "!": "changed", "<": "dropped", ">": "added"}
+
+
+@pytest.fixture(scope="module")
+@backends.archive_fixture
+def reroll(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("reroll")
+    world = build(base)
+    settings = from_mapping({"storage": {"data_dir": str(base / "instance")},
+                             "search": {"enabled": False},
+                             "lists": [{"name": "linux-clk", "description": "clk"}]})
+    summary = run_ingest(settings, [str(world.mbox)], "linux-clk")
+    assert summary.quarantined == 0
+    from listarchive.web import create_app
+
+    app = create_app(settings)
+    yield {"world": world, "client": app.test_client(), "base": base}
+
+
+def series_of(client: Any, msgid: str) -> int:
+    obj = client.get(f"/api/v1/messages/{quote_msgid(msgid)}").get_json()
+    assert obj["series"] is not None, msgid
+    return int(obj["series"]["id"])
+
+
+def git_range_diff(world: RerollWorld, family: str) -> tuple[list[tuple[str, str, str]],
+                                                              dict[str, Counter[str]]]:
+    """git's pairs as (old number, new number, status), and per new number the changed diff
+    lines of the pair (inner ``+``/``-`` lines the outer diff adds or removes)."""
+    v1, v2 = world.ranges[family]
+    out = dev_git(world.repo, "range-diff", "--no-color", f"{world.base}..{v1}",
+                  f"{world.base}..{v2}")
+    pairs: list[tuple[str, str, str]] = []
+    changed: dict[str, Counter[str]] = {}
+    current = ""
+    for line in out.splitlines():
+        found = _GIT_LINE.match(line)
+        if found:
+            pairs.append((found.group(1), found.group(3), _STATUS[found.group(2)]))
+            current = found.group(3)
+            changed[current] = Counter()
+        elif line.startswith("    ") and len(line) > 5 and line[4] in "+-" and line[5] in "+-" \
+                and not line[5:].startswith(("+++", "---")):
+            changed[current][line[4:6] + line[6:]] += 1
+    return pairs, changed
+
+
+@pytest.mark.parametrize("family", ["changed", "added", "dropped"])
+def test_pairing_and_changed_lines_match_git_range_diff(reroll: dict[str, Any],
+                                                        family: str) -> None:
+    world, client = reroll["world"], reroll["client"]
+    new = series_of(client, world.ids[f"{family}-v2-0"])
+    got = client.get(f"/api/v1/series/{new}/interdiff")
+    assert got.status_code == 200, got.data
+    obj = got.get_json()
+    assert obj["old"]["id"] == series_of(client, world.ids[f"{family}-v1-0"])
+    ours = [(str(p["old"]["number"]) if p["old"] else "-",
+             str(p["new"]["number"]) if p["new"] else "-", p["status"]) for p in obj["pairs"]]
+    theirs, changed = git_range_diff(world, family)
+    assert sorted(ours) == sorted(theirs)
+    for pair in obj["pairs"]:
+        if pair["status"] != "changed":
+            assert pair["diff"] == []
+            continue
+        lines = Counter(line for line in pair["diff"]
+                        if line[:1] in "+-" and line[1:2] in "+-"
+                        and not line[1:].startswith(("+++", "---")))
+        assert lines == changed[str(pair["new"]["number"])]
+        assert lines  # the shapes change code, not only messages
+    assert {"changed": 1, "added": 1, "dropped": 1}[family] == obj["counts"][family]
+
+
+def test_page_text_and_links(reroll: dict[str, Any]) -> None:
+    world, client = reroll["world"], reroll["client"]
+    old = series_of(client, world.ids["changed-v1-0"])
+    new = series_of(client, world.ids["changed-v2-0"])
+    page = client.get(f"/series/{new}/interdiff")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'class="pair pair-changed"' in html and "pair-unchanged" in html
+    assert "+\treturn 77;" in html or "+-\treturn 77;" in html or "return 77;" in html
+    assert "<script" not in html
+    text = client.get(f"/series/{new}/interdiff.txt")
+    assert text.status_code == 200 and text.mimetype == "text/plain"
+    assert re.search(r"2: ! +2: foo: seven is 77", text.get_data(as_text=True))
+    assert client.get(f"/series/{new}/interdiff?from={old}").status_code == 200
+    series_page = client.get(f"/series/{new}/").get_data(as_text=True)
+    assert f'/series/{new}/interdiff?from={old}"' in series_page
+
+
+@pytest.mark.parametrize("query, status, says", [
+    ("?from=abc", 400, "a number"),
+    ("?from=999999", 400, "not a revision"),
+])
+def test_bad_from_is_a_readable_4xx(reroll: dict[str, Any], query: str, status: int,
+                                    says: str) -> None:
+    world, client = reroll["world"], reroll["client"]
+    new = series_of(client, world.ids["changed-v2-0"])
+    for url in (f"/series/{new}/interdiff{query}", f"/api/v1/series/{new}/interdiff{query}",
+                f"/series/{new}/interdiff.txt{query}"):
+        got = client.get(url)
+        assert got.status_code == status, url
+        assert says in got.get_data(as_text=True)
+
+
+def test_no_earlier_revision_or_wrong_direction(reroll: dict[str, Any]) -> None:
+    world, client = reroll["world"], reroll["client"]
+    old = series_of(client, world.ids["changed-v1-0"])
+    new = series_of(client, world.ids["changed-v2-0"])
+    other = series_of(client, world.ids["added-v1-0"])
+    assert client.get(f"/series/{old}/interdiff").status_code == 400
+    assert "first revision" in client.get(f"/series/{old}/interdiff").get_data(as_text=True)
+    assert client.get(f"/series/{old}/interdiff?from={new}").status_code == 400
+    assert client.get(f"/series/{new}/interdiff?from={other}").status_code == 400
+    assert client.get("/series/123456789/interdiff").status_code == 404
+    assert client.get("/api/v1/series/123456789/interdiff").status_code == 404
+
+
+def _patch(number: int, title: str, body: str, pid: str = "") -> RevisionPatch:
+    return RevisionPatch(number, title, title, body, pid, ("f.c",))
+
+
+def test_pure_pairing_bounds_and_order() -> None:
+    old = [_patch(1, "a: one", "+x\n", "p1"), _patch(2, "b: two", "+y\n", "p2")]
+    new = [_patch(1, "b: two", "+y\n", "p2"), _patch(2, "c: three", "+z\n", "p3")]
+    pairs = range_diff(old, new)
+    assert [(p.status, p.old.number if p.old else 0, p.new.number if p.new else 0)
+            for p in pairs] == [("dropped", 1, 0), ("unchanged", 2, 1), ("added", 0, 2)]
+    huge = [_patch(n, f"t{n}", "+a\n" * 10, f"h{n}") for n in range(1000)]
+    assert len(range_diff(huge, huge)) == 200  # MAX_PATCHES
+
+
+def test_corpus_dir_exists_or_skips() -> None:
+    assert Path(__file__).parent.joinpath("rerollworld.py").exists()
