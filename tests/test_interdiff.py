@@ -194,3 +194,42 @@ def test_every_consecutive_revision_pair_of_real_linux_clk(site: Any) -> None:
         assert len(news) == len(set(news)) and len(olds) == len(set(olds))
         assert client.get(f"/series/{newer}/interdiff.txt").status_code == 200
     assert walked >= 5
+
+
+def _patch_of(client: Any, msgid: str) -> int:
+    obj = client.get(f"/api/v1/messages/{quote_msgid(msgid)}").get_json()
+    return int(obj["patch"]["id"])
+
+
+def test_comments_on_the_patch_page_and_json(reroll: dict[str, Any]) -> None:
+    world, client = reroll["world"], reroll["client"]
+    p1 = _patch_of(client, world.ids["changed-v1-1"])
+    html = client.get(f"/patch/{p1}/").get_data(as_text=True)
+    diff_part, discussion = html.split('id="discussion"', 1)
+    assert 'class="comment"' in diff_part and "Why twenty?" in diff_part
+    assert diff_part.index("return 20;") < diff_part.index("Why twenty?")
+    assert "Alice Reviewer" in discussion and "Carol" in discussion
+    obj = client.get(f"/api/v1/patches/{p1}/comments").get_json()
+    assert [(c["file"], c["old_line"], c["new_line"], c["message_id"], c["author"]["name"])
+            for c in obj["comments"]] == [("drivers/foo.c", None, 8, "alice@example.org",
+                                           "Alice Reviewer")]
+    assert [r["message_id"] for r in obj["replies"]] == ["alice@example.org",
+                                                         "carol@example.org"]
+    series = series_of(client, world.ids["changed-v1-0"])
+    page = client.get(f"/series/{series}/").get_data(as_text=True)
+    assert f'/patch/{p1}/#discussion">1 comment<' in page
+    assert client.get("/api/v1/patches/999999999/comments").status_code == 404
+
+
+def test_comments_carried_to_the_next_revision(reroll: dict[str, Any]) -> None:
+    world, client = reroll["world"], reroll["client"]
+    new = series_of(client, world.ids["changed-v2-0"])
+    page = client.get(f"/series/{new}/").get_data(as_text=True)
+    assert "1 comment on v1 on lines that did not change" in page
+    carried = page.split('id="carried"', 1)[1]
+    alice, bob = carried.index("Why twenty?"), carried.index("Seventy is wrong")
+    assert "unchanged in v2" in carried[:alice] and "changed since" in carried[alice:bob]
+    # Carol's Acked-by on v1's patch 1, unchanged in v2, is carried to v2's patch 1
+    obj = client.get(f"/api/v1/series/{new}").get_json()
+    first = next(p for p in obj["patches"] if p["number"] == 1)
+    assert any(t["name"] == "Acked-by" and "carol" in t["value"] for t in first["trailers"])

@@ -105,3 +105,11 @@ def test_trailer_only_blocks_and_bounds() -> None:
     assert line_comments(quote + "\nReviewed-by: R <r@example.org>\n", diff) == ()
     many = quote + "".join(f"\ncomment {n}\n> +y\n" for n in range(500))
     assert len(line_comments(many, diff)) <= 100
+
+
+def test_split_keeps_every_line_once() -> None:
+    diff, _ = _pair("real-review-reset-mpfs-three-comments.mbox")
+    pieces = split_at_comments(diff, [(0, 18), (0, 60), (0, 79)])
+    assert [len(p[1]) for p in pieces][:3] == [1, 1, 1]
+    assert pieces[0][0].endswith("+#include <linux/regmap.h>")
+    assert "\n".join(p[0] for p in pieces) == diff.rstrip("\n")

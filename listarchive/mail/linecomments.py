@@ -65,8 +65,8 @@ def _target(line: str) -> str:
 
 
 def _walk(lines: Iterator[str]) -> Iterator[tuple[str, str, int, int]]:
-    """(kind, text, old, new) for each line of a diff: ``file`` (text: the path), ``hunk`` or
-    ``line`` (text with its marker, the numbers it has), ``other``."""
+    """(kind, text, old, new) for each line of a diff, exactly one per line: ``file`` (text:
+    the path), ``hunk`` or ``line`` (text with its marker, the numbers it has), ``other``."""
     path = ""
     in_hunk = False
     old = new = 0
@@ -81,6 +81,8 @@ def _walk(lines: Iterator[str]) -> Iterator[tuple[str, str, int, int]]:
             if target != "/dev/null" and target != path:
                 path = target
                 yield "file", path, 0, 0
+            else:
+                yield "other", line, 0, 0
         elif hunk:
             old, new, in_hunk = int(hunk.group(1)), int(hunk.group(2)), True
             yield "hunk", line, old, new
@@ -96,7 +98,7 @@ def _walk(lines: Iterator[str]) -> Iterator[tuple[str, str, int, int]]:
                 yield "line", text, 0, new
                 new += 1
         elif in_hunk and line.startswith("\\"):
-            continue
+            yield "other", line, 0, 0
         else:
             in_hunk = False
             yield "other", line, 0, 0
@@ -253,3 +255,20 @@ def split_at_comments(file_diff: str, placed: Sequence[tuple[int, int]]
     if start < len(all_lines):
         pieces.append(("\n".join(all_lines[start:]), []))
     return pieces
+
+
+def line_survives(old_diff: str, new_diff: str, path: str, old_line: int, new_line: int) -> bool:
+    """Whether the line at (``old_line``, ``new_line``) of ``path`` in ``old_diff`` is in
+    ``new_diff`` too, with the same text and the same two lines either side: a comment on it
+    still applies to the new revision."""
+    before = diff_lines(old_diff)
+    at = next((i for i, line in enumerate(before) if line.path == path
+               and (line.old, line.new) == (old_line, new_line)), None)
+    if at is None:
+        return False
+    window = [line.text.rstrip() for line in before[max(0, at - 2):at + 3]
+              if line.path == path]
+    after = [line.text.rstrip() for line in diff_lines(new_diff) if line.path == path]
+    # the window's lines are few (5): a scan of the new file's lines is linear
+    return any(after[i:i + len(window)] == window for i in range(len(after) - len(window) + 1)
+               if after[i] == window[0])

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, redirect, render_template
 from listarchive.archive import listview
 from listarchive.mail.extract import SUBMISSIONS
 from listarchive.mail.msgids import quote_msgid
-from listarchive.review import amready, changes, history, patchview, seriesview
+from listarchive.review import amready, carried, changes, history, patchview, seriesview
 from listarchive.review.states import STATES
 from listarchive.web.context import absolute, current_user, db, site_url, viewer
 from listarchive.web.downloads import DOWNLOAD_CSP, content_disposition
@@ -64,6 +64,7 @@ def series_page(series_id: int) -> Any:
                            b4_url=absolute(f"/r/{quote_msgid(detail.row.anchor_msgid)}"),
                            mbox_url=absolute(f"/series/{series_id}/mbox"),
                            has_mbox=amready.series_has_mbox(detail),
+                           carried=carried.carried(db(), viewer(), series_id),
                            **_status("series", series_id))
 
 
