@@ -233,3 +233,28 @@ def test_comments_carried_to_the_next_revision(reroll: dict[str, Any]) -> None:
     obj = client.get(f"/api/v1/series/{new}").get_json()
     first = next(p for p in obj["patches"] if p["number"] == 1)
     assert any(t["name"] == "Acked-by" and "carol" in t["value"] for t in first["trailers"])
+
+
+def test_dependencies_shown_and_applied_with_git(reroll: dict[str, Any],
+                                                 tmp_path: Any) -> None:
+    world, client = reroll["world"], reroll["client"]
+    deps = series_of(client, world.ids["deps-v1-0"])
+    prereq = series_of(client, world.ids["changed-v2-0"])
+    obj = client.get(f"/api/v1/series/{deps}").get_json()["dependencies"]
+    assert obj["base_commit"] == world.base
+    assert {(p["kind"], p["series"]) for p in obj["prerequisites"]} == {("message-id", prereq)}
+    page = client.get(f"/series/{deps}/").get_data(as_text=True)
+    assert f'href="/series/{prereq}/"' in page and f"/series/{deps}/mbox?deps=1" in page
+    got = client.get(f"/series/{deps}/mbox?deps=1")
+    assert got.status_code == 200
+    mbox = tmp_path / "deps.mbx"
+    mbox.write_bytes(got.data)
+    clone = tmp_path / "clone"
+    dev_git(tmp_path, "clone", "-q", str(world.repo), str(clone))
+    dev_git(clone, "checkout", "-q", world.base)
+    dev_git(clone, "am", "-q", str(mbox))
+    assert dev_git(clone, "rev-parse", "HEAD^{tree}") == dev_git(
+        world.repo, "rev-parse", f"{world.ranges['deps'][1]}^{{tree}}")
+    assert len(dev_git(clone, "log", "--format=%s", f"{world.base}..HEAD").splitlines()) == 4
+    plain = client.get(f"/series/{deps}/mbox").data
+    assert plain.count(b"\nSubject: ") == 1

@@ -16,7 +16,7 @@ from listarchive.access.visibility import Viewer
 from listarchive.archive import listview, messageview
 from listarchive.archive.messageview import MessageRecord
 from listarchive.clock import iso
-from listarchive.review import amready, patchview, seriesview
+from listarchive.review import amready, dependencies, patchview, seriesview
 from listarchive.review.patchview import PatchSummary
 from listarchive.review.seriesview import RevisionLink, SeriesRow
 from listarchive.review.trailers import TrailerLine
@@ -150,7 +150,15 @@ def series_json(session: Session, viewer: Viewer, series_id: int) -> dict[str, A
             "next": [_revision_json(r) for r in detail.newer],
             "trailers": trailer_json(series_wide.values()),
             "subsystems": [s.slug for s in detail.subsystems],
+            "dependencies": _dependencies_json(session, viewer, series_id),
             "has_mbox": amready.series_has_mbox(detail)}
+
+
+def _dependencies_json(session: Session, viewer: Viewer, series_id: int) -> dict[str, Any]:
+    deps = dependencies.series_dependencies(session, viewer, series_id)
+    return {"base_commit": deps.base_commit or None,
+            "prerequisites": [{"kind": d.kind, "value": d.value, "series": d.series_id or None,
+                               "patch": d.patch_id or None} for d in deps.items]}
 
 
 def comments_json(session: Session, viewer: Viewer, patch_id: int) -> dict[str, Any] | None:
