@@ -258,3 +258,21 @@ def test_dependencies_shown_and_applied_with_git(reroll: dict[str, Any],
     assert len(dev_git(clone, "log", "--format=%s", f"{world.base}..HEAD").splitlines()) == 4
     plain = client.get(f"/series/{deps}/mbox").data
     assert plain.count(b"\nSubject: ") == 1
+
+
+def test_series_feed(reroll: dict[str, Any]) -> None:
+    world, client = reroll["world"], reroll["client"]
+    old = series_of(client, world.ids["changed-v1-0"])
+    feed = client.get(f"/series/{old}/atom")
+    assert feed.status_code == 200 and feed.mimetype == "application/atom+xml"
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(feed.data)
+    titles = [e.findtext("{http://www.w3.org/2005/Atom}title") or ""
+              for e in root.iter("{http://www.w3.org/2005/Atom}entry")]
+    assert any(t.startswith("v2:") for t in titles)  # the new revision
+    assert any(t.startswith("comment on drivers/foo.c") for t in titles)
+    assert any(t.startswith("Re:") for t in titles)  # replies
+    assert f'href="/series/{old}/atom"' in client.get(f"/series/{old}/").get_data(as_text=True)
+    assert client.get("/series/999999999/atom").status_code == 404
+    assert client.get("/s/no-such-subsystem/atom").status_code == 404

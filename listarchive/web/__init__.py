@@ -28,6 +28,7 @@ from listarchive.web import (
     pages,
     patchworkapi,
     queuepages,
+    reviewfeeds,
     reviewpages,
     statechanges,
 )
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.install(app)
     guard.install(app, settings)
     for blueprint in (apiv1.bp, patchworkapi.bp, auth.bp, statechanges.bp, queuepages.bp,
-                      reviewpages.bp, interdiffpages.bp, admin.bp, pages.bp):
+                      reviewpages.bp, interdiffpages.bp, reviewfeeds.bp, admin.bp, pages.bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
