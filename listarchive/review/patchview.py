@@ -17,9 +17,11 @@ from listarchive.archive import messageview
 from listarchive.archive.batches import select_in
 from listarchive.archive.messageview import MessageRecord
 from listarchive.archive.models import Message, Patch, Series
-from listarchive.mail.extract import PULL, SUBMISSIONS, WITH_DIFF
+from listarchive.mail.extract import PATCH, PULL, SUBMISSIONS, WITH_DIFF
+from listarchive.mail.linecomments import split_at_comments
 from listarchive.mail.patches import extract_patches, split_files
 from listarchive.mail.pulls import PullRequest
+from listarchive.review.discussion import Comment, Discussion, discussions
 from listarchive.review.seriesview import (
     PatchItem,
     SeriesRow,
@@ -41,6 +43,8 @@ class FileDiff:
     deletions: int
     anchor: str  # HTML id of the file's section
     text: str  # this file's part of the diff
+    # the text cut after each line that has comments, with those comments
+    pieces: tuple[tuple[str, tuple[Comment, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class PatchDetail:
     subsystems: tuple[SubsystemRef, ...]
     previous_id: int | None  # neighbours in the series
     next_id: int | None
+    discussion: Discussion | None = None  # the replies below a patch, comments placed
 
 
 @dataclass(frozen=True)
@@ -150,13 +155,15 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
     item = patch_items(session, viewer, [patch], {patch.id: lines})[0]
     files: list[FileDiff] = []
     diff = info.diff if info is not None else ""
+    talk = discussions(session, viewer, [patch]).get(patch.id) if patch.kind == PATCH else None
     if info is not None:
         chunks = split_files(info.diff, len(info.files))
         for i, change in enumerate(info.files):
             text = chunks[i] if len(chunks) == len(info.files) else (info.diff if i == 0 else "")
             files.append(FileDiff(change.path, change.old_path, change.change,
                                   change.insertions, change.deletions,
-                                  file_anchor(i, change.path), text))
+                                  file_anchor(i, change.path), text,
+                                  _pieces(text, change.path, talk)))
     commit = info.commit_message if info is not None else (message.body if message else "")
     pull = None
     if patch.kind == PULL:
@@ -166,7 +173,17 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
             else PullRequest(patch.pull_url, patch.pull_ref)
     return PatchDetail(item, record, series_row, commit, tuple(files), patch.insertions,
                        patch.deletions, diff, patch.patch_id, pull,
-                       tuple(subsystem_refs(session, [patch.id])), previous_id, next_id)
+                       tuple(subsystem_refs(session, [patch.id])), previous_id, next_id, talk)
+
+
+def _pieces(text: str, path: str, talk: Discussion | None
+            ) -> tuple[tuple[str, tuple[Comment, ...]], ...]:
+    """A file's diff cut after each line that has comments (``text`` whole when none)."""
+    mine = [c for c in talk.comments if c.path == path] if talk is not None else []
+    if not mine:
+        return ((text, ()),)
+    return tuple((piece, tuple(mine[i] for i in found)) for piece, found in
+                 split_at_comments(text, [(c.old_line, c.new_line) for c in mine]))
 
 
 def patch_summary(session: Session, viewer: Viewer, patch_id: int) -> PatchSummary | None:

@@ -14,7 +14,7 @@ thousands of series is one indexed query, not a loop over rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,7 @@ from listarchive.archive.models import (
 )
 from listarchive.errors import InvalidChange
 from listarchive.mail.extract import PULL
+from listarchive.review.discussion import comment_counts
 from listarchive.review.rerolls import kept_from_previous, kept_lines
 from listarchive.review.states import DONE, STATES, effective_states, series_state_column
 from listarchive.review.subsystems import (
@@ -111,6 +112,7 @@ class PatchItem:
     state: str
     archived: bool = False
     delegate: str = ""
+    comments: int = 0  # review comments placed on its diff lines (series page)
 
 
 @dataclass(frozen=True)
@@ -348,7 +350,9 @@ def series_detail(session: Session, viewer: Viewer, series_id: int) -> SeriesDet
     lines = series_lines(session, viewer, found.patches, found.cover)
     members = [*found.patches, *([found.cover] if found.cover is not None else [])]
     every = patch_items(session, viewer, members, lines)  # the cover last, without lines
-    items = every[:len(found.patches)]
+    talk = comment_counts(session, viewer, found.patches)
+    items = tuple(replace(item, comments=talk.get(item.id, 0))
+                  for item in every[:len(found.patches)])
     cover_item = every[-1] if found.cover is not None else None
     cover_text = ""
     if found.cover is not None:

@@ -26,9 +26,11 @@ from listarchive.web import (
     csrf,
     filters,
     guard,
+    interdiffpages,
     pages,
     patchworkapi,
     queuepages,
+    reviewfeeds,
     reviewpages,
     statechanges,
 )
@@ -104,7 +106,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.install(app)
     guard.install(app, settings)
     for blueprint in (apiv1.bp, patchworkapi.bp, auth.bp, statechanges.bp, queuepages.bp,
-                      reviewpages.bp, admin.bp, pages.bp):
+                      reviewpages.bp, interdiffpages.bp, reviewfeeds.bp, admin.bp, pages.bp):
         app.register_blueprint(blueprint)
     if settings.follows:
         _follow_the_database(app, settings)

@@ -16,7 +16,7 @@ from listarchive.access.visibility import Viewer
 from listarchive.archive import listview, messageview
 from listarchive.archive.messageview import MessageRecord
 from listarchive.clock import iso
-from listarchive.review import amready, patchview, seriesview
+from listarchive.review import amready, dependencies, patchview, seriesview
 from listarchive.review.patchview import PatchSummary
 from listarchive.review.seriesview import RevisionLink, SeriesRow
 from listarchive.review.trailers import TrailerLine
@@ -144,10 +144,37 @@ def series_json(session: Session, viewer: Viewer, series_id: int) -> dict[str, A
                 series_wide.setdefault((line.name, line.value), line)
     return {**series_row_json(detail.row), "cover": cover,
             "patches": [{"id": p.id, "message_id": p.msgid, "subject": p.subject,
-                         "number": p.counter, "state": p.state,
+                         "number": p.counter, "state": p.state, "comments": p.comments,
                          "trailers": trailer_json(p.trailers)} for p in detail.patches],
             "previous": [_revision_json(r) for r in detail.older],
             "next": [_revision_json(r) for r in detail.newer],
             "trailers": trailer_json(series_wide.values()),
             "subsystems": [s.slug for s in detail.subsystems],
+            "dependencies": _dependencies_json(session, viewer, series_id),
             "has_mbox": amready.series_has_mbox(detail)}
+
+
+def _dependencies_json(session: Session, viewer: Viewer, series_id: int) -> dict[str, Any]:
+    deps = dependencies.series_dependencies(session, viewer, series_id)
+    return {"base_commit": deps.base_commit or None,
+            "prerequisites": [{"kind": d.kind, "value": d.value, "series": d.series_id or None,
+                               "patch": d.patch_id or None} for d in deps.items]}
+
+
+def comments_json(session: Session, viewer: Viewer, patch_id: int) -> dict[str, Any] | None:
+    """``GET /api/v1/patches/ID/comments``: the comments placed on the patch's diff lines and
+    every reply below it in thread order (what the patch page shows)."""
+    detail = patchview.patch_detail(session, viewer, patch_id)
+    if detail is None or detail.item.kind != "patch":
+        return None
+    talk = detail.discussion
+    comments = talk.comments if talk is not None else ()
+    replies = talk.replies if talk is not None else ()
+    return {"patch": patch_id,
+            "comments": [{"file": c.path, "old_line": c.old_line or None,
+                          "new_line": c.new_line or None, "message_id": c.msgid,
+                          "author": {"name": c.author, "email": c.email},
+                          "date": iso(c.date), "line": c.quoted, "text": c.text}
+                         for c in comments],
+            "replies": [{**summary_json(r.record), "depth": r.depth, "comments": r.comments}
+                        for r in replies]}

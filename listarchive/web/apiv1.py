@@ -80,6 +80,14 @@ def patch(patch_id: int) -> Any:
     return jsonify(obj)
 
 
+@bp.route(f"/patches/<int(max={MAX_ID}):patch_id>/comments")
+def patch_comments(patch_id: int) -> Any:
+    obj = apijson.comments_json(db(), viewer(), patch_id)
+    if obj is None:
+        abort(404, description="no such patch")
+    return jsonify(obj)
+
+
 @bp.route("/series")
 def series_list() -> Any:
     name = list_name(request.args.get("list", "").strip() or listview.ALL)

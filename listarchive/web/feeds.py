@@ -29,6 +29,18 @@ class Entry:
     url: str
 
 
+@dataclass(frozen=True)
+class Item:
+    """An entry that is not one message: a state change, a comment, a new revision."""
+
+    title: str
+    url: str  # absolute; also the entry's id, with ``key`` appended
+    updated: datetime | None
+    author: str
+    content: str
+    key: str = ""
+
+
 def xml_text(text: str) -> str:
     return _NOT_XML_RE.sub("", text)
 
@@ -68,5 +80,28 @@ def atom(title: str, self_url: str, alt_url: str, entries: Sequence[Entry],
             if len(body) > MAX_CONTENT:
                 body = body[:MAX_CONTENT] + "\n[... truncated]"
             _sub(item, "content", body, type="text")
+    xml: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return xml
+
+
+def atom_items(title: str, self_url: str, alt_url: str, items: Sequence[Item]) -> bytes:
+    """A feed of :class:`Item` entries, newest first (series and subsystem feeds)."""
+    feed = ET.Element("feed", {"xmlns": ATOM_NS})
+    _sub(feed, "title", title)
+    _sub(feed, "link", rel="alternate", type="text/html", href=alt_url)
+    _sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)
+    _sub(feed, "id", alt_url)
+    ordered = sorted(items, key=lambda i: i.updated or datetime.min, reverse=True)
+    _sub(feed, "updated", iso(ordered[0].updated if ordered else None) or "1970-01-01T00:00:00Z")
+    _sub(feed, "generator", "listarchive")
+    for item in ordered:
+        entry = _sub(feed, "entry")
+        _sub(_sub(entry, "author"), "name", item.author or "listarchive")
+        _sub(entry, "title", item.title or "(no title)")
+        _sub(entry, "updated", iso(item.updated) or "1970-01-01T00:00:00Z")
+        _sub(entry, "link", rel="alternate", type="text/html", href=item.url)
+        _sub(entry, "id", item.url + item.key)
+        if item.content:
+            _sub(entry, "content", item.content[:MAX_CONTENT], type="text")
     xml: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return xml

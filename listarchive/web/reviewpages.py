@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, render_template
+from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from listarchive.archive import listview
 from listarchive.mail.extract import SUBMISSIONS
 from listarchive.mail.msgids import quote_msgid
-from listarchive.review import amready, changes, history, patchview, seriesview
+from listarchive.review import (
+    amready,
+    carried,
+    changes,
+    dependencies,
+    history,
+    patchview,
+    seriesview,
+)
 from listarchive.review.states import STATES
 from listarchive.web.context import absolute, current_user, db, site_url, viewer
 from listarchive.web.downloads import DOWNLOAD_CSP, content_disposition
@@ -64,12 +72,16 @@ def series_page(series_id: int) -> Any:
                            b4_url=absolute(f"/r/{quote_msgid(detail.row.anchor_msgid)}"),
                            mbox_url=absolute(f"/series/{series_id}/mbox"),
                            has_mbox=amready.series_has_mbox(detail),
+                           carried=carried.carried(db(), viewer(), series_id),
+                           deps=dependencies.series_dependencies(db(), viewer(), series_id),
                            **_status("series", series_id))
 
 
 @bp.route(f"/series/<int(max={MAX_ID}):series_id>/mbox", methods=["GET", "HEAD"])
 def series_mbox(series_id: int) -> Response:
-    found = amready.series_mbox(db(), viewer(), series_id, site_url())
+    with_deps = request.args.get("deps", "") not in ("", "0")
+    found = (dependencies.mbox_with_dependencies(db(), viewer(), series_id, site_url())
+             if with_deps else amready.series_mbox(db(), viewer(), series_id, site_url()))
     if found is None:
         abort(404, description="no such series, or nothing in it for git am (a pull request, "
                                "or a cover letter whose patches are not archived)")

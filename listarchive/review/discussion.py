@@ -1,0 +1,128 @@
+"""The read side of a patch's review discussion: the replies below it in thread order, and the
+comments among them placed on the diff lines they answer (:mod:`listarchive.mail.linecomments`).
+
+Computed when read, from the stored mail, for the viewer: a reply the viewer may not see is
+neither listed nor counted. A patch's replies are the messages below it in its thread tree (a
+reply to a reply included), at most :data:`MAX_REPLIES` of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from listarchive.access.visibility import Viewer
+from listarchive.archive import messageview
+from listarchive.archive.messageview import MessageRecord
+from listarchive.archive.models import Patch
+from listarchive.mail.extract import PATCH
+from listarchive.mail.linecomments import LineComment, line_comments
+from listarchive.mail.patches import extract_patches
+
+MAX_REPLIES = 300  # below one patch
+MAX_PLACED_DEPTH = 2  # replies deeper than a reply to a reply are listed, not placed
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment placed on a line of a patch's diff, with who wrote it and where."""
+
+    path: str
+    old_line: int
+    new_line: int
+    text: str
+    quoted: str
+    msgid: str
+    author: str
+    email: str
+    date: datetime | None
+    home_list: str
+    patch_id: int = 0
+
+
+@dataclass(frozen=True)
+class Reply:
+    record: MessageRecord
+    depth: int  # 1: answers the patch
+    body: str
+    comments: int  # how many of its comments are placed on the diff
+
+
+@dataclass(frozen=True)
+class Discussion:
+    comments: tuple[Comment, ...]
+    replies: tuple[Reply, ...]
+
+
+def _below(thread: messageview.ThreadView, msgid: str) -> list[tuple[MessageRecord, int]]:
+    """The visible messages below ``msgid`` in the tree, in thread order, with their depth
+    relative to it (the tree lists each subtree right after its root)."""
+    lines = thread.lines or tuple(messageview.ThreadLine(m.record.msgid, m.depth, m.record)
+                                  for m in thread.members)
+    at = next((i for i, line in enumerate(lines) if line.msgid == msgid), None)
+    if at is None:
+        return []
+    top = lines[at].depth
+    out: list[tuple[MessageRecord, int]] = []
+    for line in lines[at + 1:]:
+        if line.depth <= top:
+            break
+        if line.record is not None:
+            out.append((line.record, line.depth - top))
+            if len(out) >= MAX_REPLIES:
+                break
+    return out
+
+
+def _comment(found: LineComment, record: MessageRecord, patch_id: int) -> Comment:
+    return Comment(found.path, found.old_line, found.new_line, found.text, found.quoted,
+                   record.msgid, record.from_name or record.from_email, record.from_email,
+                   record.date, record.lists[0] if record.lists else "all", patch_id)
+
+
+def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch]
+                ) -> dict[int, Discussion]:
+    """The discussion of each patch (kind ``patch``) the viewer may see: one thread read per
+    thread, every reply parsed once."""
+    wanted = [p for p in patches if p.kind == PATCH]
+    records = {r.pk: (r, m) for r, m in
+               messageview.parsed_records(session, viewer, [p.id for p in wanted])}
+    threads: dict[int, messageview.ThreadView] = {}
+    below: dict[int, list[tuple[MessageRecord, int]]] = {}
+    for patch in wanted:
+        if patch.id not in records:
+            continue
+        record = records[patch.id][0]
+        key = record.thread_id or -patch.id
+        if key not in threads:
+            found = messageview.thread_view(session, viewer, patch.msgid)
+            if found is None:
+                continue
+            threads[key] = found
+        below[patch.id] = _below(threads[key], patch.msgid)
+    bodies = {r.pk: m.body for r, m in messageview.parsed_records(
+        session, viewer, sorted({r.pk for rows in below.values() for r, _ in rows}))}
+    out: dict[int, Discussion] = {}
+    for patch in wanted:
+        if patch.id not in below:
+            continue
+        info = extract_patches(records[patch.id][1])
+        diff = info.diff if info is not None else ""
+        comments: list[Comment] = []
+        replies: list[Reply] = []
+        for record, depth in below[patch.id]:
+            body = bodies.get(record.pk, "")
+            placed = line_comments(body, diff, depth) if depth <= MAX_PLACED_DEPTH else ()
+            comments.extend(_comment(c, record, patch.id) for c in placed)
+            replies.append(Reply(record, depth, body, len(placed)))
+        out[patch.id] = Discussion(tuple(comments), tuple(replies))
+    return out
+
+
+def comment_counts(session: Session, viewer: Viewer, patches: Sequence[Patch]) -> dict[int, int]:
+    """How many placed comments each patch has (patches without any are left out)."""
+    return {pid: len(d.comments) for pid, d in discussions(session, viewer, patches).items()
+            if d.comments}
