@@ -15,7 +15,8 @@ from listarchive.archive.models import MailingList, Message, MessageList, Patch,
 from listarchive.mail.msgids import quote_msgid
 
 BOUND = 25  # statements per page
-REVIEW_BOUND = 50  # series and patch pages: states, trailers, revisions, subsystems, history
+REVIEW_BOUND = 80  # series and patch pages: states, trailers, revisions, subsystems, history,
+# the discussion and the comments carried from the previous revision
 
 
 @contextmanager

@@ -29,7 +29,6 @@ from listarchive.archive.models import (
     Subsystem,
     User,
 )
-from listarchive.review.discussion import comment_counts
 from listarchive.review.seriesview import (
     SeriesFilters,
     apply_filters,
@@ -62,7 +61,6 @@ class QueueRow:
     insertions: int
     deletions: int
     home_list: str
-    comments: int = 0  # review comments placed on the diff lines of its patches
 
 
 @dataclass(frozen=True)
@@ -180,12 +178,6 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
                 .where(Patch.series_id.in_(ids)).group_by(Patch.series_id)):
             sizes[int(sid or 0)] = (int(files or 0), int(ins or 0), int(dels or 0))
     homes = messageview.home_lists(session, viewer, ids)
-    members = list(session.scalars(select(Patch).where(Patch.series_id.in_(ids)))) if ids else []
-    per_patch = comment_counts(session, viewer, members)
-    talk: dict[int, int] = {}
-    for member in members:
-        talk[member.series_id or 0] = talk.get(member.series_id or 0, 0) + \
-            per_patch.get(member.id, 0)
     out = []
     for series, state, delegate, from_name in rows[:per_page]:
         files, ins, dels = sizes.get(series.id, (0, 0, 0))
@@ -193,6 +185,6 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
                             from_name or "", series.sender_email, series.date, series.received,
                             series.total, series.complete, counts.get(series.id, Counts()),
                             state, delegate or "", files, ins, dels,
-                            homes.get(series.id, listview.ALL), talk.get(series.id, 0)))
+                            homes.get(series.id, listview.ALL)))
     return QueuePage(title, tuple(out), int(total), page, per_page, len(rows) > per_page,
                      filters)
