@@ -10,6 +10,7 @@ look the same). Views call one of these per request and render what comes back.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -116,13 +117,26 @@ class MessagePage:
 # --- messages ----------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
+def _records_select(viewer: Viewer) -> Any:
+    """The statement of :func:`_records` for one viewer, built once: building SQLAlchemy's
+    expression tree anew for each of a search page's queries was a tenth of its time."""
+    return (select(Message.id, Message.msgid, Message.subject, Message.from_name,
+                   Message.from_email, Message.date, Message.sort_date, Message.in_reply_to,
+                   Message.parent_msgid, Message.to_addrs, Message.cc_addrs, Message.sha256,
+                   Message.raw_size, Message.ingested_at, Message.thread_id)
+            .where(visible_message(viewer)))
+
+
+@functools.lru_cache(maxsize=256)
+def _lists_select(viewer: Viewer) -> Any:
+    return (select(MessageList.message_id, MailingList.name)
+            .join(MailingList, MailingList.id == MessageList.list_id)
+            .where(visible_list(viewer)))
+
+
 def _records(session: Session, viewer: Viewer, where: Any) -> list[MessageRecord]:
-    rows = session.execute(
-        select(Message.id, Message.msgid, Message.subject, Message.from_name, Message.from_email,
-               Message.date, Message.sort_date, Message.in_reply_to, Message.parent_msgid,
-               Message.to_addrs, Message.cc_addrs, Message.sha256, Message.raw_size,
-               Message.ingested_at, Message.thread_id)
-        .where(where, visible_message(viewer))).all()
+    rows = session.execute(_records_select(viewer).where(where)).all()
     lists = message_lists(session, viewer, [row.id for row in rows])
     return [MessageRecord(pk=row.id, msgid=row.msgid, subject=row.subject,
                           from_name=row.from_name, from_email=row.from_email, date=row.date,
@@ -139,9 +153,7 @@ def message_lists(session: Session, viewer: Viewer, pks: Sequence[int]
     """The lists each message was seen on that the viewer may browse, by name; the first is
     the message's home list, where links to it go."""
     out: dict[int, list[str]] = {}
-    for row in select_in(session, select(MessageList.message_id, MailingList.name)
-                         .join(MailingList, MailingList.id == MessageList.list_id)
-                         .where(visible_list(viewer)), MessageList.message_id, pks):
+    for row in select_in(session, _lists_select(viewer), MessageList.message_id, pks):
         out.setdefault(row.message_id, []).append(row.name)
     return {pk: tuple(sorted(names)) for pk, names in out.items()}
 
