@@ -47,6 +47,9 @@ def to_first_wave(settings: Settings) -> None:
     engine = make_engine(settings, writer=True)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE embargo_members"))
+        for table in ("checks", "outbox", "follows"):  # revision 0007
+            conn.execute(sa.text(f"DROP TABLE {table}"))
+        conn.execute(sa.text("ALTER TABLE users DROP COLUMN kind"))
         conn.execute(sa.text("DROP TABLE alembic_version"))
         conn.execute(sa.text("DROP INDEX ix_trailers_anchor_msgid"))
         conn.execute(sa.text("ALTER TABLE trailers DROP COLUMN anchor_msgid"))

@@ -35,6 +35,7 @@ from listarchive.archive.batches import scalars_in, select_in
 from listarchive.archive.db import open_archive
 from listarchive.archive.models import (
     AuditEvent,
+    Check,
     MailingList,
     Message,
     MessageList,
@@ -53,6 +54,7 @@ from listarchive.mail.extract import SUGGESTION
 from listarchive.mail.message import parse, simple_body
 from listarchive.mail.patches import PatchInfo, diff_start, extract_patches, parse_patch_text
 from listarchive.mail.quotes import split_quoted
+from listarchive.review import checks
 from listarchive.review.states import patch_state_column, series_state_column
 from listarchive.review.trailers import anchored_to, trailer_names
 from listarchive.search import engine
@@ -63,6 +65,7 @@ logger = logging.getLogger(__name__)
 WATERMARK = "search_watermark"
 STATE_WATERMARK = "search_state_watermark"
 VISIBILITY_WATERMARK = "search_visibility_watermark"
+CHECK_WATERMARK = "search_check_watermark"
 BATCH = 8000
 RAW_CHUNK = 200
 
@@ -149,28 +152,48 @@ def state_targets(session: Session, after: int, upto: int, indexed: int) -> list
     return sorted(pk for pk in found if pk <= indexed)
 
 
+def check_targets(session: Session, after: int, upto: int, indexed: int) -> list[int]:
+    """Patch pks whose ``check:`` facet the checks ``after < id <= upto`` changed, among
+    those indexed (pk <= ``indexed``)."""
+    return sorted(pk for pk in session.scalars(
+        select(Check.patch_id).where(Check.id > after, Check.id <= upto).distinct())
+        if pk <= indexed)
+
+
+Targets = Callable[[Session, int, int, int], list[int]]
+
+
 def refresh_states(settings: Settings, sessions: sessionmaker[Session],
                    timeout: float | None = None, limit: int | None = None) -> int:
-    """Rebuild the documents of what changed state since the last refresh (see the module's
-    docstring); returns how many. ``timeout`` bounds the wait for the index's write lock and
-    ``limit`` the number of documents worth doing now (the site passes both: an ingest holding
-    the lock, or a change too large for a web request, is left to the next catch-up). Large
-    sets go in batches of :data:`BATCH`; the watermark only moves once all are committed."""
+    """Rebuild the documents of what changed state, or got a CI check, since the last refresh
+    (see the module's docstring); returns how many. ``timeout`` bounds the wait for the index's
+    write lock and ``limit`` the number of documents worth doing now (the site passes both: an
+    ingest holding the lock, or a change too large for a web request, is left to the next
+    catch-up). Large sets go in batches of :data:`BATCH`; each watermark only moves once all
+    are committed."""
     if not settings.search_enabled:
         return 0
+    return (_follow(settings, sessions, STATE_WATERMARK, StateChange.id, state_targets,
+                    timeout, limit)
+            + _follow(settings, sessions, CHECK_WATERMARK, Check.id, check_targets, timeout,
+                      limit))
+
+
+def _follow(settings: Settings, sessions: sessionmaker[Session], key: str, column: Any,
+            targets_of: Targets, timeout: float | None, limit: int | None) -> int:
     with sessions() as session:
-        after = _watermark(session, STATE_WATERMARK)
-        upto = int(session.scalar(select(func.max(StateChange.id))) or 0)
+        after = _watermark(session, key)
+        upto = int(session.scalar(select(func.max(column))) or 0)
         if upto <= after:
             return 0
-        targets = state_targets(session, after, upto, _watermark(session))
+        targets = targets_of(session, after, upto, _watermark(session))
     if limit is not None and len(targets) > limit:
-        logger.info("%d documents changed state; left to the next catch-up", len(targets))
+        logger.info("%d documents changed (%s); left to the next catch-up", len(targets), key)
         return 0
     done = _rebuild(settings, sessions, targets, timeout)
     with sessions.begin() as session:
-        if _watermark(session, STATE_WATERMARK) < upto:
-            _set_watermark(session, upto, STATE_WATERMARK)
+        if _watermark(session, key) < upto:
+            _set_watermark(session, upto, key)
     return done
 
 
@@ -288,6 +311,8 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             .join(Subsystem).where(PatchSubsystem.patch_id.in_(ids))):
         subsystems[pid].extend((name, slug) if slug else (name,))
     trailers = trailer_names(session, ids)
+    check_facets = checks.facets(session, [pid for pid, kind in kind_of.items()
+                                           if kind != "cover"])
     for row, raw in _raws(session, rows):
         mid, msgid = row.id, row.msgid
         body, attached, info = _mail_text(raw)
@@ -319,6 +344,7 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             subsystems=tuple(subsystems.get(mid, ())),
             state=state_of.get(mid, "new") if kind and kind != SUGGESTION else "",
             kinds=tuple(kinds), trailers=tuple(sorted(trailers.get(mid, ()))),
+            checks=check_facets.get(mid, ()),
             visibility=visibility, excerpt=excerpt)
 
 
@@ -386,6 +412,8 @@ def rebuild(settings: Settings, sessions: sessionmaker[Session]) -> int:
                        STATE_WATERMARK)
         _set_watermark(session, int(session.scalar(select(func.max(AuditEvent.id))) or 0),
                        VISIBILITY_WATERMARK)
+        _set_watermark(session, int(session.scalar(select(func.max(Check.id))) or 0),
+                       CHECK_WATERMARK)
     return catch_up(settings, sessions)
 
 

@@ -26,6 +26,7 @@ from listarchive.web import (
     guard,
     pages,
     patchworkapi,
+    patchworkchecks,
     queuepages,
     reviewpages,
     statechanges,
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.autoescape = True
     csrf.install(app)
     guard.install(app, settings)
-    for blueprint in (apiv1.bp, patchworkapi.bp, auth.bp, statechanges.bp, queuepages.bp,
+    for blueprint in (apiv1.bp, patchworkapi.bp, patchworkchecks.bp, auth.bp, statechanges.bp, queuepages.bp,
                       reviewpages.bp, admin.bp, pages.bp):
         app.register_blueprint(blueprint)
 

@@ -2,9 +2,11 @@
 
 Each list is a project (id = the list's id, ``link_name`` = its name). Objects carry Patchwork's
 field names: Message-IDs *with* angle brackets, ``hash`` (our ``git patch-id --stable``),
-``commit_ref`` (the commit a rule found the patch in), ``check`` always ``pending`` and empty
-``tags``. Lists are JSON arrays paged with ``?page=`` / ``?per_page=`` and a ``Link:`` header
-(``rel="next"``/``rel="prev"``), as git-pw expects.
+``commit_ref`` (the commit a rule found the patch in), ``check`` (the combined CI state, see
+:mod:`listarchive.review.checks`) and empty ``tags``. Checks, events, comments and bundles are
+in :mod:`listarchive.web.patchworkchecks` and :mod:`listarchive.web.events`. Lists are JSON
+arrays paged with ``?page=`` / ``?per_page=`` and a ``Link:`` header (``rel="next"``/
+``rel="prev"``), as git-pw expects.
 
 Writes (``PATCH``/``PUT`` of a patch's ``state``, ``archived``, ``delegate``) need
 ``Authorization: Token ...`` and come as JSON or, as git-pw sends them, form fields.
@@ -91,7 +93,7 @@ def patch_object(p: PatchRecord) -> dict[str, Any]:
             "mbox": absolute(f"/patch/{p.id}/mbox") if p.kind == "patch" else raw,
             "series": [_series_ref(p.series, p.series_version,
                                    raw if p.kind == "pull" else "")] if p.series else [],
-            "comments": _api(f"patches/{p.id}/comments/"), "check": "pending",
+            "comments": _api(f"patches/{p.id}/comments/"), "check": p.check,
             "checks": _api(f"patches/{p.id}/checks/"), "tags": {}, "related": []}
 
 
@@ -171,7 +173,7 @@ def _bool(raw: str, name: str) -> bool:
 @bp.route("/")
 def index() -> Any:
     return jsonify({name: _api(f"{name}/") for name in
-                    ("projects", "patches", "series", "covers", "people", "users")})
+                    ("projects", "patches", "series", "covers", "people", "users", "events")})
 
 
 @bp.route("/projects/")
