@@ -19,17 +19,17 @@ from listarchive.review import checks, comments
 from listarchive.review.checks import CheckRecord
 from listarchive.web.context import absolute, db, token_user, viewer
 from listarchive.web.params import MAX_ID
-from listarchive.web.patchworkapi import VERSION, _api, _date, _page_args, _paged, _person
+from listarchive.web.patchworkapi import VERSION, api_date, api_url, page_args, paged, person_object
 
 bp = Blueprint("pwchecks", __name__, url_prefix=f"/api/{VERSION}")
 
 
 def check_object(c: CheckRecord) -> dict[str, Any]:
-    user = ({"id": c.user_id, "url": _api(f"users/{c.user_id}/"), "username": c.user_name,
+    user = ({"id": c.user_id, "url": api_url(f"users/{c.user_id}/"), "username": c.user_name,
              "first_name": "", "last_name": "", "email": c.user_email}
             if c.user_id is not None else None)
-    return {"id": c.id, "url": _api(f"patches/{c.patch_id}/checks/{c.id}/"), "user": user,
-            "date": _date(c.date), "state": c.state, "target_url": c.target_url or None,
+    return {"id": c.id, "url": api_url(f"patches/{c.patch_id}/checks/{c.id}/"), "user": user,
+            "date": api_date(c.date), "state": c.state, "target_url": c.target_url or None,
             "context": c.context, "description": c.description or None}
 
 
@@ -38,9 +38,9 @@ def check_list(patch_id: int) -> Any:
     found = checks.patch_checks(db(), viewer(), patch_id, request.args.get("user", "")[:64])
     if found is None:
         abort(404, description="no such patch")
-    page, per_page = _page_args()
+    page, per_page = page_args()
     chunk = found[(page - 1) * per_page:page * per_page + 1]
-    return _paged([check_object(c) for c in chunk[:per_page]], page, per_page,
+    return paged([check_object(c) for c in chunk[:per_page]], page, per_page,
                   len(chunk) > per_page)
 
 
@@ -63,7 +63,7 @@ def check_create(patch_id: int) -> Any:
     db().commit()
     resp = jsonify(check_object(record))
     resp.status_code = 201
-    resp.headers["Location"] = _api(f"patches/{patch_id}/checks/{record.id}/")
+    resp.headers["Location"] = api_url(f"patches/{patch_id}/checks/{record.id}/")
     return resp
 
 
@@ -79,13 +79,13 @@ def _comments(kind: str, object_id: int) -> Any:
     found = comments.replies(db(), viewer(), object_id, cover=kind == "covers")
     if found is None:
         abort(404, description=f"no such {'cover letter' if kind == 'covers' else 'patch'}")
-    page, per_page = _page_args()
+    page, per_page = page_args()
     chunk = found[(page - 1) * per_page:page * per_page + 1]
-    return _paged([{
-        "id": c.id, "url": _api(f"{kind}/{object_id}/comments/{c.id}/"),
+    return paged([{
+        "id": c.id, "url": api_url(f"{kind}/{object_id}/comments/{c.id}/"),
         "web_url": absolute(c.path), "msgid": f"<{c.msgid}>",
-        "list_archive_url": absolute(c.path), "date": _date(c.date), "subject": c.subject,
-        "submitter": _person(c.submitter), "content": c.content, "headers": {},
+        "list_archive_url": absolute(c.path), "date": api_date(c.date), "subject": c.subject,
+        "submitter": person_object(c.submitter), "content": c.content, "headers": {},
         "addressed": None} for c in chunk[:per_page]], page, per_page, len(chunk) > per_page)
 
 
