@@ -22,6 +22,7 @@ from listarchive.web import (
     apiv1,
     auth,
     csrf,
+    events,
     filters,
     guard,
     pages,
@@ -86,8 +87,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.autoescape = True
     csrf.install(app)
     guard.install(app, settings)
-    for blueprint in (apiv1.bp, patchworkapi.bp, patchworkchecks.bp, auth.bp, statechanges.bp, queuepages.bp,
-                      reviewpages.bp, admin.bp, pages.bp):
+    for blueprint in (apiv1.bp, patchworkapi.bp, patchworkchecks.bp, events.bp, auth.bp,
+                      statechanges.bp, queuepages.bp, reviewpages.bp, admin.bp, pages.bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
