@@ -60,10 +60,6 @@ class Settings:
     limit_storage: str = "memory://"
     require_dkim: bool = False
     dkim_keys: Path | None = None
-    notify_enabled: bool = False
-    smtp_host: str = "localhost"
-    smtp_port: int = 25
-    notify_from: str = ""
 
     @property
     def db_url(self) -> str:
@@ -93,7 +89,6 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "limits": {"search": str, "download": str, "api": str, "storage": str},
     "embargo": {"reporters": list},
     "automation": {"require_dkim": bool, "dkim_keys": str},
-    "notify": {"enabled": bool, "smtp_host": str, "smtp_port": int, "from": str},
 }
 SEARCH_ENGINES = ("tantivy", "whoosh")
 _LIST_KEYS: dict[str, type] = {"name": str, "list_id": str, "description": str, "address": str,
@@ -181,15 +176,6 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
     if not all(isinstance(r, str) and "@" in r for r in reporters):
         raise ConfigError("embargo.reporters", "expected a list of e-mail addresses")
 
-    smtp_port = values.get("notify.smtp_port", 25)
-    if not 0 < smtp_port < 65536:
-        raise ConfigError("notify.smtp_port", "must be between 1 and 65535")
-    notify_from = values.get("notify.from", "").strip()
-    if notify_from and "@" not in notify_from:
-        raise ConfigError("notify.from", "expected an e-mail address")
-    if values.get("notify.enabled", False) and not notify_from:
-        raise ConfigError("notify.from", "notifications need a sender address")
-
     lists = _parse_lists(data.get("lists", []))
     return Settings(
         data_dir=path("storage.data_dir") or base / "instance",
@@ -217,10 +203,6 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         limit_storage=storage,
         require_dkim=values.get("automation.require_dkim", False),
         dkim_keys=path("automation.dkim_keys"),
-        notify_enabled=values.get("notify.enabled", False),
-        smtp_host=values.get("notify.smtp_host", "localhost").strip() or "localhost",
-        smtp_port=smtp_port,
-        notify_from=notify_from,
     )
 
 

@@ -100,14 +100,14 @@ def cover_comments(cover_id: int) -> Any:
 
 
 @bp.route("/bundles/", methods=["GET", "POST"])
-@bp.route("/bundles/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-def bundles(rest: str = "") -> Any:
+@bp.route("/bundles/<path:endpoint>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def bundles(endpoint: str = "") -> Any:
     abort(404, description="bundles (/api/1.2/bundles/) are not supported by this archive: "
                            "a series is the unit here (/api/1.2/series/)")
 
 
-@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-def unsupported(rest: str) -> Any:
+@bp.route("/<path:endpoint>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unsupported(endpoint: str) -> Any:
     """Anything else under ``/api/1.2/`` is an endpoint this archive does not offer, never a
     list named ``api``."""
-    abort(404, description=f"/api/{VERSION}/{rest[:100]} is not supported by this archive")
+    abort(404, description=f"/api/{VERSION}/{endpoint[:100]} is not supported by this archive")
