@@ -51,6 +51,7 @@ class AutoWorld:
 
 CONFIG = """[storage]
 data_dir = "{base}/instance"
+database_url = "{url}"
 [search]
 enabled = true
 [limits]
@@ -71,9 +72,12 @@ restricted = true
 """
 
 
-def build(base: Path, extra: str = "") -> AutoWorld:
+def build(base: Path, extra: str = "", database_url: str = "") -> AutoWorld:
+    """``database_url``: '' for the module's database (the module's schema on PostgreSQL);
+    a second world in one module needs its own (``backends.archive_url()``)."""
     assert NO_LIMITS  # the same switched-off limits as the other web worlds
-    (base / "listarchive.toml").write_text(CONFIG.format(base=base, extra=extra))
+    (base / "listarchive.toml").write_text(CONFIG.format(base=base, extra=extra,
+                                                         url=database_url))
     settings = load(str(base / "listarchive.toml"))
     dirs = {}
     for name in ("gizmo", "other", "secret"):

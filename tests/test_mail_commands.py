@@ -46,8 +46,8 @@ F:\tother*.c
 _count = [0]
 
 
-def make_world(base: Path, extra: str = "") -> AutoWorld:
-    world = build(base, extra)
+def make_world(base: Path, extra: str = "", database_url: str = "") -> AutoWorld:
+    world = build(base, extra, database_url)
     (base / "MAINTAINERS").write_text(MAINTAINERS)
     done = world.cli("maintainers", "import", str(base / "MAINTAINERS"))
     assert done.returncode == 0, done.stderr
@@ -219,7 +219,8 @@ def signing_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, str]:
 def test_required_dkim_refuses_unsigned_and_accepts_signed(tmp_path_factory, signing_key):
     key, keys = signing_key
     base = tmp_path_factory.mktemp("dkim")
-    world = make_world(base, f'[automation]\nrequire_dkim = true\ndkim_keys = "{keys}"\n')
+    world = make_world(base, f'[automation]\nrequire_dkim = true\ndkim_keys = "{keys}"\n',
+                       backends.archive_url())
     sid = world.series["gizmo"]
     unsigned = reply(world, cover_of(world, "gizmo"), "Gizmo Maint <gizmo-maint@example.org>",
                      "pw-bot: cr")
