@@ -28,10 +28,12 @@ from listarchive.archive.db import open_archive
 from listarchive.archive.derived import anchor_trailers
 from listarchive.archive.models import Message, MessageList, Patch, Series, SourceState, Thread
 from listarchive.clock import utcnow
-from listarchive.errors import ListarchiveError, TemporaryFailure
+from listarchive.errors import ConfigError, ListarchiveError, TemporaryFailure
+from listarchive.mail.dkimsig import keys_from_file
 from listarchive.mail.extract import MailFacts, mail_facts
 from listarchive.mail.maintainers import SubsystemMatcher
 from listarchive.mail.message import ParsedMessage
+from listarchive.review import mailcommands
 from listarchive.review.rules import automatic_transitions
 from listarchive.search.indexer import catch_up
 from listarchive.settings import Settings, check_list_name
@@ -142,6 +144,11 @@ class Worker:
         except OperationalError as exc:
             raise TemporaryFailure(f"database unavailable: {exc.orig}") from exc
         self._matcher: tuple[SubsystemMatcher, dict[str, int]] | None | bool = False
+        try:
+            dnsfunc = keys_from_file(settings.dkim_keys) if settings.dkim_keys else None
+        except OSError as exc:
+            raise ConfigError("automation.dkim_keys", f"cannot be read: {exc}") from exc
+        self.commands = mailcommands.Policy(settings.require_dkim, dnsfunc)
 
     def derive(self, session: Session, items: list[tuple[int, str, ParsedMessage]],
                threads: set[int], facts: dict[int, MailFacts] | None = None) -> None:
@@ -159,6 +166,7 @@ class Worker:
         anchor_trailers(session, sorted(threads))
         seriesstore.regroup(session, senders)
         automatic_transitions(session, items)
+        mailcommands.run(session, items, self.commands)
         embargo_rules(session, items, self.settings.embargo_reporters)
         follow_replies(session, threads)
 

@@ -192,13 +192,18 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "list":
             for user in session.scalars(select(User).order_by(User.name)):
                 scopes = ", ".join(f"{g.scope_kind}:{g.scope_name}" for g in user.grants)
-                print(f"{user.name}\t{user.email}\t{'admin' if user.is_admin else '-'}\t{scopes}")
+                role = "admin" if user.is_admin else "bot" if user.kind == "bot" else "-"
+                print(f"{user.name}\t{user.email}\t{role}\t{scopes}")
             return EX_OK
         if args.action == "add":
             if not args.email:
                 raise SourceError("user add needs --email")
-            password = None if args.no_password else _read_password(args.password_stdin)
-            user = accounts.create_user(session, args.name, args.email, password, args.admin)
+            if args.bot and args.admin:
+                raise SourceError("a bot account cannot be an admin")
+            password = (None if args.no_password or args.bot
+                        else _read_password(args.password_stdin))
+            user = accounts.create_user(session, args.name, args.email, password, args.admin,
+                                        kind="bot" if args.bot else "person")
         else:
             found = accounts.get_user(session, args.name)
             if found is None:
@@ -208,9 +213,11 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
         for scope in args.maintainer:
             kind, name = accounts.resolve_scope(session, scope, known)
             accounts.grant(session, user, kind, name)
-            print(f"{user.name} may change states on {kind} {name}")
+            print(f"{user.name} may {'post checks' if user.kind == 'bot' else 'change states'} "
+                  f"on {kind} {name}")
         if args.action == "add":
-            print(f"created {user.name}{' (admin)' if user.is_admin else ''}")
+            print(f"created {user.name}{' (admin)' if user.is_admin else ''}"
+                  f"{' (bot: posts checks with a token, no login)' if args.bot else ''}")
     return EX_OK
 
 
@@ -383,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of standard input")
     p.add_argument("--no-password", action="store_true", help="no login, API tokens only")
+    p.add_argument("--bot", action="store_true",
+                   help="a CI system: with a token it posts checks on its --maintainer lists "
+                        "and subsystems, and changes nothing else (no login)")
     p = add("token", cmd_token, "print a new API token for that user")
     p.add_argument("name", help="user name")
     p.add_argument("--label", help="what the token is for")

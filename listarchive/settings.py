@@ -59,6 +59,8 @@ class Settings:
     limit_download: str = "30/minute"
     limit_api: str = "600/minute"
     limit_storage: str = "memory://"
+    require_dkim: bool = False
+    dkim_keys: Path | None = None
 
     @property
     def db_url(self) -> str:
@@ -96,6 +98,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
             "trusted_proxies": int},
     "limits": {"search": str, "download": str, "api": str, "storage": str},
     "embargo": {"reporters": list},
+    "automation": {"require_dkim": bool, "dkim_keys": str},
 }
 SEARCH_ENGINES = ("tantivy", "whoosh")
 _LIST_KEYS: dict[str, type] = {"name": str, "list_id": str, "description": str, "address": str,
@@ -209,6 +212,8 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         limit_download=limits["download"].strip(),
         limit_api=limits["api"].strip(),
         limit_storage=storage,
+        require_dkim=values.get("automation.require_dkim", False),
+        dkim_keys=path("automation.dkim_keys"),
     )
 
 

@@ -119,9 +119,17 @@ def users_by_email(session: Session, emails: Iterable[str]) -> dict[str, list[Us
     return out
 
 
+KINDS = ("person", "bot")
+
+
 def create_user(session: Session, name: str, email: str, password: str | None,
-                is_admin: bool = False) -> User:
-    """Create an account; ``password`` None makes one that cannot log in (API tokens only)."""
+                is_admin: bool = False, kind: str = "person") -> User:
+    """Create an account; ``password`` None makes one that cannot log in (API tokens only).
+    A ``bot`` (a CI system) never logs in; its grants let it post checks, nothing else."""
+    if kind not in KINDS:
+        raise AccountError(f"unknown account kind {kind!r} (person or bot)")
+    if kind == "bot":
+        password = None
     if not _NAME_RE.match(name):
         raise AccountError(f"invalid user name {name!r}: letters, digits, '.', '_', '-', "
                            f"at most 64 characters")
@@ -130,7 +138,8 @@ def create_user(session: Session, name: str, email: str, password: str | None,
         raise AccountError(f"invalid e-mail address {email!r}")
     if get_user(session, name) is not None:
         raise AccountError(f"user {name!r} exists already")
-    user = User(name=name, email=email, password_hash="", is_admin=is_admin, created=utcnow())
+    user = User(name=name, email=email, password_hash="", is_admin=is_admin, kind=kind,
+                created=utcnow())
     if password is not None:
         set_password(user, password)
     session.add(user)

@@ -357,6 +357,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), default="", index=True)  # lower-cased
     password_hash: Mapped[str] = mapped_column(Text, default="")  # argon2 PHC string; '' = none
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # person: a maintainer or reviewer; bot: a CI system, whose grants let it post checks only
+    # (never change states, never log in).
+    kind: Mapped[str] = mapped_column(String(8), default="person", server_default="person")
     created: Mapped[datetime] = mapped_column(DateTime)
 
     grants: Mapped[list[Grant]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -556,3 +559,56 @@ class AuditEvent(Base):
     embargo_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     at: Mapped[datetime] = mapped_column(DateTime)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- Automation: CI checks, notification mail, follows (NOT derived, ``reindex`` keeps them) ---
+
+
+class Check(Base):
+    """One result a CI system posted on a patch (Patchwork's checks): the newest per ``context``
+    counts. ``patch_id`` has no foreign key, like the states: a check outlives its patch row."""
+
+    __tablename__ = "checks"
+    __table_args__ = (Index("ix_checks_patch", "patch_id", "context", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patch_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                nullable=True)
+    state: Mapped[str] = mapped_column(String(8))  # pending | success | warning | fail
+    context: Mapped[str] = mapped_column(String(255))
+    target_url: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class OutboxMail(Base):
+    """A notification mail waiting for (or past) the SMTP relay. ``key`` names what it is about
+    and to whom, so the same notification is never queued twice; ``sent_at`` is set once the
+    relay took it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try: Mapped[datetime] = mapped_column(DateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Follow(Base):
+    """A signed-in reader follows a series, subsystem, list or saved search (``kind``) and gets
+    its new revisions and state changes by mail."""
+
+    __tablename__ = "follows"
+    __table_args__ = (UniqueConstraint("user_id", "kind", "target", name="uq_follows"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # series | subsystem | list | search
+    target: Mapped[str] = mapped_column(String(500))
+    created: Mapped[datetime] = mapped_column(DateTime)

@@ -39,6 +39,7 @@ from listarchive.mail.extract import SUBMISSIONS
 from listarchive.review import states
 
 MAX_REASON = 2000
+BOT = "bot"  # the account kind of CI systems (User.kind)
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,15 @@ def _scopes_of(session: Session, obj: Patch | Series) -> tuple[set[str], set[str
 def can_change(session: Session, user: User | None, obj: Patch | Series) -> bool:
     """May ``user`` change the state of this patch or series? Admins may change anything; others
     need a grant on one of the lists the message was seen on, or on one of the subsystems its
-    files belong to (for a series: any of its messages). Anonymous visitors never may."""
-    if user is None:
+    files belong to (for a series: any of its messages). Anonymous visitors never may, nor bot
+    accounts: their grants are for posting checks (:func:`in_scope`)."""
+    if user is None or user.kind == BOT:
         return False
+    return in_scope(session, user, obj)
+
+
+def in_scope(session: Session, user: User, obj: Patch | Series) -> bool:
+    """Is this patch or series within ``user``'s grants (or is ``user`` an admin)?"""
     if user.is_admin:
         return True
     grants = session.execute(select(Grant.scope_kind, Grant.scope_name)

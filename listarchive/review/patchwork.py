@@ -29,6 +29,7 @@ from listarchive.archive.models import (
 )
 from listarchive.mail.extract import SUBMISSIONS
 from listarchive.mail.pulls import PullRequest
+from listarchive.review import checks
 from listarchive.review.history import COMMIT_ID
 from listarchive.review.seriesview import check_state, subjects_of
 from listarchive.review.states import effective_states, patch_state_column
@@ -77,6 +78,7 @@ class PatchRecord:
     pull_url: str  # URL and ref, as Patchwork stores them
     commit_ref: str  # the commit a rule found it in, else ""
     kind: str  # patch | pull | cover
+    check: str = "pending"  # combined CI state (listarchive.review.checks)
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ def _patch_records(session: Session, viewer: Viewer, patches: Sequence[Patch]
     homes = _projects_of(session, viewer, ids)
     states = effective_states(session, "patch", ids)
     refs = _commit_refs(session, ids)
+    check_states = checks.patch_states(session, ids)
     kept = {r.patch_id: r for r in session.scalars(select(PatchState).where(
         PatchState.patch_id.in_(ids)))} if ids else {}
     delegates = {u.id: PersonRef(u.id, u.name, u.email) for u in session.scalars(
@@ -182,7 +185,7 @@ def _patch_records(session: Session, viewer: Viewer, patches: Sequence[Patch]
             SubmissionRef(ser.id, ser.anchor_msgid, ser.title, ser.date) if ser else None,
             ser.revision if ser else p.revision, p.patch_id,
             PullRequest(p.pull_url, p.pull_ref).pull_url, refs.get(p.id, ""),
-            p.kind))
+            p.kind, check_states.get(p.id, "pending")))
     return out
 
 

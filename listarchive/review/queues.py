@@ -29,6 +29,7 @@ from listarchive.archive.models import (
     Subsystem,
     User,
 )
+from listarchive.review import checks
 from listarchive.review.seriesview import (
     SeriesFilters,
     apply_filters,
@@ -61,6 +62,7 @@ class QueueRow:
     insertions: int
     deletions: int
     home_list: str
+    check: str = ""  # combined CI state of its patches (review.checks); '' without checks
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,7 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
                 .where(Patch.series_id.in_(ids)).group_by(Patch.series_id)):
             sizes[int(sid or 0)] = (int(files or 0), int(ins or 0), int(dels or 0))
     homes = messageview.home_lists(session, viewer, ids)
+    check_states = checks.series_states(session, ids)
     out = []
     for series, state, delegate, from_name in rows[:per_page]:
         files, ins, dels = sizes.get(series.id, (0, 0, 0))
@@ -185,6 +188,7 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
                             from_name or "", series.sender_email, series.date, series.received,
                             series.total, series.complete, counts.get(series.id, Counts()),
                             state, delegate or "", files, ins, dels,
-                            homes.get(series.id, listview.ALL)))
+                            homes.get(series.id, listview.ALL),
+                            check_states.get(series.id, "")))
     return QueuePage(title, tuple(out), int(total), page, per_page, len(rows) > per_page,
                      filters)

@@ -46,6 +46,7 @@ from listarchive.archive.models import (
 )
 from listarchive.errors import InvalidChange
 from listarchive.mail.extract import PULL
+from listarchive.review import checks
 from listarchive.review.discussion import comment_counts
 from listarchive.review.rerolls import kept_from_previous, kept_lines
 from listarchive.review.states import DONE, STATES, effective_states, series_state_column
@@ -82,6 +83,7 @@ class SeriesRow:
     archived: bool = False
     delegate: str = ""  # the user name it was handed to
     is_pull: bool = False  # a pull request: no patches to apply, no am-ready mbox
+    check: str = ""  # combined CI state of its patches (review.checks); '' without checks
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,7 @@ def series_rows(session: Session, viewer: Viewer, ids: Sequence[int]) -> list[Se
     counts = series_counts(session, viewer, wanted)
     pulls = set(session.scalars(select(Patch.id).where(Patch.id.in_(wanted),
                                                         Patch.kind == PULL)))
+    check_states = checks.series_states(session, wanted)
     rows = []
     for sid in wanted:
         series = found.get(sid)
@@ -244,7 +247,8 @@ def series_rows(session: Session, viewer: Viewer, ids: Sequence[int]) -> list[Se
             names.get(sid, ""), series.sender_email, series.date, series.received, series.total,
             series.complete, missing, counts.get(sid, Counts()),
             states.get(sid, "") or ("rfc" if series.is_rfc else "new"),
-            homes.get(sid, listview.ALL), *flags.get(sid, (False, "")), sid in pulls))
+            homes.get(sid, listview.ALL), *flags.get(sid, (False, "")), sid in pulls,
+            check_states.get(sid, "")))
     return rows
 
 

@@ -42,7 +42,11 @@ from listarchive.errors import InvalidChange
 STATES: tuple[str, ...] = ("new", "under-review", "accepted", "rejected", "rfc", "not-applicable",
                            "changes-requested", "awaiting-upstream", "superseded", "deferred")
 HUMAN_VIA = frozenset({"web", "api", "cli"})
-VIA = HUMAN_VIA | {"rule"}
+# A person's decision sent by mail (``pw-bot: STATE``, "Applied, thanks" from a MAINTAINERS
+# maintainer): it outranks rules like a click, and needs no account (the sender is the actor).
+MAIL_VIA = "mail"
+PERSON_VIA = HUMAN_VIA | {MAIL_VIA}
+VIA = PERSON_VIA | {"rule"}
 # Which automatic rule may override which: a higher rank replaces a lower one, never a person.
 RULE_RANK: dict[str, int] = {"revision": 1, "reply": 2, "git": 3, "header": 4}
 # States that end a patch's review: a series whose patches are all here is finished.
@@ -185,9 +189,9 @@ def effective_state(session: Session, kind: str, object_id: int) -> str:
 
 
 def _may_override(row_state: str, row_via: str, row_rule: str, via: str, rule: str) -> bool:
-    if via in HUMAN_VIA or not row_state or not row_via:
+    if via in PERSON_VIA or not row_state or not row_via:
         return True
-    if row_via in HUMAN_VIA:
+    if row_via in PERSON_VIA:
         return False
     return RULE_RANK.get(rule, 0) >= RULE_RANK.get(row_rule, 0)
 

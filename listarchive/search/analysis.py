@@ -40,7 +40,7 @@ SEARCHED: dict[str, tuple[str, ...]] = {
     "diff_added": ("dfb",), "diff_hunk": ("dfhh",), "patchid": ("patchid",),
 }
 FLAG_COLUMNS = {"list": "lists", "subsystem": "subsystems", "state": "state", "is": "kinds",
-                "has": "trailers"}
+                "has": "trailers", "check": "checks"}
 STEMMED = frozenset({"subject", "nq", "quoted"})
 ADDRESSES = frozenset({"from_addr", "to_addr", "cc_addr"})
 # Bulky secondary columns keep no word positions: a phrase there is matched as all of its words.

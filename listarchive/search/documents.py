@@ -34,11 +34,12 @@ class SearchDoc:
     ``+``/``-`` lines without the sign. Free words, ``b:`` and ``nq:`` search those too (as lore
     does), so diff lines are indexed once: passing the diff in ``body`` as well only costs time.
     ``subsystems`` holds the names and the URL slugs of the patch's MAINTAINERS sections (both
-    are typed after ``subsystem:``). ``visibility`` is ``"public"`` or the key of a restriction
-    (an embargoed thread's id): only viewers holding that key find the message. ``excerpt`` is
-    the start of what the sender wrote (unquoted lines, a patch's diff included; at most
-    :data:`EXCERPT_CHARS`), stored, not searched: result pages cut their snippets from it
-    instead of reading every result's raw mail again.
+    are typed after ``subsystem:``). ``checks`` holds a patch's combined CI state (``fail``)
+    and ``CONTEXT:STATE`` for the newest check of each context (``check:``). ``visibility`` is
+    ``"public"`` or the key of a restriction (an embargoed thread's id): only viewers holding
+    that key find the message. ``excerpt`` is the start of what the sender wrote (unquoted
+    lines, a patch's diff included; at most :data:`EXCERPT_CHARS`), stored, not searched:
+    result pages cut their snippets from it instead of reading every result's raw mail again.
     """
 
     msgid: str
@@ -61,6 +62,7 @@ class SearchDoc:
     state: str = ""
     kinds: tuple[str, ...] = ()
     trailers: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()  # combined CI state and CONTEXT:STATE of each newest check
     visibility: str = PUBLIC
     excerpt: str = ""
 

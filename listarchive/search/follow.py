@@ -3,7 +3,7 @@
 Several machines may share one database, each keeping a search index of its own (as every
 public-inbox mirror keeps its own), so an index keeps its positions beside itself, in
 :data:`POSITIONS`: the newest message it holds, how far it followed the state history and the
-audit log (embargo visibility), and the subsystems version its ``subsystem:`` facets show.
+audit log (embargo visibility), the CI checks, and the subsystems version its ``subsystem:`` facets show.
 
 Those records are commit-ordered: every transaction that stores mail, changes a state or an
 embargo, or imports MAINTAINERS holds the writers' lock (:mod:`listarchive.archive.db`), so
@@ -46,16 +46,17 @@ LEADER = "follower.lock"
 SUBSYSTEMS_VERSION = "subsystems_version"  # a Meta key: bumped by every MAINTAINERS import
 # Where archives kept the one index's positions before each index kept its own.
 LEGACY_KEYS = {"messages": "search_watermark", "states": "search_state_watermark",
-               "visibility": "search_visibility_watermark"}
+               "checks": "search_check_watermark", "visibility": "search_visibility_watermark"}
 
 
 @dataclass
 class Positions:
-    """How far one index follows each record: ids of messages, state history entries and audit
-    entries, and the subsystems version."""
+    """How far one index follows each record: ids of messages, state history entries, CI
+    checks and audit entries, and the subsystems version."""
 
     messages: int = 0
     states: int = 0
+    checks: int = 0
     visibility: int = 0
     subsystems: int = 0
 

@@ -37,6 +37,7 @@ from listarchive.archive.batches import scalars_in, select_in
 from listarchive.archive.db import open_archive
 from listarchive.archive.models import (
     AuditEvent,
+    Check,
     MailingList,
     Message,
     MessageList,
@@ -54,6 +55,7 @@ from listarchive.mail.extract import SUGGESTION
 from listarchive.mail.message import parse, simple_body
 from listarchive.mail.patches import PatchInfo, diff_start, extract_patches, parse_patch_text
 from listarchive.mail.quotes import split_quoted
+from listarchive.review import checks
 from listarchive.review.states import patch_state_column, series_state_column
 from listarchive.review.trailers import anchored_to, trailer_names
 from listarchive.search import engine, follow
@@ -139,40 +141,62 @@ def state_targets(session: Session, after: int, upto: int, indexed: int) -> list
     return sorted(pk for pk in found if pk <= indexed)
 
 
+def check_targets(session: Session, after: int, upto: int, indexed: int) -> list[int]:
+    """Patch pks whose ``check:`` facet the checks ``after < id <= upto`` changed, among
+    those indexed (pk <= ``indexed``)."""
+    return sorted(pk for pk in session.scalars(
+        select(Check.patch_id).where(Check.id > after, Check.id <= upto).distinct())
+        if pk <= indexed)
+
+
+Targets = Callable[[Session, int, int, int], list[int]]
+
+
 def refresh_states(settings: Settings, sessions: sessionmaker[Session],
                    timeout: float | None = None, limit: int | None = None) -> int:
-    """Rebuild the documents of what changed state since the index last followed the history
-    (see the module's docstring); returns how many. ``timeout`` bounds the wait for the index
-    (IndexBusy past it) and ``limit`` the number of documents worth doing now (the site passes
-    both: an ingest catching up, or a change too large for a web request, is left to the next
-    catch-up)."""
+    """Rebuild the documents of what changed state, or got a CI check, since the index last
+    followed the state history and the checks (see the module's docstring); returns how many.
+    ``timeout`` bounds the wait for the index (IndexBusy past it) and ``limit`` the number of
+    documents worth doing now (the site passes both: an ingest catching up, or a change too
+    large for a web request, is left to the next catch-up)."""
     if not settings.search_enabled:
         return 0
     with follow.following(settings.index_dir, settings.lock_timeout if timeout is None
                           else timeout):
         with sessions() as session:
             positions = _positions(settings, session)
-        done = _follow_states(settings, sessions, positions, limit)
-        if done < 0:
-            return 0
+        states = _follow_states(settings, sessions, positions, limit)
+        checks = _follow_checks(settings, sessions, positions, limit)
         positions.save(Path(settings.index_dir))
-    return done
+    return max(states, 0) + max(checks, 0)
 
 
 def _follow_states(settings: Settings, sessions: sessionmaker[Session],
                    positions: follow.Positions, limit: int | None = None) -> int:
     """Rebuild the documents the state history past ``positions.states`` changed and move the
     position; -1 when more than ``limit`` changed (left as it was)."""
+    return _follow(settings, sessions, positions, "states", StateChange.id, state_targets, limit)
+
+
+def _follow_checks(settings: Settings, sessions: sessionmaker[Session],
+                   positions: follow.Positions, limit: int | None = None) -> int:
+    """Rebuild the documents of the patches that got CI checks past ``positions.checks``."""
+    return _follow(settings, sessions, positions, "checks", Check.id, check_targets, limit)
+
+
+def _follow(settings: Settings, sessions: sessionmaker[Session], positions: follow.Positions,
+            field: str, column: Any, targets_of: Targets, limit: int | None) -> int:
+    after = getattr(positions, field)
     with sessions() as session:
-        upto = int(session.scalar(select(func.max(StateChange.id))) or 0)
-        if upto <= positions.states:
+        upto = int(session.scalar(select(func.max(column))) or 0)
+        if upto <= after:
             return 0
-        targets = state_targets(session, positions.states, upto, positions.messages)
+        targets = targets_of(session, after, upto, positions.messages)
     if limit is not None and len(targets) > limit:
-        logger.info("%d documents changed state; left to the next catch-up", len(targets))
+        logger.info("%d documents changed (%s); left to the next catch-up", len(targets), field)
         return -1
     done = _rebuild(settings, sessions, targets)
-    positions.states = upto
+    setattr(positions, field, upto)
     return done
 
 
@@ -300,6 +324,8 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             .join(Subsystem).where(PatchSubsystem.patch_id.in_(ids))):
         subsystems[pid].extend((name, slug) if slug else (name,))
     trailers = trailer_names(session, ids)
+    check_facets = checks.facets(session, [pid for pid, kind in kind_of.items()
+                                           if kind != "cover"])
     for row, raw in _raws(session, rows):
         mid, msgid = row.id, row.msgid
         body, attached, info = _mail_text(raw)
@@ -331,6 +357,7 @@ def _documents(session: Session, rows: Sequence[Any]) -> Iterator[tuple[int, Sea
             subsystems=tuple(subsystems.get(mid, ())),
             state=state_of.get(mid, "new") if kind and kind != SUGGESTION else "",
             kinds=tuple(kinds), trailers=tuple(sorted(trailers.get(mid, ()))),
+            checks=check_facets.get(mid, ()),
             visibility=visibility, excerpt=excerpt)
 
 
@@ -381,6 +408,7 @@ def _catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int) -
         return 0, -1
     try:
         done = (_follow_states(settings, sessions, positions)
+                + _follow_checks(settings, sessions, positions)
                 + _follow_visibility(settings, sessions, positions)
                 + _follow_subsystems(settings, sessions, positions))
         positions.save(index_dir)
@@ -426,6 +454,7 @@ def rebuild(settings: Settings, sessions: sessionmaker[Session]) -> int:
             # they are now.
             follow.Positions(
                 states=int(session.scalar(select(func.max(StateChange.id))) or 0),
+                checks=int(session.scalar(select(func.max(Check.id))) or 0),
                 visibility=int(session.scalar(select(func.max(AuditEvent.id))) or 0),
                 subsystems=follow.subsystems_version(session)).save(Path(settings.index_dir))
     return catch_up(settings, sessions, timeout=3600.0)

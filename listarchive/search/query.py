@@ -52,6 +52,7 @@ FIELD_PREFIXES: dict[str, str] = {
 }
 FLAG_PREFIXES: dict[str, str] = {
     "l": "list", "subsystem": "subsystem", "state": "state", "is": "is", "has": "has",
+    "check": "check",
 }
 DATE_PREFIX = "d"
 TEXT_FIELD = "text"  # free words: subject, body and sender
@@ -63,6 +64,8 @@ _EXACT_FIELDS = frozenset({"msgid", "patchid"})
 KINDS = frozenset({"patch", "cover", "pull", "reply"})
 STATES = frozenset({"new", "under-review", "accepted", "rejected", "rfc", "not-applicable",
                     "changes-requested", "awaiting-upstream", "superseded", "deferred"})
+CHECK_STATES = frozenset({"pending", "success", "warning", "fail"})
+_CHECK_CONTEXT_RE = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,254}$")
 _TRAILER_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _LIST_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _HEX_RE = re.compile(r"^[0-9a-f]{1,64}$")
@@ -121,7 +124,7 @@ class DateRange:
 
 @dataclass(frozen=True)
 class Flag:
-    """An exact facet: ``list``, ``subsystem``, ``state``, ``is`` or ``has``."""
+    """An exact facet: ``list``, ``subsystem``, ``state``, ``is``, ``has`` or ``check``."""
 
     name: str
     value: str
@@ -519,6 +522,11 @@ def _flag(name: str, value: str, pos: int) -> Flag:
         raise QueryError(f"is: takes one of {', '.join(sorted(KINDS))}", pos)
     if name == "state" and value not in STATES:
         raise QueryError(f"state: takes one of {', '.join(sorted(STATES))}", pos)
+    if name == "check":
+        context, _, state = value.rpartition(":")
+        if state not in CHECK_STATES or (context and not _CHECK_CONTEXT_RE.match(context)):
+            raise QueryError(f"check: takes a CI result ({', '.join(sorted(CHECK_STATES))}), "
+                             "alone or after a context: check:fail, check:CONTEXT:fail", pos)
     if name == "has" and not _TRAILER_RE.match(value):
         raise QueryError("has: takes a trailer name such as reviewed-by", pos)
     if name == "list" and not _LIST_RE.match(value):

@@ -79,7 +79,7 @@ _TEXT_COLUMNS = {
     "attachments": _CODE, "dfa": _CODE, "dfb": _CODE, "dfhh": _CODE,
 }
 _EXACT_COLUMNS = ("dfn", "patchid", "lists", "subsystems", "state", "kinds", "trailers",
-                  "visibility")
+                  "checks", "visibility")
 _SUBJECT_BOOST = 2.0  # relevance order: a word in the subject counts twice
 
 
@@ -141,6 +141,7 @@ def _fields(doc: SearchDoc) -> dict[str, Any]:
         "state": [doc.state.lower()] if doc.state else [],
         "kinds": [analysis.facet_value(v) for v in doc.kinds],
         "trailers": [analysis.facet_value(v) for v in doc.trailers],
+        "checks": [analysis.facet_value(v) for v in doc.checks],
     }
     out.update((k, v) for k, v in exact.items() if v)
     if doc.excerpt:
@@ -286,7 +287,8 @@ class TantivyIndex:
     """
 
     name = NAME
-    layout = 2  # changes when an index written before cannot be read as it is (2: excerpts)
+    layout = 3  # changes when an index written before cannot be read as it is (2: excerpts,
+    # 3: checks)
 
     def __init__(self, path: Path, ix: tantivy.Index) -> None:
         self._path = path

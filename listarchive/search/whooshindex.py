@@ -275,6 +275,7 @@ def build_schema() -> Schema:
         state=ID(),
         kinds=KEYWORD(lowercase=True),
         trailers=KEYWORD(lowercase=True),
+        checks=KEYWORD(lowercase=True),
         visibility=ID(),
         excerpt=STORED(),  # kept for snippets, not searched
     )
@@ -301,6 +302,7 @@ def _fields(doc: SearchDoc) -> dict[str, Any]:
         "state": doc.state.lower(),
         "kinds": " ".join(doc.kinds),
         "trailers": " ".join(doc.trailers),
+        "checks": " ".join(doc.checks),
     }
     out.update({k: v for k, v in optional.items() if v})
     out["date"] = date_value(doc.date)
@@ -607,7 +609,8 @@ class WhooshIndex:
     writer waits up to ``LOCK_TIMEOUT`` seconds)."""
 
     name = NAME
-    layout = 2  # changes when an index written before cannot be read as it is (2: excerpts)
+    layout = 3  # changes when an index written before cannot be read as it is (2: excerpts,
+    # 3: checks)
 
     def __init__(self, ix: index.Index) -> None:
         self._ix = ix

@@ -24,11 +24,13 @@ from listarchive.web import (
     apiv1,
     auth,
     csrf,
+    events,
     filters,
     guard,
     interdiffpages,
     pages,
     patchworkapi,
+    patchworkchecks,
     queuepages,
     reviewfeeds,
     reviewpages,
@@ -105,8 +107,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.autoescape = True
     csrf.install(app)
     guard.install(app, settings)
-    for blueprint in (apiv1.bp, patchworkapi.bp, auth.bp, statechanges.bp, queuepages.bp,
-                      reviewpages.bp, interdiffpages.bp, reviewfeeds.bp, admin.bp, pages.bp):
+    for blueprint in (apiv1.bp, patchworkapi.bp, patchworkchecks.bp, events.bp, auth.bp,
+                      statechanges.bp, queuepages.bp, reviewpages.bp, interdiffpages.bp,
+                      reviewfeeds.bp, admin.bp, pages.bp):
         app.register_blueprint(blueprint)
     if settings.follows:
         _follow_the_database(app, settings)

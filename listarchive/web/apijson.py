@@ -16,7 +16,7 @@ from listarchive.access.visibility import Viewer
 from listarchive.archive import listview, messageview
 from listarchive.archive.messageview import MessageRecord
 from listarchive.clock import iso
-from listarchive.review import amready, dependencies, patchview, seriesview
+from listarchive.review import amready, checks, dependencies, patchview, seriesview
 from listarchive.review.patchview import PatchSummary
 from listarchive.review.seriesview import RevisionLink, SeriesRow
 from listarchive.review.trailers import TrailerLine
@@ -50,7 +50,21 @@ def patch_object(session: Session, viewer: Viewer, patch_id: int) -> dict[str, A
     """``/api/v1/patches/ID``: patches and pull requests only (a cover letter is not a patch: it
     is the message object's ``series`` with ``number`` 0; a review suggestion is a reply)."""
     summary = patchview.patch_summary(session, viewer, patch_id)
-    return patch_json(summary) if summary is not None and summary.is_submission else None
+    if summary is None or not summary.is_submission:
+        return None
+    return {**patch_json(summary), "checks": checks_json(session, viewer, patch_id)}
+
+
+def checks_json(session: Session, viewer: Viewer, patch_id: int) -> dict[str, Any]:
+    """A patch's CI results: the combined state (null without checks) and the newest check of
+    each context."""
+    found = checks.patch_checks(session, viewer, patch_id) or []
+    newest = {c.context: c for c in found}
+    return {"state": checks.combine(c.state for c in newest.values()),
+            "contexts": [{"context": c.context, "state": c.state,
+                          "target_url": c.target_url or None,
+                          "description": c.description or None, "date": iso(c.date)}
+                         for c in sorted(newest.values(), key=lambda c: c.context)]}
 
 
 def message_json(session: Session, viewer: Viewer, msgid: str) -> dict[str, Any] | None:
@@ -117,7 +131,7 @@ def series_row_json(row: SeriesRow) -> dict[str, Any]:
             "delegate": row.delegate or None, "received": row.received,
             "total": row.total, "complete": row.complete, "missing": list(row.missing),
             "counts": {"acked": row.counts.acked, "reviewed": row.counts.reviewed,
-                       "tested": row.counts.tested}}
+                       "tested": row.counts.tested}, "checks": row.check or None}
 
 
 def _revision_json(link: RevisionLink) -> dict[str, Any]:

@@ -21,18 +21,20 @@ from datetime import datetime
 from flask import Response, g, request, session
 from sqlalchemy import func, select
 
-from listarchive.archive.models import StateChange
+from listarchive.archive.models import Check, StateChange
 from listarchive.web.context import db, viewer
 
 PAGE_MAX_AGE = 60  # pages change when their thread or a review state does
 DOWNLOAD_MAX_AGE = 86400  # raw messages and attachments never change (an embargo may hide one)
 
 
-def states_version() -> int:
-    """The newest review state change of the archive (0 for none), once per request."""
+def states_version() -> str:
+    """The newest review state change and the newest CI check of the archive ("0.0" for
+    none), once per request: pages show both."""
     if "states_version" not in g:
-        g.states_version = int(db().scalar(select(func.max(StateChange.id))) or 0)
-    found: int = g.states_version
+        g.states_version = (f"{int(db().scalar(select(func.max(StateChange.id))) or 0)}."
+                            f"{int(db().scalar(select(func.max(Check.id))) or 0)}")
+    found: str = g.states_version
     return found
 
 

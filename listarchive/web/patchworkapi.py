@@ -2,9 +2,11 @@
 
 Each list is a project (id = the list's id, ``link_name`` = its name). Objects carry Patchwork's
 field names: Message-IDs *with* angle brackets, ``hash`` (our ``git patch-id --stable``),
-``commit_ref`` (the commit a rule found the patch in), ``check`` always ``pending`` and empty
-``tags``. Lists are JSON arrays paged with ``?page=`` / ``?per_page=`` and a ``Link:`` header
-(``rel="next"``/``rel="prev"``), as git-pw expects.
+``commit_ref`` (the commit a rule found the patch in), ``check`` (the combined CI state, see
+:mod:`listarchive.review.checks`) and empty ``tags``. Checks, events, comments and bundles are
+in :mod:`listarchive.web.patchworkchecks` and :mod:`listarchive.web.events`. Lists are JSON
+arrays paged with ``?page=`` / ``?per_page=`` and a ``Link:`` header (``rel="next"``/
+``rel="prev"``), as git-pw expects.
 
 Writes (``PATCH``/``PUT`` of a patch's ``state``, ``archived``, ``delegate``) need
 ``Authorization: Token ...`` and come as JSON or, as git-pw sends them, form fields.
@@ -38,18 +40,18 @@ bp = Blueprint("pwapi", __name__, url_prefix=f"/api/{VERSION}")
 PER_PAGE = 30
 
 
-def _api(path: str) -> str:
+def api_url(path: str) -> str:
     return absolute(f"/api/{VERSION}/{path}")
 
 
-def _date(moment: datetime | None) -> str | None:
+def api_date(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S") if moment is not None else None
 
 
 def _project(p: ProjectRef | None) -> dict[str, Any] | None:
     if p is None:
         return None
-    return {"id": p.id, "url": _api(f"projects/{p.id}/"), "name": p.name, "link_name": p.name,
+    return {"id": p.id, "url": api_url(f"projects/{p.id}/"), "name": p.name, "link_name": p.name,
             "list_id": p.list_id, "list_email": p.address, "web_url": absolute(f"/{p.name}/"),
             "scm_url": "", "webscm_url": "",
             "list_archive_url": absolute(f"/{p.name}/"),
@@ -58,14 +60,14 @@ def _project(p: ProjectRef | None) -> dict[str, Any] | None:
             "maintainers": []}
 
 
-def _person(p: PersonRef) -> dict[str, Any]:
-    return {"id": p.id, "url": _api(f"people/{p.id}/"), "name": p.name, "email": p.email}
+def person_object(p: PersonRef) -> dict[str, Any]:
+    return {"id": p.id, "url": api_url(f"people/{p.id}/"), "name": p.name, "email": p.email}
 
 
 def _user(u: PersonRef | None) -> dict[str, Any] | None:
     if u is None:
         return None
-    return {"id": u.id, "url": _api(f"users/{u.id}/"), "username": u.name, "first_name": "",
+    return {"id": u.id, "url": api_url(f"users/{u.id}/"), "username": u.name, "first_name": "",
             "last_name": "", "email": u.email}
 
 
@@ -74,41 +76,41 @@ def _archive(project: ProjectRef | None, msgid: str) -> str:
 
 
 def _series_ref(s: SubmissionRef, version: int, mbox: str = "") -> dict[str, Any]:
-    return {"id": s.id, "url": _api(f"series/{s.id}/"), "web_url": absolute(f"/series/{s.id}/"),
-            "date": _date(s.date), "name": s.name, "version": version,
+    return {"id": s.id, "url": api_url(f"series/{s.id}/"), "web_url": absolute(f"/series/{s.id}/"),
+            "date": api_date(s.date), "name": s.name, "version": version,
             "mbox": mbox or absolute(f"/series/{s.id}/mbox")}
 
 
 def patch_object(p: PatchRecord) -> dict[str, Any]:
     # A pull request has nothing for git am: its mbox is the mail as sent.
     raw = _archive(p.project, p.msgid) + "raw"
-    return {"id": p.id, "url": _api(f"patches/{p.id}/"), "web_url": absolute(f"/patch/{p.id}/"),
+    return {"id": p.id, "url": api_url(f"patches/{p.id}/"), "web_url": absolute(f"/patch/{p.id}/"),
             "project": _project(p.project), "msgid": f"<{p.msgid}>",
-            "list_archive_url": _archive(p.project, p.msgid), "date": _date(p.date),
+            "list_archive_url": _archive(p.project, p.msgid), "date": api_date(p.date),
             "name": p.name, "commit_ref": p.commit_ref or None, "pull_url": p.pull_url or None,
             "state": p.state, "archived": p.archived, "hash": p.hash or None,
-            "submitter": _person(p.submitter), "delegate": _user(p.delegate),
+            "submitter": person_object(p.submitter), "delegate": _user(p.delegate),
             "mbox": absolute(f"/patch/{p.id}/mbox") if p.kind == "patch" else raw,
             "series": [_series_ref(p.series, p.series_version,
                                    raw if p.kind == "pull" else "")] if p.series else [],
-            "comments": _api(f"patches/{p.id}/comments/"), "check": "pending",
-            "checks": _api(f"patches/{p.id}/checks/"), "tags": {}, "related": []}
+            "comments": api_url(f"patches/{p.id}/comments/"), "check": p.check,
+            "checks": api_url(f"patches/{p.id}/checks/"), "tags": {}, "related": []}
 
 
 def _submission(s: SubmissionRef, project: ProjectRef | None, kind: str) -> dict[str, Any]:
     mbox = (absolute(f"/patch/{s.id}/mbox") if kind == "patches"
             else _archive(project, s.msgid) + "raw")
-    return {"id": s.id, "url": _api(f"{kind}/{s.id}/"),
+    return {"id": s.id, "url": api_url(f"{kind}/{s.id}/"),
             "web_url": absolute(f"/patch/{s.id}/") if kind == "patches"
             else _archive(project, s.msgid),
             "msgid": f"<{s.msgid}>", "list_archive_url": _archive(project, s.msgid),
-            "date": _date(s.date), "name": s.name, "mbox": mbox}
+            "date": api_date(s.date), "name": s.name, "mbox": mbox}
 
 
 def series_object(s: SeriesRecord) -> dict[str, Any]:
-    return {"id": s.id, "url": _api(f"series/{s.id}/"), "web_url": absolute(f"/series/{s.id}/"),
-            "project": _project(s.project), "name": s.name, "date": _date(s.date),
-            "submitter": _person(s.submitter), "version": s.version, "total": s.total,
+    return {"id": s.id, "url": api_url(f"series/{s.id}/"), "web_url": absolute(f"/series/{s.id}/"),
+            "project": _project(s.project), "name": s.name, "date": api_date(s.date),
+            "submitter": person_object(s.submitter), "version": s.version, "total": s.total,
             "received_total": s.received, "received_all": s.complete,
             "mbox": absolute(f"/series/{s.id}/mbox") if not s.pull_msgid
             else _archive(s.project, s.pull_msgid) + "raw",
@@ -121,12 +123,12 @@ def cover_object(found: tuple[SubmissionRef, PersonRef, ProjectRef | None,
                               SubmissionRef | None]) -> dict[str, Any]:
     cover, person, project, series = found
     return {**_submission(cover, project, "covers"), "project": _project(project),
-            "submitter": _person(person),
+            "submitter": person_object(person),
             "series": [_series_ref(series, 1)] if series is not None else [],
-            "comments": _api(f"covers/{cover.id}/comments/")}
+            "comments": api_url(f"covers/{cover.id}/comments/")}
 
 
-def _paged(items: list[dict[str, Any]], page: int, per_page: int, has_next: bool) -> Response:
+def paged(items: list[dict[str, Any]], page: int, per_page: int, has_next: bool) -> Response:
     """A JSON array with Patchwork's ``Link`` header for the neighbouring pages."""
     resp = jsonify(items)
     params = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "per_page")]
@@ -144,11 +146,11 @@ def _paged(items: list[dict[str, Any]], page: int, per_page: int, has_next: bool
     return resp
 
 
-def _page_args() -> tuple[int, int]:
+def page_args() -> tuple[int, int]:
     return int_arg("page", 1), int_arg("per_page", PER_PAGE, high=listview.MAX_PER_PAGE)
 
 
-def _moment(name: str) -> datetime | None:
+def moment_arg(name: str) -> datetime | None:
     raw = request.args.get(name, "").strip()
     if not raw:
         return None
@@ -170,16 +172,16 @@ def _bool(raw: str, name: str) -> bool:
 
 @bp.route("/")
 def index() -> Any:
-    return jsonify({name: _api(f"{name}/") for name in
-                    ("projects", "patches", "series", "covers", "people", "users")})
+    return jsonify({name: api_url(f"{name}/") for name in
+                    ("projects", "patches", "series", "covers", "people", "users", "events")})
 
 
 @bp.route("/projects/")
 def project_list() -> Any:
     found = patchwork.projects(db(), viewer())
-    page, per_page = _page_args()
+    page, per_page = page_args()
     chunk = found[(page - 1) * per_page:page * per_page + 1]
-    return _paged([_project(p) or {} for p in chunk[:per_page]], page, per_page,
+    return paged([_project(p) or {} for p in chunk[:per_page]], page, per_page,
                   len(chunk) > per_page)
 
 
@@ -212,13 +214,13 @@ def patch_list() -> Any:
         series=int(series) if series else None,
         archived=_bool(args["archived"], "archived") if args.get("archived") else None,
         hashes=tuple(h.strip() for h in args.getlist("hash") if h.strip()),
-        since=_moment("since"), before=_moment("before"), q=args.get("q", "")[:200],
+        since=moment_arg("since"), before=moment_arg("before"), q=args.get("q", "")[:200],
         order=args.get("order", "date"))
-    page, per_page = _page_args()
+    page, per_page = page_args()
     found = patchwork.patch_page(db(), viewer(), query, page, per_page)
     if found is None:
         abort(404, description="no such project")
-    return _paged([patch_object(p) for p in found.items], page, per_page, found.has_next)
+    return paged([patch_object(p) for p in found.items], page, per_page, found.has_next)
 
 
 def _patch_detail(patch_id: int, user: User | None = None) -> dict[str, Any]:
@@ -260,14 +262,14 @@ def patch_change(patch_id: int) -> Any:
 
 @bp.route("/series/")
 def series_list() -> Any:
-    page, per_page = _page_args()
+    page, per_page = page_args()
     found = patchwork.series_page(
         db(), viewer(), request.args.get("project", "").strip(),
-        request.args.get("submitter", "").strip()[:320], _moment("since"), _moment("before"),
+        request.args.get("submitter", "").strip()[:320], moment_arg("since"), moment_arg("before"),
         request.args.get("q", "")[:200], request.args.get("order", "date"), page, per_page)
     if found is None:
         abort(404, description="no such project")
-    return _paged([series_object(s) for s in found.items], page, per_page, found.has_next)
+    return paged([series_object(s) for s in found.items], page, per_page, found.has_next)
 
 
 @bp.route(f"/series/<int(max={MAX_ID}):series_id>/")
@@ -280,12 +282,12 @@ def series_show(series_id: int) -> Any:
 
 @bp.route("/covers/")
 def cover_list() -> Any:
-    page, per_page = _page_args()
+    page, per_page = page_args()
     found = patchwork.cover_page(db(), viewer(), request.args.get("project", "").strip(),
                                      page, per_page)
     if found is None:
         abort(404, description="no such project")
-    return _paged([cover_object(c) for c in found.items], page, per_page, found.has_next)
+    return paged([cover_object(c) for c in found.items], page, per_page, found.has_next)
 
 
 @bp.route(f"/covers/<int(max={MAX_ID}):cover_id>/")
@@ -299,7 +301,7 @@ def cover_show(cover_id: int) -> Any:
 @bp.route("/people/")
 def people_list() -> Any:
     found = patchwork.person_records(db(), viewer(), q=request.args.get("q", "")[:200])
-    return jsonify([_person(p) for p in found])
+    return jsonify([person_object(p) for p in found])
 
 
 @bp.route(f"/people/<int(max={MAX_ID}):person_id>/")
@@ -307,7 +309,7 @@ def person_show(person_id: int) -> Any:
     found = patchwork.person_records(db(), viewer(), person_id=person_id)
     if not found:
         abort(404, description="no such person")
-    return jsonify(_person(found[0]))
+    return jsonify(person_object(found[0]))
 
 
 @bp.route("/users/")

@@ -20,6 +20,7 @@ from listarchive.review import (
     seriesview,
 )
 from listarchive.review.states import STATES
+from listarchive.web import apijson
 from listarchive.web.context import absolute, current_user, db, site_url, viewer
 from listarchive.web.downloads import DOWNLOAD_CSP, content_disposition
 from listarchive.web.params import (
@@ -99,7 +100,9 @@ def patch_page(patch_id: int) -> Any:
         target = (f"/series/{detail.series.id}/" if detail.series is not None else
                   f"/{detail.item.home_list}/{quote_msgid(detail.item.msgid)}/")
         return redirect(absolute(target), 302)
+    found = apijson.checks_json(db(), viewer(), patch_id)
     return render_template("patch.html", detail=detail, name=detail.item.home_list,
+                           checks=found if found["state"] else None,
                            **_status("patch", patch_id) if detail.item.kind in SUBMISSIONS
                            else {})
 

@@ -1,0 +1,155 @@
+"""State changes sent by mail, authorized by the imported MAINTAINERS file (netdev's mailbot).
+
+A reply with a line ``pw-bot: STATE`` (:mod:`listarchive.mail.botcommands`) changes the patch
+it answers, or the whole series when it answers the cover letter; "Applied, thanks" (the
+:func:`listarchive.review.rules.applied_claim` forms) accepts it the same way. No account is
+needed: the sender is authorized when their address is an ``M:`` maintainer of a subsystem the
+series touches, or of a subsystem whose ``L:`` list the series was sent to; the series' author
+may only withdraw it (rfc, superseded, not-applicable). Account holders' "applied" replies are
+:mod:`listarchive.review.rules`' business.
+
+Every command is recorded in the history with the mail as evidence and its DKIM status
+(verified, unverified, unsigned) in the reason: applied through :func:`states.set_state` (``via``
+mail, a person's decision), or, when refused, as an ``ignored`` entry saying why, changing
+nothing. With ``require_dkim`` a command without a valid signature is ignored. A command is
+looked at once: a re-run (``reindex``) finds its entry and leaves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from listarchive.access.accounts import users_by_email
+from listarchive.archive import rawstore
+from listarchive.archive.models import (
+    MailingList,
+    Message,
+    MessageList,
+    Patch,
+    Series,
+    SeriesSubsystem,
+    StateChange,
+    Subsystem,
+)
+from listarchive.clock import utcnow
+from listarchive.mail.botcommands import AUTHOR_STATES, bot_command
+from listarchive.mail.dkimsig import VERIFIED, DnsFunc, dkim_status
+from listarchive.mail.extract import SUGGESTION
+from listarchive.mail.message import ParsedMessage
+from listarchive.review import states
+from listarchive.review.rules import applied_claim
+
+logger = logging.getLogger(__name__)
+IGNORED = "ignored"  # StateChange.field of a refused command
+RULE_COMMAND, RULE_APPLIED = "pw-bot", "applied"
+_ADDRESS = re.compile(r"<([^<>@\s]+@[^<>@\s]+)>|([^<>@\s]+@[^<>@\s]+)")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How commands are checked: DKIM required or not, and where keys come from (None: DNS)."""
+
+    require_dkim: bool = False
+    dnsfunc: DnsFunc | None = None
+
+
+def _addresses(text: str) -> set[str]:
+    return {(a or b).lower() for a, b in _ADDRESS.findall(text)}
+
+
+def maintainers_of(session: Session, series_id: int) -> dict[str, str]:
+    """Address -> the MAINTAINERS section that makes it a maintainer of this series: ``M:`` of
+    a subsystem the series touches, or of one whose ``L:`` list the series was sent to."""
+    touched = set(session.scalars(select(SeriesSubsystem.subsystem_id)
+                                  .where(SeriesSubsystem.series_id == series_id)))
+    lists = {a.lower() for row in session.execute(
+        select(MailingList.name, MailingList.address)
+        .join(MessageList, MessageList.list_id == MailingList.id)
+        .where(MessageList.message_id == series_id)) for a in row if a}
+    out: dict[str, str] = {}
+    for sub in session.scalars(select(Subsystem).order_by(Subsystem.name)):
+        on_list = bool(lists & {line.strip().split()[0].lower()
+                                for line in sub.lists.splitlines() if line.strip()})
+        if sub.id in touched or on_list:
+            for address in _addresses(sub.maintainers):
+                out.setdefault(address, sub.name)
+    return out
+
+
+def _handled(session: Session, msgid: str) -> bool:
+    return session.scalar(select(StateChange.id).where(
+        StateChange.via == states.MAIL_VIA, StateChange.evidence.like(f"{msgid}%"))
+        .limit(1)) is not None
+
+
+def run(session: Session, items: Sequence[tuple[int, str, ParsedMessage]],
+        policy: Policy = Policy()) -> None:
+    """The worker hook: look for commands in the replies of one stored batch."""
+    for pk, msgid, parsed in items:
+        if not parsed.parent:
+            continue
+        command = bot_command(parsed.body)
+        claim = None if command is not None else applied_claim(parsed.body)
+        if command is None and claim is None:
+            continue
+        own = session.get(Patch, pk)
+        if own is not None and own.kind != SUGGESTION:
+            continue  # a patch of its own: its words are not a command about another
+        target = session.scalars(select(Patch).where(Patch.msgid == parsed.parent,
+                                                     Patch.kind != SUGGESTION)).first()
+        if target is None or target.series_id is None or _handled(session, msgid):
+            continue
+        sender = parsed.sender.email.lower()
+        if command is None and users_by_email(session, [sender]):
+            continue  # an account holder's "applied": the reply rule decides (rules.py)
+        whole = target.kind == "cover" or (claim is not None and claim.whole_series)
+        kind, oid = ("series", target.series_id) if whole else ("patch", target.id)
+        wanted = command.state if command is not None else "accepted"
+        said = command.line if command is not None else (claim.line if claim else "")
+        raw = session.scalar(select(Message.raw).where(Message.id == pk))
+        signed = dkim_status(rawstore.unpack(raw), policy.dnsfunc) if raw else "unsigned"
+        why = _refusal(session, target.series_id, sender, wanted, command is not None)
+        if why is None and policy.require_dkim and signed != VERIFIED:
+            why = f"no valid DKIM signature ({signed}) and automation.require_dkim is on"
+        reason = f"{sender}: {said!r}; DKIM {signed}"
+        rule = RULE_COMMAND if command is not None else RULE_APPLIED
+        if why is not None:
+            if command is None:
+                continue  # an "applied" from someone else is just a reply, not a command
+            session.add(StateChange(
+                object_kind=kind, object_id=oid, field=IGNORED,
+                from_value=states.effective_state(session, kind, oid), to_value=command.word,
+                via=states.MAIL_VIA, rule=rule, evidence=msgid,
+                reason=f"{reason}; ignored: {why}"[:4000], at=utcnow()))
+            session.flush()
+            continue
+        assert wanted is not None
+        if not states.set_state(session, kind, oid, wanted, None, states.MAIL_VIA,
+                                evidence=msgid, reason=reason, rule=rule):
+            session.add(StateChange(
+                object_kind=kind, object_id=oid, field=IGNORED, from_value=wanted,
+                to_value=wanted, via=states.MAIL_VIA, rule=rule, evidence=msgid,
+                reason=f"{reason}; nothing to change", at=utcnow()))
+            session.flush()
+
+
+def _refusal(session: Session, series_id: int, sender: str, wanted: str | None,
+             is_command: bool) -> str | None:
+    """Why this sender may not ask for this state on this series; None when they may."""
+    if wanted is None:
+        return "not a state (cr, accepted, rejected, rfc, deferred, superseded, " \
+               "not-applicable, under-review, awaiting-upstream)"
+    if sender in maintainers_of(session, series_id):
+        return None
+    series = session.get(Series, series_id)
+    if is_command and series is not None and series.sender_email == sender:
+        if wanted in AUTHOR_STATES:
+            return None
+        return f"the author may only withdraw a series ({', '.join(sorted(AUTHOR_STATES))})"
+    return "the sender is no MAINTAINERS maintainer of this series or its list"
