@@ -155,7 +155,7 @@ def from_dict(data: dict[str, object] | None) -> EngineRun | None:
         return None
     found = data.get("results", [])
     known = set(EngineResult.__dataclass_fields__)
-    results = [EngineResult(**{k: v for k, v in r.items() if k in known})  # type: ignore[arg-type]
+    results = [EngineResult(**{k: v for k, v in r.items() if k in known})
                for r in found if isinstance(r, dict) and "engine" in r] if isinstance(
         found, list) else []
     served = data.get("served", {})

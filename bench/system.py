@@ -172,7 +172,7 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.
     return False
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     """Stop a server we started (its own process group), politely first."""
     if proc.poll() is not None:
         return
