@@ -28,6 +28,9 @@ from bench.system import (
 
 LIST = "bench"
 BIN = Path(sys.executable).parent
+# The load client is one address asking for thousands of searches and downloads a minute: what
+# the per-address rate limits exist to refuse (429). The served archives run without them.
+NO_LIMITS = '[limits]\nsearch = ""\ndownload = ""\napi = ""\n\n'
 
 
 @dataclass
@@ -70,6 +73,7 @@ def write_config(home: Path, search: bool, database_url: str = "") -> Path:
         f'data_dir = "{home / "data"}"\n{url}\n'
         "[search]\n"
         f"enabled = {'true' if search else 'false'}\n\n"
+        f"{NO_LIMITS}"
         "[[lists]]\n"
         f'name = "{LIST}"\n'
         'address = "bench@example.org"\n'

@@ -611,7 +611,8 @@ def _method(run: Run, sr: SizeRun) -> list[str]:
         "- listarchive served by gunicorn, 2 sync workers (`gunicorn -w 2 -b 127.0.0.1:PORT "
         "'listarchive.web:create_app()'`, `LISTARCHIVE_CONFIG` pointing at the search-on "
         "archive); public-inbox by `public-inbox-httpd -W 2` on the same machine. Both on "
-        "127.0.0.1, one server at a time.",
+        "127.0.0.1, one server at a time. Our archives are served with the per-address rate "
+        "limits (`[limits]`) off: the load client is one address.",
         f"- Client: `wrk` (Debian), {run.wrk_seconds} s per measurement, 1, 8 and 32 "
         "connections (min(connections, 2) threads), with a Lua script that rotates through "
         "the page's URL list; latency percentiles from wrk's histogram, requests/s = "
