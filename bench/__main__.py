@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -154,6 +156,9 @@ def main() -> int:
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite BENCHMARKS.md and the plots from the last run's results.json")
     args = ap.parse_args()
+    # A run stopped with SIGTERM unwinds like Ctrl-C: the servers and the PostgreSQL cluster it
+    # started are stopped on the way out (their ``finally`` and ``with`` blocks).
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(128 + signal.SIGTERM))
     results = SCRATCH / "results.json"
     if args.report_only:
         report.write(report.load_run(results), args.output)
