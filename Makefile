@@ -21,7 +21,7 @@ demo: $(VENV)/.installed-base
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check listarchive ingest tests bench
-	$(BIN)/mypy listarchive ingest
+	$(BIN)/mypy listarchive ingest bench
 
 # The whole suite on SQLite, then every test that touches the database again on PostgreSQL when
 # LISTARCHIVE_TEST_DATABASE_URL names a server (.ci/pg-start starts one; CI always does).

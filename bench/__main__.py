@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import signal
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from bench import engines, hostile, load, ours, peer, profiling, report, review
+from bench import engines, hostile, load, ours, peer, postgres, profiling, report, review
 from bench.corpus import (
     REPO,
     SCRATCH,
     CorpusSpec,
     assemble,
     parse_sizes,
+    write_halves,
     write_late_copies,
     write_prefix,
 )
@@ -37,7 +41,7 @@ def _pages(facts: CorpusFacts) -> list[load.Page]:
 
 
 def run_size(spec: CorpusSpec, args: argparse.Namespace, profile_done: bool,
-             run: Run) -> SizeRun:
+             run: Run, pg_unavailable: str) -> SizeRun:
     say(f"corpus {spec.size}: assembling into {SCRATCH.relative_to(REPO)}/")
     mbox, n = assemble(spec)
     raw = mbox.stat().st_size
@@ -54,6 +58,13 @@ def run_size(spec: CorpusSpec, args: argparse.Namespace, profile_done: bool,
     if on.ok:
         late, mid = write_late_copies(mbox, SCRATCH / "late-100.mboxrd", 100)
         sr.incremental = ours.incremental(SCRATCH / "late-100.mboxrd", late, mid, home)
+    # Two workers at once, each on every other message, into SQLite here and PostgreSQL below.
+    halves = (SCRATCH / f"corpus-{spec.size}-half1.mboxrd",
+              SCRATCH / f"corpus-{spec.size}-half2.mboxrd")
+    write_halves(mbox, *halves)
+    pair_home = SCRATCH / f"ours-{spec.size}-2workers"
+    sr.ours.append(ours.ingest(mbox, n, raw, True, pair_home, timeout, halves=halves))
+    shutil.rmtree(pair_home, ignore_errors=True)  # measured; never served
     engine_run = None
     if sr.ours[0].ok:
         # Each engine's index built alone from the search-off archive, the same query mix.
@@ -73,38 +84,53 @@ def run_size(spec: CorpusSpec, args: argparse.Namespace, profile_done: bool,
         pmbox = SCRATCH / f"profile-{count}.mboxrd"
         write_prefix(mbox, pmbox, count)
         run.profile = profiling.ingest(pmbox, count, SCRATCH / "ours-profile")
-    if not args.skip_load:
-        servers = []
-        proc_o, port_o, err_o = ours.serve(home) if on.ok else (None, 0, "ingest failed")
-        servers.append(load.Server("listarchive", port_o, err_o))
-        proc_p, port_p, err_p = (None, 0, "not run")
-        if sr.peer is not None and sr.peer.ok:
-            proc_p, port_p, err_p = peer.serve(SCRATCH / f"peer-{spec.size}")
-        servers.append(load.Server("public-inbox", port_p, err_p))
-        # The same archive searched through the other engine's index: the search page only.
-        others = []
-        for name in engines.ENGINES:
-            if name == engines.DEFAULT:
-                continue
-            kept = engine_run.served.get(name) if engine_run else None
-            proc_w, port_w, err_w = (ours.serve(Path(kept)) if kept
-                                     else (None, 0, "index build failed"))
-            others.append(proc_w)
-            servers.append(load.Server(f"listarchive-{name}", port_w, err_w,
-                                       pages=("search",)))
-        pages = _pages(facts)
-        try:
-            sr.load = load.measure(pages, servers, args.seconds, SCRATCH / "wrk")
-        finally:
-            for proc in (proc_o, proc_p, *others):
-                if proc is not None:
-                    stop(proc)
+    served = False
+    with postgres.Cluster(SCRATCH / f"postgresql-{spec.size}", pg_unavailable) as cluster:
+        sr.postgres = postgres.measure(cluster, spec.size, mbox, n, raw, halves, SCRATCH,
+                                       timeout)
+        if not args.skip_load:
+            served = _load(sr, facts, home if on.ok else None, engine_run, args.seconds)
     if engine_run is not None:
         engines.discard(engine_run)
-        if not profile_done and proc_o is not None:
-            behind = {p.name: p.paths for p in pages if sr.behind(p.name)}
+        if not profile_done and served:
+            behind = {p.name: p.paths for p in _pages(facts) if sr.behind(p.name)}
             run.page_profiles = profiling.pages(home, behind)
     return sr
+
+
+def _load(sr: SizeRun, facts: CorpusFacts, home: Path | None,
+          engine_run: engines.EngineRun | None, seconds: int) -> bool:
+    """Every server of this size under the same load client, one at a time: the SQLite
+    archive, public-inbox, the PostgreSQL archive, and the search page on the other engine.
+    Returns whether the SQLite archive was served."""
+    servers = []
+    proc_o, port_o, err_o = ours.serve(home) if home else (None, 0, "ingest failed")
+    servers.append(load.Server("listarchive", port_o, err_o))
+    proc_p, port_p, err_p = (None, 0, "not run")
+    if sr.peer is not None and sr.peer.ok:
+        proc_p, port_p, err_p = peer.serve(SCRATCH / f"peer-{sr.size}")
+    servers.append(load.Server("public-inbox", port_p, err_p))
+    pg = sr.postgres
+    proc_g, port_g, err_g = (ours.serve(Path(pg.served)) if pg and pg.served else
+                             (None, 0, pg.error if pg and pg.error else "ingest failed"))
+    servers.append(load.Server(postgres.SERVER, port_g, err_g))
+    # The same archive searched through the other engine's index: the search page only.
+    others = []
+    for name in engines.ENGINES:
+        if name == engines.DEFAULT:
+            continue
+        kept = engine_run.served.get(name) if engine_run else None
+        proc_w, port_w, err_w = (ours.serve(Path(kept)) if kept
+                                 else (None, 0, "index build failed"))
+        others.append(proc_w)
+        servers.append(load.Server(f"listarchive-{name}", port_w, err_w, pages=("search",)))
+    try:
+        sr.load = load.measure(_pages(facts), servers, seconds, SCRATCH / "wrk")
+    finally:
+        for proc in (proc_o, proc_p, proc_g, *others):
+            if proc is not None:
+                stop(proc)
+    return proc_o is not None
 
 
 def _clk_reference(args: argparse.Namespace, sizes: list[CorpusSpec]) -> ours.IngestResult | None:
@@ -130,6 +156,9 @@ def main() -> int:
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite BENCHMARKS.md and the plots from the last run's results.json")
     args = ap.parse_args()
+    # A run stopped with SIGTERM unwinds like Ctrl-C: the servers and the PostgreSQL cluster it
+    # started are stopped on the way out (their ``finally`` and ``with`` blocks).
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(128 + signal.SIGTERM))
     results = SCRATCH / "results.json"
     if args.report_only:
         report.write(report.load_run(results), args.output)
@@ -139,11 +168,13 @@ def main() -> int:
         args.seconds = 3 if all(s.small for s in sizes) else 10
     started = time.monotonic()
     installed = ensure_tools()
+    pg_unavailable, pg_installed = postgres.ensure()
+    installed += pg_installed
     run = Run(size_arg=args.size, machine=machine(), installed=installed,
               wrk_seconds=args.seconds)
     SCRATCH.mkdir(parents=True, exist_ok=True)
     for i, spec in enumerate(sizes):
-        sr = run_size(spec, args, profile_done=i > 0, run=run)
+        sr = run_size(spec, args, profile_done=i > 0, run=run, pg_unavailable=pg_unavailable)
         run.sizes.append(sr)
         # What is measured so far survives a failure at a later size (--report-only).
         results.write_text(json.dumps(asdict(run), indent=1, default=str))

@@ -322,3 +322,14 @@ def write_late_copies(src: Path, dest: Path, count: int, copy: int = 999) -> tup
             found = _ANGLE_ID.search(field)
             mid = found.group(1) if found else b""
     return len(msgs), mid.decode("latin-1")
+
+
+def write_halves(src: Path, first: Path, second: Path) -> tuple[int, int]:
+    """The corpus dealt into two mboxrd files by alternate messages (1st, 3rd, ... and 2nd,
+    4th, ...): one for each of two ingest workers, so a reply often reaches the archive through
+    the other worker than its parent, as when two machines take deliveries."""
+    counts = []
+    for start, dest in ((0, first), (1, second)):  # one pass each: constant memory at any size
+        with src.open("rb") as fh:
+            counts.append(write_mboxrd(itertools.islice(split_mboxrd(fh), start, None, 2), dest))
+    return counts[0], counts[1]

@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.ours import BIN, LIST
+from bench.ours import BIN, LIST, NO_LIMITS
 from bench.system import du, run_measured, say
 
 ENGINES = ("tantivy", "whoosh")
@@ -86,7 +86,8 @@ def home_of(scratch: Path, size: str, engine: str) -> Path:
 def write_config(home: Path, engine: str) -> Path:
     cfg = home / "listarchive.toml"
     cfg.write_text(f'[storage]\ndata_dir = "{home / "data"}"\n\n[search]\nenabled = true\n'
-                   f'engine = "{engine}"\n\n[[lists]]\nname = "{LIST}"\n', encoding="utf-8")
+                   f'engine = "{engine}"\n\n{NO_LIMITS}[[lists]]\nname = "{LIST}"\n',
+                   encoding="utf-8")
     return cfg
 
 
@@ -155,7 +156,7 @@ def from_dict(data: dict[str, object] | None) -> EngineRun | None:
         return None
     found = data.get("results", [])
     known = set(EngineResult.__dataclass_fields__)
-    results = [EngineResult(**{k: v for k, v in r.items() if k in known})  # type: ignore[arg-type]
+    results = [EngineResult(**{k: v for k, v in r.items() if k in known})
                for r in found if isinstance(r, dict) and "engine" in r] if isinstance(
         found, list) else []
     served = data.get("served", {})

@@ -15,7 +15,10 @@ from bench.load import CONCURRENCY  # noqa: E402
 if TYPE_CHECKING:
     from bench.report import Run
 
-COLOURS = {"listarchive": "#1f77b4", "listarchive-whoosh": "#9ecae1", "public-inbox": "#d62728"}
+COLOURS = {"listarchive": "#1f77b4", "listarchive-whoosh": "#9ecae1",
+           "listarchive-postgresql": "#2ca02c", "public-inbox": "#d62728"}
+LABELS = {"listarchive-whoosh": "listarchive on Whoosh",
+          "listarchive-postgresql": "listarchive on PostgreSQL"}
 
 
 def _ingest(run: Run, path: Path) -> bool:
@@ -67,8 +70,8 @@ def _latency(run: Run, path: Path) -> bool:
                 low.append(r.p95 - r.p50)
                 high.append(r.p99 - r.p95)
             if xs:
-                label = "listarchive on Whoosh" if server.endswith("whoosh") else server
-                ax.bar(xs, p95, width, color=COLOURS[server], label=f"{label} p95",
+                ax.bar(xs, p95, width, color=COLOURS[server],
+                       label=f"{LABELS.get(server, server)} p95",
                        yerr=[low, high], capsize=3, ecolor="black")
         ax.set_xticks(range(len(pages)), pages, rotation=30, ha="right")
         ax.set_yscale("log")

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import engines, plots, review
+from bench import engines, plots, postgres, report_pg, review
 from bench.corpus import DATE_SHIFT_DAYS, REAL_SETS, SMALL_TAKE
 from bench.engines import EngineRun
 from bench.hostile import HostileRun
 from bench.load import CONCURRENCY, LoadResult
 from bench.ours import Incremental, IngestResult
+from bench.postgres import PgRun
 from bench.profiling import Profile
 from bench.review import QueueResult, ReviewRun
+from bench.tables import NA, ratio, table
 
 NOTES = Path(__file__).resolve().parent / "notes.md"
-NA = "n/a"
 
 
 @dataclass
@@ -32,10 +32,15 @@ class SizeRun:
     peer_basic: IngestResult | None = None
     load: list[LoadResult] = field(default_factory=list)
     incremental: Incremental | None = None
+    postgres: PgRun | None = None  # absent from the results of runs before it was measured
 
     def ours_with(self, search: bool) -> IngestResult | None:
         label = "search on" if search else "search off"
         return next((r for r in self.ours if r.label == label), None)
+
+    def ours_with_workers(self, workers: int) -> IngestResult | None:
+        """SQLite with search on, ``workers`` ingests at once into the one archive."""
+        return next((r for r in self.ours if r.label == f"search on, {workers} workers"), None)
 
     def latency(self, server: str, page: str, conc: int) -> LoadResult | None:
         return next((r for r in self.load if r.server == server and r.page == page
@@ -75,18 +80,6 @@ def _num(x: float, digits: int = 0) -> str:
     return f"{x:,.{digits}f}"
 
 
-def _ratio(ours: float | None, peer: float | None) -> str:
-    if not ours or not peer:
-        return NA
-    return f"{ours / peer:.2f}x"
-
-
-def _table(head: list[str], rows: Iterable[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
 def _ms(r: LoadResult | None, attr: str) -> tuple[str, float | None]:
     if r is None:
         return NA, None
@@ -106,7 +99,7 @@ def _headline(run: Run, sr: SizeRun) -> list[str]:
                    better: str) -> None:
         o = fmt.format(ours_v) if ours_v else NA
         p = fmt.format(peer_v) if peer_v else NA
-        rows.append([name, o, p, _ratio(ours_v, peer_v), better])
+        rows.append([name, o, p, ratio(ours_v, peer_v), better])
 
     def rate(r: IngestResult | None, attr: str = "rate") -> float | None:
         return float(getattr(r, attr)) if r is not None and r.ok else None
@@ -128,13 +121,13 @@ def _headline(run: Run, sr: SizeRun) -> list[str]:
             o_txt, o = _ms(sr.latency("listarchive", page, conc), attr)
             p_txt, p = _ms(sr.latency("public-inbox", page, conc), attr)
             better = "higher" if attr == "rps" else "lower"
-            rows.append([f"{page}: {label}, {conc} clients", o_txt, p_txt, _ratio(o, p), better])
+            rows.append([f"{page}: {label}, {conc} clients", o_txt, p_txt, ratio(o, p), better])
     for conc, attr, label in ((8, "p95", "p95"), (32, "rps", "requests/s")):
         o_txt, o = _ms(sr.latency(WHOOSH_SERVER, "search", conc), attr)
         p_txt, p = _ms(sr.latency("public-inbox", "search", conc), attr)
         if o is not None:
             rows.append([f"search on the Whoosh engine: {label}, {conc} clients", o_txt, p_txt,
-                         _ratio(o, p), "higher" if attr == "rps" else "lower"])
+                         ratio(o, p), "higher" if attr == "rps" else "lower"])
     built = _engine_result(run, sr.size, engines.DEFAULT)
     xapian = _xapian_rate(sr)
     if built is not None:
@@ -142,12 +135,12 @@ def _headline(run: Run, sr: SizeRun) -> list[str]:
                    built.rate, xapian, "{:,.0f}", "higher")
     head = [f"{sr.size} corpus: {sr.messages:,} messages, {_mb(sr.raw_bytes)}", "listarchive",
             "public-inbox", "ratio (ours / theirs)", "better is"]
-    return _table(head, rows)
+    return table(head, rows)
 
 
 WHOOSH_SERVER = "listarchive-whoosh"
 SERVER_LABELS = {"listarchive": "ours", WHOOSH_SERVER: "ours on Whoosh",
-                 "public-inbox": "peer"}
+                 postgres.SERVER: "ours on PostgreSQL", "public-inbox": "peer"}
 
 
 def _engine_result(run: Run, size: str, engine: str) -> engines.EngineResult | None:
@@ -181,7 +174,7 @@ def _ingest_section(sr: SizeRun) -> list[str]:
                      f"{split}; {steps}"])
     head = ["system", "messages in", "stored", "wall s", "msg/s", "CPU s", "msg/CPU-s",
             "peak RSS MB", "disk", "disk/raw", "details"]
-    out = _table(head, rows)
+    out = table(head, rows)
     for r in sr.ours:
         if r.summary:
             out.append(f"\n`listarchive ingest --json` ({r.label}): `{r.summary}`")
@@ -214,7 +207,7 @@ def _latency_section(sr: SizeRun) -> list[str]:
                     continue
                 row += [f"{r.p50:.1f}", f"{r.p95:.1f}", f"{r.p99:.1f}", f"{r.rps:,.1f}"]
                 p95[server] = r.p95
-            row += [_ratio(p95.get(name), p95.get("public-inbox"))
+            row += [ratio(p95.get(name), p95.get("public-inbox"))
                     for name in ("listarchive", *extra)]
             rows.append(row)
         urls = max((r.urls for r in sr.load if r.page == page), default=0)
@@ -224,7 +217,7 @@ def _latency_section(sr: SizeRun) -> list[str]:
             label = SERVER_LABELS[server]
             head += [f"{label} p50 ms", f"{label} p95", f"{label} p99", f"{label} req/s"]
         head += ["p95 ratio"] + [f"{SERVER_LABELS[name]} p95 ratio" for name in extra]
-        out += _table(head, rows)
+        out += table(head, rows)
         errors = {r.error for r in sr.load if r.page == page and r.error}
         for err in sorted(errors):
             out.append(f"\n- {err}")
@@ -258,7 +251,7 @@ def _growth(run: Run) -> list[str]:
                      _num(pi.max_rss_mb) if pi and pi.ok else NA,
                      lat("listarchive", "message"), lat("public-inbox", "message"),
                      lat("listarchive", "search"), lat("public-inbox", "search")])
-    return _table(["size", "messages", "ours msg/s (search on)", "ours msg/s (off)",
+    return table(["size", "messages", "ours msg/s (search on)", "ours msg/s (off)",
                    "peer msg/s", "index alone msg/s (tantivy)", "engine query p95 ms (tantivy)",
                    "engine query p95 ms (Whoosh)", "ours RSS MB", "peer RSS MB",
                    "ours message p95 ms (c=8)",
@@ -267,9 +260,9 @@ def _growth(run: Run) -> list[str]:
 
 def _profile_tables(prof: Profile) -> list[str]:
     out = ["Top functions by own time:", ""]
-    out += _table(["function", "own s"], [[f"`{n}`", f"{t:.2f}"] for n, t in prof.own])
+    out += table(["function", "own s"], [[f"`{n}`", f"{t:.2f}"] for n, t in prof.own])
     out += ["", "Our functions by total time (including callees):", ""]
-    out += _table(["function", "total s"], [[f"`{n}`", f"{t:.2f}"] for n, t in prof.total])
+    out += table(["function", "total s"], [[f"`{n}`", f"{t:.2f}"] for n, t in prof.total])
     return out
 
 
@@ -365,7 +358,7 @@ def _targets(run: Run) -> list[str]:
         inc.searchable_seconds if inc and inc.ok else None, 10, False, "{:.1f} s",
         f"{main.size}; issue says 'within seconds', read as < 10 s")
     rows.extend(_search_targets(run))
-    return _table(["issue", "target", "status", "figure", "measured on"], rows)
+    return table(["issue", "target", "status", "figure", "measured on"], rows)
 
 
 TARGET_SIZES = ("default", "100k", "300k")  # 35k, 100k and 300k messages
@@ -440,7 +433,7 @@ def _engines(run: Run) -> list[str]:
                 continue
             rows.append([e.size, r.engine, f"{r.messages:,}",
                          f"{r.rate:,.0f} ({r.messages / r.cpu:,.0f} per CPU-s)" if r.cpu else NA,
-                         _ratio(r.rate, xapian), f"{r.max_rss_mb:,.0f} MB",
+                         ratio(r.rate, xapian), f"{r.max_rss_mb:,.0f} MB",
                          f"{_mb(r.index_bytes)} ({r.index_bytes / r.raw_bytes:.2f}x raw)"
                          if r.raw_bytes else _mb(r.index_bytes),
                          f"{r.p50:.2f} / {r.p95:.2f} / {r.slowest:.1f}", f"{r.matches:,}"])
@@ -466,7 +459,7 @@ def _engines(run: Run) -> list[str]:
         "rate's ratio. 'matches' sums the hits of the mix; the two engines differ slightly "
         "where their analyses do (see the notes).",
         "",
-        *_table(["corpus", "engine", "messages", "build msg/s (wall)", "vs public-inbox-index",
+        *table(["corpus", "engine", "messages", "build msg/s (wall)", "vs public-inbox-index",
                  "peak RSS", "index size", "query p50 / p95 / slowest ms", "matches"], rows),
     ]
 
@@ -518,7 +511,7 @@ def _review(rv: ReviewRun) -> list[str]:
                     continue
                 rows.append([name, f"`{url}`", str(conc), f"{r.p50:.1f}", f"{r.p95:.1f}",
                              f"{r.p99:.1f}", f"{r.rps:,.1f}", ""])
-        out += _table(["row", "URL", "clients", "p50 ms", "p95 ms", "p99 ms", "req/s", "note"],
+        out += table(["row", "URL", "clients", "p50 ms", "p95 ms", "p99 ms", "req/s", "note"],
                       rows)
         if q.error:
             out += ["", f"Error: {q.error}"]
@@ -559,7 +552,7 @@ def _review(rv: ReviewRun) -> list[str]:
             continue
         rows.append([label, f"{s.wall:.2f}", f"{s.cpu:.2f}", _num(s.max_rss_mb),
                      f"{s.commits_read:,}", f"{s.matched:,}", f"{s.changed:,}", ""])
-    out += _table(["`listarchive git-scan REPO main`", "wall s", "CPU s", "peak RSS MB",
+    out += table(["`listarchive git-scan REPO main`", "wall s", "CPU s", "peak RSS MB",
                    "commits read", "patches matched", "marked accepted", "note"], rows)
     out += ["", f"Accepted by the first scan, as recorded in the patches' state history: "
             f"{g.by_patch_id:,} matched by patch-id, {g.by_author_subject:,} by author and "
@@ -618,7 +611,8 @@ def _method(run: Run, sr: SizeRun) -> list[str]:
         "- listarchive served by gunicorn, 2 sync workers (`gunicorn -w 2 -b 127.0.0.1:PORT "
         "'listarchive.web:create_app()'`, `LISTARCHIVE_CONFIG` pointing at the search-on "
         "archive); public-inbox by `public-inbox-httpd -W 2` on the same machine. Both on "
-        "127.0.0.1, one server at a time.",
+        "127.0.0.1, one server at a time. Our archives are served with the per-address rate "
+        "limits (`[limits]`) off: the load client is one address.",
         f"- Client: `wrk` (Debian), {run.wrk_seconds} s per measurement, 1, 8 and 32 "
         "connections (min(connections, 2) threads), with a Lua script that rotates through "
         "the page's URL list; latency percentiles from wrk's histogram, requests/s = "
@@ -661,7 +655,7 @@ def _hostile(h: HostileRun) -> list[str]:
             f"of the corpus, same way): median {normal:.0f} ms, slowest "
             f"{max(h.normal_ms, default=0):.0f} ms. Every pathological message must be stored "
             "or quarantined with its reason, within `ingest.max_message_seconds`.", "",
-            *_table(["pathological message", "ms", "vs normal median", "outcome"], rows)]
+            *table(["pathological message", "ms", "vs normal median", "outcome"], rows)]
 
 
 def write(run: Run, output: Path) -> None:
@@ -698,6 +692,12 @@ def write(run: Run, output: Path) -> None:
             lines += [f"## Pages under load: {sr.size} corpus", "",
                       "Latency in milliseconds; ratio = our p95 / public-inbox's p95 "
                       "(below 1 means we are faster).", *_latency_section(sr), ""]
+    lines += ["## PostgreSQL beside SQLite", ""]
+    for sr in run.sizes:
+        lines += [f"### {sr.size} corpus ({sr.messages:,} messages)", "",
+                  *report_pg.section(sr.postgres, sr.ours_with(True), sr.ours_with_workers(2),
+                                     sr.peer, sr.load), ""]
+    lines += report_pg.method([sr.postgres for sr in run.sizes if sr.postgres]) + [""]
     if run.clk10k:
         lines += ["## Ingest: linux-clk 10k alone (issue 2's reference set)", "",
                   *_ingest_section(SizeRun("clk10k", run.clk10k.messages,
@@ -746,6 +746,7 @@ def load_run(path: Path) -> Run:
         s["peer_basic"] = ingest(s.get("peer_basic"))
         s["load"] = [Load(**r) for r in s["load"]]
         s["incremental"] = Incremental(**s["incremental"]) if s.get("incremental") else None
+        s["postgres"] = postgres.from_dict(s.get("postgres"))
         s["facts_threads"] = [tuple(t) for t in s["facts_threads"]]
         sizes.append(SizeRun(**s))
     data["profile"] = prof(data.get("profile"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -70,36 +71,69 @@ def run_measured(argv: Sequence[str], env: Mapping[str, str] | None = None,
 
     A run that exceeds ``timeout`` is killed (its whole process group) and marked timed out.
     """
-    out_path = REPO / "bench" / "scratch" / f".out-{os.getpid()}"
-    err_path = out_path.with_suffix(".err")
-    stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        start = time.monotonic()
-        proc = subprocess.Popen(list(argv), stdout=out, stderr=err, stdin=stdin,
-                                env=dict(env) if env is not None else None, cwd=cwd,
-                                start_new_session=True)
-        timed_out = False
-        deadline = start + timeout
-        while True:
+    return run_together([argv], env, cwd, timeout, stdin_path)[0]
+
+
+def run_together(argvs: Sequence[Sequence[str]], env: Mapping[str, str] | None = None,
+                 cwd: Path | None = None, timeout: float = 3600.0,
+                 stdin_path: Path | None = None) -> list[Measured]:
+    """Start every command of ``argvs`` at once and measure each as :func:`run_measured` does
+    (its wall time from its own start): two ingest workers writing one database side by side.
+
+    When the ``timeout`` passes, every command still running is killed and marked timed out.
+    """
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    outs = [REPO / "bench" / "scratch" / f".out-{tag}-{i}" for i in range(len(argvs))]
+    files = []
+    procs: list[tuple[subprocess.Popen[bytes], float]] = []
+    try:
+        for argv, out_path in zip(argvs, outs, strict=True):
+            out, err = out_path.open("wb"), out_path.with_suffix(".err").open("wb")
+            stdin = stdin_path.open("rb") if stdin_path else None
+            files += [f for f in (out, err, stdin) if f is not None]
+            procs.append((subprocess.Popen(list(argv), stdout=out, stderr=err,
+                                           stdin=stdin or subprocess.DEVNULL,
+                                           env=dict(env) if env is not None else None,
+                                           cwd=cwd, start_new_session=True),
+                          time.monotonic()))
+        ended = _reap([proc for proc, _start in procs], procs[0][1] + timeout)
+    finally:
+        for f in files:
+            f.close()
+    results = []
+    for (argv, out_path), (proc, start) in zip(zip(argvs, outs, strict=True), procs,
+                                                 strict=True):
+        status, usage, at, timed_out = ended[proc.pid]
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err_path = out_path.with_suffix(".err")
+        stdout = out_path.read_text(errors="replace")
+        stderr = err_path.read_text(errors="replace")
+        out_path.unlink()
+        err_path.unlink()
+        results.append(Measured(tuple(argv), proc.returncode, at - start,
+                                usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0,
+                                stdout, stderr, timed_out))
+    return results
+
+
+def _reap(procs: Sequence[subprocess.Popen[bytes]],
+          deadline: float) -> dict[int, tuple[int, resource.struct_rusage, float, bool]]:
+    """Wait for every child with ``os.wait4``: pid -> (status, rusage, when it ended, whether
+    it was killed at the deadline)."""
+    ended: dict[int, tuple[int, resource.struct_rusage, float, bool]] = {}
+    while len(ended) < len(procs):
+        for proc in procs:
+            if proc.pid in ended:
+                continue
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
-                break
-            if time.monotonic() > deadline:
-                timed_out = True
+                ended[proc.pid] = (status, usage, time.monotonic(), False)
+            elif time.monotonic() > deadline:
                 os.killpg(proc.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.05)
-        wall = time.monotonic() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    if stdin_path and not isinstance(stdin, int):
-        stdin.close()
-    stdout = out_path.read_text(errors="replace")
-    stderr = err_path.read_text(errors="replace")
-    out_path.unlink()
-    err_path.unlink()
-    return Measured(tuple(argv), proc.returncode, wall, usage.ru_utime + usage.ru_stime,
-                    usage.ru_maxrss / 1024.0, stdout, stderr, timed_out)
+                ended[proc.pid] = (status, usage, time.monotonic(), True)
+        time.sleep(0.05)
+    return ended
 
 
 def du(path: Path) -> int:
@@ -138,7 +172,7 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.
     return False
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     """Stop a server we started (its own process group), politely first."""
     if proc.poll() is not None:
         return
@@ -186,6 +220,7 @@ def machine() -> dict[str, str]:
         "wrk": _first(["sh", "-c", "wrk -v 2>&1 | head -1"]),
         "gunicorn": _first([str(Path(sys.executable).parent / "gunicorn"), "--version"]),
         "sqlite": _first([sys.executable, "-c", "import sqlite3; print(sqlite3.sqlite_version)"]),
+        "postgresql": _first(["dpkg-query", "-W", "-f=${Version}", "postgresql"]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }

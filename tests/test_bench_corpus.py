@@ -11,6 +11,7 @@ from bench.corpus import (
     rewrite_copy,
     split_mboxrd,
     unescape_mboxrd,
+    write_halves,
     write_mboxrd,
 )
 from bench.facts import _thread_sizes  # noqa: E402
@@ -130,3 +131,14 @@ def test_written_mbox_reads_back_the_same(tmp_path: Path) -> None:
     assert write_mboxrd(msgs, out) == 4
     with out.open("rb") as fh:
         assert list(split_mboxrd(fh)) == msgs
+
+
+def test_halves_deal_alternate_messages(tmp_path: Path) -> None:
+    msgs = _messages()
+    whole = tmp_path / "corpus.mboxrd"
+    write_mboxrd(msgs, whole)
+    first, second = tmp_path / "half1.mboxrd", tmp_path / "half2.mboxrd"
+    assert write_halves(whole, first, second) == (2, 2)
+    with first.open("rb") as a, second.open("rb") as b:
+        assert list(split_mboxrd(a)) == msgs[0::2]
+        assert list(split_mboxrd(b)) == msgs[1::2]
