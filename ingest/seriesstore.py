@@ -8,6 +8,7 @@ so the result does not depend on which batch brought which patch.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -134,7 +135,14 @@ def _with_shared_change_ids(session: Session, senders: set[str]) -> set[str]:
 
 
 def regroup(session: Session, senders: Iterable[str]) -> set[int]:
-    """Rebuild the series of these submitters from all their patch facts; return series ids."""
+    """Bring the series of these submitters to what all their patch facts make, writing only
+    what changed; return the ids of the series that were added or changed.
+
+    The groups are computed from every patch of each submitter (the pure
+    :func:`listarchive.mail.series.group_series`: a few milliseconds a thousand patches), but a
+    batch changes few of them: writing every series, membership and revision link of a
+    prolific submitter again was 70% of regrouping them (2.2 s for one with 1,300 patches, at
+    each batch that brought one of theirs). The rows left equal those a full rebuild writes."""
     senders = sorted(_with_shared_change_ids(session, set(senders)))
     if not senders:
         return set()
@@ -142,36 +150,75 @@ def regroup(session: Session, senders: Iterable[str]) -> set[int]:
     groups = group_series(facts)
     by_msgid = {f.msgid: f for f in facts}
     pk_of: dict[str, int] = {}
+    member_of: dict[int, int | None] = {}
     for part in chunked(by_msgid):
-        pk_of.update((m, pk) for m, pk in session.execute(
-            select(Patch.msgid, Patch.id).where(Patch.msgid.in_(part))).all())
-    old = [sid for (sid,) in session.execute(select(Series.id)
-                                             .where(Series.sender_email.in_(senders))).all()]
-    for ids in chunked(old):
-        session.execute(update(Patch).where(Patch.series_id.in_(ids)).values(series_id=None))
-        session.execute(delete(SeriesRevision).where(SeriesRevision.older_id.in_(ids)))
-        session.execute(delete(SeriesRevision).where(SeriesRevision.newer_id.in_(ids)))
-        session.execute(delete(Series).where(Series.id.in_(ids)))
-    rows = [_series_row(g, pk_of, by_msgid) for g in groups if g.anchor in pk_of]
-    if rows:
-        session.execute(insert(Series), rows)
+        for msgid, pk, sid in session.execute(
+                select(Patch.msgid, Patch.id, Patch.series_id).where(Patch.msgid.in_(part))):
+            pk_of[msgid] = pk
+            member_of[pk] = sid
+    groups = [g for g in groups if g.anchor in pk_of]
+    wanted = {pk_of[g.anchor]: _series_row(g, pk_of, by_msgid) for g in groups}
+    new_member: dict[int, int] = {}
     for g in groups:
-        if g.anchor not in pk_of:
-            continue
-        members = [pk_of[m] for _, m in g.patches if m in pk_of]
-        if g.cover and g.cover in pk_of:
-            members.append(pk_of[g.cover])
-        for ids in chunked(members):
-            session.execute(update(Patch).where(Patch.id.in_(ids))
-                            .values(series_id=pk_of[g.anchor]))
-    revisions = {(pk_of[a], pk_of[b]): why for a, b, why in link_revisions(groups, by_msgid)
-                 if a in pk_of and b in pk_of}
-    if revisions:
-        session.execute(insert(SeriesRevision), [
-            {"older_id": a, "newer_id": b, "reason": why} for (a, b), why in sorted(revisions.items())])
-    new = {pk_of[g.anchor] for g in groups if g.anchor in pk_of}
-    link_subsystems(session, new)
-    return new
+        for msgid in [*(m for _, m in g.patches), *([g.cover] if g.cover else [])]:
+            if msgid in pk_of:
+                new_member[pk_of[msgid]] = pk_of[g.anchor]
+    old = {row.id: row for row in session.execute(
+        select(*_SERIES_COLUMNS).where(Series.sender_email.in_(senders)))}
+    wanted_links = {(pk_of[a], pk_of[b]): why for a, b, why in link_revisions(groups, by_msgid)
+                    if a in pk_of and b in pk_of}
+    old_links: dict[tuple[int, int], str] = {}
+    for ids in chunked(old):
+        for a, b, why in session.execute(
+                select(SeriesRevision.older_id, SeriesRevision.newer_id, SeriesRevision.reason)
+                .where(SeriesRevision.older_id.in_(ids) | SeriesRevision.newer_id.in_(ids))):
+            old_links[(a, b)] = why
+
+    moved = {pk: sid for pk, sid in new_member.items() if member_of.get(pk) != sid}
+    leaving = [pk for pk, sid in member_of.items() if sid is not None and pk not in new_member]
+    gone = [sid for sid in old if sid not in wanted]
+    added = [row for sid, row in wanted.items() if sid not in old]
+    changed = [row for sid, row in wanted.items() if sid in old and _differs(old[sid], row)]
+    # Patches leave their series first, links go before the series they name.
+    for ids in chunked([*leaving, *moved]):
+        session.execute(update(Patch).where(Patch.id.in_(ids)).values(series_id=None))
+    stale = [pair for pair, why in old_links.items() if wanted_links.get(pair) != why]
+    for pair in stale:
+        session.execute(delete(SeriesRevision).where(SeriesRevision.older_id == pair[0],
+                                                     SeriesRevision.newer_id == pair[1]))
+    for ids in chunked(gone):
+        session.execute(delete(Series).where(Series.id.in_(ids)))
+    if added:
+        session.execute(insert(Series), added)
+    if changed:
+        session.execute(update(Series), changed)
+    into: dict[int, list[int]] = {}
+    for pk, sid in moved.items():
+        into.setdefault(sid, []).append(pk)
+    for sid, pks in into.items():
+        for ids in chunked(pks):
+            session.execute(update(Patch).where(Patch.id.in_(ids)).values(series_id=sid))
+    fresh = [{"older_id": a, "newer_id": b, "reason": why}
+             for (a, b), why in sorted(wanted_links.items()) if old_links.get((a, b)) != why]
+    if fresh:
+        session.execute(insert(SeriesRevision), fresh)
+    # Series whose rows or members changed: their subsystem links follow their patches'.
+    touched = {sid for sid, row in wanted.items() if sid not in old or _differs(old[sid], row)}
+    touched.update(into)
+    touched.update(sid for pk in (*leaving, *moved)
+                   if (sid := member_of.get(pk)) is not None and sid in wanted)
+    link_subsystems(session, touched)
+    return touched
+
+
+_SERIES_COLUMNS = (Series.id, Series.anchor_msgid, Series.cover_msgid, Series.title,
+                   Series.revision, Series.total, Series.received, Series.complete,
+                   Series.missing, Series.is_rfc, Series.sender_email, Series.date,
+                   Series.change_id)
+
+
+def _differs(row: Any, wanted: dict[str, object]) -> bool:
+    return any(getattr(row, key) != value for key, value in wanted.items())
 
 
 def link_subsystems(session: Session, series_ids: Iterable[int] | None = None) -> None:
