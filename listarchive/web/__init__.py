@@ -21,6 +21,7 @@ from listarchive.web import (
     admin,
     apiv1,
     auth,
+    b4pages,
     csrf,
     filters,
     guard,
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.install(app)
     guard.install(app, settings)
     for blueprint in (apiv1.bp, patchworkapi.bp, auth.bp, statechanges.bp, queuepages.bp,
-                      reviewpages.bp, admin.bp, pages.bp):
+                      reviewpages.bp, admin.bp, b4pages.bp, pages.bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
