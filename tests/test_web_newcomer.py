@@ -1,6 +1,7 @@
 """A newcomer's first visit, in Debian's Chromium driven by Playwright, on the demo archive
 served live: home, a list, a thread flat and nested, a series with revisions, a patch, a
-search and its help, the b4 settings, the subsystem index and a list's activity.
+search and its help, the b4 settings, the subsystem index, a subsystem and its activity, and
+a list's activity.
 
 On every page: what matters is there, axe-core finds no serious or critical accessibility
 violation (light and dark colour schemes), and at 375 px (a phone) nothing is wider than the
@@ -220,6 +221,22 @@ def test_newcomer_path(demo_site, base_url, visitor):
     page.click("table.subsystems tbody tr:first-child td:first-child a")
     assert crumbs(page)[1] == "subsystems"
     visitor.check("12-subsystem")
+
+    page.click("main >> text=activity")
+    assert crumbs(page)[-1] == "activity"
+    assert page.locator("img.chart").count() == 4
+    for img in page.locator("img.chart").all():  # drawn: the SVG loaded and has a size
+        assert img.evaluate("i => i.complete && i.naturalWidth > 0"), img.get_attribute("src")
+        assert img.get_attribute("alt")
+    visitor.check("13-subsystem-activity")
+
+    page.goto(f"{base_url}/{LIST_NAME}/")
+    page.click("p.meta >> text=activity")
+    assert page.locator("h1").inner_text() == f"Activity: {LIST_NAME}"
+    assert page.locator("img.chart").count() == 4
+    page.locator("section#messages details summary").click()
+    assert page.locator("section#messages table.numbers tbody tr").count() >= 3
+    visitor.check("14-list-activity")
 
 
 def test_bad_urls_answer_a_readable_page(base_url, visitor):

@@ -18,6 +18,7 @@ from listarchive.errors import Forbidden, IndexBusy, InvalidChange, ListarchiveE
 from listarchive.search.indexer import refresh_states
 from listarchive.settings import Settings
 from listarchive.web import (
+    activitypages,
     admin,
     apiv1,
     auth,
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.install(app)
     guard.install(app, settings)
     for blueprint in (apiv1.bp, patchworkapi.bp, auth.bp, statechanges.bp, queuepages.bp,
-                      reviewpages.bp, admin.bp, b4pages.bp, pages.bp):
+                      reviewpages.bp, admin.bp, b4pages.bp, activitypages.bp, pages.bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
