@@ -229,3 +229,20 @@ def test_the_demo_archive_list_and_subsystem(demo_site):
     sub = client.get(f"/s/{slug}/activity/activity.json").get_json()
     assert sub["scope"] == {"kind": "subsystem", "name": slug}
     assert 0 < sum(w["messages"] for w in sub["weeks"]) < 62
+
+
+def test_names_from_mail_are_text_in_the_svg():
+    from datetime import date
+
+    from listarchive.web import charts
+
+    hostile = '<script>alert(1)</script>"&<img src=x onerror=alert(2)>'
+    data = figures.Activity(figures.Scope("list", "clk", hostile),
+                            (figures.Week(date(2024, 3, 4), 1, 1, 0),),
+                            (figures.Month("2024-03", 1, 1, 2.0, 0, None),),
+                            (figures.Reviewer(hostile, "evil@example.org", 3),))
+    for chart in charts.CHARTS:
+        svg = charts.render(data, chart)
+        assert b"<script" not in svg and b"<img" not in svg, chart
+        assert b"onerror" not in svg or b"&lt;img" in svg, chart
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in charts.render(data, "reviewers")
