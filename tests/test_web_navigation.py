@@ -127,3 +127,21 @@ def test_a_pull_request_says_it_is_one(client):
     assert ref in text and "git am" in text
     assert crumbs(soup)[-1][1] == "pull request"
     assert "PULL" in soup.h1.get_text()
+
+
+def test_every_kind_of_page_has_breadcrumbs(client):
+    lst = f"/{LIST_NAME}/"
+    slug = page(client, "/s/").select_one("table.subsystems a")["href"].split("/")[2]
+    trails = {
+        f"{lst}queue/": ["/", lst, f"{lst}queue/"],
+        f"/s/{slug}/queue/": ["/", "/s/", f"/s/{slug}/", f"/s/{slug}/queue/"],
+        f"{lst}_/activity/": ["/", lst, f"{lst}_/activity/"],
+        f"/s/{slug}/activity/": ["/", "/s/", f"/s/{slug}/", f"/s/{slug}/activity/"],
+        f"{lst}_/text/b4/": ["/", lst, f"{lst}_/text/b4/"],
+    }
+    for path, hrefs in trails.items():
+        assert [h for h, _ in crumbs(page(client, path))] == hrefs, path
+    for path in ("/login", "/no-such-list/", f"{lst}no-such-id@example.org/"):
+        soup = BeautifulSoup(client.get(path).get_data(as_text=True), "html.parser")
+        nav = soup.find("nav", attrs={"aria-label": "breadcrumbs"})
+        assert nav is not None and nav.a["href"] == "/", path
