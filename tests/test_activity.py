@@ -211,6 +211,16 @@ def test_new_mail_renews_the_cached_figures(small, monkeypatch, tmp_path):
     run_ingest(small, [str(write_mbox(tmp_path / "late.mbox", [late]))], "clk")
     data = client.get("/clk/_/activity/activity.json").get_json()
     assert len(calls) == 2 and [w["series"] for w in data["weeks"]] == [1, 2]
+    from listarchive.access import embargo
+
+    archive = open_archive(small)
+    try:
+        with archive.sessions.begin() as session:
+            embargo.restrict(session, "p3@example.org", None)
+    finally:
+        archive.close()
+    data = client.get("/clk/_/activity/activity.json").get_json()
+    assert len(calls) == 3 and [w["series"] for w in data["weeks"]] == [1, 1]
 
 
 def test_the_demo_archive_list_and_subsystem(demo_site):

@@ -3,9 +3,10 @@ charts (``messages.svg``, ``series.svg``, ``review.svg``, ``reviewers.svg``) and
 (``activity.json``).
 
 The figures are computed once per (scope, window, what the viewer may see, the archive's newest
-message, the newest state change) and kept in a small in-process cache: a page and its four
-charts cost one computation, and the next visitor none until mail or a state arrives. The same
-key makes the ETag, so a browser or a proxy asks again for a 304.
+message, the newest state change, the embargoes laid and lifted) and kept in a small in-process
+cache: a page and its four charts cost one computation, and the next visitor none until mail, a
+state or an embargo changes. The same key makes the ETag, so a browser or a proxy asks again
+for a 304.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, render_template
 from sqlalchemy import func, select
 
-from listarchive.archive.models import Message
+from listarchive.archive.models import Embargo, Message
 from listarchive.review import activity as figures
 from listarchive.review.activity import Activity, Scope
 from listarchive.web import caching, charts
@@ -34,9 +35,13 @@ _lock = threading.Lock()
 
 
 def _key(scope: Scope, weeks: int) -> tuple[Any, ...]:
+    """What the figures depend on: new mail, a state change, and an embargo laid or lifted
+    (a thread restricted after the figures were cached must leave them at once)."""
     newest = int(db().scalar(select(func.max(Message.id))) or 0)
+    embargoes = db().execute(select(func.count(Embargo.id), func.max(Embargo.disclosed_at))
+                             ).one()
     return (scope.kind, scope.name, weeks, tuple(sorted(viewer().search_keys())), newest,
-            caching.states_version())
+            caching.states_version(), int(embargoes[0]), str(embargoes[1]))
 
 
 def _figures(scope: Scope, weeks: int, key: tuple[Any, ...]) -> Activity:
