@@ -92,7 +92,7 @@ class Settings:
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "storage": {"data_dir": str, "database_url": str, "pool_size": int, "pool_overflow": int,
                 "lock_timeout": (int, float)},
-    "search": {"enabled": bool, "engine": str, "index_dir": str, "follow": bool},
+    "search": {"enabled": bool, "engine": str, "index_dir": str, "follow": (bool, str)},
     "ingest": {"batch_size": int, "max_message_bytes": int, "max_message_seconds": (int, float)},
     "web": {"base_url": str, "secret_key": str, "host": str, "port": int, "trusted_hosts": list,
             "trusted_proxies": int},
@@ -196,7 +196,7 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         search_enabled=values.get("search.enabled", True),
         search_engine=engine,
         search_dir=path("search.index_dir"),
-        search_follow=values.get("search.follow"),
+        search_follow=_follow(values.get("search.follow", "auto")),
         batch_size=batch,
         max_message_bytes=max_bytes,
         max_message_seconds=max_seconds,
@@ -215,6 +215,15 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         require_dkim=values.get("automation.require_dkim", False),
         dkim_keys=path("automation.dkim_keys"),
     )
+
+
+def _follow(value: bool | str) -> bool | None:
+    """``[search] follow``: true, false or "auto" (None: decided by the database)."""
+    if isinstance(value, bool):
+        return value
+    if value != "auto":
+        raise ConfigError("search.follow", 'expected true, false or "auto"')
+    return None
 
 
 def _parse_lists(raw: Any) -> tuple[ListConfig, ...]:

@@ -159,3 +159,25 @@ def review_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[worlds.Re
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     yield worlds.build_review_world(tmp_path_factory.mktemp("review"))
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The archive ``make demo`` builds (three weeks of a generated list: series and their
+    revisions, reviews, a pull request, subsystems, states from git-scan), searchable."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    import io
+
+    from listarchive.demo import builder, run_demo
+    from listarchive.web import create_app
+
+    base = tmp_path_factory.mktemp("demo-site")
+    settings = from_mapping({
+        "limits": NO_LIMITS,
+        "storage": {"data_dir": str(base / "instance"), "database_url": backends.archive_url()},
+        "lists": [{"name": builder.LIST_NAME, "list_id": builder.LIST_ID,
+                   "description": builder.LIST_DESCRIPTION, "address": builder.LIST_ADDRESS}],
+    }, base=base)
+    run_demo(settings, None, None, None, serve_site=False, out=io.StringIO())
+    yield Site(settings, create_app(settings), False)

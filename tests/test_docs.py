@@ -14,7 +14,8 @@ README = (ROOT / "README.md").read_text()
 
 # URL converters as the README writes them.
 _PLACEHOLDERS = [(r"<name>", "LIST"), (r"<slug>", "SUBSYSTEM"), (r"<key>", "PROJECT"),
-                 (r"<path:raw>", "MSGID"), (r"<path:rest>", "MSGID"), (r"<int[^>]*>", "ID")]
+                 (r"<path:raw>", "MSGID"), (r"<path:rest>", "MSGID"), (r"<int[^>]*>", "ID"),
+                 (r"<chart>", "CHART")]
 
 
 def documented_form(rule: str) -> str:

@@ -40,6 +40,7 @@ from listarchive.archive.models import Patch, PatchSubsystem, Person, Subsystem
 from listarchive.mail.msgids import quote_msgid
 from listarchive.search.indexer import apply_embargo_change
 from listarchive.settings import Settings, from_mapping
+from listarchive.web.charts import CHARTS
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
@@ -183,8 +184,16 @@ def visits(world: World) -> list[Visit]:
             out.append(Visit("GET", path.replace("<key>", "linux-clk"), (), ""))
         elif args == ["slug"]:
             out.extend(Visit("GET", path.replace("<slug>", s), (), "") for s in world.slugs)
+        elif args in (["chart", "name"], ["chart", "slug"]):  # the activity charts
+            fills = ("linux-clk", "all") if args[1] == "name" else world.slugs
+            out.extend(Visit("GET", path.replace(f"<{args[1]}>", f).replace("<chart>", c), (), "")
+                       for f in fills for c in CHARTS)
         elif len(args) == 1 and args[0] in ints:
             out.extend(_int_urls(path, args[0], ints[args[0]]))
+        elif args == ["endpoint"]:  # endpoints the Patchwork API does not have: a JSON 404
+            out.append(Visit("GET", path.replace("<endpoint>", "1/"), (), ""))
+        elif args == ["check_id", "patch_id"]:  # a check of a hidden patch (the first ids)
+            out.extend(_int_urls(path.replace("<check_id>", "1"), "patch_id", ints["patch_id"]))
         elif args in (["raw"], ["rest"], ["name", "rest"]):
             arg = args[-1]
             for name in ("linux-clk", "all"):

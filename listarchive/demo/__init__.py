@@ -220,6 +220,8 @@ def run_demo(settings: Settings, mbox: str | None, host: str | None, port: int |
     port = port or settings.port
     base = settings.base_url or f"http://{host}:{port}"
     print(f"archive: {base}/{list_name}/", file=out)
+    print(f"b4:      {base}/{list_name}/_/text/b4/ (the git config lines that point b4 here)",
+          file=out)
     if not serve_site:
         return EX_OK
     print("serving; stop with Ctrl-C", file=out)

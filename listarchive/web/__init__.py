@@ -20,9 +20,11 @@ from listarchive.search.follow import Follower
 from listarchive.search.indexer import catch_up, refresh_states
 from listarchive.settings import Settings
 from listarchive.web import (
+    activitypages,
     admin,
     apiv1,
     auth,
+    b4pages,
     csrf,
     events,
     filters,
@@ -109,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     guard.install(app, settings)
     for blueprint in (apiv1.bp, patchworkapi.bp, patchworkchecks.bp, events.bp, auth.bp,
                       statechanges.bp, queuepages.bp, reviewpages.bp, interdiffpages.bp,
-                      reviewfeeds.bp, admin.bp, pages.bp):
+                      reviewfeeds.bp, admin.bp, b4pages.bp, activitypages.bp, pages.bp):
         app.register_blueprint(blueprint)
     if settings.follows:
         _follow_the_database(app, settings)

@@ -278,6 +278,7 @@ def thread_page(name: str, record: MessageRecord, nested: bool) -> Any:
         dated.sort(key=lambda it: (it[0].sort_date is None, it[0].sort_date, it[0].msgid))
         items = [(r, p, d, m) for r, p, d, m in dated]
     html = render_template("thread.html", name=name, items=items, nested=nested, rec=record,
+                           thread_subject=thread.subject,
                            home=lambda r: home_list(r, name),
                            shown={m for r, _, _, m in items if r is not None},
                            count=sum(1 for r, _, _, _ in items if r is not None),
