@@ -152,9 +152,14 @@ def _facts(session: Session, ids: set[int]) -> dict[int, SeriesFacts]:
     out: dict[int, SeriesFacts] = {}
     for part in chunked(sorted(ids)):
         rows = session.execute(
-            select(Series, SeriesState.state, Message.subject, Message.references)
+            select(Series, SeriesState.state)
             .outerjoin(SeriesState, SeriesState.series_id == Series.id)
-            .join(Message, Message.id == Series.id).where(Series.id.in_(part))).all()
+            .where(Series.id.in_(part))).all()
+        # The reply goes to the cover letter, else the first patch (the series' anchor).
+        heads = {series.cover_msgid or series.anchor_msgid for series, _ in rows}
+        anchors = {m.msgid: (m.subject, m.references) for m in session.execute(
+            select(Message.msgid, Message.subject, Message.references)
+            .where(Message.msgid.in_(heads)))}
         lists: dict[int, set[str]] = defaultdict(set)
         for sid, name in session.execute(select(MessageList.message_id, MailingList.name)
                                          .join(MailingList, MailingList.id == MessageList.list_id)
@@ -173,10 +178,12 @@ def _facts(session: Session, ids: set[int]) -> dict[int, SeriesFacts]:
                                                | SeriesRevision.newer_id.in_(part))):
             older[new].add(old)
             newer[old] = max(newer.get(old, 0), new)
-        for series, state, subject, refs in rows:
+        for series, state in rows:
+            head = series.cover_msgid or series.anchor_msgid
+            subject, refs = anchors.get(head, (series.title, ""))
             out[series.id] = SeriesFacts(
                 series.id, series.title, series.revision, series.sender_email, state or "",
-                Anchor(series.anchor_msgid, subject or series.title, refs or ""),
+                Anchor(head, subject or series.title, refs or ""),
                 frozenset(lists[series.id]), frozenset(subs[series.id]),
                 frozenset(older[series.id]), newer.get(series.id))
     return out
