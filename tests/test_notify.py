@@ -102,8 +102,12 @@ def send_series(repo: Path, out: Path, branch: str, base: str, subject: str,
     git(repo, "format-patch", "-q", "--thread", "--cover-letter", *extra, "-o", str(out),
         f"{base}..{branch}")
     mbox = out.with_suffix(".mbox")
-    mbox.write_bytes(b"".join(p.read_bytes().replace(b"*** SUBJECT HERE ***", subject.encode())
-                              + b"\n" for p in sorted(out.glob("*.patch"))))
+    # git names a cover letter by the second it was made in: two sent in one second would
+    # share a Message-ID.
+    for path in out.glob("*.patch"):
+        path.write_bytes(path.read_bytes().replace(b"*** SUBJECT HERE ***", subject.encode())
+                         .replace(b"<cover.", f"<cover.{out.name}.".encode()))
+    mbox.write_bytes(b"".join(p.read_bytes() + b"\n" for p in sorted(out.glob("*.patch"))))
     return mbox
 
 
