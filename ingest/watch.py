@@ -42,6 +42,8 @@ def watch(settings: Settings, specs: list[str], list_name: str | None = None,
                 worker.index()
         # Embargo dates are checked every pass, whether or not mail arrived.
         apply_embargo_change(settings, expire, worker.sessions)
+        # Changes made elsewhere (the site, git-scan) are noticed here too, and retries go out.
+        worker.notify()
         if once:
             break
         stop.wait(interval)

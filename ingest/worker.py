@@ -33,6 +33,7 @@ from listarchive.mail.dkimsig import keys_from_file
 from listarchive.mail.extract import MailFacts, mail_facts
 from listarchive.mail.maintainers import SubsystemMatcher
 from listarchive.mail.message import ParsedMessage
+from listarchive.notify.notices import notify
 from listarchive.review import mailcommands
 from listarchive.review.rules import automatic_transitions
 from listarchive.search.indexer import catch_up
@@ -266,6 +267,14 @@ class Worker:
         """Bring the search index up to what is stored (a no-op when search is off)."""
         return catch_up(self.settings, self.sessions)
 
+    def notify(self) -> None:
+        """Queue and send the notifications of what changed (when notifications are on). Like
+        the index, after the mail is committed: a relay that is down never fails a delivery."""
+        try:
+            notify(self.settings, self.sessions)
+        except Exception as exc:  # noqa: BLE001 - logged; the next run queues and sends it
+            logger.warning("notifications not sent now (the next run does it): %s", exc)
+
     def totals(self, summary: Summary) -> None:
         with self.sessions() as session:
             summary.threads = session.scalar(select(func.count()).select_from(Thread)) or 0
@@ -313,6 +322,7 @@ def run_ingest(settings: Settings, specs: list[str], list_name: str | None = Non
     except Exception as exc:  # noqa: BLE001 - logged; the next ingest or watch pass indexes it
         logger.warning("search index not brought up to date now (the next ingest does it): %s",
                        exc)
+    worker.notify()
     try:
         worker.totals(summary)
     except DBAPIError as exc:

@@ -238,8 +238,24 @@ def cmd_git_scan(args: argparse.Namespace, settings: Settings) -> int:
     with _transaction(settings) as session:
         result = scan(session, args.repo, args.branch, full=args.all)
     _refresh_search_states(settings)
+    _notify(settings)
     print(f"read {result.commits} new commits up to {result.tip[:12]}: {result.matched} patches "
           f"matched, {result.changed} marked accepted")
+    return EX_OK
+
+
+def _notify(settings: Settings) -> None:
+    """After a command changed states: queue and send their notifications (when on)."""
+    from listarchive.notify.outboxcmd import notify_now
+
+    notify_now(settings)
+
+
+def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from listarchive.notify.outboxcmd import run_outbox
+
+    for line in run_outbox(settings, args.action):
+        print(line)
     return EX_OK
 
 
@@ -273,6 +289,7 @@ def cmd_state(args: argparse.Namespace, settings: Settings) -> int:
             raise ListarchiveError(str(exc)) from exc
         new = states.effective_state(session, args.kind, args.id)
     _refresh_search_states(settings)
+    _notify(settings)
     print(f"{args.kind} {args.id}: {new}" + ("" if changed else " (unchanged)"))
     return EX_OK
 
@@ -400,6 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("repo", metavar="REPO", help="path of the git repository")
     p.add_argument("branch", metavar="BRANCH", nargs="?", help="branch (default: HEAD)")
     p.add_argument("--all", action="store_true", help="read every commit again, not only new ones")
+    p = add("outbox", cmd_outbox, "notification mails waiting for the SMTP relay (when "
+                                  "notifications are on)")
+    p.add_argument("action", nargs="?", choices=["list", "retry"], default="list",
+                   help="list: pending and failed mails (default); retry: send what is due now, "
+                        "and the mails given up")
     p = add("state", cmd_state, "show a patch's or series' state and history, or set it")
     p.add_argument("kind", choices=["patch", "series"])
     p.add_argument("id", type=int)

@@ -34,6 +34,20 @@ class ListConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    """``[notify]``: notification mail through an SMTP relay (off unless ``enabled``)."""
+
+    enabled: bool = False
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    sender: str = ""  # the ``from`` key
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("instance")
     database_url: str = ""
@@ -61,6 +75,7 @@ class Settings:
     limit_storage: str = "memory://"
     require_dkim: bool = False
     dkim_keys: Path | None = None
+    notify: NotifyConfig = field(default_factory=lambda: NotifyConfig())
 
     @property
     def db_url(self) -> str:
@@ -99,6 +114,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "limits": {"search": str, "download": str, "api": str, "storage": str},
     "embargo": {"reporters": list},
     "automation": {"require_dkim": bool, "dkim_keys": str},
+    "notify": {"enabled": bool, "smtp_host": str, "smtp_port": int, "from": str,
+               "starttls": bool, "username": str, "password": str, "max_attempts": int},
 }
 SEARCH_ENGINES = ("tantivy", "whoosh")
 _LIST_KEYS: dict[str, type] = {"name": str, "list_id": str, "description": str, "address": str,
@@ -187,6 +204,7 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         raise ConfigError("embargo.reporters", "expected a list of e-mail addresses")
 
     lists = _parse_lists(data.get("lists", []))
+    notify = _notify_config(values)
     return Settings(
         data_dir=path("storage.data_dir") or base / "instance",
         database_url=url,
@@ -214,6 +232,7 @@ def from_mapping(data: Mapping[str, Any], base: Path | None = None) -> Settings:
         limit_storage=storage,
         require_dkim=values.get("automation.require_dkim", False),
         dkim_keys=path("automation.dkim_keys"),
+        notify=notify,
     )
 
 
@@ -224,6 +243,33 @@ def _follow(value: bool | str) -> bool | None:
     if value != "auto":
         raise ConfigError("search.follow", 'expected true, false or "auto"')
     return None
+
+
+def _notify_config(values: Mapping[str, Any]) -> NotifyConfig:
+    enabled = values.get("notify.enabled", False)
+    host = values.get("notify.smtp_host", "localhost").strip()
+    if not host or any(c.isspace() or c in "/@" for c in host):
+        raise ConfigError("notify.smtp_host", "expected a host name or address")
+    port = values.get("notify.smtp_port", 25)
+    if not 0 < port < 65536:
+        raise ConfigError("notify.smtp_port", "must be between 1 and 65535")
+    sender = values.get("notify.from", "").strip()
+    if sender and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", sender.rsplit("<", 1)[-1].rstrip(">")):
+        raise ConfigError("notify.from", "expected an e-mail address such as "
+                                         "\"Archive <archive@example.org>\"")
+    if enabled and not sender:
+        raise ConfigError("notify.from", "required when notifications are enabled")
+    username = values.get("notify.username", "")
+    password = values.get("notify.password", "")
+    if bool(username) != bool(password):
+        raise ConfigError("notify.password" if username else "notify.username",
+                          "username and password go together")
+    attempts = values.get("notify.max_attempts", 8)
+    if not 1 <= attempts <= 100:
+        raise ConfigError("notify.max_attempts", "must be between 1 and 100")
+    return NotifyConfig(enabled=enabled, smtp_host=host, smtp_port=port, sender=sender,
+                        starttls=values.get("notify.starttls", False), username=username,
+                        password=password, max_attempts=attempts)
 
 
 def _parse_lists(raw: Any) -> tuple[ListConfig, ...]:
