@@ -48,6 +48,7 @@ def to_first_wave(settings: Settings) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE embargo_members"))
         conn.execute(sa.text("DROP TABLE checks"))  # revision 0006
+        conn.execute(sa.text("DROP TABLE review_comments"))  # revision 0007c
         conn.execute(sa.text("ALTER TABLE users DROP COLUMN kind"))
         conn.execute(sa.text("DROP TABLE alembic_version"))
         conn.execute(sa.text("DROP INDEX ix_trailers_anchor_msgid"))
