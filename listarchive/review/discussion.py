@@ -3,8 +3,8 @@ comments among them placed on the diff lines they answer (:mod:`listarchive.mail
 
 Computed when read, from the stored mail, for the viewer: a reply the viewer may not see is
 neither listed nor counted. Counts read where the ingest placed the comments
-(:mod:`listarchive.review.placement`), with no parse. A patch's replies are the messages below it in its thread tree (a
-reply to a reply included), at most :data:`MAX_REPLIES` of them.
+(:mod:`listarchive.review.placement`), with no parse. A patch's replies are the messages below
+it in its thread tree (a reply to a reply included), at most :data:`MAX_REPLIES` of them.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def series_comment_counts(session: Session, viewer: Viewer, series_ids: Sequence
     without any are left out); the viewer's visibility as in :func:`comment_counts`."""
     if not series_ids:
         return {}
-    return {int(sid): int(n) for sid, n in session.execute(
+    return {int(sid or 0): int(n) for sid, n in session.execute(
         select(Patch.series_id, func.count()).select_from(ReviewComment)
         .join(Patch, Patch.id == ReviewComment.patch_id)
         .where(Patch.series_id.in_(list(series_ids)),

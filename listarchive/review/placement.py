@@ -54,7 +54,7 @@ def placements(session: Session, threads: Iterable[int], new: Collection[int] | 
             .order_by(Patch.id)).all()
         by_thread: dict[int, list[tuple[int, str]]] = {}
         for pid, msgid, thread_id in patches:
-            by_thread.setdefault(int(thread_id), []).append((int(pid), msgid))
+            by_thread.setdefault(int(thread_id or 0), []).append((int(pid), msgid))
         wanted: list[tuple[int, int, int]] = []  # patch, reply, depth
         for members in by_thread.values():
             thread = messageview.thread_view(session, EVERYONE, members[0][1])
@@ -104,7 +104,7 @@ def place_everywhere(session: Session) -> None:
     threads = session.scalars(select(Message.thread_id).join(Patch, Patch.id == Message.id)
                               .where(Patch.kind == PATCH, Message.thread_id.is_not(None))
                               .distinct()).all()
-    for part in chunked(sorted(int(t) for t in threads)):
+    for part in chunked(sorted(int(t or 0) for t in threads)):
         store(session, placements(session, part))
 
 

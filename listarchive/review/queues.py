@@ -2,9 +2,9 @@
 
 A queue is the open series (new or under-review, or the state asked for), not archived, oldest
 first, with A/R/T counts (the same as every other page's, :mod:`listarchive.review.trailers`),
-review comments (as the ingest placed them), submitter, size and delegate, in a fixed number of queries whatever its length: a subsystem's
-candidates are one range of the series-subsystem links, and visibility is checked on the
-series' ids without reading their message rows.
+review comments (as the ingest placed them), submitter, size and delegate, in a fixed number
+of queries whatever its length: a subsystem's candidates are one range of the series-subsystem
+links, and visibility is checked on the series' ids without reading their message rows.
 """
 
 from __future__ import annotations
