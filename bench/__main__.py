@@ -40,6 +40,20 @@ def _pages(facts: CorpusFacts) -> list[load.Page]:
     ]
 
 
+INTERDIFF = "interdiff"
+COMMENTED = "patch with comments"
+REVIEW_PAGES = (INTERDIFF, COMMENTED)  # issue 22's, measured on our SQLite archive only
+
+
+def _review_pages(home: Path | None) -> list[load.Page]:
+    """Issue 22's pages, their URLs picked from the archive served (the corpus scan does not
+    know series ids); none when the ingest failed."""
+    if home is None:
+        return []
+    interdiffs, commented = ours.review_paths(home)
+    return [load.Page(INTERDIFF, interdiffs), load.Page(COMMENTED, commented)]
+
+
 def run_size(spec: CorpusSpec, args: argparse.Namespace, profile_done: bool,
              run: Run, pg_unavailable: str) -> SizeRun:
     say(f"corpus {spec.size}: assembling into {SCRATCH.relative_to(REPO)}/")
@@ -106,14 +120,17 @@ def _load(sr: SizeRun, facts: CorpusFacts, home: Path | None,
     servers = []
     proc_o, port_o, err_o = ours.serve(home) if home else (None, 0, "ingest failed")
     servers.append(load.Server("listarchive", port_o, err_o))
+    # The review pages' ids are those of the SQLite archive: public-inbox has no such pages,
+    # and the PostgreSQL archive numbers its messages in the order its workers stored them.
+    common = tuple(p.name for p in _pages(facts))
     proc_p, port_p, err_p = (None, 0, "not run")
     if sr.peer is not None and sr.peer.ok:
         proc_p, port_p, err_p = peer.serve(SCRATCH / f"peer-{sr.size}")
-    servers.append(load.Server("public-inbox", port_p, err_p))
+    servers.append(load.Server("public-inbox", port_p, err_p, pages=common))
     pg = sr.postgres
     proc_g, port_g, err_g = (ours.serve(Path(pg.served)) if pg and pg.served else
                              (None, 0, pg.error if pg and pg.error else "ingest failed"))
-    servers.append(load.Server(postgres.SERVER, port_g, err_g))
+    servers.append(load.Server(postgres.SERVER, port_g, err_g, pages=common))
     # The same archive searched through the other engine's index: the search page only.
     others = []
     for name in engines.ENGINES:
@@ -125,7 +142,8 @@ def _load(sr: SizeRun, facts: CorpusFacts, home: Path | None,
         others.append(proc_w)
         servers.append(load.Server(f"listarchive-{name}", port_w, err_w, pages=("search",)))
     try:
-        sr.load = load.measure(_pages(facts), servers, seconds, SCRATCH / "wrk")
+        sr.load = load.measure([*_pages(facts), *_review_pages(home)], servers, seconds,
+                               SCRATCH / "wrk")
     finally:
         for proc in (proc_o, proc_p, proc_g, *others):
             if proc is not None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -260,3 +262,24 @@ def incremental(mbox: Path, messages: int, mid: str, home: Path,
     res.searchable_seconds = float(found["found"]) - start  # type: ignore[arg-type]
     res.after_commit = float(found["found"]) - float(found["committed"])  # type: ignore[arg-type]
     return res
+
+
+REVIEW_SAMPLE = 50  # URLs of each review page the load client rotates through
+
+
+def review_paths(home: Path, limit: int = REVIEW_SAMPLE) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Issue 22's pages in the archive served from ``home``, picked after its ingest (series
+    ids are message ids, which the corpus scan does not know): ``/series/ID/interdiff`` of
+    series with a previous revision, and ``/patch/ID/`` of the patches with the most review
+    comments placed on their diff lines. Empty when the archive has none (or no database)."""
+    db = home / "data" / "listarchive.sqlite3"
+    if not db.is_file():
+        return (), ()
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        newer = [r[0] for r in conn.execute(
+            "SELECT DISTINCT newer_id FROM series_revisions ORDER BY newer_id LIMIT ?", (limit,))]
+        commented = [r[0] for r in conn.execute(
+            "SELECT patch_id FROM review_comments GROUP BY patch_id "
+            "ORDER BY count(*) DESC, patch_id LIMIT ?", (limit,))]
+    return (tuple(f"/series/{i}/interdiff" for i in newer),
+            tuple(f"/patch/{i}/" for i in commented))

@@ -357,6 +357,11 @@ def _targets(run: Run) -> list[str]:
     add("#8", "incremental add of 100 messages: seconds until searchable",
         inc.searchable_seconds if inc and inc.ok else None, 10, False, "{:.1f} s",
         f"{main.size}; issue says 'within seconds', read as < 10 s")
+    for page in ("interdiff", "patch with comments"):
+        r = main.latency("listarchive", page, 8)
+        add("#22", f"{page} p95 < 50 ms (8 clients)", r.p95 if r and r.ok else None, 50, False,
+            "{:.1f} ms", f"{main.size} corpus, SQLite" + (f", {r.urls} URLs" if r else
+                                                          ": no such page in the archive"))
     rows.extend(_search_targets(run))
     return table(["issue", "target", "status", "figure", "measured on"], rows)
 

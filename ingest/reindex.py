@@ -18,6 +18,7 @@ from listarchive.archive import rawstore
 from listarchive.archive.models import Message
 from listarchive.clock import utcnow
 from listarchive.mail.message import parse
+from listarchive.review import placement
 from listarchive.search.indexer import rebuild
 from listarchive.settings import Settings
 
@@ -33,6 +34,7 @@ def reindex(settings: Settings) -> Summary:
         messagestore.reset_derived(session)
         seriesstore.reset(session)
         reset_replies(session)
+        placement.reset(session)
     # One transaction per chunk: deliveries arriving meanwhile wait for a chunk, not for the
     # whole rebuild (tens of minutes on a large archive). Threading is order-independent, so
     # whatever they store in between ends in the same threads.
@@ -56,6 +58,8 @@ def reindex(settings: Settings) -> Summary:
             messagestore.refresh_threads(session, touched)
             worker.derive(session, items, touched)
         summary.read += len(rows)
+    with worker.sessions.begin() as session:
+        placement.place_everywhere(session)
     rebuild(settings, worker.sessions)
     worker.totals(summary)
     summary.seconds = time.monotonic() - started

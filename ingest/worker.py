@@ -24,7 +24,7 @@ from ingest.sources import RawMail, Source, open_source
 from listarchive.access.embargo import embargo_rules, follow_replies
 from listarchive.archive import rawstore
 from listarchive.archive.batches import select_in
-from listarchive.archive.db import open_archive
+from listarchive.archive.db import make_engine, make_sessionmaker, open_archive
 from listarchive.archive.derived import anchor_trailers
 from listarchive.archive.models import Message, MessageList, Patch, Series, SourceState, Thread
 from listarchive.clock import utcnow
@@ -34,7 +34,7 @@ from listarchive.mail.extract import MailFacts, mail_facts
 from listarchive.mail.maintainers import SubsystemMatcher
 from listarchive.mail.message import ParsedMessage
 from listarchive.notify.notices import notify
-from listarchive.review import mailcommands
+from listarchive.review import mailcommands, placement
 from listarchive.review.rules import automatic_transitions
 from listarchive.search.indexer import catch_up
 from listarchive.settings import Settings, check_list_name
@@ -138,6 +138,8 @@ class Worker:
         self.archive = open_archive(settings, writer=True)
         self.engine = self.archive.engine
         self.sessions: sessionmaker[Session] = self.archive.sessions
+        # Reading without the writers' lock (PostgreSQL's is taken by every writer transaction).
+        self.readers: sessionmaker[Session] = make_sessionmaker(make_engine(settings))
         self.list_name = list_name
         try:
             with self.sessions.begin() as session:
@@ -241,11 +243,30 @@ class Worker:
             self.lists.forget_uncommitted()
             raise _Refused(f"could not be stored: {type(exc).__name__}: {exc}"[:2000]) from exc
         self.lists.created.clear()
+        self.place_comments(outcome)
         for problem in problems:  # counted once committed: a refused batch is stored again
             logger.warning("quarantined %s", problem)
         summary.quarantined += len(problems)
         summary.problems.extend(problems)
         return outcome
+
+    def place_comments(self, outcome: messagestore.BatchOutcome) -> None:
+        """Place the review comments the batch's messages bring, once the batch is committed:
+        the threads are read and the replies parsed on a reader's session, outside the writers'
+        lock, and the rows written in a short transaction of their own. The mail is stored
+        whatever happens here: a failure is logged, and the next message of the thread places
+        its pairs (``reindex`` places them all)."""
+        if not outcome.new_ids:
+            return
+        try:
+            with self.readers() as session:
+                found = placement.placements(session, outcome.threads, set(outcome.new_ids))
+            if found.pairs:
+                with self.sessions.begin() as session:
+                    placement.store(session, found)
+        except DBAPIError as exc:
+            logger.warning("review comments of %d new messages not placed: %s",
+                           len(outcome.new_ids), exc.orig)
 
     def _already_stored(self, batch: list[RawMail]) -> set[str]:
         """Content hashes of mail stored before, with its every list already recorded: a re-run

@@ -50,6 +50,7 @@ def to_first_wave(settings: Settings) -> None:
         conn.execute(sa.text("DROP TABLE checks"))  # revision 0006
         conn.execute(sa.text("DROP TABLE outbox"))  # revision 0007
         conn.execute(sa.text("DROP TABLE follows"))
+        conn.execute(sa.text("DROP TABLE review_comments"))  # revision 0008
         conn.execute(sa.text("ALTER TABLE users DROP COLUMN kind"))
         conn.execute(sa.text("DROP TABLE alembic_version"))
         conn.execute(sa.text("DROP INDEX ix_trailers_anchor_msgid"))

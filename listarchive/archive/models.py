@@ -303,6 +303,25 @@ class Trailer(Base):
     mismatch: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class ReviewComment(Base):
+    """A review comment placed on a line of a patch's diff: the ``rank``-th comment of the
+    reply ``message_id`` on the patch ``patch_id`` (a reply to a reply included, as
+    :mod:`listarchive.review.discussion` places them). Only where it is: the text stays in the
+    mail, read when a page shows it. Kept by the ingest as replies and patches arrive in any
+    order (:mod:`listarchive.review.placement`), so counts need no parse of a thread."""
+
+    __tablename__ = "review_comments"
+    __table_args__ = (Index("ix_review_comments_patch", "patch_id", "message_id", "rank"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patch_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    path: Mapped[str] = mapped_column(Text, default="")
+    old_line: Mapped[int] = mapped_column(Integer, default=0)
+    new_line: Mapped[int] = mapped_column(Integer, default=0)
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Subsystem(Base):
     """A MAINTAINERS section (imported data, not derived from mail)."""
 

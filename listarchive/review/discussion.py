@@ -2,8 +2,9 @@
 comments among them placed on the diff lines they answer (:mod:`listarchive.mail.linecomments`).
 
 Computed when read, from the stored mail, for the viewer: a reply the viewer may not see is
-neither listed nor counted. A patch's replies are the messages below it in its thread tree (a
-reply to a reply included), at most :data:`MAX_REPLIES` of them.
+neither listed nor counted. Counts read where the ingest placed the comments
+(:mod:`listarchive.review.placement`), with no parse. A patch's replies are the messages below
+it in its thread tree (a reply to a reply included), at most :data:`MAX_REPLIES` of them.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from listarchive.access.visibility import Viewer
+from listarchive.access.visibility import Viewer, visible_id
 from listarchive.archive import messageview
 from listarchive.archive.messageview import MessageRecord
-from listarchive.archive.models import Patch
+from listarchive.archive.models import Patch, ReviewComment
 from listarchive.mail.extract import PATCH
 from listarchive.mail.linecomments import LineComment, line_comments
 from listarchive.mail.patches import extract_patches
@@ -57,7 +59,7 @@ class Discussion:
     replies: tuple[Reply, ...]
 
 
-def _below(thread: messageview.ThreadView, msgid: str) -> list[tuple[MessageRecord, int]]:
+def below(thread: messageview.ThreadView, msgid: str) -> list[tuple[MessageRecord, int]]:
     """The visible messages below ``msgid`` in the tree, in thread order, with their depth
     relative to it (the tree lists each subtree right after its root)."""
     lines = thread.lines or tuple(messageview.ThreadLine(m.record.msgid, m.depth, m.record)
@@ -91,7 +93,7 @@ def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch]
     records = {r.pk: (r, m) for r, m in
                messageview.parsed_records(session, viewer, [p.id for p in wanted])}
     threads: dict[int, messageview.ThreadView] = {}
-    below: dict[int, list[tuple[MessageRecord, int]]] = {}
+    under: dict[int, list[tuple[MessageRecord, int]]] = {}
     for patch in wanted:
         if patch.id not in records:
             continue
@@ -102,18 +104,18 @@ def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch]
             if found is None:
                 continue
             threads[key] = found
-        below[patch.id] = _below(threads[key], patch.msgid)
+        under[patch.id] = below(threads[key], patch.msgid)
     bodies = {r.pk: m.body for r, m in messageview.parsed_records(
-        session, viewer, sorted({r.pk for rows in below.values() for r, _ in rows}))}
+        session, viewer, sorted({r.pk for rows in under.values() for r, _ in rows}))}
     out: dict[int, Discussion] = {}
     for patch in wanted:
-        if patch.id not in below:
+        if patch.id not in under:
             continue
         info = extract_patches(records[patch.id][1])
         diff = info.diff if info is not None else ""
         comments: list[Comment] = []
         replies: list[Reply] = []
-        for record, depth in below[patch.id]:
+        for record, depth in under[patch.id]:
             body = bodies.get(record.pk, "")
             placed = line_comments(body, diff, depth) if depth <= MAX_PLACED_DEPTH else ()
             comments.extend(_comment(c, record, patch.id) for c in placed)
@@ -123,6 +125,28 @@ def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch]
 
 
 def comment_counts(session: Session, viewer: Viewer, patches: Sequence[Patch]) -> dict[int, int]:
-    """How many placed comments each patch has (patches without any are left out)."""
-    return {pid: len(d.comments) for pid, d in discussions(session, viewer, patches).items()
-            if d.comments}
+    """How many placed comments each patch has (patches without any are left out), read from
+    where the ingest stored them: comments of a reply the viewer may not see are not counted."""
+    ids = [p.id for p in patches if p.kind == PATCH]
+    if not ids:
+        return {}
+    return {int(pid): int(n) for pid, n in session.execute(
+        select(ReviewComment.patch_id, func.count())
+        .where(ReviewComment.patch_id.in_(ids), visible_id(viewer, ReviewComment.patch_id),
+               visible_id(viewer, ReviewComment.message_id))
+        .group_by(ReviewComment.patch_id))}
+
+
+def series_comment_counts(session: Session, viewer: Viewer, series_ids: Sequence[int]
+                          ) -> dict[int, int]:
+    """How many placed comments the patches of each series have, in one grouped query (series
+    without any are left out); the viewer's visibility as in :func:`comment_counts`."""
+    if not series_ids:
+        return {}
+    return {int(sid or 0): int(n) for sid, n in session.execute(
+        select(Patch.series_id, func.count()).select_from(ReviewComment)
+        .join(Patch, Patch.id == ReviewComment.patch_id)
+        .where(Patch.series_id.in_(list(series_ids)),
+               visible_id(viewer, ReviewComment.patch_id),
+               visible_id(viewer, ReviewComment.message_id))
+        .group_by(Patch.series_id))}

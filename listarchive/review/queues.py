@@ -2,9 +2,9 @@
 
 A queue is the open series (new or under-review, or the state asked for), not archived, oldest
 first, with A/R/T counts (the same as every other page's, :mod:`listarchive.review.trailers`),
-submitter, size and delegate, in a fixed number of queries whatever its length: a subsystem's
-candidates are one range of the series-subsystem links, and visibility is checked on the
-series' ids without reading their message rows.
+review comments (as the ingest placed them), submitter, size and delegate, in a fixed number
+of queries whatever its length: a subsystem's candidates are one range of the series-subsystem
+links, and visibility is checked on the series' ids without reading their message rows.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from listarchive.archive.models import (
     User,
 )
 from listarchive.review import checks
+from listarchive.review.discussion import series_comment_counts
 from listarchive.review.seriesview import (
     SeriesFilters,
     apply_filters,
@@ -63,6 +64,7 @@ class QueueRow:
     deletions: int
     home_list: str
     check: str = ""  # combined CI state of its patches (review.checks); '' without checks
+    comments: int = 0  # review comments placed on the diff lines of its patches
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
             sizes[int(sid or 0)] = (int(files or 0), int(ins or 0), int(dels or 0))
     homes = messageview.home_lists(session, viewer, ids)
     check_states = checks.series_states(session, ids)
+    talk = series_comment_counts(session, viewer, ids)
     out = []
     for series, state, delegate, from_name in rows[:per_page]:
         files, ins, dels = sizes.get(series.id, (0, 0, 0))
@@ -189,6 +192,6 @@ def queue(session: Session, viewer: Viewer, scope: QueueScope,
                             series.total, series.complete, counts.get(series.id, Counts()),
                             state, delegate or "", files, ins, dels,
                             homes.get(series.id, listview.ALL),
-                            check_states.get(series.id, "")))
+                            check_states.get(series.id, ""), talk.get(series.id, 0)))
     return QueuePage(title, tuple(out), int(total), page, per_page, len(rows) > per_page,
                      filters)

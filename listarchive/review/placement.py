@@ -1,0 +1,113 @@
+"""The write side of :mod:`listarchive.review.discussion`: where each reply's comments sit on
+the diff of the patch above it, kept in ``review_comments`` so counts read no mail.
+
+The unit is a (patch, reply) pair: the comments of one reply on one patch depend only on the
+two messages and on how deep the reply sits below the patch in the thread tree, so a pair is
+placed when the later of the two arrives (a reply before its patch is mail arriving out of
+order, common on busy lists), and placing it again gives the same rows. Replies are found
+exactly as the discussion finds them (:func:`listarchive.review.discussion.below`, up to
+:data:`~listarchive.review.discussion.MAX_PLACED_DEPTH`), for an admin: visibility is the
+reader's business, applied when counting.
+
+:func:`placements` reads and parses (no lock needed: the ingest calls it after its batch has
+committed, on a reader's session); :func:`store` writes what it found in a short transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from listarchive.access.visibility import Viewer
+from listarchive.archive import messageview
+from listarchive.archive.batches import chunked
+from listarchive.archive.models import Message, Patch, ReviewComment
+from listarchive.mail.extract import PATCH
+from listarchive.mail.linecomments import line_comments
+from listarchive.mail.patches import extract_patches
+from listarchive.review.discussion import MAX_PLACED_DEPTH, below
+
+EVERYONE = Viewer(user="placement", is_admin=True)
+
+
+@dataclass
+class Placements:
+    """The pairs looked at (their old rows are replaced) and the rows found for them."""
+
+    pairs: set[tuple[int, int]] = field(default_factory=set)  # (patch pk, reply pk)
+    rows: list[dict[str, object]] = field(default_factory=list)
+
+
+def placements(session: Session, threads: Iterable[int], new: Collection[int] | None = None
+               ) -> Placements:
+    """The comments of the (patch, reply) pairs of these threads of which the patch or the
+    reply is among ``new`` (message pks just stored; ``None``: every pair)."""
+    out = Placements()
+    for part in chunked(sorted(set(threads))):
+        patches = session.execute(
+            select(Patch.id, Patch.msgid, Message.thread_id)
+            .join(Message, Message.id == Patch.id)
+            .where(Message.thread_id.in_(part), Patch.kind == PATCH)
+            .order_by(Patch.id)).all()
+        by_thread: dict[int, list[tuple[int, str]]] = {}
+        for pid, msgid, thread_id in patches:
+            by_thread.setdefault(int(thread_id or 0), []).append((int(pid), msgid))
+        wanted: list[tuple[int, int, int]] = []  # patch, reply, depth
+        for members in by_thread.values():
+            thread = messageview.thread_view(session, EVERYONE, members[0][1])
+            if thread is None:
+                continue
+            for pid, msgid in members:
+                for record, depth in below(thread, msgid):
+                    if depth <= MAX_PLACED_DEPTH and (
+                            new is None or pid in new or record.pk in new):
+                        wanted.append((pid, record.pk, depth))
+        out.pairs.update((pid, reply) for pid, reply, _ in wanted)
+        _place(session, wanted, out.rows)
+    return out
+
+
+def _place(session: Session, wanted: list[tuple[int, int, int]],
+           rows: list[dict[str, object]]) -> None:
+    if not wanted:
+        return
+    pks = sorted({pid for pid, _, _ in wanted} | {reply for _, reply, _ in wanted})
+    parsed = {r.pk: m for r, m in messageview.parsed_records(session, EVERYONE, pks)}
+    diffs: dict[int, str] = {}
+    for pid, reply, depth in wanted:
+        if pid not in parsed or reply not in parsed:
+            continue
+        if pid not in diffs:
+            info = extract_patches(parsed[pid])
+            diffs[pid] = info.diff if info is not None else ""
+        for rank, found in enumerate(line_comments(parsed[reply].body, diffs[pid], depth)):
+            rows.append({"patch_id": pid, "message_id": reply, "path": found.path,
+                         "old_line": found.old_line, "new_line": found.new_line,
+                         "rank": rank})
+
+
+def store(session: Session, found: Placements) -> None:
+    """Replace the rows of the pairs looked at with what was found for them."""
+    for part in chunked(sorted(found.pairs)):
+        session.execute(delete(ReviewComment).where(
+            tuple_(ReviewComment.patch_id, ReviewComment.message_id).in_(part)))
+    if found.rows:
+        session.execute(insert(ReviewComment), found.rows)
+
+
+def place_everywhere(session: Session) -> None:
+    """Place every comment of the archive anew (``reindex``, the upgrade that made the table)."""
+    session.execute(delete(ReviewComment))
+    threads = session.scalars(select(Message.thread_id).join(Patch, Patch.id == Message.id)
+                              .where(Patch.kind == PATCH, Message.thread_id.is_not(None))
+                              .distinct()).all()
+    for part in chunked(sorted(int(t or 0) for t in threads)):
+        store(session, placements(session, part))
+
+
+def reset(session: Session) -> None:
+    """Drop every placed comment (``reindex`` places them again)."""
+    session.execute(delete(ReviewComment))

@@ -1,0 +1,146 @@
+"""Review comments placed at ingest (``review_comments``) count what the discussion finds when
+read, on real mail: the first 1,500 messages of linux-clk, stored in their order and in reverse
+(replies before their patches, in small batches), and rebuilt by ``reindex``. A reply under an
+embargo is not counted for a reader it leaves out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import backends
+import pytest
+from mailfixtures import NO_LIMITS, first_messages
+from sqlalchemy import func, select
+
+from ingest.reindex import reindex
+from ingest.worker import run_ingest
+from listarchive.access.visibility import ANONYMOUS, Viewer
+from listarchive.archive.db import open_archive
+from listarchive.archive.models import Embargo, EmbargoMember, Message, Patch, ReviewComment
+from listarchive.mail.extract import PATCH
+from listarchive.review.discussion import comment_counts, discussions, series_comment_counts
+from listarchive.settings import Settings, from_mapping
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "lore" / \
+    "linux-clk-last10000.mboxrd.gz"
+SLICE = 1500
+ADMIN = Viewer(user="root", is_admin=True)
+
+pytestmark = pytest.mark.skipif(not CORPUS.is_file(), reason="the linux-clk corpus is absent")
+
+
+@dataclass(frozen=True)
+class Archives:
+    in_order: Settings
+    reversed: Settings
+
+
+def _messages(data: bytes) -> list[bytes]:
+    """The messages of an mboxrd text, each with its ``From`` line."""
+    out: list[bytes] = []
+    prev_blank = True
+    for line in data.splitlines(keepends=True):
+        if line.startswith(b"From ") and prev_blank:
+            out.append(b"")
+        if out:
+            out[-1] += line
+        prev_blank = line.strip() == b""
+    return out
+
+
+def _settings(base: Path, batch: int) -> Settings:
+    return from_mapping({
+        "limits": NO_LIMITS,
+        "storage": {"data_dir": str(base / "instance"), "database_url": backends.archive_url()},
+        "search": {"enabled": False}, "ingest": {"batch_size": batch},
+        "lists": [{"name": "linux-clk"}]}, base=base)
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archives]:
+    data = first_messages(CORPUS, SLICE)
+    one = tmp_path_factory.mktemp("comments-in-order")
+    (one / "slice.mbox").write_bytes(data)
+    in_order = _settings(one, 500)
+    run_ingest(in_order, [str(one / "slice.mbox")], "linux-clk")
+    two = tmp_path_factory.mktemp("comments-reversed")
+    (two / "slice.mbox").write_bytes(b"".join(reversed(_messages(data))))
+    backwards = _settings(two, 50)
+    run_ingest(backwards, [str(two / "slice.mbox")], "linux-clk")
+    yield Archives(in_order, backwards)
+
+
+def _counts(settings: Settings, viewer: Viewer) -> tuple[dict[str, int], dict[str, int]]:
+    """(stored counts, counts the discussion computes when read), by patch Message-ID."""
+    archive = open_archive(settings)
+    try:
+        with archive.sessions() as session:
+            patches = list(session.scalars(select(Patch).where(Patch.kind == PATCH)))
+            msgid = {p.id: p.msgid for p in patches}
+            stored = comment_counts(session, viewer, patches)
+            read = {pid: len(d.comments) for pid, d in
+                    discussions(session, viewer, patches).items() if d.comments}
+    finally:
+        archive.close()
+    return ({msgid[k]: v for k, v in stored.items()}, {msgid[k]: v for k, v in read.items()})
+
+
+def test_stored_counts_equal_what_the_discussion_reads(archives: Archives) -> None:
+    stored, read = _counts(archives.in_order, ANONYMOUS)
+    assert sum(read.values()) >= 10, "the slice has inline review to place"
+    assert stored == read
+
+
+def test_arrival_order_and_reindex_give_the_same_counts(archives: Archives) -> None:
+    first, _ = _counts(archives.in_order, ANONYMOUS)
+    stored, read = _counts(archives.reversed, ANONYMOUS)
+    assert stored == read == first
+    reindex(archives.reversed)
+    assert _counts(archives.reversed, ANONYMOUS)[0] == first
+
+
+def test_queue_counts_the_series_comments(archives: Archives) -> None:
+    archive = open_archive(archives.in_order)
+    try:
+        with archive.sessions() as session:
+            rows = session.execute(select(Patch.series_id, func.count())
+                                   .join(ReviewComment, ReviewComment.patch_id == Patch.id)
+                                   .where(Patch.series_id.is_not(None))
+                                   .group_by(Patch.series_id)).all()
+            assert rows
+            assert series_comment_counts(session, ANONYMOUS, [s for s, _ in rows]) == \
+                {s: n for s, n in rows}
+    finally:
+        archive.close()
+
+
+def test_an_embargoed_reply_is_not_counted_for_anonymous(archives: Archives) -> None:
+    archive = open_archive(archives.in_order, writer=True)
+    try:
+        with archive.sessions.begin() as session:
+            patch_id, reply_id, n = session.execute(
+                select(ReviewComment.patch_id, ReviewComment.message_id, func.count())
+                .group_by(ReviewComment.patch_id, ReviewComment.message_id)
+                .order_by(ReviewComment.patch_id, ReviewComment.message_id)).first() or (0, 0, 0)
+            assert n
+            patch = session.get(Patch, patch_id)
+            assert patch is not None
+            before = comment_counts(session, ANONYMOUS, [patch])[patch_id]
+            reply = session.scalar(select(Message.msgid).where(Message.id == reply_id))
+            embargo = Embargo(anchor_msgid=reply, reason="test",
+                              created_at=datetime.now(UTC).replace(tzinfo=None))
+            session.add(embargo)
+            session.flush()
+            session.add(EmbargoMember(embargo_id=embargo.id, msgid=reply, how="anchor"))
+        with archive.sessions() as session:
+            assert comment_counts(session, ANONYMOUS, [patch]).get(patch_id, 0) == before - n
+            assert comment_counts(session, ADMIN, [patch])[patch_id] == before
+            if patch.series_id is not None:
+                seen = series_comment_counts(session, ANONYMOUS, [patch.series_id])
+                whole = series_comment_counts(session, ADMIN, [patch.series_id])
+                assert seen.get(patch.series_id, 0) == whole[patch.series_id] - n
+    finally:
+        archive.close()
