@@ -138,7 +138,8 @@ class Worker:
         self.archive = open_archive(settings, writer=True)
         self.engine = self.archive.engine
         self.sessions: sessionmaker[Session] = self.archive.sessions
-        # Reading without the writers' lock (PostgreSQL's is taken by every writer transaction).
+        # Reading without the writers' lock (taken by every writer transaction: SQLite's
+        # BEGIN IMMEDIATE, PostgreSQL's advisory lock), so reads never wait behind other writers.
         self.readers: sessionmaker[Session] = make_sessionmaker(make_engine(settings))
         self.list_name = list_name
         try:
@@ -275,7 +276,7 @@ class Worker:
         if self.lists.forced is None or not batch:
             return set()
         hashes = {rawstore.sha256(m.data) for m in batch}
-        return set(select_in_session(self.sessions, hashes, self.lists.forced))
+        return set(select_in_session(self.readers, hashes, self.lists.forced))
 
     def ingest(self, source: Source, summary: Summary, position: str = "",
                save_position: bool = False, progress: Callable[[int], None] | None = None) -> None:
@@ -286,7 +287,7 @@ class Worker:
 
     def index(self) -> int:
         """Bring the search index up to what is stored (a no-op when search is off)."""
-        return catch_up(self.settings, self.sessions)
+        return catch_up(self.settings, self.readers)  # it reads only: positions are files
 
     def notify(self) -> None:
         """Queue and send the notifications of what changed (when notifications are on). Like
@@ -297,14 +298,14 @@ class Worker:
             logger.warning("notifications not sent now (the next run does it): %s", exc)
 
     def totals(self, summary: Summary) -> None:
-        with self.sessions() as session:
+        with self.readers() as session:
             summary.threads = session.scalar(select(func.count()).select_from(Thread)) or 0
             summary.patches = session.scalar(select(func.count()).select_from(Patch)
                                              .where(Patch.kind == "patch")) or 0
             summary.series = session.scalar(select(func.count()).select_from(Series)) or 0
 
     def position(self, key: str) -> str:
-        with self.sessions() as session:
+        with self.readers() as session:
             return session.scalar(select(SourceState.position)
                                   .where(SourceState.source == key)) or ""
 

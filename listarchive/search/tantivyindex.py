@@ -37,6 +37,7 @@ import logging
 import os
 import threading
 import time
+import zlib
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -99,6 +100,7 @@ def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("msgid", stored=True, tokenizer_name=_RAW, index_option="basic")
     builder.add_integer_field("date", indexed=True, fast=True)
+    builder.add_integer_field("order", fast=True)  # date, then a tie-break: see _order
     builder.add_bytes_field("excerpt", stored=True)  # kept for snippets, not searched
     for column, analyzer in _TEXT_COLUMNS.items():
         option = "freq" if column in analysis.UNPOSITIONED else "position"
@@ -119,12 +121,24 @@ def _words(column: str, text: str) -> list[str]:
     return list(_ANALYZERS[_TEXT_COLUMNS[column]].analyze(text))
 
 
+def _order(doc: SearchDoc) -> int:
+    """The newest-first sort key: the date in seconds, then a hash of the Message-ID, so that
+    mail of the same second comes in one order in every index of the same mail, however its
+    segments were written and merged (sorting by the date alone left ties in segment order)."""
+    seconds = max(min(date_value(doc.date), _ORDER_SPAN), -_ORDER_SPAN)
+    return (seconds << _TIE_BITS) | (zlib.crc32(doc.msgid.encode()) & ((1 << _TIE_BITS) - 1))
+
+
+_TIE_BITS = 22
+_ORDER_SPAN = 1 << 40  # seconds either side of 1970; an undated message sorts last
+
+
 def _fields(doc: SearchDoc) -> dict[str, Any]:
     def cap(text: str) -> str:
         return text[:MAX_FIELD_CHARS]
 
     out: dict[str, Any] = {
-        "msgid": doc.msgid, "date": date_value(doc.date),
+        "msgid": doc.msgid, "date": date_value(doc.date), "order": _order(doc),
         "visibility": doc.visibility or PUBLIC,
     }
     text = {
@@ -287,8 +301,8 @@ class TantivyIndex:
     """
 
     name = NAME
-    layout = 3  # changes when an index written before cannot be read as it is (2: excerpts,
-    # 3: checks)
+    layout = 4  # changes when an index written before cannot be read as it is (2: excerpts,
+    # 3: checks, 4: the sort key with its tie-break)
 
     def __init__(self, path: Path, ix: tantivy.Index) -> None:
         self._path = path
@@ -455,7 +469,7 @@ class TantivyIndex:
             scored = sort == "relevance"
             q = self._restrict(searcher, compile_query(query, self._schema, searcher, scored),
                                lists, viewer_keys)
-        order = None if scored else "date"
+        order = None if scored else "order"
         offset = 0 if per_page == 0 else (page - 1) * per_page
         limit = per_page
         if per_page == 0:
