@@ -29,12 +29,13 @@ from listarchive.archive.derived import anchor_trailers
 from listarchive.archive.models import Message, MessageList, Patch, Series, SourceState, Thread
 from listarchive.clock import utcnow
 from listarchive.errors import ConfigError, ListarchiveError, TemporaryFailure
-from listarchive.mail.dkimsig import keys_from_file
+from listarchive.mail.dkimsig import dkim_status, keys_from_file
 from listarchive.mail.extract import MailFacts, mail_facts
 from listarchive.mail.maintainers import SubsystemMatcher
 from listarchive.mail.message import ParsedMessage
 from listarchive.notify.notices import notify
 from listarchive.review import mailcommands, placement
+from listarchive.review.mailcommands import may_command
 from listarchive.review.rules import automatic_transitions
 from listarchive.search.indexer import catch_up
 from listarchive.settings import Settings, check_list_name
@@ -153,6 +154,7 @@ class Worker:
         except OSError as exc:
             raise ConfigError("automation.dkim_keys", f"cannot be read: {exc}") from exc
         self.commands = mailcommands.Policy(settings.require_dkim, dnsfunc)
+        self._signatures: dict[int, str] = {}
 
     def derive(self, session: Session, items: list[tuple[int, str, ParsedMessage]],
                threads: set[int], facts: dict[int, MailFacts] | None = None) -> None:
@@ -170,7 +172,7 @@ class Worker:
         anchor_trailers(session, sorted(threads))
         seriesstore.regroup(session, senders)
         automatic_transitions(session, items)
-        mailcommands.run(session, items, self.commands)
+        mailcommands.run(session, items, self.commands, self._signatures)
         embargo_rules(session, items, self.settings.embargo_reporters)
         follow_replies(session, threads)
 
@@ -183,6 +185,9 @@ class Worker:
         seen = self._already_stored(batch)
         fresh = [m for m in batch if rawstore.sha256(m.data) not in seen]
         prepared = [prepare(m, self.settings, now) for m in fresh]
+        # DKIM of the replies that say a command, verified before the write transaction.
+        self._signatures = {id(p.parsed): dkim_status(p.mail.data, self.commands.dnsfunc)
+                            for p in prepared if p.parsed is not None and may_command(p.parsed)}
         try:
             outcome = self._store(prepared, summary, now, source_key,
                                   batch[-1].position if save_position and batch else None)

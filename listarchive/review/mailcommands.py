@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -88,9 +88,19 @@ def _handled(session: Session, msgid: str) -> bool:
         .limit(1)) is not None
 
 
+def may_command(parsed: ParsedMessage) -> bool:
+    """Whether a message is a reply that says a command or "applied": the only mail whose DKIM
+    signature is verified (by the worker, before its write transaction: a DNS lookup may take
+    seconds, and the writers' lock is held by nobody meanwhile)."""
+    return bool(parsed.parent) and (bot_command(parsed.body) is not None
+                                    or applied_claim(parsed.body) is not None)
+
+
 def run(session: Session, items: Sequence[tuple[int, str, ParsedMessage]],
-        policy: Policy = Policy()) -> None:
-    """The worker hook: look for commands in the replies of one stored batch."""
+        policy: Policy = Policy(), signatures: Mapping[int, str] | None = None) -> None:
+    """The worker hook: look for commands in the replies of one stored batch. ``signatures``
+    are the DKIM results the worker found before the transaction, by ``id()`` of the parsed
+    message; one not there is verified here."""
     for pk, msgid, parsed in items:
         if not parsed.parent:
             continue
@@ -112,8 +122,10 @@ def run(session: Session, items: Sequence[tuple[int, str, ParsedMessage]],
         kind, oid = ("series", target.series_id) if whole else ("patch", target.id)
         wanted = command.state if command is not None else "accepted"
         said = command.line if command is not None else (claim.line if claim else "")
-        raw = session.scalar(select(Message.raw).where(Message.id == pk))
-        signed = dkim_status(rawstore.unpack(raw), policy.dnsfunc) if raw else "unsigned"
+        signed = (signatures or {}).get(id(parsed), "")
+        if not signed:
+            raw = session.scalar(select(Message.raw).where(Message.id == pk))
+            signed = dkim_status(rawstore.unpack(raw), policy.dnsfunc) if raw else "unsigned"
         why = _refusal(session, target.series_id, sender, wanted, command is not None)
         if why is None and policy.require_dkim and signed != VERIFIED:
             why = f"no valid DKIM signature ({signed}) and automation.require_dkim is on"
