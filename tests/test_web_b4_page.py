@@ -15,15 +15,14 @@ import shlex
 import shutil
 import subprocess
 import sys
-import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import livesite
 import pytest
 from bs4 import BeautifulSoup
-from werkzeug.serving import make_server
 
 from listarchive.demo.builder import LIST_NAME
 
@@ -32,14 +31,8 @@ B4 = str(Path(sys.executable).parent / "b4")  # the dev extra's b4, not Debian's
 
 @pytest.fixture(scope="module")
 def base_url(demo_site) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    server = make_server("127.0.0.1", 0, demo_site.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with livesite.served(demo_site.app) as url:
+        yield url
 
 
 def fetch(url: str) -> str:

@@ -4,18 +4,18 @@ show their content, and nothing from the XSS corpus executes. Screenshots go to 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import livesite
 import pytest
 from mailfixtures import ODD_IDS, Site
 from werkzeug.serving import make_server
 
 from listarchive.mail.msgids import quote_msgid
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = livesite.CHROMIUM
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
 if not CHROMIUM.exists():
@@ -28,34 +28,19 @@ HOSTILE = ["xss-body@example.org", "xss-headers@example.org", "xss-attachment@ex
 
 @pytest.fixture(scope="module")
 def base_url(site: Site) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, site.app, threaded=True)  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with livesite.served(site.app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with livesite.chromium(sync_api) as b:
+        yield b
 
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    keep = os.environ.get("LISTARCHIVE_SCREENSHOTS")
-    path = Path(keep) if keep else tmp_path
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return livesite.screenshot_dir(tmp_path)
 
 
 def visit(browser, url: str, shot: Path | None = None, width: int = 1200):  # type: ignore[no-untyped-def]

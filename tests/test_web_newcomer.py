@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import livesite
 import pytest
-from werkzeug.serving import make_server
 
 from listarchive.demo.builder import LIST_NAME, PULL_URL
 from listarchive.mail.msgids import quote_msgid
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = livesite.CHROMIUM
 AXE_JS = Path(os.environ.get("LISTARCHIVE_AXE_JS")
               or ROOT / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js")
 PHONE = 375
@@ -46,34 +45,19 @@ if not AXE_JS.is_file():
 
 @pytest.fixture(scope="module")
 def base_url(demo_site) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    server = make_server("127.0.0.1", 0, demo_site.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with livesite.served(demo_site.app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with livesite.chromium(sync_api) as b:
+        yield b
 
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    keep = os.environ.get("LISTARCHIVE_SCREENSHOTS")
-    path = Path(keep) if keep else tmp_path
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return livesite.screenshot_dir(tmp_path)
 
 
 class Visitor:
