@@ -129,7 +129,12 @@ def test_subsystem_page(world, client):
     assert "linux-arm-msm@vger.kernel.org" in text and 'href="/series/' in text
     assert "secretfeature" not in text
     assert client.get("/s/no-such-subsystem/").status_code == 404
-    assert client.get("/s/NOT%20A%20SLUG/").status_code == 400
+    # The MAINTAINERS name works wherever the URL name does; anything else is unknown.
+    by_name = client.get("/s/QUALCOMM%20CLOCK%20DRIVERS/")
+    assert by_name.status_code == 200 and "Bjorn Andersson" in by_name.get_data(as_text=True)
+    assert client.get("/s/NOT%20A%20SUBSYSTEM/").status_code == 404
+    assert client.get("/s/%01/").status_code == 400
+    assert client.get("/linux-clk/series/?subsystem=QUALCOMM%20CLOCK%20DRIVERS").status_code == 200
 
 
 def test_subsystem_index_counts_what_the_reader_may_see(world, client):

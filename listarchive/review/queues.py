@@ -29,7 +29,7 @@ from listarchive.archive.models import (
     Subsystem,
     User,
 )
-from listarchive.review import checks
+from listarchive.review import checks, subsystems
 from listarchive.review.discussion import series_comment_counts
 from listarchive.review.seriesview import (
     SeriesFilters,
@@ -92,7 +92,7 @@ def _scope_condition(session: Session, viewer: Viewer, scope: QueueScope
     """(title, SQL condition on Series) for the scope; None when the list or subsystem is
     unknown (or the list hidden)."""
     if scope.subsystem:
-        sub = session.scalars(select(Subsystem).where(Subsystem.slug == scope.subsystem)).first()
+        sub = session.scalars(select(Subsystem).where(subsystems.named(scope.subsystem))).first()
         if sub is None:
             return None
         return sub.name, Series.id.in_(

@@ -56,6 +56,9 @@ from listarchive.review.subsystems import (
     subsystem_ref,
     subsystem_refs,
 )
+from listarchive.review.subsystems import (
+    named as subsystem_named,
+)
 from listarchive.review.trailers import Counts, TrailerLine, counts_of, series_counts, series_lines
 
 
@@ -265,7 +268,7 @@ def apply_filters(query: Select[Any], filters: SeriesFilters) -> Select[Any]:
         query = query.where(Series.id.in_(
             select(SeriesSubsystem.series_id)
             .join(Subsystem, Subsystem.id == SeriesSubsystem.subsystem_id)
-            .where(Subsystem.slug == filters.subsystem)))
+            .where(subsystem_named(filters.subsystem))))
     if filters.submitter:
         query = query.where(Series.sender_email == filters.submitter.strip().lower())
     if filters.delegate:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from listarchive.archive.models import PatchSubsystem, Subsystem
@@ -37,8 +37,16 @@ def subsystem_ref(sub: Subsystem) -> SubsystemRef:
                         _lines(sub.reviewers), _lines(sub.lists))
 
 
+def named(value: str) -> ColumnElement[bool]:
+    """SQL condition on :class:`Subsystem`: the one ``value`` names, by its URL slug
+    (``common-clk-framework``) or its MAINTAINERS name (``COMMON CLK FRAMEWORK``, any case)."""
+    return (Subsystem.slug == value) | (func.lower(Subsystem.name) == value.strip().lower())
+
+
 def find_subsystem(session: Session, slug: str) -> FoundSubsystem | None:
-    sub = session.scalars(select(Subsystem).where(Subsystem.slug == slug)).first()
+    """The subsystem ``slug`` names (a slug or a MAINTAINERS name, see :func:`named`)."""
+    sub = session.scalars(select(Subsystem).where(named(slug))
+                          .order_by((Subsystem.slug != slug).asc())).first()
     return FoundSubsystem(sub.id, subsystem_ref(sub)) if sub is not None else None
 
 

@@ -72,9 +72,14 @@ def list_name(name: str) -> str:
     return name
 
 
+_SUBSYSTEM_NAME_RE = re.compile(r"^[^\x00-\x1f\x7f/]{1,255}$")
+
+
 def subsystem_slug(slug: str) -> str:
-    if not SLUG_RE.match(slug):
-        bad_request("a subsystem's URL name has only a-z, 0-9 and -")
+    """A subsystem named in a URL or a filter: its URL slug or its MAINTAINERS name."""
+    if not (SLUG_RE.match(slug) or _SUBSYSTEM_NAME_RE.match(slug)):
+        bad_request("a subsystem is named by its URL name (a-z, 0-9, -) or its MAINTAINERS "
+                    "name")
     return slug
 
 
@@ -95,8 +100,8 @@ def filter_values() -> dict[str, str]:
         check_state(values["state"])
     except InvalidChange as exc:
         bad_request(str(exc))
-    if values["subsystem"] and not SLUG_RE.match(values["subsystem"]):
-        bad_request("?subsystem= is a subsystem's URL name (a-z, 0-9, -)")
+    if values["subsystem"]:
+        values["subsystem"] = subsystem_slug(values["subsystem"])
     if values["submitter"] and not _EMAIL_RE.match(values["submitter"]):
         bad_request("?submitter= is an e-mail address")
     if values["delegate"] and not _USER_RE.match(values["delegate"]):
