@@ -115,14 +115,19 @@ def _fill(rule: str, w: StatusWorld) -> str:
 
 def test_every_write_route_is_known(status_world):
     """A new write route must be added to the permission walk below."""
+    pid = "<int(max=9007199254740992):patch_id>"
     assert _write_routes(status_world.app) == sorted([
-        ("/<name>/", "POST"), ("/api/1.2/patches/<int(max=9007199254740992):patch_id>/", "PATCH"),
-        ("/api/1.2/patches/<int(max=9007199254740992):patch_id>/", "PUT"),
-        ("/api/v1/patches/<int(max=9007199254740992):patch_id>", "PATCH"),
+        ("/<name>/", "POST"), (f"/api/1.2/patches/{pid}/", "PATCH"),
+        (f"/api/1.2/patches/{pid}/", "PUT"), (f"/api/1.2/patches/{pid}/checks/", "POST"),
+        *((f"/api/1.2/{what}<path:endpoint>", m) for what in ("", "bundles/")
+          for m in ("DELETE", "PATCH", "POST", "PUT")),
+        ("/api/1.2/bundles/", "POST"),
+        (f"/api/v1/patches/{pid}", "PATCH"),
         ("/api/v1/series/<int(max=9007199254740992):series_id>", "PATCH"),
-        ("/bulk", "POST"), ("/login", "POST"), ("/logout", "POST"),
-        ("/patch/<int(max=9007199254740992):patch_id>/state", "POST"),
-        ("/series/<int(max=9007199254740992):series_id>/state", "POST")])
+        ("/bulk", "POST"), ("/follow", "POST"), ("/login", "POST"), ("/logout", "POST"),
+        (f"/patch/{pid}/state", "POST"),
+        ("/series/<int(max=9007199254740992):series_id>/state", "POST"),
+        ("/unfollow", "POST")])
 
 
 @pytest.mark.parametrize("who", ["anonymous", "stranger", "maint-on-other"])
@@ -162,6 +167,11 @@ def test_nobody_without_rights_changes_anything(status_world, who):
     # a session cookie is no API credential
     assert client.patch(f"/api/v1/patches/{patch_id}", json={"state": "accepted"}
                         ).status_code == 401
+    # no check posted by a person's token or none; bundles and other endpoints do not exist
+    assert client.post(f"/api/1.2/patches/{patch_id}/checks/", json={"state": "fail"},
+                       headers=auth).status_code in (401, 403)
+    for path in ("/api/1.2/bundles/", "/api/1.2/bundles/1/", "/api/1.2/projects/1/"):
+        assert client.post(path, json={"name": "x"}, headers=auth).status_code == 404, path
     after = (state_of(w, "patch", patch_id), state_of(w, "series", series_id),
              len(history_of(w, "patch", patch_id)), len(history_of(w, "series", series_id)))
     assert after == before

@@ -28,6 +28,7 @@ from listarchive.web import (
     csrf,
     events,
     filters,
+    follows,
     guard,
     interdiffpages,
     pages,
@@ -111,14 +112,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     guard.install(app, settings)
     for blueprint in (apiv1.bp, patchworkapi.bp, patchworkchecks.bp, events.bp, auth.bp,
                       statechanges.bp, queuepages.bp, reviewpages.bp, interdiffpages.bp,
-                      reviewfeeds.bp, admin.bp, b4pages.bp, activitypages.bp, pages.bp):
+                      reviewfeeds.bp, admin.bp, b4pages.bp, activitypages.bp, follows.bp,
+                      pages.bp):
         app.register_blueprint(blueprint)
     if settings.follows:
         _follow_the_database(app, settings)
 
     @app.context_processor
     def logged_in() -> dict[str, Any]:
-        return {"me": current_user()}
+        me = current_user()
+        return {"me": me, "my_follows": follows.followed(db(), me)}
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:
