@@ -21,7 +21,7 @@ DATABASE_URL_ENV = "LISTARCHIVE_DATABASE_URL"
 LIST_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 RESERVED_LIST_NAMES = frozenset({"all", "api", "r", "series", "patch", "s", "static", "login",
                                   "logout", "account", "admin", "queue", "bulk", "robots.txt",
-                                  "favicon.ico"})
+                                  "favicon.ico", "follow", "unfollow"})
 
 
 @dataclass(frozen=True)
