@@ -24,6 +24,7 @@ Mail controls the input: at most :data:`MAX_LINES` lines of a reply and of a dif
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -168,6 +169,13 @@ class _Placer:
         return True
 
 
+@functools.lru_cache(maxsize=32)
+def _placer(diff: str) -> _Placer:
+    """One index per diff, shared by the replies to the same patch (a page places each of
+    them: indexing the diff again for each was a fifth of a commented patch page)."""
+    return _Placer(diff)
+
+
 def _is_comment(block: list[str]) -> bool:
     own = [line for line in block if line.strip()]
     return bool(own) and not all(_TRAILER_RE.match(line) for line in own)
@@ -177,7 +185,7 @@ def line_comments(body: str, diff: str, depth: int = 1) -> tuple[LineComment, ..
     """The comments of a reply ``body`` on the patch whose real diff is ``diff``; ``depth``: how
     far below the patch the reply is (1 answers the patch, 2 answers a reply to it, whose
     quote of the diff is then ``> >``)."""
-    placer = _Placer(diff)
+    placer = _placer(diff)
     if not placer.lines:
         return ()
     out: list[LineComment] = []
