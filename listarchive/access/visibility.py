@@ -22,6 +22,7 @@ to it, so hits and totals never count mail the viewer may not read.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,7 @@ class Viewer:
 ANONYMOUS = Viewer()
 
 
+@functools.lru_cache(maxsize=512)
 def visible_list(viewer: Viewer) -> ColumnElement[bool]:
     """SQL condition on :class:`MailingList`: lists this viewer may browse."""
     if viewer.is_admin:
@@ -140,6 +142,7 @@ def _hidden_by_embargo(viewer: Viewer) -> ColumnElement[bool]:
     return exists(query)
 
 
+@functools.lru_cache(maxsize=512)
 def visible_message(viewer: Viewer) -> ColumnElement[bool]:
     """SQL condition on :class:`Message`: on at least one list this viewer may browse, and not in
     a thread under an embargo that leaves this viewer out.
