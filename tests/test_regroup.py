@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import backends
 import pytest
 from sqlalchemy import delete, select, update
 from test_review_extraction import read_lore, review_snapshot
@@ -14,7 +15,14 @@ from test_review_extraction import read_lore, review_snapshot
 from ingest.seriesstore import regroup
 from ingest.subsystems import import_maintainers
 from ingest.worker import Worker, run_ingest
-from listarchive.archive.models import Message, Patch, Series, SeriesRevision, SeriesSubsystem
+from listarchive.archive.models import (
+    Message,
+    Patch,
+    Series,
+    SeriesRevision,
+    SeriesSubsystem,
+    Subsystem,
+)
 from listarchive.settings import from_mapping
 
 MESSAGES = 1500
@@ -38,16 +46,19 @@ def snapshot(settings) -> dict[str, object]:
     out = review_snapshot(settings)
     with Worker(settings).sessions() as session:
         anchor = dict(session.execute(select(Series.id, Series.anchor_msgid)).all())
-        out["subsystems"] = sorted((anchor[sid], sub) for sid, sub in session.execute(
-            select(SeriesSubsystem.series_id, SeriesSubsystem.subsystem_id)))
+        out["subsystems"] = sorted((anchor[sid], name) for sid, name in session.execute(
+            select(SeriesSubsystem.series_id, Subsystem.name)
+            .join(Subsystem, Subsystem.id == SeriesSubsystem.subsystem_id)))
         out["titles"] = sorted(session.execute(select(Series.anchor_msgid, Series.title,
                                                       Series.date, Series.change_id)).all())
     return out
 
 
 def ingest_in_order(base: Path, mails: list[bytes], seed: int):
-    settings = from_mapping({"storage": {"data_dir": str(base)}, "search": {"enabled": False},
-                             "ingest": {"batch_size": 25}})
+    # An archive of its own on PostgreSQL too (the test's schema is the first one's).
+    url = backends.new_schema()[1] if backends.POSTGRESQL and base.name != "a" else ""
+    settings = from_mapping({"storage": {"data_dir": str(base), "database_url": url},
+                             "search": {"enabled": False}, "ingest": {"batch_size": 25}})
     order = list(mails)
     random.Random(seed).shuffle(order)
     (base.parent / f"{base.name}.mbox").write_bytes(b"\n".join(order) + b"\n")

@@ -83,10 +83,11 @@ def test_the_environment_names_the_database_when_the_file_does_not(monkeypatch):
 def test_search_follow_is_automatic_by_database_and_checked():
     """A web server follows the database by itself where the database is shared."""
     pg = {"storage": {"database_url": "postgresql+psycopg://u@h/db"}}
-    assert not from_mapping({}).follows
+    assert not from_mapping({"storage": {"database_url": "sqlite:////tmp/a.sqlite3"}}).follows
     assert from_mapping(pg).follows
     assert not from_mapping({**pg, "search": {"follow": False}}).follows
     assert from_mapping({"search": {"follow": True}}).follows
+    assert not from_mapping({"search": {"follow": False}}).follows
     assert not from_mapping({**pg, "search": {"enabled": False}}).follows
     with pytest.raises(ConfigError) as bad:
         from_mapping({"search": {"follow": "sometimes"}})

@@ -154,10 +154,12 @@ class Follower:
     catch-up), in a daemon thread. Every process of a web server may start one; only the
     process holding :data:`LEADER` works, the others wait to take over if it dies."""
 
-    def __init__(self, index_dir: Path, step: Callable[[], object], interval: float = 1.0) -> None:
+    def __init__(self, index_dir: Path, step: Callable[[], object], interval: float = 1.0,
+                 alive: Callable[[], bool] = lambda: True) -> None:
         self.index_dir = Path(index_dir)
         self.step = step
         self.interval = interval
+        self.alive = alive  # false once what it serves is gone: the thread ends
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._leader: IO[bytes] | None = None
@@ -177,7 +179,7 @@ class Follower:
 
     def _run(self) -> None:
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and self.alive():
                 if self._leader is None:
                     self._leader = _flock(self.index_dir / LEADER, 0)
                 if self._leader is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import weakref
 from typing import Any
 
 from flask import Flask, Response, g, render_template, request
@@ -83,8 +84,9 @@ def _follow_the_database(app: Flask, settings: Settings) -> None:
     Every worker process starts one; one of them does the work, on a connection of its own."""
     own = dataclasses.replace(settings, pool_size=1, pool_overflow=0)
     sessions = make_sessionmaker(make_engine(own))
-    follower = Follower(settings.index_dir,
-                        lambda: catch_up(settings, sessions, timeout=0), FOLLOW_INTERVAL)
+    served = weakref.ref(app)  # an application dropped (a test's) takes its thread with it
+    follower = Follower(settings.index_dir, lambda: catch_up(settings, sessions, timeout=0),
+                        FOLLOW_INTERVAL, alive=lambda: served() is not None)
     app.extensions["listarchive.follower"] = follower
 
     @app.before_request
