@@ -24,6 +24,7 @@ from listarchive.access.visibility import (
     visible_list,
     visible_message,
 )
+from listarchive.archive.batches import select_in
 from listarchive.archive.models import (
     ListStat,
     MailingList,
@@ -111,16 +112,22 @@ def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None
     threads_gone = (select(ThreadList.list_id, func.count())
                     .where(ThreadList.thread_id.in_(hidden_threads(viewer)))
                     .group_by(ThreadList.list_id))
-    messages_gone = (select(MessageList.list_id, func.count())
-                     .join(Message, Message.id == MessageList.message_id)
-                     .where(Message.msgid.in_(hidden_msgids(viewer)))
-                     .group_by(MessageList.list_id))
+    # The hidden messages first (usually none; one indexed lookup per hidden Message-ID),
+    # then their list memberships: joined in one statement, SQLite read every membership row
+    # of the list to test each against the empty set (42 ms a list page at 35k messages).
+    hidden = list(session.scalars(select(Message.id).where(
+        Message.msgid.in_(hidden_msgids(viewer)))))
+    messages_gone: Any = (select(MessageList.list_id, func.count())
+                          .group_by(MessageList.list_id))
     if list_id is not None:
         totals = totals.where(ListStat.list_id == list_id)
         threads_gone = threads_gone.where(ThreadList.list_id == list_id)
         messages_gone = messages_gone.where(MessageList.list_id == list_id)
     minus_t = {int(lid): int(n) for lid, n in session.execute(threads_gone)}
-    minus_m = {int(lid): int(n) for lid, n in session.execute(messages_gone)}
+    minus_m: dict[int, int] = {}
+    rows: list[Any] = list(select_in(session, messages_gone, MessageList.message_id, hidden))
+    for lid, n in rows:
+        minus_m[int(lid)] = minus_m.get(int(lid), 0) + int(n)
     out: dict[int, tuple[int, int, datetime | None]] = {}
     for lid, threads, messages in session.execute(totals):
         gone_t, gone_m = minus_t.get(int(lid), 0), minus_m.get(int(lid), 0)

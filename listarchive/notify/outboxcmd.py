@@ -30,9 +30,11 @@ def run_outbox(settings: Settings, action: str) -> list[str]:
             out.append("notifications are off ([notify] enabled = false): nothing is queued "
                        "or sent")
         if action == "retry" and settings.notify.enabled:
-            notify(settings, archive.sessions)
+            first = notify(settings, archive.sessions)  # queues, and sends what is due
             done = deliver(archive.sessions, settings.notify, everything=True)
-            out.append(f"sent {done.sent}, not sent {done.failed} (retried later)")
+            sent = done.sent + (first.sent if first else 0)
+            failed = done.failed + (first.failed if first else 0)
+            out.append(f"sent {sent}, not sent {failed} (retried later)")
         with archive.sessions() as session:
             mails = waiting(session, settings.notify)
         for mail in mails:
