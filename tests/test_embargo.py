@@ -34,13 +34,13 @@ REPLY = "embargo-outsider-reply-7f3a@elsewhere.example"
 
 
 def mail(path: Path, msgid: str, subject: str, body: str, refs: tuple[str, ...] = (),
-         headers: dict[str, str] | None = None, sender: str = "Pat Public <pat@public.example>"
-         ) -> Path:
+         headers: dict[str, str] | None = None, sender: str = "Pat Public <pat@public.example>",
+         date: datetime = datetime(2025, 10, 1, 8, 0, tzinfo=UTC)) -> Path:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = "linux-clk@vger.kernel.org"
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(datetime(2025, 10, 1, 8, 0, tzinfo=UTC))
+    msg["Date"] = format_datetime(date)
     msg["Message-ID"] = f"<{msgid}>"
     if refs:
         msg["In-Reply-To"] = f"<{refs[-1]}>"
@@ -167,6 +167,27 @@ def test_a_stranger_cannot_hide_a_public_thread(archive, tmp_path):
         assert messageview.find_message(s, ANONYMOUS, "merge@evil.example") is not None
         note = embargo.disclosure(s, ANONYMOUS, REPLY)
         assert note is not None and note.note().endswith(f"by {embargo.CONSOLE}")
+
+
+def test_newest_messages_pass_over_a_hidden_reply_that_dates_a_public_thread(archive, tmp_path):
+    """new.atom reads a list's threads newest activity first. A public thread whose newest
+    message is a hidden reply ranks by that reply, yet the feed holds the newest messages the
+    reader may see: the thread after it is read too."""
+    later = mail(tmp_path, "later@public.example", "clk: a later question", "later",
+                 date=datetime(2025, 11, 1, 8, 0, tzinfo=UTC))
+    merge = mail(tmp_path, "merge@evil.example", "Re: clk: tortoise gate question",
+                 "Both at once.", refs=("public-root@public.example", COVER),
+                 sender="Mallory <mallory@evil.example>",
+                 date=datetime(2025, 12, 1, 8, 0, tzinfo=UTC))
+    run_ingest(archive, [str(later), str(merge)], "linux-clk")
+    with session_of(archive) as s:
+        index = listview.list_index(s, ANONYMOUS, "linux-clk")
+        assert index is not None
+        assert [t.root_msgid for t in index.threads][0] == "public-root@public.example"
+        for limit, newest in ((1, ["later@public.example"]),
+                              (2, ["later@public.example", "public-root@public.example"])):
+            found = messageview.recent_messages(s, ANONYMOUS, "linux-clk", limit=limit)
+            assert found is not None and [r.msgid for r in found] == newest
 
 
 def test_restrict_disclose_unpublish_rights_and_audit(archive):

@@ -15,8 +15,8 @@ def follows_of(world, name: str) -> set[tuple[str, str]]:
     session = world.session()
     try:
         uid = session.scalar(select(User.id).where(User.name == name))
-        return set(session.execute(select(Follow.kind, Follow.target)
-                                   .where(Follow.user_id == uid)).tuples())
+        return {(row.kind, row.target) for row in session.execute(
+            select(Follow.kind, Follow.target).where(Follow.user_id == uid))}
     finally:
         session.close()
 

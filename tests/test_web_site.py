@@ -16,6 +16,7 @@ from mailfixtures import ODD_IDS, Site
 from sqlalchemy import select
 
 from ingest.sources import open_source
+from listarchive.access.visibility import Viewer, visible_list, visible_message
 from listarchive.archive import rawstore
 from listarchive.archive.db import make_engine, make_sessionmaker
 from listarchive.archive.models import MailingList, Message, MessageList, Thread
@@ -305,6 +306,32 @@ def test_new_atom_parses_with_entries_ids_and_links(site, client):
         assert entry.link == entry.id and entry.title
     dates = [e.updated_parsed for e in feed.entries]
     assert dates == sorted(dates, reverse=True)
+    # A feed reader polling with the tag it holds gets a 304 while nothing new arrived.
+    again = client.get(f"/{name}/new.atom", headers={"If-None-Match": r.headers["ETag"]})
+    assert again.status_code == 304 and not again.data
+    assert client.get(f"/{name}/new.atom", headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["linux-clk", "all", "odd"])
+def test_new_atom_holds_the_newest_visible_messages_of_the_list(site, client, name):
+    """The feed reads the list thread by thread from its newest activity down; it must name
+    exactly the messages a scan of every message of the list finds newest (a thread holding
+    many of them, restricted lists in "all", ties broken the same way)."""
+    if name == "linux-clk" and not site.has_corpus:
+        pytest.skip("the linux-clk corpus is not here")
+    anonymous = Viewer()
+    query = (select(Message.msgid).join(MessageList, MessageList.message_id == Message.id)
+             .join(MailingList, MailingList.id == MessageList.list_id)
+             .where(visible_message(anonymous), visible_list(anonymous))
+             .group_by(Message.id, Message.msgid, Message.sort_date)
+             .order_by(Message.sort_date.desc().nulls_last(), Message.id.desc()).limit(25))
+    if name != "all":
+        query = query.where(MailingList.name == name)
+    with site.app.extensions["listarchive.sessionmaker"]() as s:
+        newest = list(s.scalars(query))
+    feed = feedparser.parse(client.get(f"/{name}/new.atom").data)
+    assert [e.id for e in feed.entries] == ["http://localhost" + url(name, m) for m in newest]
+    assert SECRET not in newest
 
 
 def test_thread_atom_has_every_visible_message(site, client):

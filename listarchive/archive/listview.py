@@ -203,25 +203,7 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     if summary is None or ids is None:
         return None
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    every = name == ALL and len(ids) == session.scalar(select(func.count(MailingList.id)))
-    if every:
-        # Every list: a thread's own last activity is its latest on any list, and the
-        # threads' index orders them without grouping the rows of every list.
-        tid, last = Thread.id, Thread.last_date  # type: tuple[Any, Any]
-        query = select(tid, last).where(tid.not_in(hidden_threads(viewer)), exists(
-            select(ThreadList.thread_id).where(ThreadList.thread_id == Thread.id)))
-    elif len(ids) == 1:
-        # One list: a thread has one row there, so the (list, last activity) index gives the
-        # page directly, without grouping every thread of the list first.
-        tid, last = ThreadList.thread_id, ThreadList.last_date
-        query = select(tid, last).where(ThreadList.list_id == ids[0],
-                                        tid.not_in(hidden_threads(viewer)))
-    else:
-        tid, last = ThreadList.thread_id, func.max(ThreadList.last_date)
-        query = (select(tid, last.label("last"))
-                 .where(ThreadList.list_id.in_(ids), tid.not_in(hidden_threads(viewer)))
-                 .group_by(tid))
-    grouped = not every and len(ids) != 1
+    query, tid, last, grouped = threads_by_activity(session, viewer, name, ids)
 
     def where(query: Any, condition: Any) -> Any:
         return query.having(condition) if grouped else query.where(condition)
@@ -248,6 +230,46 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
                      per_page, more_older,
                      older=Cursor(rows[-1][1], int(rows[-1][0])) if rows and more_older else None,
                      newer=Cursor(rows[0][1], int(rows[0][0])) if rows and more_newer else None)
+
+
+def threads_by_activity(session: Session, viewer: Viewer, name: str, ids: Sequence[int]
+                        ) -> tuple[Any, Any, Any, bool]:
+    """The visible threads of the lists ``ids`` (those :func:`list_ids` gave for ``name``) as
+    ``(query, thread id column, last activity column, grouped)``, unordered; ``grouped`` says a
+    condition on the last activity goes in ``HAVING``. Ordered newest first, the query reads an
+    index from its top: the cost of a page does not grow with the list."""
+    every = name == ALL and len(ids) == session.scalar(select(func.count(MailingList.id)))
+    if every:
+        # Every list: a thread's own last activity is its latest on any list, and the
+        # threads' index orders them without grouping the rows of every list.
+        tid, last = Thread.id, Thread.last_date  # type: tuple[Any, Any]
+        query = select(tid, last).where(tid.not_in(hidden_threads(viewer)), exists(
+            select(ThreadList.thread_id).where(ThreadList.thread_id == Thread.id)))
+        return query, tid, last, False
+    if len(ids) == 1:
+        # One list: a thread has one row there, so the (list, last activity) index gives the
+        # page directly, without grouping every thread of the list first.
+        tid, last = ThreadList.thread_id, ThreadList.last_date
+        query = select(tid, last).where(ThreadList.list_id == ids[0],
+                                        tid.not_in(hidden_threads(viewer)))
+        return query, tid, last, False
+    tid, last = ThreadList.thread_id, func.max(ThreadList.last_date)
+    query = (select(tid, last.label("last"))
+             .where(ThreadList.list_id.in_(ids), tid.not_in(hidden_threads(viewer)))
+             .group_by(tid))
+    return query, tid, last, True
+
+
+def newest_threads(session: Session, viewer: Viewer, name: str, ids: Sequence[int],
+                   older: Cursor | None = None, limit: int = 25) -> list[Cursor]:
+    """Up to ``limit`` threads of :func:`threads_by_activity`, newest activity first, after
+    ``older`` when given (keyset: no offset is scanned)."""
+    query, tid, last, grouped = threads_by_activity(session, viewer, name, ids)
+    if older is not None:
+        condition = _before(last, tid, older)
+        query = query.having(condition) if grouped else query.where(condition)
+    rows = session.execute(query.order_by(last.desc().nulls_last(), tid.desc()).limit(limit))
+    return [Cursor(row[1], int(row[0])) for row in rows]
 
 
 def _before(last: Any, tid: Any, at: Cursor) -> Any:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -333,17 +333,47 @@ def thread_mbox(session: Session, viewer: Viewer, msgid: str) -> bytes | None:
 
 
 def recent_messages(session: Session, viewer: Viewer, name: str, limit: int = 25
-                    ) -> list[tuple[MessageRecord, ParsedMessage]] | None:
-    """The newest messages of a list (for ``new.atom``); ``None`` for an unknown list."""
+                    ) -> list[MessageRecord] | None:
+    """The newest messages of a list, newest first (for ``new.atom``); ``None`` for an unknown
+    list.
+
+    Read from the newest threads down, ``limit`` threads at a time: a thread's last activity on
+    a list is its newest message there, so once ``limit`` messages are found that are no older
+    than the next thread's last activity, no later thread can hold a newer one. The cost follows
+    the size of those threads, never the size of the list."""
     ids = listview.list_ids(session, viewer, name)
     if ids is None:
         return None
-    pks = list(session.scalars(
-        select(MessageList.message_id).join(Message, Message.id == MessageList.message_id)
-        .where(MessageList.list_id.in_(ids), visible_message(viewer))
-        .group_by(MessageList.message_id)
-        .order_by(func.max(Message.sort_date).desc().nulls_last()).limit(limit)))
-    return parsed_records(session, viewer, pks)
+    on_lists = select(MessageList.message_id).where(MessageList.message_id == Message.id,
+                                                    MessageList.list_id.in_(ids))
+    found: list[tuple[datetime | None, int]] = []
+    older: listview.Cursor | None = None
+    while True:
+        threads = listview.newest_threads(session, viewer, name, ids, older, limit)
+        if not threads:
+            break
+        found.extend((row.sort_date, int(row.id)) for row in session.execute(
+            select(Message.id, Message.sort_date)
+            .where(Message.thread_id.in_([t.thread_id for t in threads]),
+                   visible_message(viewer), exists(on_lists))
+            .order_by(Message.sort_date.desc().nulls_last(), Message.id.desc()).limit(limit)))
+        found.sort(key=lambda it: (it[0] is not None, it[0] or datetime.min, it[1]),
+                   reverse=True)
+        del found[limit:]
+        older = threads[-1]
+        if len(threads) < limit or (len(found) == limit and (
+                older.last_date is None or (found[-1][0] is not None
+                                            and found[-1][0] >= older.last_date))):
+            break
+    records = {r.pk: r for r in _records(session, viewer, Message.id.in_([pk for _, pk in found]))}
+    return [records[pk] for _, pk in found if pk in records]
+
+
+def with_bodies(session: Session, records: Sequence[MessageRecord]
+                ) -> list[tuple[MessageRecord, ParsedMessage]]:
+    """The records with their parsed messages, in the same order."""
+    parsed = _parsed(session, records)
+    return [(r, parsed[r.pk]) for r in records if r.pk in parsed]
 
 
 def parsed_records(session: Session, viewer: Viewer, pks: Sequence[int]

@@ -36,8 +36,8 @@ def followed(session: Session, user: User | None) -> frozenset[tuple[str, str]]:
     """(kind, target) of everything ``user`` follows (nothing for a visitor)."""
     if user is None:
         return frozenset()
-    return frozenset(session.execute(select(Follow.kind, Follow.target)
-                                     .where(Follow.user_id == user.id)).tuples())
+    return frozenset((row.kind, row.target) for row in session.execute(
+        select(Follow.kind, Follow.target).where(Follow.user_id == user.id)))
 
 
 def my_follows(session: Session, user: User) -> list[tuple[str, str]]:

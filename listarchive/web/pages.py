@@ -152,14 +152,23 @@ def by_thread(records: Sequence[MessageRecord]) -> list[tuple[MessageRecord, int
 
 @bp.route("/<name>/new.atom")
 def new_atom(name: str) -> Response:
+    """The list's newest messages. Feed readers poll it: they get a 304 while nothing new
+    arrived (the tag is made of the messages shown), and nothing is parsed for them."""
     name = list_name(name)
     recent = messageview.recent_messages(db(), viewer(), name)
     if recent is None:
         abort(404, description=f"there is no list named {name!r} here")
-    entries = [feeds.Entry(r, p, absolute(message_url(name, r.msgid))) for r, p in recent]
+    etag = caching.tag("new.atom", name, *(f"{r.msgid}\0{r.sha256}" for r in recent),
+                       states=False)
+    newest = max((r.sort_date for r in recent if r.sort_date), default=None)
+    early = caching.not_modified(etag, newest)
+    if early is not None:
+        return early
+    entries = [feeds.Entry(r, p, absolute(message_url(name, r.msgid)))
+               for r, p in messageview.with_bodies(db(), recent)]
     body = feeds.atom(f"{name} - newest messages", absolute(f"/{name}/new.atom"),
                       absolute(f"/{name}/"), entries, None)
-    return Response(body, mimetype="application/atom+xml")
+    return caching.finish(Response(body, mimetype="application/atom+xml"), etag, newest)
 
 
 @bp.route("/r/<path:rest>", methods=["GET", "HEAD"])
