@@ -247,9 +247,9 @@ def message_page(name: str, record: MessageRecord) -> Any:
                                                               [record.msgid]).get(record.msgid),
                            disclosed=embargo.disclosure(db(), viewer(), record.msgid),
                            # A parent the reader may not see gets no link, exactly like a
-                           # parent that was never archived.
-                           parent_visible=bool(record.parent_msgid) and messageview.find_message(
-                               db(), viewer(), record.parent_msgid) is not None)
+                           # parent that was never archived; a stored parent is in the thread.
+                           parent_visible=bool(record.parent_msgid) and any(
+                               m.record.msgid == record.parent_msgid for m in thread.members))
     return caching.finish(Response(html, mimetype="text/html"), etag, thread.last_modified)
 
 
