@@ -56,6 +56,9 @@ def open_archive(settings: Settings, writer: bool = False, upgrade: bool = False
     return Archive(engine, make_sessionmaker(engine))
 
 
+CACHE_KIB = 16384
+
+
 def _sqlite_pragmas(dbapi_conn: Any, wait: float) -> None:
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
@@ -73,7 +76,10 @@ def _sqlite_pragmas(dbapi_conn: Any, wait: float) -> None:
             time.sleep(0.05)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA cache_size=-65536")
+    # Pages a connection keeps in its own cache, in KiB. The operating system caches the file
+    # too; a larger cache made no measurable difference to ingest CPU on a 10k linux-clk import,
+    # while 64 MiB per connection was 70 MB of the worker's peak RSS.
+    cur.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     cur.close()
 
 
