@@ -23,7 +23,7 @@ from searchengines import ENGINES
 from ingest.worker import run_ingest
 from listarchive.archive.db import make_engine, make_sessionmaker
 from listarchive.search import engine, indexer, whooshindex
-from listarchive.search.query import parse_query
+from listarchive.search.queryparser import parse_query
 from listarchive.settings import Settings, from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ from listarchive.errors import IndexBusy, QueryError
 from listarchive.mail.message import ParsedMessage, parse
 from listarchive.search import tantivyindex, whooshindex
 from listarchive.search.documents import SearchDoc, SearchIndex
-from listarchive.search.query import parse_query
+from listarchive.search.queryparser import parse_query
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"

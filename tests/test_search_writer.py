@@ -21,7 +21,7 @@ from test_search import CLK, _doc, corpus_messages, ids, mail_doc
 from whoosh import writing
 
 from listarchive.search import whooshindex
-from listarchive.search.query import parse_query
+from listarchive.search.queryparser import parse_query
 from listarchive.search.whooshindex import WhooshIndex
 
 Postings = dict[tuple[str, bytes], tuple[Any, ...]]

@@ -12,7 +12,7 @@ from ingest.sources import open_source
 from listarchive.errors import MalformedMessage
 from listarchive.mail.message import body_text, parse
 from listarchive.search import snippets, tantivyindex, whooshindex
-from listarchive.search.query import parse_query
+from listarchive.search.queryparser import parse_query
 
 
 def _marked(query: str, text: str, maxchars: int = 300,

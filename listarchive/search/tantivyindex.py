@@ -3,7 +3,7 @@ module that imports ``tantivy``, and the default engine.
 
 One of the two engines behind :class:`~listarchive.search.documents.SearchIndex`:
 :class:`SearchDoc` values in, :class:`SearchResult` values out, queries written as
-:mod:`listarchive.search.query` trees; :func:`compile_query` is the one place that turns such a
+:mod:`listarchive.search.querytree` trees; :func:`compile_query` is the one place that turns such a
 tree into tantivy queries. Matching, sorting and counting run in compiled code.
 
 The analysis is :mod:`listarchive.search.analysis`'s, done by tantivy's own analyzers (Python
@@ -48,7 +48,7 @@ import tantivy
 
 from listarchive.errors import IndexBusy, QueryError
 from listarchive.search import analysis, snippets
-from listarchive.search import query as sq
+from listarchive.search import querytree as qt
 from listarchive.search.documents import (
     MAX_FIELD_CHARS,
     NO_DATE,
@@ -61,11 +61,11 @@ from listarchive.search.documents import (
     epoch,
     from_epoch,
 )
+from listarchive.search.vocabulary import MAX_PREFIX_EXPANSION
 
 logger = logging.getLogger(__name__)
 
 NAME = "tantivy"
-MAX_PREFIX_EXPANSION = sq.MAX_PREFIX_EXPANSION
 LOCK_TIMEOUT = 30.0
 WRITER_MB = 128  # the indexing threads' memory budget, shared between them
 WRITER_THREADS = 2
@@ -200,7 +200,7 @@ class _Compiler:
         words: list[str | tuple[int, str]] = list(tokens)
         return tantivy.Query.phrase_query(self.schema, column, words)
 
-    def expand(self, column: str, prefix: str, leaf: sq.Prefix) -> list[str]:
+    def expand(self, column: str, prefix: str, leaf: qt.Prefix) -> list[str]:
         """The words of ``column`` starting with ``prefix``, refused past the limit."""
         if self.searcher is None:
             return []
@@ -210,7 +210,7 @@ class _Compiler:
                              "type more of the word", max(leaf.position, 0))
         return [word for word, _ in found]
 
-    def prefix(self, column: str, leaf: sq.Prefix) -> tantivy.Query:
+    def prefix(self, column: str, leaf: qt.Prefix) -> tantivy.Query:
         """``word*``: the words starting with it (and, in prose, with its stem); typed with
         joiners (``v6.1-rc*``), the phrase of its pieces ending in such a word."""
         if column == analysis.PATH:
@@ -235,29 +235,29 @@ class _Compiler:
             return tantivy.Query.empty_query()
         return tantivy.Query.term_set_query(self.schema, column, terms)
 
-    def compile(self, tree: sq.Query, boost: bool = False) -> tantivy.Query:
-        if isinstance(tree, sq.Term | sq.Phrase):
-            text = tree.text if isinstance(tree, sq.Term) else " ".join(tree.words)
+    def compile(self, tree: qt.Query, boost: bool = False) -> tantivy.Query:
+        if isinstance(tree, qt.Term | qt.Phrase):
+            text = tree.text if isinstance(tree, qt.Term) else " ".join(tree.words)
             return _any([self.boosted(c, self.words(c, text), boost)
                          for c in analysis.SEARCHED[tree.field]])
-        if isinstance(tree, sq.Prefix):
+        if isinstance(tree, qt.Prefix):
             return _any([self.prefix(c, tree) for c in analysis.SEARCHED[tree.field]])
-        if isinstance(tree, sq.DateRange):
+        if isinstance(tree, qt.DateRange):
             start = NO_DATE + 1 if tree.start is None else epoch(tree.start)
             if tree.end is None:
                 return tantivy.Query.range_query(self.schema, "date", tantivy.FieldType.Integer,
                                                  start, None)
             return tantivy.Query.range_query(self.schema, "date", tantivy.FieldType.Integer,
                                              start, epoch(tree.end), include_upper=False)
-        if isinstance(tree, sq.Flag):
+        if isinstance(tree, qt.Flag):
             return self.term(analysis.FLAG_COLUMNS[tree.name], analysis.facet_value(tree.value))
-        if isinstance(tree, sq.Not):
+        if isinstance(tree, qt.Not):
             return tantivy.Query.boolean_query([
                 (tantivy.Occur.Must, tantivy.Query.all_query()),
                 (tantivy.Occur.MustNot, self.compile(tree.item))])
-        if isinstance(tree, sq.Or):
+        if isinstance(tree, qt.Or):
             return _any([self.compile(item, boost) for item in tree.items])
-        clauses = [(tantivy.Occur.MustNot, self.compile(item.item)) if isinstance(item, sq.Not)
+        clauses = [(tantivy.Occur.MustNot, self.compile(item.item)) if isinstance(item, qt.Not)
                    else (tantivy.Occur.Must, self.compile(item, boost)) for item in tree.items]
         return tantivy.Query.boolean_query(clauses)
 
@@ -280,7 +280,7 @@ def _all(queries: list[tantivy.Query]) -> tantivy.Query:
     return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in queries])
 
 
-def compile_query(tree: sq.Query, schema: tantivy.Schema | None = None,
+def compile_query(tree: qt.Query, schema: tantivy.Schema | None = None,
                   searcher: tantivy.Searcher | None = None, scored: bool = False) -> tantivy.Query:
     """Our query tree as a tantivy query (``searcher`` expands and bounds prefixes; without it
     a prefix matches nothing)."""
@@ -459,7 +459,7 @@ class TantivyIndex:
                             tantivy.Query.term_set_query(self._schema, "visibility", hidden)))
         return query if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
 
-    def search(self, query: sq.Query, *, lists: tuple[str, ...] | None = None,
+    def search(self, query: qt.Query, *, lists: tuple[str, ...] | None = None,
                viewer_keys: frozenset[str] = frozenset(), sort: Sort = "date", page: int = 1,
                per_page: int = 50) -> SearchResult:
         if page < 1 or per_page < 0:
@@ -486,7 +486,7 @@ class TantivyIndex:
                             excerpt.decode("utf-8", "replace") if excerpt else ""))
         return SearchResult(_count(found), tuple(hits))
 
-    def snippet(self, msgid: str, query: sq.Query, text: str, maxchars: int = 300) -> str:
+    def snippet(self, msgid: str, query: qt.Query, text: str, maxchars: int = 300) -> str:
         """See :meth:`listarchive.search.documents.SearchIndex.snippet`; the index stores no
         text, so ``msgid`` is unused."""
         del msgid
@@ -502,5 +502,5 @@ def _int(value: object) -> int | None:
 
 
 @lru_cache(maxsize=256)
-def _snippet_pattern(query: sq.Query) -> Any:
+def _snippet_pattern(query: qt.Query) -> Any:
     return snippets.matcher(snippets.query_words(query, _stem))

@@ -2,7 +2,7 @@
 
 One of the two engines behind :class:`~listarchive.search.documents.SearchIndex` (``[search]
 engine = "whoosh"``; tantivy is the default): :class:`SearchDoc` values in, :class:`SearchResult`
-values out, queries written as :mod:`listarchive.search.query` trees; :func:`compile_query` is
+values out, queries written as :mod:`listarchive.search.querytree` trees; :func:`compile_query` is
 the one place that turns such a tree into Whoosh objects. The analysis follows
 :mod:`listarchive.search.analysis`, as the other engine's does.
 
@@ -61,7 +61,7 @@ from whoosh.system import pack_uint
 
 from listarchive.errors import IndexBusy, QueryError
 from listarchive.search import analysis, snippets
-from listarchive.search import query as sq
+from listarchive.search import querytree as qt
 from listarchive.search.documents import (
     MAX_FIELD_CHARS,
     NO_DATE,
@@ -74,11 +74,11 @@ from listarchive.search.documents import (
     epoch,
     from_epoch,
 )
+from listarchive.search.vocabulary import MAX_PREFIX_EXPANSION
 
 logger = logging.getLogger(__name__)
 
 NAME = "whoosh"
-MAX_PREFIX_EXPANSION = sq.MAX_PREFIX_EXPANSION
 LOCK_TIMEOUT = 30.0
 PARALLEL_MIN_DOCS = 1000
 WRITER_MB = 128
@@ -333,7 +333,7 @@ def _words_query(schema: Schema, fname: str, text: str) -> wq.Query:
     return wq.And([wq.Term(fname, tok) for tok in tokens])
 
 
-def _prefix_query(searcher: Searcher | None, fname: str, leaf: sq.Prefix) -> wq.Query:
+def _prefix_query(searcher: Searcher | None, fname: str, leaf: qt.Prefix) -> wq.Query:
     text = leaf.text.lower()
     if fname == "dfn":
         text = text.lstrip("/")
@@ -355,25 +355,25 @@ def _one_or(queries: list[wq.Query]) -> wq.Query:
     return queries[0] if len(queries) == 1 else wq.Or(queries)
 
 
-def compile_query(tree: sq.Query, schema: Schema, searcher: Searcher | None = None) -> wq.Query:
+def compile_query(tree: qt.Query, schema: Schema, searcher: Searcher | None = None) -> wq.Query:
     """Our query tree as a Whoosh query (``searcher`` lets prefix expansions be bounded)."""
-    if isinstance(tree, sq.Term):
+    if isinstance(tree, qt.Term):
         return _one_or([_words_query(schema, f, tree.text) for f in analysis.SEARCHED[tree.field]])
-    if isinstance(tree, sq.Phrase):
+    if isinstance(tree, qt.Phrase):
         text = " ".join(tree.words)
         return _one_or([_words_query(schema, f, text) for f in analysis.SEARCHED[tree.field]])
-    if isinstance(tree, sq.Prefix):
+    if isinstance(tree, qt.Prefix):
         return _one_or([_prefix_query(searcher, f, tree) for f in analysis.SEARCHED[tree.field]])
-    if isinstance(tree, sq.DateRange):
+    if isinstance(tree, qt.DateRange):
         start = NO_DATE + 1 if tree.start is None else epoch(tree.start)
         end = None if tree.end is None else epoch(tree.end)
         return wq.NumericRange("date", start, end, endexcl=True)
-    if isinstance(tree, sq.Flag):
+    if isinstance(tree, qt.Flag):
         fname = analysis.FLAG_COLUMNS[tree.name]
         return wq.Term(fname, _analyze(schema, fname, tree.value)[0])
-    if isinstance(tree, sq.Not):
+    if isinstance(tree, qt.Not):
         return wq.Not(compile_query(tree.item, schema, searcher))
-    if isinstance(tree, sq.Or):
+    if isinstance(tree, qt.Or):
         return wq.Or([compile_query(item, schema, searcher) for item in tree.items])
     # And: Whoosh's AndNot miscounts over several segments (5 instead of 1 on linux-clk for
     # "f:sboyd@kernel.org -is:reply"), its And over a Not matcher does not.
@@ -738,7 +738,7 @@ class WhooshIndex:
             self._searcher = self._ix.searcher()
         return self._searcher
 
-    def search(self, query: sq.Query, *, lists: tuple[str, ...] | None = None,
+    def search(self, query: qt.Query, *, lists: tuple[str, ...] | None = None,
                viewer_keys: frozenset[str] = frozenset(),
                sort: Sort = "date", page: int = 1,
                per_page: int = 50) -> SearchResult:
@@ -775,7 +775,7 @@ class WhooshIndex:
                                 str(stored.get("excerpt", ""))))
         return SearchResult(total, tuple(hits))
 
-    def snippet(self, msgid: str, query: sq.Query, text: str, maxchars: int = 300) -> str:
+    def snippet(self, msgid: str, query: qt.Query, text: str, maxchars: int = 300) -> str:
         """An HTML fragment of ``text`` around the words ``query`` matched, escaped, matches in
         ``<mark>``; the start of ``text`` when nothing matches.
 
@@ -786,5 +786,5 @@ class WhooshIndex:
 
 
 @lru_cache(maxsize=256)
-def _snippet_pattern(query: sq.Query) -> Any:
+def _snippet_pattern(query: qt.Query) -> Any:
     return snippets.matcher(snippets.query_words(query, _stem))
