@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from listarchive.search import engine, tantivyindex, whooshindex
+from listarchive.search import engine, tantivyindex, tantivyschema, whooshindex
 from listarchive.search.documents import SearchDoc, SearchIndex
 
 ENGINES = tuple(engine.ENGINES)
@@ -35,6 +35,6 @@ def uncommitted_writer(name: str, path: Path,
         with ix._writing() as writer:
             if pending is not None:
                 writer.add_document(tantivyindex.tantivy.Document.from_dict(
-                    tantivyindex._fields(pending), ix._schema))
+                    tantivyschema.fields(pending), ix._schema))
             yield
             writer.rollback()
