@@ -123,7 +123,8 @@ def test_ingest_worker_does_not_load_flask() -> None:
 # A search engine's adapter is a few modules of listarchive.search, one concept each (analysis,
 # schema, query compilation, writers, the index); nothing else imports the engine.
 SEARCH_ADAPTERS = {
-    "whoosh": {"listarchive.search.whooshindex"},
+    "whoosh": {f"listarchive.search.whoosh{part}"
+               for part in ("analysis", "schema", "query", "writer", "index")},
     "tantivy": {f"listarchive.search.tantivy{part}"
                 for part in ("analysis", "schema", "query", "index")},
 }

@@ -11,7 +11,7 @@ import pytest
 from ingest.sources import open_source
 from listarchive.errors import MalformedMessage
 from listarchive.mail.message import body_text, parse
-from listarchive.search import snippets, tantivyanalysis, whooshindex
+from listarchive.search import snippets, tantivyanalysis, whooshanalysis
 from listarchive.search.queryparser import parse_query
 
 
@@ -21,7 +21,7 @@ def _marked(query: str, text: str, maxchars: int = 300,
     return snippets.mark(text, snippets.matcher(words), maxchars)
 
 
-@pytest.mark.parametrize("stem", [tantivyanalysis.stem_word, whooshindex._stem],
+@pytest.mark.parametrize("stem", [tantivyanalysis.stem_word, whooshanalysis.stem_word],
                          ids=["tantivy", "whoosh"])
 def test_prose_words_mark_their_inflections_and_identifiers_stay_whole(
         stem: Callable[[str], str]) -> None:
