@@ -28,16 +28,17 @@ _PROBE = """
 import json, sys, time
 from pathlib import Path
 from listarchive import settings
-from listarchive.search import engine, query
+from listarchive.search import engine
+from listarchive.search.queryparser import parse_query
 s = settings.load(sys.argv[1])
 index = engine.open_reader(s)
 queries = json.loads(Path(sys.argv[2]).read_text())
-index.search(query.parse_query("clk"))
+index.search(parse_query("clk"))
 times, totals = [], []
 for rounds in range(2):
     for q in queries:
         start = time.perf_counter()
-        result = index.search(query.parse_query(q), per_page=50)
+        result = index.search(parse_query(q), per_page=50)
         times.append((time.perf_counter() - start) * 1000)
         totals.append(result.total)
 times.sort()

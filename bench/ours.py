@@ -204,11 +204,11 @@ _POLL = """
 import json, sqlite3, sys, time
 from listarchive import settings
 from listarchive.errors import SearchUnavailable
-from listarchive.search import engine, query
+from listarchive.search import engine, querytree
 s = settings.load(sys.argv[1])
 mid, limit = sys.argv[2], float(sys.argv[3])
 db = sqlite3.connect(f"file:{s.data_dir / 'listarchive.sqlite3'}?mode=ro", uri=True, timeout=5)
-wanted = query.Term("msgid", mid)
+wanted = querytree.Term("msgid", mid)
 print("ready", flush=True)
 committed = found = None
 start = time.monotonic()

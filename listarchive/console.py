@@ -14,7 +14,7 @@ from listarchive.archive import listview, messageview
 from listarchive.archive.db import open_archive
 from listarchive.errors import ListarchiveError
 from listarchive.search import engine
-from listarchive.search.query import parse_query
+from listarchive.search.queryparser import parse_query
 from listarchive.settings import Settings
 from listarchive.web import apijson
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from listarchive.search import engine, tantivyindex, whooshindex
+from listarchive.search import engine, tantivyindex, tantivyschema, whooshindex, whooshschema
 from listarchive.search.documents import SearchDoc, SearchIndex
 
 ENGINES = tuple(engine.ENGINES)
@@ -26,7 +26,7 @@ def uncommitted_writer(name: str, path: Path,
         writer = whooshindex.WhooshIndex.open(path, create=False)._writer(1)
         try:
             if pending is not None:
-                writer.add_document(**whooshindex._fields(pending))
+                writer.add_document(**whooshschema.fields(pending))
             yield
         finally:
             writer.cancel()
@@ -35,6 +35,6 @@ def uncommitted_writer(name: str, path: Path,
         with ix._writing() as writer:
             if pending is not None:
                 writer.add_document(tantivyindex.tantivy.Document.from_dict(
-                    tantivyindex._fields(pending), ix._schema))
+                    tantivyschema.fields(pending), ix._schema))
             yield
             writer.rollback()

@@ -120,16 +120,35 @@ def test_ingest_worker_does_not_load_flask() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+# A search engine's adapter is a few modules of listarchive.search, one concept each (analysis,
+# schema, query compilation, writers, the index); nothing else imports the engine.
+SEARCH_ADAPTERS = {
+    "whoosh": {f"listarchive.search.whoosh{part}"
+               for part in ("analysis", "schema", "query", "writer", "index")},
+    "tantivy": {f"listarchive.search.tantivy{part}"
+                for part in ("analysis", "schema", "query", "index")},
+}
+
+
 def test_third_party_engines_sit_behind_one_adapter() -> None:
     adapters = {"unidiff": {"listarchive.mail.patches"},
-                "whoosh": {"listarchive.search.whooshindex"},
-                "tantivy": {"listarchive.search.tantivyindex"},
+                **SEARCH_ADAPTERS,
                 "bs4": {"listarchive.mail.htmltext"}}
+    assert set().union(*adapters.values()) <= set(modules())  # the rule names real modules
     users: dict[str, set[str]] = {lib: set() for lib in adapters}
     for name, libs in external().items():
         for lib in libs & set(adapters):
             users[lib].add(name)
     assert all(users[lib] <= adapters[lib] for lib in adapters), users
+
+
+def test_search_adapters_are_entered_through_their_index_alone() -> None:
+    """The rest of the code reaches a search engine's adapter only through its index class,
+    which :mod:`listarchive.search.engine` picks from the configuration."""
+    for lib, members in SEARCH_ADAPTERS.items():
+        entries = {(name, dep) for name, deps in graph().items() if name not in members
+                   for dep in deps & members}
+        assert entries == {("listarchive.search.engine", f"listarchive.search.{lib}index")}, entries
 
 
 def _cycles(g: dict[str, set[str]]) -> list[list[str]]:

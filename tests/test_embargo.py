@@ -23,7 +23,7 @@ from listarchive.cli import main
 from listarchive.mail.message import parse
 from listarchive.search import engine
 from listarchive.search.indexer import apply_embargo_change
-from listarchive.search.query import parse_query
+from listarchive.search.queryparser import parse_query
 from listarchive.settings import Settings, from_mapping
 
 DATA = Path(__file__).resolve().parent / "data"

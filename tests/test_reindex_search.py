@@ -22,8 +22,8 @@ from searchengines import ENGINES
 
 from ingest.worker import run_ingest
 from listarchive.archive.db import make_engine, make_sessionmaker
-from listarchive.search import engine, indexer, whooshindex
-from listarchive.search.query import parse_query
+from listarchive.search import engine, indexer, whooshwriter
+from listarchive.search.queryparser import parse_query
 from listarchive.settings import Settings, from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,7 +190,7 @@ def test_a_backlog_indexed_in_parallel_batches_is_whole(tmp_path, corpora) -> No
     settings = _settings(tmp_path / "d", False, "whoosh")
     run_ingest(settings, [str(corpora / "lore" / "linux-mips-first10000.mboxrd.gz")], "mips")
     settings = _settings(tmp_path / "d", True, "whoosh")
-    assert indexer.BATCH >= whooshindex.PARALLEL_MIN_DOCS
+    assert indexer.BATCH >= whooshwriter.PARALLEL_MIN_DOCS
     sessions = make_sessionmaker(make_engine(settings, writer=True))
     stored = backends.count_messages(tmp_path / "d")
     assert stored > 9_900

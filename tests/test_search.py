@@ -25,9 +25,9 @@ from searchengines import ENGINES, open_index, uncommitted_writer
 
 from listarchive.errors import IndexBusy, QueryError
 from listarchive.mail.message import ParsedMessage, parse
-from listarchive.search import tantivyindex, whooshindex
+from listarchive.search import tantivyindex, tantivyquery, whooshindex, whooshquery
 from listarchive.search.documents import SearchDoc, SearchIndex
-from listarchive.search.query import parse_query
+from listarchive.search.queryparser import parse_query
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
@@ -166,8 +166,8 @@ def test_snippet_escapes_mail_and_marks_matches(hand: SearchIndex) -> None:
 def test_huge_prefix_expansion_is_refused(hand: SearchIndex,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     hand.add([_doc(f"w{i}@x", body=f"wordy{i}") for i in range(6)])
-    monkeypatch.setattr(whooshindex, "MAX_PREFIX_EXPANSION", 5)
-    monkeypatch.setattr(tantivyindex, "MAX_PREFIX_EXPANSION", 5)
+    monkeypatch.setattr(whooshquery, "MAX_PREFIX_EXPANSION", 5)
+    monkeypatch.setattr(tantivyquery, "MAX_PREFIX_EXPANSION", 5)
     with pytest.raises(QueryError) as info:
         hand.search(parse_query("clk wor*"))
     assert "more than 5" in str(info.value) and info.value.position == 4

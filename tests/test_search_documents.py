@@ -15,7 +15,7 @@ from searchengines import ENGINES
 
 from ingest.worker import run_ingest
 from listarchive.search import engine
-from listarchive.search.query import parse_query
+from listarchive.search.queryparser import parse_query
 from listarchive.settings import Settings, from_mapping
 
 DATA = Path(__file__).resolve().parent / "data"

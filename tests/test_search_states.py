@@ -28,7 +28,7 @@ from listarchive.access import accounts
 from listarchive.archive.models import Patch, PatchState, PatchSubsystem, Subsystem
 from listarchive.demo import run_demo
 from listarchive.search import engine, indexer
-from listarchive.search.query import parse_query
+from listarchive.search.queryparser import parse_query
 from listarchive.settings import Settings, from_mapping
 from listarchive.web import create_app
 

@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from listarchive.errors import QueryError
-from listarchive.search.query import (
+from listarchive.search.queryparser import parse_query
+from listarchive.search.querytree import (
     And,
     DateRange,
     Flag,
@@ -15,7 +16,6 @@ from listarchive.search.query import (
     Prefix,
     Term,
     describe,
-    parse_query,
 )
 
 NOW = datetime(2024, 3, 15, 12, 30, 0)

@@ -11,17 +11,18 @@ import pytest
 from ingest.sources import open_source
 from listarchive.errors import MalformedMessage
 from listarchive.mail.message import body_text, parse
-from listarchive.search import snippets, tantivyindex, whooshindex
-from listarchive.search.query import parse_query
+from listarchive.search import snippets, tantivyanalysis, whooshanalysis
+from listarchive.search.queryparser import parse_query
 
 
 def _marked(query: str, text: str, maxchars: int = 300,
-            stem: Callable[[str], str] = tantivyindex._stem) -> str:
+            stem: Callable[[str], str] = tantivyanalysis.stem_word) -> str:
     words = snippets.query_words(parse_query(query), stem)
     return snippets.mark(text, snippets.matcher(words), maxchars)
 
 
-@pytest.mark.parametrize("stem", [tantivyindex._stem, whooshindex._stem], ids=["tantivy", "whoosh"])
+@pytest.mark.parametrize("stem", [tantivyanalysis.stem_word, whooshanalysis.stem_word],
+                         ids=["tantivy", "whoosh"])
 def test_prose_words_mark_their_inflections_and_identifiers_stay_whole(
         stem: Callable[[str], str]) -> None:
     out = _marked("retry pci_enable_device", "The retries of pci_enable_device_mem retry here",

@@ -39,7 +39,8 @@ from worlds import CORPUS, REVIEW_SLICE, ReviewWorld, review_world_on
 
 from ingest.worker import run_ingest
 from listarchive.archive import messageview
-from listarchive.search.query import KNOWN_PREFIXES, STATES, parse_query
+from listarchive.search.queryparser import parse_query
+from listarchive.search.vocabulary import KNOWN_PREFIXES, STATES
 
 DATA = Path(__file__).resolve().parent / "data"
 B4 = shutil.which("b4") or str(Path(sys.executable).parent / "b4")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from listarchive.search import query as sq
+from listarchive.search.vocabulary import TEXT_FIELD
 
 WORD = re.compile(r"\w+(?:[.\-+@/']+\w+)*")
 JOINERS = re.compile(r"[.\-+@/']+")
@@ -31,7 +31,7 @@ MAX_WORD_CHARS = 200
 # Query-language field -> index columns. Diff lines are indexed once, in dfa/dfb, and searched
 # wherever lore's body is meant.
 SEARCHED: dict[str, tuple[str, ...]] = {
-    sq.TEXT_FIELD: ("subject", "nq", "quoted", "dfb", "dfa", "from_addr", "attachments"),
+    TEXT_FIELD: ("subject", "nq", "quoted", "dfb", "dfa", "from_addr", "attachments"),
     "subject": ("subject",), "from": ("from_addr",), "to": ("to_addr",), "cc": ("cc_addr",),
     "address": ("from_addr", "to_addr", "cc_addr"), "body": ("nq", "quoted", "dfb", "dfa"),
     "subject_body": ("subject", "nq", "quoted", "dfb", "dfa"), "nonquoted": ("nq", "dfb", "dfa"),

@@ -1,7 +1,7 @@
 """What goes into a search index and what comes out, and the one interface every engine offers.
 
 The indexer hands :class:`SearchDoc` values in; the searcher gets :class:`SearchResult` values
-out, for queries written as :mod:`listarchive.search.query` trees. Each engine adapter
+out, for queries written as :mod:`listarchive.search.querytree` trees. Each engine adapter
 (:mod:`listarchive.search.tantivyindex`, :mod:`listarchive.search.whooshindex`) implements
 :class:`SearchIndex`; nothing outside those modules knows which engine runs
 (:mod:`listarchive.search.engine` picks one from the configuration).
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from listarchive.search import query as sq
+from listarchive.search import querytree as qt
 
 PUBLIC = "public"
 # Bounds the work one message can cost the indexer (a 30 MB patch bomb, a base64 blob pasted inline).
@@ -116,7 +116,7 @@ class SearchIndex(Protocol):
 
     def doc_count(self) -> int: ...
 
-    def search(self, query: sq.Query, *, lists: tuple[str, ...] | None = None,
+    def search(self, query: qt.Query, *, lists: tuple[str, ...] | None = None,
                viewer_keys: frozenset[str] = frozenset(), sort: Sort = "date", page: int = 1,
                per_page: int = 50) -> SearchResult:
         """One page of the messages matching ``query`` that the viewer may see.
@@ -127,7 +127,7 @@ class SearchIndex(Protocol):
         """
         ...
 
-    def snippet(self, msgid: str, query: sq.Query, text: str, maxchars: int = 300) -> str:
+    def snippet(self, msgid: str, query: qt.Query, text: str, maxchars: int = 300) -> str:
         """An HTML fragment of ``text`` (the message's own text) around what ``query`` matched:
         escaped, matches in ``<mark>``; the start of ``text`` when nothing matches."""
         ...

@@ -1,6 +1,6 @@
 """The read side of search: what the site, the API and the command line ask.
 
-:func:`run_search` parses the query (:mod:`listarchive.search.query`), asks the index with the
+:func:`run_search` parses the query (:mod:`listarchive.search.queryparser`), asks the index with the
 viewer's access keys and returns the records the viewer may see, with snippets when asked; which
 engine answers is :mod:`listarchive.search.engine`'s business. The write side, which keeps the
 index following the database, is :mod:`listarchive.search.indexer`.
@@ -19,7 +19,7 @@ from listarchive.archive.messageview import MessageRecord
 from listarchive.errors import SearchUnavailable
 from listarchive.mail.quotes import split_quoted
 from listarchive.search import engine
-from listarchive.search.query import parse_query
+from listarchive.search.queryparser import parse_query
 from listarchive.settings import Settings
 
 

@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Callable, Iterable
 
-from listarchive.search import query as sq
+from listarchive.search import querytree as qt
 
 SCAN_CHARS = 200_000
 BEFORE = 60
@@ -25,21 +25,22 @@ _NOT_IN_TEXT = frozenset({"msgid", "patchid"})
 _WORD = re.compile(r"\w+(?:[.\-+@/']+\w+)*")
 
 
-def query_words(query: sq.Query, stem: Callable[[str], str] | None = None) -> frozenset[str]:
+def query_words(query: qt.Query, stem: Callable[[str], str] | None = None) -> frozenset[str]:
     """The lower-cased words (and their stems with ``stem``) a snippet should mark.
 
     Prefix leaves give their prefix (every word starting with it matches). Negated parts of the
     query are included too: marking a word the reader excluded is harmless and keeps this simple.
 
-    >>> sorted(query_words(sq.parse_query('s:"Fix leaks" dfn:drivers/clk/ clk_* m:a@b')))
+    >>> from listarchive.search.queryparser import parse_query
+    >>> sorted(query_words(parse_query('s:"Fix leaks" dfn:drivers/clk/ clk_* m:a@b')))
     ['clk_', 'drivers/clk', 'fix', 'leaks']
     """
     words: set[str] = set()
-    for leaf in sq.leaves(query):
-        if not isinstance(leaf, sq.Term | sq.Phrase | sq.Prefix) or leaf.field in _NOT_IN_TEXT:
+    for leaf in qt.leaves(query):
+        if not isinstance(leaf, qt.Term | qt.Phrase | qt.Prefix) or leaf.field in _NOT_IN_TEXT:
             continue
-        if isinstance(leaf, sq.Term | sq.Phrase):
-            text = leaf.text if isinstance(leaf, sq.Term) else " ".join(leaf.words)
+        if isinstance(leaf, qt.Term | qt.Phrase):
+            text = leaf.text if isinstance(leaf, qt.Term) else " ".join(leaf.words)
             found = _WORD.findall(text.lower())
         else:
             found = [leaf.text.lower()]

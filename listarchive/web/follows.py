@@ -21,7 +21,7 @@ from listarchive.errors import QueryError
 from listarchive.notify.searches import split_target
 from listarchive.review import seriesview
 from listarchive.review.subsystems import find_subsystem
-from listarchive.search.query import parse_query
+from listarchive.search.queryparser import parse_query
 from listarchive.web.auth import safe_next
 from listarchive.web.context import current_user, db, viewer
 from listarchive.web.params import bad_request

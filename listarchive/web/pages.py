@@ -20,7 +20,7 @@ from listarchive.archive.messageview import MessageRecord
 from listarchive.errors import QueryError, SearchUnavailable
 from listarchive.mail.msgids import BadMsgid, quote_msgid
 from listarchive.review import patchview
-from listarchive.search import query
+from listarchive.search import vocabulary
 from listarchive.search.searcher import run_search
 from listarchive.web import caching, downloads, feeds
 from listarchive.web.context import absolute, db, settings, viewer
@@ -83,8 +83,8 @@ def search_help(name: str) -> str:
     name = list_name(name)
     if not listview.list_exists(db(), viewer(), name):
         abort(404, description=f"there is no list named {name!r} here")
-    return render_template("search_help.html", name=name, states=sorted(query.STATES),
-                           kinds=sorted(query.KINDS), limits=query.LIMITS)
+    return render_template("search_help.html", name=name, states=sorted(vocabulary.STATES),
+                           kinds=sorted(vocabulary.KINDS), limits=vocabulary.LIMITS)
 
 
 @bp.route("/<name>/", methods=["GET", "HEAD", "POST"])

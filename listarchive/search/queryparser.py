@@ -1,8 +1,5 @@
-"""The search language of the site, the CLI and the API, parsed into our own small query tree.
-
-The tree (``Term``, ``Phrase``, ``Prefix``, ``DateRange``, ``Flag``, ``And``, ``Or``, ``Not``) is
-what search engines compile from; nothing here knows an engine, so a second engine (SQL full-text)
-compiles the same tree and the language does not move.
+"""The search language of the site, the CLI and the API, read into our query tree
+(:mod:`listarchive.search.querytree`) by a lexer and a recursive-descent parser.
 
 The language, lore's (public-inbox) plus ours:
 
@@ -13,287 +10,54 @@ The language, lore's (public-inbox) plus ours:
 - ``s: f: t: c: a: b: bs: nq: q: m: dfn: dfa: dfb: dfhh: patchid:`` restrict a word or phrase to a
   field; ``s:(a OR b)`` applies the prefix to every bare word inside the parentheses;
 - ``l:`` list, ``subsystem:``, ``state:``, ``is:patch|cover|pull|reply``, ``has:TRAILER-NAME``;
-- ``d:`` dates, see :func:`parse_date_range`;
+- ``d:`` dates, see :func:`listarchive.search.querydates.parse_date_range`;
 - ``word*`` is a prefix search, at least three characters before the ``*``.
+
+The prefixes, facet values and bounds are :mod:`listarchive.search.vocabulary`'s.
 
 Refused with a :class:`~listarchive.errors.QueryError` that says where: unbalanced parentheses or
 quotes, unknown prefixes, bad dates, empty and pure-negative queries (``-foo`` alone would match
-nearly everything), queries over 1,000 characters or 64 terms, too-short prefixes. A word that
+nearly everything), queries past the bounds (characters, terms, nesting), too-short prefixes. A word that
 merely ends in a colon (``clk: qcom: fix``, pasted from a subject) is taken as the word.
 """
 
 from __future__ import annotations
 
-import calendar
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from listarchive.clock import utcnow
 from listarchive.errors import QueryError
+from listarchive.search.querydates import parse_date_range
+from listarchive.search.querytree import And, Flag, Not, Or, Phrase, Prefix, Query, Term, is_positive
+from listarchive.search.vocabulary import (
+    CHECK_STATES,
+    DATE_PREFIX,
+    EXACT_FIELDS,
+    FIELD_PREFIXES,
+    FLAG_PREFIXES,
+    KINDS,
+    KNOWN_PREFIXES,
+    MAX_DEPTH,
+    MAX_QUERY_CHARS,
+    MAX_TERMS,
+    MIN_PREFIX_CHARS,
+    OPERATORS,
+    PREFIX_RE,
+    STATES,
+    TEXT_FIELD,
+)
 
-# b4 asks for the reviews of a series in one query, "patchid:<40 hex> OR ..." for each patch
-# (52 characters a patch): these bounds take a 300-patch series.
-MAX_QUERY_CHARS = 16_000
-MAX_TERMS = 300
-MIN_PREFIX_CHARS = 3
-MAX_DEPTH = 16  # nested parentheses and negations; keeps every tree walk far from recursion limits
-MAX_PREFIX_EXPANSION = 1000  # distinct words a prefix may stand for (engines check it)
-LIMITS = {"characters": MAX_QUERY_CHARS, "terms": MAX_TERMS, "prefix": MIN_PREFIX_CHARS,
-          "depth": MAX_DEPTH, "expansion": MAX_PREFIX_EXPANSION}
-
-# lore prefix -> field name in the tree (engines map field names to their own columns).
-FIELD_PREFIXES: dict[str, str] = {
-    "s": "subject", "f": "from", "t": "to", "c": "cc", "a": "address", "b": "body",
-    "bs": "subject_body", "nq": "nonquoted", "q": "quoted", "m": "msgid", "dfn": "diff_file",
-    "dfa": "diff_removed", "dfb": "diff_added", "dfhh": "diff_hunk", "patchid": "patchid",
-}
-FLAG_PREFIXES: dict[str, str] = {
-    "l": "list", "subsystem": "subsystem", "state": "state", "is": "is", "has": "has",
-    "check": "check",
-}
-DATE_PREFIX = "d"
-TEXT_FIELD = "text"  # free words: subject, body and sender
-KNOWN_PREFIXES = frozenset(FIELD_PREFIXES) | frozenset(FLAG_PREFIXES) | {DATE_PREFIX}
-_PREFIX_OF = {v: k for k, v in FIELD_PREFIXES.items()} | {v: k for k, v in FLAG_PREFIXES.items()}
-# Fields whose values are identifiers, not words: no wildcard, no phrase splitting.
-_EXACT_FIELDS = frozenset({"msgid", "patchid"})
-
-KINDS = frozenset({"patch", "cover", "pull", "reply"})
-STATES = frozenset({"new", "under-review", "accepted", "rejected", "rfc", "not-applicable",
-                    "changes-requested", "awaiting-upstream", "superseded", "deferred"})
-CHECK_STATES = frozenset({"pending", "success", "warning", "fail"})
 _CHECK_CONTEXT_RE = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,254}$")
 _TRAILER_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _LIST_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _HEX_RE = re.compile(r"^[0-9a-f]{1,64}$")
 
 
-@dataclass(frozen=True)
-class Term:
-    field: str
-    text: str
-
-    def __str__(self) -> str:
-        return _prefix(self.field) + _quote_word(self.text)
-
-
-@dataclass(frozen=True)
-class Phrase:
-    field: str
-    words: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return _prefix(self.field) + _quote(" ".join(self.words))
-
-
-@dataclass(frozen=True)
-class Prefix:
-    field: str
-    text: str  # without the trailing '*'
-    # Where the word starts in the query text, for engines that refuse a huge expansion.
-    position: int = dataclass_field(default=-1, compare=False)
-
-    def __str__(self) -> str:
-        return _prefix(self.field) + self.text + "*"
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """``start <= date < end`` in naive UTC; ``None`` leaves that side open."""
-
-    start: datetime | None
-    end: datetime | None
-
-    def __str__(self) -> str:
-        day = timedelta(days=1)
-        if (self.start is not None and self.end is not None and _is_midnight(self.start)
-                and self.end - self.start == day):
-            return f"d:{self.start:%Y-%m-%d}"
-        left = "" if self.start is None else _render_moment(self.start)
-        if self.end is None:
-            right = ""
-        elif _is_midnight(self.end):
-            right = f"{self.end - day:%Y-%m-%d}"  # an end day is inclusive in the language
-        else:
-            right = f"{self.end:%Y%m%d%H%M%S}"
-        return f"d:{left}..{right}"
-
-
-@dataclass(frozen=True)
-class Flag:
-    """An exact facet: ``list``, ``subsystem``, ``state``, ``is``, ``has`` or ``check``."""
-
-    name: str
-    value: str
-
-    def __str__(self) -> str:
-        return _prefix(self.name) + _quote_word(self.value)
-
-
-@dataclass(frozen=True)
-class And:
-    items: tuple[Query, ...]
-
-    def __str__(self) -> str:
-        return " ".join(f"({item})" if isinstance(item, Or) else str(item) for item in self.items)
-
-
-@dataclass(frozen=True)
-class Or:
-    items: tuple[Query, ...]
-
-    def __str__(self) -> str:
-        return " OR ".join(f"({item})" if isinstance(item, And) else str(item)
-                           for item in self.items)
-
-
-@dataclass(frozen=True)
-class Not:
-    item: Query
-
-    def __str__(self) -> str:
-        if isinstance(self.item, And | Or):
-            return f"-({self.item})"
-        return f"-{self.item}"
-
-
-Query = Term | Phrase | Prefix | DateRange | Flag | And | Or | Not
-Leaf = Term | Phrase | Prefix | DateRange | Flag
-
-
-def describe(query: Query) -> str:
-    """The query written back in the language (normalised: relative dates become absolute)."""
-    return str(query)
-
-
-def leaves(query: Query) -> Iterator[Leaf]:
-    """Every leaf of the tree, depth first, without recursion."""
-    stack: list[Query] = [query]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, And | Or):
-            stack.extend(reversed(node.items))
-        elif isinstance(node, Not):
-            stack.append(node.item)
-        else:
-            yield node
-
-
-def _prefix(name: str) -> str:
-    if name == TEXT_FIELD:
-        return ""
-    return _PREFIX_OF.get(name, name) + ":"
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _quote_word(text: str) -> str:
-    needs = (not text or any(ch.isspace() or ch in '()"' for ch in text)
-             or text[0] in "-+" or text in ("AND", "OR", "NOT") or _PREFIX_RE.match(text)
-             or "*" in text)
-    return _quote(text) if needs else text
-
-
-def _is_midnight(moment: datetime) -> bool:
-    return moment.hour == moment.minute == moment.second == moment.microsecond == 0
-
-
-def _render_moment(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d}" if _is_midnight(moment) else f"{moment:%Y%m%d%H%M%S}"
-
-
-# ----------------------------------------------------------------------------------------------
-# Dates
-
-_ABSOLUTE_RE = re.compile(
-    r"^(\d{4})-?(\d{2})-?(\d{2})(?:[Tt ]?(\d{2}):?(\d{2})(?::?(\d{2}))?)?$")
-_RELATIVE_RE = re.compile(r"^(\d{1,6})\.(second|minute|hour|day|week|month|year)s?\.ago$")
-_LAST_RE = re.compile(r"^last\.(day|week|month|year)$")
-_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
-
-
-def _months_back(moment: datetime, months: int) -> datetime:
-    index = moment.year * 12 + (moment.month - 1) - months
-    year, month = divmod(index, 12)
-    month += 1
-    if year < 1:
-        raise ValueError("before year 1")
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
-
-
-def _point(text: str, now: datetime) -> tuple[datetime, bool]:
-    """One side of a range: the moment it names, and whether it names a whole day."""
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if text == "today":
-        return today, True
-    if text == "yesterday":
-        return today - timedelta(days=1), True
-    if text == "now":
-        return now, False
-    m = _ABSOLUTE_RE.match(text)
-    if m:
-        parts = [int(g) if g else 0 for g in m.groups()]
-        moment = datetime(*parts)  # type: ignore[arg-type]
-        return moment, m.group(4) is None
-    m = _LAST_RE.match(text)
-    count, unit = (1, m.group(1)) if m else (0, "")
-    if not m:
-        m = _RELATIVE_RE.match(text)
-        if not m:
-            raise ValueError("not a date")
-        count, unit = int(m.group(1)), m.group(2)
-    if unit == "month":
-        return _months_back(now, count), False
-    if unit == "year":
-        return _months_back(now, 12 * count), False
-    return now - timedelta(seconds=count * _UNIT_SECONDS[unit]), False
-
-
-def parse_date_range(text: str, now: datetime | None = None, position: int = 0) -> DateRange:
-    """The value of ``d:`` as a half-open range ``[start, end)`` in naive UTC.
-
-    A side is an absolute day (``2024-01-31``, ``20240131``), a moment (``20240131123000``,
-    ``2024-01-31T12:30``), a day relative to ``now`` (``today``, ``yesterday``) or a moment
-    relative to it (``3.days.ago``, ``2.weeks.ago``, ``last.month``, ``now``). Days are inclusive
-    at both ends: ``d:2024-01-01..2024-01-31`` is all of January. Either side may be left open
-    (``d:2.weeks.ago..``, ``d:..2023-12-31``). A single value is the day it names or falls in:
-    ``d:3.days.ago`` is that whole calendar day, not everything since.
-    """
-    if now is None:
-        now = utcnow()
-    value = text.strip().lower()
-    try:
-        if ".." not in value:
-            moment, _ = _point(value, now)
-            day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-            return DateRange(day, day + timedelta(days=1))
-        left, right = value.split("..", 1)
-        if not left and not right:
-            raise QueryError("d: needs a date on at least one side of '..'", position)
-        start: datetime | None = _point(left, now)[0] if left else None
-        end: datetime | None = None
-        if right:
-            moment, whole_day = _point(right, now)
-            end = moment + timedelta(days=1) if whole_day else moment
-    except (ValueError, OverflowError) as exc:
-        raise QueryError(
-            f"bad date {text!r} in d: (use YYYY-MM-DD, YYYYMMDD, today, yesterday, "
-            "N.days.ago, N.weeks.ago, last.month, with '..' for a range)", position) from exc
-    if start is not None and end is not None and start >= end:
-        raise QueryError(f"date range {text!r} ends before it starts", position)
-    return DateRange(start, end)
-
-
 # ----------------------------------------------------------------------------------------------
 # Lexer
 
-_PREFIX_RE = re.compile(r"([A-Za-z]+):")
 _WORD_END = frozenset('()"')
 
 
@@ -344,7 +108,7 @@ def _tokens(text: str) -> list[_Token]:
             continue
         start = i
         prefix = ""
-        m = _PREFIX_RE.match(text, i)
+        m = PREFIX_RE.match(text, i)
         if m and not text.startswith("//", m.end()):
             name = m.group(1)
             after = m.end()
@@ -379,7 +143,7 @@ def _tokens(text: str) -> list[_Token]:
                 j += 1
             word = text[i:j]
             i = j
-            if not prefix and word in ("AND", "OR", "NOT"):
+            if not prefix and word in OPERATORS:
                 out.append(_Token(word, start))
                 continue
             terms += 1
@@ -484,7 +248,7 @@ class _Parser:
                 raise QueryError(f"wildcards do not work with {prefix}:", pos)
             return _flag(FLAG_PREFIXES[prefix], value, pos)
         name = FIELD_PREFIXES.get(prefix, TEXT_FIELD)
-        if name in _EXACT_FIELDS:
+        if name in EXACT_FIELDS:
             if "*" in value:
                 raise QueryError(f"wildcards do not work with {prefix}:", pos)
             value = value.strip().strip("<>").strip()
@@ -541,21 +305,6 @@ def _join(kind: type[And] | type[Or], items: list[Query]) -> Query:
     for item in items:
         flat.extend(item.items if isinstance(item, kind) else (item,))
     return kind(tuple(flat))
-
-
-def is_positive(query: Query) -> bool:
-    """Whether the query names something to find, rather than only what to leave out.
-
-    ``foo -bar`` is positive; ``-bar`` and ``foo OR -bar`` are not (each would match nearly the
-    whole archive, which is what makes them a cheap denial of service).
-    """
-    if isinstance(query, Not):
-        return False
-    if isinstance(query, And):
-        return any(is_positive(item) for item in query.items)
-    if isinstance(query, Or):
-        return all(is_positive(item) for item in query.items)
-    return True
 
 
 def parse_query(text: str, now: datetime | None = None) -> Query:
