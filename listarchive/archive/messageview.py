@@ -268,10 +268,39 @@ def thread_lines(session: Session, viewer: Viewer, msgid: str, thread: ThreadVie
             if line.record is None or line.record.pk in parsed]
 
 
-# Parsed messages by content hash: stored mail never changes, and thread pages parse fifty at a
-# time. Bounded, per process.
-_PARSED_CACHE: OrderedDict[tuple[str, datetime], ParsedMessage] = OrderedDict()
-PARSED_CACHE_SIZE = 2048
+class ParsedCache:
+    """Parsed messages by content hash, newest use last: stored mail never changes, and thread
+    pages parse fifty at a time. Bounded by the memory the parsed messages take (about twice
+    their raw size), not by their number: a cache of 2,048 messages was 45 MB of an ingest
+    worker's peak RSS (the worker places review comments through these pages' readers), and a
+    few large messages must not make it grow further."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._items: OrderedDict[tuple[str, datetime], tuple[ParsedMessage, int]] = OrderedDict()
+
+    def get(self, record: MessageRecord) -> ParsedMessage | None:
+        key = (record.sha256, record.ingested_at)
+        hit = self._items.get(key)
+        if hit is None:
+            return None
+        self._items.move_to_end(key)
+        return hit[0]
+
+    def put(self, record: MessageRecord, parsed: ParsedMessage) -> None:
+        key = (record.sha256, record.ingested_at)
+        cost = 2 * record.raw_size
+        if key in self._items or cost > self.budget:
+            return
+        self._items[key] = (parsed, cost)
+        self.used += cost
+        while self.used > self.budget:
+            self.used -= self._items.popitem(last=False)[1][1]
+
+
+PARSED_CACHE_BYTES = 24 << 20  # per process
+_PARSED_CACHE = ParsedCache(PARSED_CACHE_BYTES)
 SNIPPET_BYTES = 65_536
 
 
@@ -279,19 +308,16 @@ def _parsed(session: Session, records: Sequence[MessageRecord]) -> dict[int, Par
     out: dict[int, ParsedMessage] = {}
     missing: list[MessageRecord] = []
     for r in records:
-        hit = _PARSED_CACHE.get((r.sha256, r.ingested_at))
+        hit = _PARSED_CACHE.get(r)
         if hit is None:
             missing.append(r)
         else:
-            _PARSED_CACHE.move_to_end((r.sha256, r.ingested_at))
             out[r.pk] = hit
     raws = _raws(session, [r.pk for r in missing])
     for r in missing:
         if r.pk in raws:
-            out[r.pk] = _PARSED_CACHE[(r.sha256, r.ingested_at)] = parse(raws[r.pk],
-                                                                          now=r.ingested_at)
-    while len(_PARSED_CACHE) > PARSED_CACHE_SIZE:
-        _PARSED_CACHE.popitem(last=False)
+            out[r.pk] = parse(raws[r.pk], now=r.ingested_at)
+            _PARSED_CACHE.put(r, out[r.pk])
     return out
 
 
@@ -302,7 +328,7 @@ def body_texts(session: Session, records: Sequence[MessageRecord]) -> dict[int, 
     out: dict[int, str] = {}
     missing: list[int] = []
     for r in records:
-        hit = _PARSED_CACHE.get((r.sha256, r.ingested_at))
+        hit = _PARSED_CACHE.get(r)
         if hit is None:
             missing.append(r.pk)
         else:

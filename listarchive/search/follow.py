@@ -71,8 +71,8 @@ class Positions:
             pass
         except (ValueError, TypeError) as exc:
             logger.warning("search positions unreadable (%s): starting from the database's", exc)
-        legacy = dict(session.execute(select(Meta.key, Meta.value)
-                                      .where(Meta.key.in_(LEGACY_KEYS.values()))).tuples())
+        legacy = {row.key: row.value for row in session.execute(
+            select(Meta.key, Meta.value).where(Meta.key.in_(LEGACY_KEYS.values())))}
         return cls(**{field: int(legacy.get(key) or 0) for field, key in LEGACY_KEYS.items()},
                    subsystems=subsystems_version(session))
 
