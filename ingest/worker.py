@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from ingest import messagestore, seriesstore
 from ingest.prepare import Prepared, prepare
-from ingest.sources import RawMail, Source, open_source
+from ingest.rawmail import RawMail, Source
+from ingest.sources import open_source
 from listarchive.access.embargo import embargo_rules, follow_replies
 from listarchive.archive import rawstore
 from listarchive.archive.batches import select_in
