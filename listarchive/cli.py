@@ -345,7 +345,7 @@ def cmd_disclose(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from listarchive.access.embargo import audit_log
+    from listarchive.access.audit import audit_log
 
     with _transaction(settings) as session:
         for e in audit_log(session, args.limit):
