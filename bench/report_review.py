@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench import review
 from bench.corpus import DATE_SHIFT_DAYS, REAL_SETS, SMALL_TAKE
 from bench.review import ReviewRun
+from bench.scanrepo import MAX_GAP
 from bench.tables import NA, num, table
 
 
@@ -74,7 +74,7 @@ def section(rv: ReviewRun) -> list[str]:
         "each as two commits. The first writes the patch's pre-image: every file as the "
         "hunks' context and removed lines, at their places relative to the file's start and "
         "to each other, unchanged stretches shortened to at most "
-        f"{review.MAX_GAP} filler lines (new files deleted). The second writes the "
+        f"{MAX_GAP} filler lines (new files deleted). The second writes the "
         "post-image, with the mail's author (the in-body "
         "`From:` when present), date, subject without its `[PATCH ...]` brackets and message, "
         "so its diff is the mail's diff and `git patch-id --stable` agrees with the archive's "
