@@ -24,7 +24,7 @@ from bench.corpus import (
     write_prefix,
 )
 from bench.facts import CorpusFacts, mid_path, scan
-from bench.report import Run, SizeRun
+from bench.results import Run, SizeRun, load_run
 from bench.system import ensure_tools, machine, say, stop
 
 
@@ -179,7 +179,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(128 + signal.SIGTERM))
     results = SCRATCH / "results.json"
     if args.report_only:
-        report.write(report.load_run(results), args.output)
+        report.write(load_run(results), args.output)
         return 0
     sizes = parse_sizes(args.size)
     if not args.seconds:

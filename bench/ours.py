@@ -13,9 +13,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.system import (
     Measured,
@@ -85,14 +87,19 @@ def write_config(home: Path, search: bool, database_url: str = "") -> Path:
     return cfg
 
 
-def _error(m: Measured) -> str:
-    if m.timed_out:
-        return f"timed out after {m.wall:.0f} s"
-    tail = (m.stderr.strip().splitlines() or m.stdout.strip().splitlines() or ["no output"])[-1]
-    return f"exit {m.returncode}: {tail[:300]}"
+def run_cli(cfg: Path, *args: str, timeout: float = 900) -> Measured:
+    """``listarchive -c CFG ARGS...`` run to completion, measured."""
+    return run_measured([str(BIN / "listarchive"), "-c", str(cfg), *args], timeout=timeout)
 
 
-def _summary(stdout: str) -> dict[str, object]:
+def read_archive(db: Path, query: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+    """The rows of one query on an archive's SQLite file, opened read-only."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return list(conn.execute(query, tuple(args)))
+
+
+def ingest_summary(stdout: str) -> dict[str, object]:
+    """The JSON object ``listarchive ingest --json`` prints as its last line ({} without one)."""
     for line in reversed(stdout.strip().splitlines()):
         try:
             value = json.loads(line)
@@ -138,7 +145,7 @@ def ingest(mbox: Path, messages: int, raw_bytes: int, search: bool, home: Path,
     cfg = write_config(home, search, database_url)
     init = run_measured([str(exe), "-c", str(cfg), "init"], timeout=300)
     if init.returncode != 0:
-        res.error = "init failed, " + _error(init)
+        res.error = "init failed, " + init.failure()
         return res
     say(f"{system} ingest ({label}) of {messages} messages")
     runs = run_together([[str(exe), "-c", str(cfg), "ingest", "--list", LIST, "--json",
@@ -146,14 +153,14 @@ def ingest(mbox: Path, messages: int, raw_bytes: int, search: bool, home: Path,
     res.wall = max(m.wall for m in runs)  # every worker starts at once
     res.cpu = sum(m.cpu for m in runs)
     res.max_rss_mb = max(m.max_rss_mb for m in runs)
-    summaries = [_summary(m.stdout) for m in runs]
+    summaries = [ingest_summary(m.stdout) for m in runs]
     res.summary = summaries[0] if len(runs) == 1 else {"workers": summaries}
     res.disk = disk_split(home / "data")
     res.steps = {"init": init.wall, **({"ingest": runs[0].wall} if len(runs) == 1 else
                                        {f"worker {i + 1}": m.wall for i, m in enumerate(runs)})}
     failed = [m for m in runs if m.returncode != 0 or m.timed_out]
     if failed:
-        res.error = "; ".join(_error(m) for m in failed)
+        res.error = "; ".join(m.failure() for m in failed)
         return res
     res.ok = True
     new = [s.get("new", 0) for s in summaries]
@@ -248,13 +255,13 @@ def incremental(mbox: Path, messages: int, mid: str, home: Path,
                           str(mbox)], timeout=600)
         res.ingest_seconds = m.wall
         if m.returncode != 0:
-            res.error = "ingest " + _error(m)
+            res.error = "ingest " + m.failure()
             return res
         out, err = poll.communicate(timeout=limit + 30)
     finally:
         if poll.poll() is None:
             stop(poll)
-    found = _summary(out)
+    found = ingest_summary(out)
     if not found.get("committed") or not found.get("found"):
         res.error = f"not searchable after {limit:.0f} s" if found else f"poller: {err[-200:]}"
         return res

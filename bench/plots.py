@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -11,9 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from bench.load import CONCURRENCY  # noqa: E402
-
-if TYPE_CHECKING:
-    from bench.report import Run
+from bench.results import Run  # noqa: E402
 
 COLOURS = {"listarchive": "#1f77b4", "listarchive-whoosh": "#9ecae1",
            "listarchive-postgresql": "#2ca02c", "public-inbox": "#d62728"}

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.ours import BIN, LIST, _error, write_config
+from bench.ours import BIN, LIST, write_config
 from bench.system import run_measured, say
 
 OUR_CODE = ("/listarchive/", "/ingest/", "/templates/")
@@ -77,7 +77,7 @@ def _pyinstrument(argv: Sequence[str], out: Path, env: dict[str, str] | None = N
                      timeout=timeout)
     last = (m.stdout.strip().splitlines() or [""])[-1]
     if m.returncode != 0 or not out.exists():
-        return m.wall, _error(m), last
+        return m.wall, m.failure(), last
     return m.wall, "", last
 
 
@@ -88,7 +88,7 @@ def ingest(mbox: Path, messages: int, home: Path, top: int = 15) -> Profile:
     cfg = write_config(home, search=True)
     init = run_measured([str(exe), "-c", str(cfg), "init"], timeout=300)
     if init.returncode != 0:
-        res.error = "init failed, " + _error(init)
+        res.error = "init failed, " + init.failure()
         return res
     say(f"profiling listarchive ingest of {messages} messages with pyinstrument")
     out = home / "ingest.pstats"

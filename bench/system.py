@@ -63,6 +63,15 @@ class Measured:
     stderr: str
     timed_out: bool = False
 
+    def failure(self) -> str:
+        """Why it failed, in one line: the time-out, or the exit status and its last line of
+        output."""
+        if self.timed_out:
+            return f"timed out after {self.wall:.0f} s"
+        tail = (self.stderr.strip().splitlines() or self.stdout.strip().splitlines()
+                or ["no output"])[-1]
+        return f"exit {self.returncode}: {tail[:300]}"
+
 
 def run_measured(argv: Sequence[str], env: Mapping[str, str] | None = None,
                  cwd: Path | None = None, timeout: float = 3600.0,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
 
-from ingest.sources import RawMail
+from ingest.rawmail import RawMail
 from listarchive.errors import MalformedMessage
 from listarchive.mail.extract import MailFacts, mail_facts
 from listarchive.mail.message import ParsedMessage, parse

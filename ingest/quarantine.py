@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ingest import messagestore
 from ingest.prepare import prepare
-from ingest.sources import RawMail
+from ingest.rawmail import RawMail
 from ingest.worker import Summary, Worker
 from listarchive.archive import rawstore
 from listarchive.archive.models import Quarantined

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ingest import messagestore, seriesstore
 from ingest.worker import Summary, Worker
-from listarchive.access.embargo import reset_replies
+from listarchive.access.embargorules import reset_replies
 from listarchive.archive import rawstore
 from listarchive.archive.models import Message
 from listarchive.clock import utcnow

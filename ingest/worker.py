@@ -20,8 +20,9 @@ from tqdm import tqdm
 
 from ingest import messagestore, seriesstore
 from ingest.prepare import Prepared, prepare
-from ingest.sources import RawMail, Source, open_source
-from listarchive.access.embargo import embargo_rules, follow_replies
+from ingest.rawmail import RawMail, Source
+from ingest.sources import open_source
+from listarchive.access.embargorules import embargo_rules, follow_replies
 from listarchive.archive import rawstore
 from listarchive.archive.batches import select_in
 from listarchive.archive.db import make_engine, make_sessionmaker, open_archive

@@ -7,12 +7,11 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-import pytest
-
 from bench.load import LoadResult
 from bench.ours import IngestResult
 from bench.postgres import SERVER, PgRun, from_dict
 from bench.report_pg import PAGES, section
+from bench.results import Run, SizeRun, load_run
 
 
 def _ingest(system: str, label: str, wall: float, rss: float) -> IngestResult:
@@ -76,9 +75,6 @@ def test_a_column_not_run_says_why_and_old_results_say_so() -> None:
 def test_results_json_round_trip_and_older_results(tmp_path: Path) -> None:
     assert from_dict(json.loads(json.dumps(asdict(PG)))) == PG
     assert from_dict(None) is None
-    pytest.importorskip("matplotlib")  # bench.report draws the plots
-    from bench.report import Run, SizeRun, load_run
-
     run = Run("small", {}, [], 3, sizes=[SizeRun("small", 1000, 4_000_000, ours=[SQLITE_ONE],
                                                  load=LOAD, postgres=PG)])
     saved = tmp_path / "results.json"

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ingest.worker import run_ingest
-from listarchive.access import accounts, embargo
+from listarchive.access import accounts, audit, embargo, embargorules, embargoview
 from listarchive.access.visibility import ANONYMOUS, Viewer, viewer_for
 from listarchive.archive import listview, messageview
 from listarchive.archive.db import make_engine, make_sessionmaker
@@ -101,7 +101,7 @@ def user(s, name: str, admin: bool = False) -> User:  # type: ignore[no-untyped-
     (b"From: sec@x\nSubject: Re: clk\nReferences: <a@b>\n\nx\n", True, ""),
 ])
 def test_rule_reason_table(raw, restricted, reason):
-    assert embargo.rule_reason(parse(raw), restricted, {"sec@x"}) == reason
+    assert embargorules.rule_reason(parse(raw), restricted, {"sec@x"}) == reason
 
 
 def test_security_tag_embargoes_the_thread_and_list_grantees_see_it(archive):
@@ -158,14 +158,14 @@ def test_a_stranger_cannot_hide_a_public_thread(archive, tmp_path):
             m.record.msgid for m in view.members}
         summary = listview.get_list(s, ANONYMOUS, "linux-clk")
         assert summary is not None and summary.messages == 2  # public root and fake report
-        hidden = {(e.target_msgid, e.actor) for e in embargo.audit_log(s, 0)
+        hidden = {(e.target_msgid, e.actor) for e in audit.audit_log(s, 0)
                   if e.action == "restricted"}
-        assert ("merge@evil.example", embargo.RULE_REPLY) in hidden
+        assert ("merge@evil.example", embargorules.RULE_REPLY) in hidden
     assert total(archive, ANONYMOUS, "tortoise") == 2  # the public root and the fake report
     apply_embargo_change(archive, lambda s: embargo.disclose(s, COVER, None))
     with session_of(archive) as s:
         assert messageview.find_message(s, ANONYMOUS, "merge@evil.example") is not None
-        note = embargo.disclosure(s, ANONYMOUS, REPLY)
+        note = embargoview.disclosure(s, ANONYMOUS, REPLY)
         assert note is not None and note.note().endswith(f"by {embargo.CONSOLE}")
 
 
@@ -212,13 +212,13 @@ def test_restrict_disclose_unpublish_rights_and_audit(archive):
             embargo.restrict(s, COVER, admin)
         embargo.unpublish(s, COVER, admin)
         assert messageview.find_message(s, ANONYMOUS, COVER) is None
-        log = embargo.audit_log(s, 0)
+        log = audit.audit_log(s, 0)
     # One entry per message whose visibility changed: the report, the four replies the ingest
     # hid with it, and each of the five at disclosure and again when un-published.
     steps = [(e.actor, e.action) for e in reversed(log)]
     runs = [(who, what, sum(1 for _ in group)) for (who, what), group in groupby(steps)]
     assert runs == [("rule:security-tag", "restricted", 1), ("rule:security-tag", "allowed", 1),
-                    (embargo.RULE_REPLY, "restricted", 4), ("admin", "allowed", 1),
+                    (embargorules.RULE_REPLY, "restricted", 4), ("admin", "allowed", 1),
                     ("member", "disclosed", 5), ("admin", "unpublished", 5)]
     assert {e.target_msgid for e in log if e.action == "disclosed"} == set(change.msgids)
     assert "had been disclosed" in log[0].detail and "by member" in log[0].detail
@@ -235,9 +235,9 @@ def test_expiry_discloses_past_dates_only(archive):
     assert [c.anchor_msgid for c in changes] == [COVER]
     with sessions() as s:
         assert messageview.find_message(s, ANONYMOUS, REPLY) is not None
-        note = embargo.disclosure(s, ANONYMOUS, COVER)
+        note = embargoview.disclosure(s, ANONYMOUS, COVER)
         assert note is not None and "when its embargo ended" in note.note()
-        assert embargo.audit_log(s, 1)[0].actor == embargo.EXPIRY
+        assert audit.audit_log(s, 1)[0].actor == embargoview.EXPIRY
     assert total(archive, ANONYMOUS, "zanzibar") == 5
 
 

@@ -22,7 +22,8 @@ import pytest
 from test_patches import CORPORA, git_ids, lore, read_mboxrd_gz
 
 from listarchive.mail.extract import COVER, PATCH, PULL, SUGGESTION, mail_facts
-from listarchive.mail.message import Address, parse
+from listarchive.mail.headers import Address
+from listarchive.mail.message import parse
 from listarchive.mail.patches import extract_patches
 from listarchive.mail.trailers import Trailer, extract_trailers, matches_sender
 

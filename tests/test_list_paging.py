@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.sources import RawMail
+from ingest.rawmail import RawMail
 from ingest.worker import Summary, Worker
 from listarchive.access.visibility import ANONYMOUS, Viewer
 from listarchive.archive import listview

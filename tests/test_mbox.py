@@ -1,4 +1,4 @@
-"""mboxrd writing: what to_mboxrd produces reads back to the same bytes through ingest.sources."""
+"""mboxrd writing: what to_mboxrd produces reads back to the same bytes through ingest.mboxsource."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.sources import split_mbox
+from ingest.mboxsource import split_mbox
 from listarchive.mail.mbox import FROM_LINE, escape, to_mboxrd, unescape
 
 DATA = Path(__file__).resolve().parent / "data"

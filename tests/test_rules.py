@@ -20,7 +20,7 @@ from ingest.reindex import reindex
 from ingest.worker import Worker, run_ingest
 from listarchive.access import accounts
 from listarchive.archive.models import Patch, Series, StateChange
-from listarchive.review import states
+from listarchive.review import decisions, states
 from listarchive.review.rules import applied_claim, requested_state
 from listarchive.settings import Settings
 
@@ -129,7 +129,7 @@ def test_a_person_decision_is_not_superseded(settings, tmp_path, mails):
     with Worker(settings).sessions.begin() as session:
         pk = session.scalar(select(Patch.id).where(Patch.msgid == msgid_of(mails["v1"][1])))
         assert pk is not None
-        states.set_state(session, "patch", pk, "deferred", accounts.get_user(session, "maint"),
+        decisions.set_state(session, "patch", pk, "deferred", accounts.get_user(session, "maint"),
                          "web")
     ingest(settings, tmp_path, *mails["v2"])
     assert state_of(settings, mails["v1"][1]) == "deferred"

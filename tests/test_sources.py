@@ -13,16 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest.sources import (
-    DirectorySource,
-    MboxSource,
-    MessageFileSource,
-    PublicInboxSource,
-    RawMail,
-    StdinSource,
-    natural_key,
-    open_source,
-)
+from ingest.maildir import DirectorySource, natural_key
+from ingest.mailfile import MessageFileSource, StdinSource
+from ingest.mboxsource import MboxSource
+from ingest.publicinbox import PublicInboxSource
+from ingest.rawmail import RawMail
+from ingest.sources import open_source
 from listarchive.errors import SourceError
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"

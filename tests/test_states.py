@@ -25,7 +25,7 @@ from listarchive.archive.models import (
     StateChange,
     Subsystem,
 )
-from listarchive.review import states
+from listarchive.review import decisions, flags, states
 from listarchive.review.changes import can_change
 from listarchive.review.history import state_history
 from listarchive.settings import Settings
@@ -100,20 +100,20 @@ def test_setting_a_series_sets_its_patches_with_history(archive):
     with archive.sessions.begin() as session:
         admin = accounts.create_user(session, "root", "root@example.org", None, is_admin=True)
         assert states.effective_state(session, "series", sid) == "new"
-        assert states.set_state(session, "series", sid, "changes-requested", admin, "web",
+        assert decisions.set_state(session, "series", sid, "changes-requested", admin, "web",
                                 reason="see review")
         assert {states.effective_state(session, "patch", p) for p in pids} == {
             "changes-requested"}
         assert states.effective_state(session, "series", sid) == "changes-requested"
         # Setting the same state again is no change and writes no history.
-        assert not states.set_state(session, "series", sid, "changes-requested", admin, "web")
+        assert not decisions.set_state(session, "series", sid, "changes-requested", admin, "web")
         entries = state_history(session, OPERATOR, "series", sid)
         assert [(e.object_kind, e.to_value) for e in entries].count(
             ("series", "changes-requested")) == 1
         assert sum(e.object_kind == "patch" for e in entries) == len(pids)
         assert all(e.who == admin.name and e.via == "web" for e in entries)
         # One patch accepted later: the series shows what is left to do.
-        states.set_state(session, "patch", pids[0], "accepted", admin, "api")
+        decisions.set_state(session, "patch", pids[0], "accepted", admin, "api")
         assert states.effective_state(session, "series", sid) == "changes-requested"
         kept = session.get(states.SeriesState, sid)
         assert kept is not None and kept.state == "changes-requested"
@@ -123,15 +123,15 @@ def test_people_win_over_rules(archive):
     sid, pids = a_series(archive)
     with archive.sessions.begin() as session:
         admin = accounts.create_user(session, "root", "root@example.org", None, is_admin=True)
-        states.set_state(session, "patch", pids[0], "deferred", admin, "cli")
-        assert not states.set_state(session, "patch", pids[0], "superseded", None, "rule",
+        decisions.set_state(session, "patch", pids[0], "deferred", admin, "cli")
+        assert not decisions.set_state(session, "patch", pids[0], "superseded", None, "rule",
                                     evidence="series:1", rule="revision")
-        assert states.set_state(session, "patch", pids[1], "superseded", None, "rule",
+        assert decisions.set_state(session, "patch", pids[1], "superseded", None, "rule",
                                 evidence="series:1", rule="revision")
         # A higher-ranked rule replaces a lower one, not the other way round.
-        assert states.set_state(session, "patch", pids[1], "accepted", None, "rule",
+        assert decisions.set_state(session, "patch", pids[1], "accepted", None, "rule",
                                 evidence="abc123", rule="git")
-        assert not states.set_state(session, "patch", pids[1], "superseded", None, "rule",
+        assert not decisions.set_state(session, "patch", pids[1], "superseded", None, "rule",
                                     evidence="series:2", rule="revision")
         assert states.effective_state(session, "patch", pids[0]) == "deferred"
         assert states.effective_state(session, "patch", pids[1]) == "accepted"
@@ -141,9 +141,9 @@ def test_human_decisions_survive_reindex(archive, settings):
     sid, pids = a_series(archive)
     with archive.sessions.begin() as session:
         admin = accounts.create_user(session, "root", "root@example.org", None, is_admin=True)
-        states.set_state(session, "series", sid, "accepted", admin, "web", reason="merged")
-        states.set_archived(session, "patch", pids[0], True, admin, "web")
-        states.set_delegate(session, "series", sid, admin, admin, "web")
+        decisions.set_state(session, "series", sid, "accepted", admin, "web", reason="merged")
+        flags.set_archived(session, "patch", pids[0], True, admin, "web")
+        flags.set_delegate(session, "series", sid, admin, admin, "web")
         before = [(e.object_kind, e.object_id, e.field, e.to_value)
                   for e in state_history(session, OPERATOR, "series", sid)]
     reindex(settings)
@@ -168,14 +168,14 @@ def test_rfc_default_and_refusals(archive):
         cover = session.scalar(select(Patch.id).where(Patch.kind == "cover").limit(1))
         user = accounts.create_user(session, "root", "root@example.org", None, is_admin=True)
         with pytest.raises(states.StateError):
-            states.set_state(session, "patch", pids[0], "merged", user, "web")
+            decisions.set_state(session, "patch", pids[0], "merged", user, "web")
         with pytest.raises(states.StateError):
-            states.set_state(session, "patch", pids[0], "accepted", None, "web")
+            decisions.set_state(session, "patch", pids[0], "accepted", None, "web")
         with pytest.raises(states.StateError):
-            states.set_state(session, "patch", 10**9, "accepted", user, "web")
+            decisions.set_state(session, "patch", 10**9, "accepted", user, "web")
         assert cover is not None
         with pytest.raises(states.StateError):
-            states.set_state(session, "patch", cover, "accepted", user, "web")
+            decisions.set_state(session, "patch", cover, "accepted", user, "web")
         assert session.scalar(select(func.count()).select_from(StateChange)
                               .where(StateChange.via.notin_(("rule", "mail")))) == 0
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from ingest.sources import RawMail
+from ingest.rawmail import RawMail
 from ingest.worker import Summary, Worker
 from listarchive.archive.derived import list_stat_totals
 from listarchive.archive.models import ListStat, Message, Thread

@@ -7,7 +7,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from listarchive.mail.message import Address, ParsedMessage, parse
+from listarchive.mail.headers import Address
+from listarchive.mail.message import ParsedMessage, parse
 from listarchive.mail.trailers import Trailer, extract_trailers, matches_sender, normalize_name
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"

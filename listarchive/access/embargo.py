@@ -2,8 +2,8 @@
 
 An embargo hides messages, named by Message-ID (:class:`~listarchive.archive.models.EmbargoMember`):
 its report (the anchor), the whole thread when a person restricted it, and every message that
-replies to a hidden one, whenever it arrives (:func:`follow_replies`, run by the ingest on every
-batch and by ``reindex``). The rules, decided once:
+replies to a hidden one, whenever it arrives (:mod:`listarchive.access.embargorules`). The rules,
+decided once:
 
 - **Who sees**: admins, and the users, groups and list grantees an embargo allows. An embargo
   made by an ingest rule allows the grantees of the lists the report arrived on.
@@ -12,15 +12,15 @@ batch and by ``reindex``). The rules, decided once:
   threads) is itself hidden, as a reply to the report; the public messages stay where they were.
   Only a person (``listarchive restrict``) can hide messages that were public, and the audit log
   lists every message whose visibility changed, by whom or by which rule.
-- **Ingest rules** (:func:`embargo_rules`) only embargo what cannot be a stranger's trick: a
-  thread starter that arrived on a restricted list (private anyway), or one from an address in
-  ``[embargo] reporters`` (the project's security contacts) carrying a ``[SECURITY]`` subject tag
-  or the ``X-Listarchive-Embargo: yes`` header. A thread that was ever embargoed is not
-  embargoed again by a rule.
+- **Ingest rules** (:mod:`listarchive.access.embargorules`) only embargo what cannot be a
+  stranger's trick; a thread that was ever embargoed is not embargoed again by a rule.
 - **Disclosure** publishes at the same URLs and records when and by whom; a passed ``until``
   date keeps the messages hidden until :func:`expire` runs (``watch`` passes, ``listarchive
   disclose --expired``), so every disclosure has an audit entry. Un-publishing is for admins.
 - **Restricted lists** stay restricted: disclosure lifts the embargo, not a list's restriction.
+
+This module is the one way a person changes an embargo; the read side is
+:mod:`listarchive.access.embargoview`, the log of every change :mod:`listarchive.access.audit`.
 
 The functions take a session and never commit. The search index is refreshed after the commit
 by :func:`listarchive.search.indexer.apply_embargo_change`, and for what the ingest hides, by the
@@ -29,20 +29,17 @@ indexer's catch-up following the audit log.
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict, deque
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from listarchive.access.audit import record, record_each
+from listarchive.access.embargoview import EXPIRY, members, message_embargoes, thread_msgids
 from listarchive.access.visibility import Viewer, active_embargo, viewer_for
-from listarchive.archive.batches import scalars_in, select_in
-from listarchive.archive.messageview import find_message
 from listarchive.archive.models import (
-    AuditEvent,
     Embargo,
     EmbargoAllow,
     EmbargoMember,
@@ -52,20 +49,12 @@ from listarchive.archive.models import (
     MailingList,
     Message,
     MessageList,
-    Node,
     User,
 )
 from listarchive.clock import utcnow
 from listarchive.errors import ListarchiveError
-from listarchive.mail.message import ParsedMessage
 
-# A bracketed subject tag holding the word SECURITY: "[SECURITY]", "[PATCH SECURITY 1/2]".
-_SECURITY_TAG = re.compile(r"\[[^\]]*\bSECURITY\b[^\]]*\]", re.IGNORECASE)
-EMBARGO_HEADER = "X-Listarchive-Embargo"
 CONSOLE = "console"  # the actor recorded for the command line run without --as
-EXPIRY = "expiry"
-RULE_REPLY = "rule:reply"  # the actor of what follow_replies hides
-ACTIONS = ("viewed", "restricted", "disclosed", "unpublished", "allowed")
 
 
 class EmbargoError(ListarchiveError):
@@ -84,29 +73,6 @@ class EmbargoChange:
     msgids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Disclosure:
-    """The note a disclosed thread's pages show: "disclosed on DATE by NAME"."""
-
-    at: datetime
-    by: str  # user name; '' when the embargo date passed
-
-    def note(self) -> str:
-        who = f"by {self.by}" if self.by and self.by != EXPIRY else "when its embargo ended"
-        return f"disclosed on {self.at:%Y-%m-%d %H:%M} UTC {who}"
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    at: datetime
-    actor: str
-    action: str
-    target_msgid: str
-    embargo_id: int | None
-    detail: str
-
-
-
 def parse_until(text: str) -> datetime:
     """``--until``: ``2025-03-01`` (midnight UTC) or ``2025-03-01T12:00`` / ``2025-03-01 12:00``.
 
@@ -123,104 +89,19 @@ def parse_until(text: str) -> datetime:
 
 
 def _actor_name(actor: User | None) -> str:
+    """Who the audit log names for a change: the user, or ``console`` for the command line."""
     return actor.name if actor is not None else CONSOLE
 
 
-def _audit(session: Session, actor: str, action: str, msgid: str, embargo_id: int | None,
-           detail: str = "", now: datetime | None = None) -> None:
-    session.add(AuditEvent(actor=actor[:64], action=action, target_msgid=msgid,
-                           embargo_id=embargo_id, at=now or utcnow(), detail=detail))
-
-
-def _thread_id(session: Session, msgid: str) -> int | None:
-    return session.scalar(select(Node.thread_id).where(Node.msgid == msgid))
-
-
-def thread_msgids(session: Session, msgid: str) -> tuple[str, ...]:
-    """Every stored message of the thread holding ``msgid`` (hidden or not), in id order."""
-    tid = _thread_id(session, msgid)
-    if tid is None:
-        return ()
-    return tuple(session.scalars(select(Message.msgid).where(Message.thread_id == tid)
-                                 .order_by(Message.id)))
-
-
-def message_embargoes(session: Session, msgid: str, active_only: bool = False) -> list[Embargo]:
-    """The embargoes that hide ``msgid`` (several when reports were merged), oldest first."""
-    query = (select(Embargo).join(EmbargoMember, EmbargoMember.embargo_id == Embargo.id)
-             .where(EmbargoMember.msgid == msgid).order_by(Embargo.id))
-    if active_only:
-        query = query.where(active_embargo())
-    return list(session.scalars(query))
-
-
-def members(session: Session, embargo_id: int) -> tuple[str, ...]:
-    """The Message-IDs an embargo hides (stored or not yet), sorted."""
-    return tuple(session.scalars(select(EmbargoMember.msgid)
-                                 .where(EmbargoMember.embargo_id == embargo_id)
-                                 .order_by(EmbargoMember.msgid)))
-
-
-def _add_members(session: Session, embargo_id: int, msgids: Iterable[str], how: str) -> list[str]:
+def add_members(session: Session, embargo_id: int, msgids: Iterable[str], how: str) -> list[str]:
+    """Hide these messages under the embargo (``how``: anchor, thread or reply); returns the ones
+    it did not hide yet, sorted."""
     have = set(members(session, embargo_id))
     new = sorted(set(msgids) - have)
     if new:
         session.execute(insert(EmbargoMember), [{"embargo_id": embargo_id, "msgid": m, "how": how}
                                                 for m in new])
     return new
-
-
-def _audit_each(session: Session, actor: str, action: str, embargo_id: int,
-                msgids: Iterable[str], detail: str, now: datetime) -> None:
-    """One audit entry per message whose visibility changed."""
-    for msgid in msgids:
-        _audit(session, actor, action, msgid, embargo_id, detail, now)
-
-
-def follow_replies(session: Session, thread_ids: Iterable[int],
-                   now: datetime | None = None) -> list[tuple[int, str]]:
-    """Hide every stored message of these threads that replies to a hidden one (its
-    In-Reply-To or any of its References names a member), transitively; returns the
-    (embargo id, Message-ID) added, each with its audit entry. Order-independent: a reply stored
-    before its parent joins when the parent does. Threads holding no member cost one query."""
-    thread_ids = list(thread_ids)
-    involved = set(scalars_in(session, select(Message.thread_id).join(
-        EmbargoMember, EmbargoMember.msgid == Message.msgid), Message.thread_id, thread_ids))
-    if not involved:
-        return []
-    messages = {row.msgid: {row.parent_msgid, *row.references.split()} - {""} for row in select_in(
-        session, select(Message.msgid, Message.parent_msgid, Message.references),
-        Message.thread_id, involved)}
-    hidden: dict[str, set[int]] = defaultdict(set)
-    for row in select_in(session, select(EmbargoMember.embargo_id, EmbargoMember.msgid),
-                         EmbargoMember.msgid, set(messages) | set().union(*messages.values())):
-        hidden[row.msgid].add(row.embargo_id)
-    replies: dict[str, list[str]] = defaultdict(list)
-    for msgid, refs in messages.items():
-        for ref in refs:
-            replies[ref].append(msgid)
-    added: list[tuple[int, str]] = []
-    queue = deque(hidden)
-    while queue:
-        source = queue.popleft()
-        for reply in replies.get(source, ()):
-            new = hidden[source] - hidden[reply]
-            if new:
-                hidden[reply] |= new
-                added.extend((eid, reply) for eid in sorted(new))
-                queue.append(reply)
-    if added:
-        session.execute(insert(EmbargoMember), [{"embargo_id": e, "msgid": m, "how": "reply"}
-                                                for e, m in added])
-        for eid, msgid in added:
-            _audit(session, RULE_REPLY, "restricted", msgid, eid, "a reply to a hidden message",
-                   now)
-    return added
-
-
-def reset_replies(session: Session) -> None:
-    """Forget the derived members (``reindex`` finds them again)."""
-    session.execute(delete(EmbargoMember).where(EmbargoMember.how == "reply"))
 
 
 def _stored(session: Session, msgid: str) -> Message:
@@ -280,15 +161,17 @@ def _may_restrict(session: Session, actor: User | None, message: Message) -> boo
     return bool(lists & granted)
 
 
-def _allow(session: Session, embargo: Embargo, entries: Iterable[tuple[str, str]], actor: str,
-           now: datetime) -> None:
+def allow_readers(session: Session, embargo: Embargo, entries: Iterable[tuple[str, str]],
+                  actor: str, now: datetime) -> None:
+    """Let these (``user`` | ``group`` | ``list``, name) read the embargoed thread; each one new
+    has its audit entry."""
     have = {(a.kind, a.name) for a in embargo.allowed}
     for kind, name in entries:
         if (kind, name) in have:
             continue
         have.add((kind, name))
         embargo.allowed.append(EmbargoAllow(kind=kind, name=name[:255]))
-        _audit(session, actor, "allowed", embargo.anchor_msgid, embargo.id, f"{kind}:{name}", now)
+        record(session, actor, "allowed", embargo.anchor_msgid, embargo.id, f"{kind}:{name}", now)
 
 
 def restrict(session: Session, msgid: str, actor: User | None, until: datetime | None = None,
@@ -310,7 +193,7 @@ def restrict(session: Session, msgid: str, actor: User | None, until: datetime |
         embargo = active[0]
         if until is not None:
             embargo.until = until
-        _allow(session, embargo, entries, _actor_name(actor), now)
+        allow_readers(session, embargo, entries, _actor_name(actor), now)
         session.flush()
         return EmbargoChange(embargo.id, embargo.anchor_msgid, "allowed",
                              members(session, embargo.id))
@@ -321,13 +204,13 @@ def restrict(session: Session, msgid: str, actor: User | None, until: datetime |
                       created_at=now, until=until)
     session.add(embargo)
     session.flush()
-    _add_members(session, embargo.id, [msgid], "anchor")
-    thread = _add_members(session, embargo.id, thread_msgids(session, msgid), "thread")
+    add_members(session, embargo.id, [msgid], "anchor")
+    thread = add_members(session, embargo.id, thread_msgids(session, msgid), "thread")
     detail = f"until {until:%Y-%m-%d %H:%M}" if until else ""
-    _audit(session, _actor_name(actor), "restricted", msgid, embargo.id, detail, now)
-    _audit_each(session, _actor_name(actor), "restricted", embargo.id, thread,
+    record(session, _actor_name(actor), "restricted", msgid, embargo.id, detail, now)
+    record_each(session, _actor_name(actor), "restricted", embargo.id, thread,
                 f"in the thread of <{msgid}>", now)
-    _allow(session, embargo, entries, _actor_name(actor), now)
+    allow_readers(session, embargo, entries, _actor_name(actor), now)
     session.flush()
     return EmbargoChange(embargo.id, msgid, "restricted", members(session, embargo.id))
 
@@ -356,7 +239,7 @@ def disclose(session: Session, msgid: str, actor: User | None,
         embargo.disclosed_at = now
         embargo.disclosed_by = _actor_name(actor)
         hidden = members(session, embargo.id)
-        _audit_each(session, _actor_name(actor), "disclosed", embargo.id, hidden, "", now)
+        record_each(session, _actor_name(actor), "disclosed", embargo.id, hidden, "", now)
         published.update(hidden)
     session.flush()
     return EmbargoChange(active[0].id, active[0].anchor_msgid, "disclosed",
@@ -383,7 +266,7 @@ def unpublish(session: Session, msgid: str, admin: User,
     embargo.disclosed_by = ""
     embargo.until = None
     hidden = members(session, embargo.id)
-    _audit_each(session, admin.name, "unpublished", embargo.id, hidden, detail, now)
+    record_each(session, admin.name, "unpublished", embargo.id, hidden, detail, now)
     session.flush()
     return EmbargoChange(embargo.id, embargo.anchor_msgid, "unpublished", hidden)
 
@@ -399,24 +282,11 @@ def expire(session: Session, now: datetime | None = None) -> list[EmbargoChange]
         embargo.disclosed_at = now
         embargo.disclosed_by = EXPIRY
         hidden = members(session, embargo.id)
-        _audit_each(session, EXPIRY, "disclosed", embargo.id, hidden,
+        record_each(session, EXPIRY, "disclosed", embargo.id, hidden,
                     f"embargo date {embargo.until:%Y-%m-%d %H:%M} passed", now)
         out.append(EmbargoChange(embargo.id, embargo.anchor_msgid, "disclosed", hidden))
     session.flush()
     return out
-
-
-def disclosure(session: Session, viewer: Viewer, msgid: str) -> Disclosure | None:
-    """The disclosure note of ``msgid``, or None (never embargoed, still embargoed, or hidden
-    from this viewer: the note must not confirm a hidden message)."""
-    if find_message(session, viewer, msgid) is None:
-        return None
-    embargoes = message_embargoes(session, msgid)
-    if not embargoes or any(e.disclosed_at is None for e in embargoes):
-        return None
-    last = max(embargoes, key=lambda e: (e.disclosed_at or datetime.min, e.id))
-    assert last.disclosed_at is not None
-    return Disclosure(last.disclosed_at, last.disclosed_by)
 
 
 def record_view(session: Session, viewer: Viewer, msgid: str,
@@ -428,76 +298,5 @@ def record_view(session: Session, viewer: Viewer, msgid: str,
     active = message_embargoes(session, msgid, active_only=True)
     if not active:
         return False
-    _audit(session, viewer.user, "viewed", msgid, active[0].id, "", now)
+    record(session, viewer.user, "viewed", msgid, active[0].id, "", now)
     return True
-
-
-def audit_log(session: Session, limit: int = 50) -> list[AuditEntry]:
-    """The newest audit entries first (``listarchive audit``, the admins' page)."""
-    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-    if limit > 0:
-        query = query.limit(limit)
-    return [AuditEntry(e.at, e.actor, e.action, e.target_msgid, e.embargo_id, e.detail)
-            for e in session.scalars(query)]
-
-
-# --- ingest rules ----------------------------------------------------------------------------
-
-
-def rule_reason(parsed: ParsedMessage, on_restricted_list: bool,
-                reporters: Collection[str] = ()) -> str:
-    """Why an incoming thread starter must be embargoed ('' = it need not).
-
-    A ``[SECURITY]`` tag or the ``X-Listarchive-Embargo`` header counts only from one of the
-    ``reporters`` (lower-cased addresses): from anyone else, it would let a stranger hide a
-    thread at will.
-
-    >>> from listarchive.mail.message import parse
-    >>> report = b"From: sec@example.org\nSubject: [SECURITY][PATCH 0/2] clk: fix\n\nx\n"
-    >>> rule_reason(parse(report), False, {"sec@example.org"})
-    'rule:security-tag'
-    >>> rule_reason(parse(report.replace(b"sec@", b"someone@")), False, {"sec@example.org"})
-    ''
-    """
-    if parsed.parent:
-        return ""
-    if on_restricted_list:
-        return "rule:restricted-list"
-    if parsed.sender.email.lower() not in reporters:
-        return ""
-    if _SECURITY_TAG.search(parsed.subject):
-        return "rule:security-tag"
-    if parsed.header(EMBARGO_HEADER).strip().lower() in ("yes", "true", "1"):
-        return "rule:header"
-    return ""
-
-
-def embargo_rules(session: Session, items: list[tuple[int, str, ParsedMessage]],
-                  reporters: Collection[str] = ()) -> None:
-    """Run by the ingest worker on every stored batch: embargo the thread starters the ingest
-    rules pick, allowing the grantees of the lists the report arrived on. Idempotent over
-    ``reindex``: an anchor that has an embargo (active or disclosed) is left alone."""
-    starters = [(pk, msgid, parsed) for pk, msgid, parsed in items if not parsed.parent]
-    if not starters:
-        return
-    lists: dict[int, list[tuple[str, bool]]] = {}
-    for row in select_in(session, select(MessageList.message_id, MailingList.name,
-                                         MailingList.restricted).join(MailingList),
-                         MessageList.message_id, [pk for pk, _, _ in starters]):
-        lists.setdefault(row.message_id, []).append((row.name, row.restricted))
-    now = utcnow()
-    wanted = {r.lower() for r in reporters}
-    for pk, msgid, parsed in starters:
-        on = lists.get(pk, [])
-        reason = rule_reason(parsed, any(restricted for _, restricted in on), wanted)
-        if not reason or message_embargoes(session, msgid):
-            continue
-        if session.scalar(select(Embargo.id).where(Embargo.anchor_msgid == msgid)) is not None:
-            continue
-        embargo = Embargo(anchor_msgid=msgid, reason=reason, created_by="", created_at=now)
-        session.add(embargo)
-        session.flush()
-        _add_members(session, embargo.id, [msgid], "anchor")
-        _audit(session, reason, "restricted", msgid, embargo.id, "", now)
-        _allow(session, embargo, [("list", name) for name, _ in sorted(on)], reason, now)
-    session.flush()

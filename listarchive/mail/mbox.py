@@ -6,7 +6,7 @@ a ``From `` separator line and followed by one blank line, and every body line m
 mboxo quoting (only ``From `` becomes ``>From ``), this is reversible: reading removes exactly one
 ``>`` from every ``^>+From `` line and gives back the stored bytes.
 
-The streaming reader of whole mbox files lives in ``ingest.sources``; it uses :func:`unescape`.
+The streaming reader of whole mbox files lives in ``ingest.mboxsource``; it uses :func:`unescape`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def unescape(data: bytes) -> bytes:
 def to_mboxrd(data: bytes) -> bytes:
     """One message's mboxrd chunk: separator line, quoted message, blank line.
 
-    Concatenating chunks gives a valid mboxrd file. Reading the chunk back (``ingest.sources``)
+    Concatenating chunks gives a valid mboxrd file. Reading the chunk back (``ingest.mboxsource``)
     gives ``data`` byte for byte when ``data`` ends with a newline, which every stored message
     from a mail server or a public-inbox archive does. A message without a final newline (seen
     in hand-written test mail and some web-form mailers) gets one here: mbox needs the blank line

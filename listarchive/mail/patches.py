@@ -28,11 +28,11 @@ from unidiff.errors import UnidiffParseError
 # The scanner's rule for where a diff starts is named here too: the am-ready split, the search
 # index and the page renderer know diffs from this module.
 from listarchive.mail.diffscan import DIFF_OPENERS as DIFF_OPENERS
-from listarchive.mail.diffscan import FileChange as FileChange
 from listarchive.mail.diffscan import diff_lines as diff_lines
 from listarchive.mail.diffscan import diff_start as diff_start
-from listarchive.mail.diffscan import scan, strip_side
+from listarchive.mail.diffscan import scan
 from listarchive.mail.diffscan import starts_diff as starts_diff
+from listarchive.mail.filechanges import FileChange, strip_side
 from listarchive.mail.message import ParsedMessage
 from listarchive.mail.patchid import git_patch_id
 from listarchive.mail.pulls import PullRequest, find_pull

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 
 from listarchive.mail.diffscan import diff_lines
-from listarchive.mail.message import Address
+from listarchive.mail.headers import Address
 
 # "Name-by:" forms plus the other trailers kernel maintainers collect.
 _TRAILER_RE = re.compile(

@@ -36,7 +36,7 @@ from listarchive.archive.models import (
 )
 from listarchive.errors import Forbidden, InvalidChange, NotFound
 from listarchive.mail.extract import SUBMISSIONS
-from listarchive.review import states
+from listarchive.review import decisions, flags, states
 
 MAX_REASON = 2000
 BOT = "bot"  # the account kind of CI systems (User.kind)
@@ -170,11 +170,11 @@ def change(session: Session, user: User | None, kind: str, ids: Sequence[int],
     changed = False
     for oid in ids:
         if wanted is not None:
-            changed |= states.set_state(session, kind, found[oid].id, wanted, user, via,
+            changed |= decisions.set_state(session, kind, found[oid].id, wanted, user, via,
                                         evidence=request.evidence[:4000],
                                         reason=request.reason[:MAX_REASON])
         if request.archived is not None:
-            changed |= states.set_archived(session, kind, oid, request.archived, user, via)
+            changed |= flags.set_archived(session, kind, oid, request.archived, user, via)
         if request.delegate is not None:
-            changed |= states.set_delegate(session, kind, oid, delegate, user, via)
+            changed |= flags.set_delegate(session, kind, oid, delegate, user, via)
     return changed

@@ -30,8 +30,9 @@ from listarchive.archive.batches import select_in
 from listarchive.archive.models import Patch, PatchState, SourceState
 from listarchive.errors import SourceError
 from listarchive.mail.extract import PULL
+from listarchive.review.decisions import Decision, apply_decisions
 from listarchive.review.history import COMMIT_ID
-from listarchive.review.states import Decision, apply_decisions, patch_state_column
+from listarchive.review.states import patch_state_column
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ may only withdraw it (rfc, superseded, not-applicable). Account holders' "applie
 :mod:`listarchive.review.rules`' business.
 
 Every command is recorded in the history with the mail as evidence and its DKIM status
-(verified, unverified, unsigned) in the reason: applied through :func:`states.set_state` (``via``
+(verified, unverified, unsigned) in the reason: applied through :func:`decisions.set_state` (``via``
 mail, a person's decision), or, when refused, as an ``ignored`` entry saying why, changing
 nothing. With ``require_dkim`` a command without a valid signature is ignored. A command is
 looked at once: a re-run (``reindex``) finds its entry and leaves it.
@@ -42,7 +42,7 @@ from listarchive.mail.botcommands import AUTHOR_STATES, bot_command
 from listarchive.mail.dkimsig import VERIFIED, DnsFunc, dkim_status
 from listarchive.mail.extract import SUGGESTION
 from listarchive.mail.message import ParsedMessage
-from listarchive.review import states
+from listarchive.review import decisions, states
 from listarchive.review.rules import applied_claim
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def run(session: Session, items: Sequence[tuple[int, str, ParsedMessage]],
             session.flush()
             continue
         assert wanted is not None
-        if not states.set_state(session, kind, oid, wanted, None, states.MAIL_VIA,
+        if not decisions.set_state(session, kind, oid, wanted, None, states.MAIL_VIA,
                                 evidence=msgid, reason=reason, rule=rule):
             session.add(StateChange(
                 object_kind=kind, object_id=oid, field=IGNORED, from_value=wanted,

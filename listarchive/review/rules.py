@@ -11,7 +11,7 @@
   sets the state of what the mail answers, or of the mail itself when it is a patch.
 - RFC patches and series start as ``rfc``: that is their default state (:mod:`states`).
 
-Every rule goes through :func:`states.apply_decisions`, so people's decisions win, a decision
+Every rule goes through :func:`decisions.apply_decisions`, so people's decisions win, a decision
 already taken on the same evidence is not taken again, and running the rules twice over the same
 mail changes nothing. A reply stored before the patch it answers is looked at again when the
 patch arrives.
@@ -35,15 +35,15 @@ from listarchive.mail.extract import SUGGESTION
 from listarchive.mail.message import ParsedMessage, parse
 from listarchive.mail.quotes import own_lines
 from listarchive.review.changes import can_change
-from listarchive.review.states import (
+from listarchive.review.decisions import (
     Decision,
     SeriesDecision,
     apply_decisions,
     apply_series_decisions,
-    normalize_state,
     refresh_series_states,
     set_state,
 )
+from listarchive.review.states import normalize_state
 
 logger = logging.getLogger(__name__)
 STATE_HEADERS = ("X-Listarchive-State", "X-Patchwork-State")

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
-from listarchive.access import embargo
+from listarchive.access.audit import audit_log
 from listarchive.web.context import db, viewer
 
 bp = Blueprint("admin", __name__)
@@ -22,4 +22,4 @@ def audit() -> Any:
         limit = max(1, min(int(request.args.get("limit", "200")), MAX_ENTRIES))
     except ValueError:
         abort(400, description="limit must be a number")
-    return render_template("audit.html", entries=embargo.audit_log(db(), limit), limit=limit)
+    return render_template("audit.html", entries=audit_log(db(), limit), limit=limit)

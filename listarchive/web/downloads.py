@@ -19,7 +19,7 @@ from flask import Response, abort, request
 
 from listarchive.archive import messageview
 from listarchive.archive.messageview import MessageRecord
-from listarchive.mail.message import leaf_parts
+from listarchive.mail.mimeparts import leaf_parts
 from listarchive.web import caching
 from listarchive.web.context import db, viewer
 
@@ -52,7 +52,7 @@ def raw(record: MessageRecord) -> Response:
 
 
 def attachment(record: MessageRecord, index: int) -> Response:
-    """Leaf part ``index`` (``listarchive.mail.message.Attachment.index``) as a plain file download."""
+    """Leaf part ``index`` (``listarchive.mail.mimeparts.Attachment.index``) as a plain file download."""
     etag = f"{record.sha256}-{index}"
     early = caching.not_modified(etag, record.ingested_at, caching.DOWNLOAD_MAX_AGE)
     if early is not None:
