@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, active_embargo
-from listarchive.archive.messageview import find_message
+from listarchive.archive.messageview import MessageRecord, find_message
 from listarchive.archive.models import Embargo, EmbargoMember, Message, Node
 
 EXPIRY = "expiry"  # the actor recorded when an embargo's date passed
@@ -58,11 +58,17 @@ def members(session: Session, embargo_id: int) -> tuple[str, ...]:
                                  .order_by(EmbargoMember.msgid)))
 
 
-def disclosure(session: Session, viewer: Viewer, msgid: str) -> Disclosure | None:
-    """The disclosure note of ``msgid``, or None (never embargoed, still embargoed, or hidden
-    from this viewer: the note must not confirm a hidden message)."""
-    if find_message(session, viewer, msgid) is None:
+def disclosure(session: Session, viewer: Viewer, message: str | MessageRecord
+               ) -> Disclosure | None:
+    """The disclosure note of a message, or None (never embargoed, still embargoed, or hidden
+    from this viewer: the note must not confirm a hidden message). ``message``: its Message-ID,
+    or the record :func:`find_message` gave for this viewer (no need to look it up again)."""
+    if isinstance(message, MessageRecord):
+        msgid = message.msgid
+    elif find_message(session, viewer, message) is None:
         return None
+    else:
+        msgid = message
     embargoes = message_embargoes(session, msgid)
     if not embargoes or any(e.disclosed_at is None for e in embargoes):
         return None

@@ -245,7 +245,7 @@ def message_page(name: str, record: MessageRecord) -> Any:
                            reply=_reply(view.parsed, record),
                            badge=patchview.message_badges(db(), viewer(),
                                                               [record.msgid]).get(record.msgid),
-                           disclosed=embargoview.disclosure(db(), viewer(), record.msgid),
+                           disclosed=embargoview.disclosure(db(), viewer(), record),
                            # A parent the reader may not see gets no link, exactly like a
                            # parent that was never archived; a stored parent is in the thread.
                            parent_visible=bool(record.parent_msgid) and any(
@@ -291,7 +291,7 @@ def thread_page(name: str, record: MessageRecord, nested: bool) -> Any:
                            home=lambda r: home_list(r, name),
                            shown={m for r, _, _, m in items if r is not None},
                            count=sum(1 for r, _, _, _ in items if r is not None),
-                           disclosed=embargoview.disclosure(db(), viewer(), record.msgid))
+                           disclosed=embargoview.disclosure(db(), viewer(), record))
     return caching.finish(Response(html, mimetype="text/html"), etag, thread.last_modified)
 
 
