@@ -194,13 +194,16 @@ def _thread_of(session: Session, viewer: Viewer, thread_id: int) -> ThreadView:
     rows: list[TreeRow] = build_tree(
         (TreeItem(r.msgid, r.parent_msgid, r.sort_date, refs.get(r.pk, ()))
          for r in records.values()), ghosts=True)
-    thread = session.get(Thread, thread_id)
     lines = tuple(ThreadLine(row.msgid, min(row.depth, MAX_DEPTH),
                              None if row.ghost else records[row.msgid]) for row in rows)
     members = tuple(ThreadMember(line.record, line.depth) for line in lines
                     if line.record is not None)
     root = members[0].record.msgid if members else ""
-    subject = members[0].record.subject if members else (thread.subject if thread else "")
+    if members:
+        subject = members[0].record.subject
+    else:  # every member hidden: the thread's own subject (no member is named)
+        thread = session.get(Thread, thread_id)
+        subject = thread.subject if thread else ""
     return ThreadView(root, subject, members, lines)
 
 

@@ -32,8 +32,9 @@ def states_version() -> str:
     """The newest review state change and the newest CI check of the archive ("0.0" for
     none), once per request: pages show both."""
     if "states_version" not in g:
-        g.states_version = (f"{int(db().scalar(select(func.max(StateChange.id))) or 0)}."
-                            f"{int(db().scalar(select(func.max(Check.id))) or 0)}")
+        row = db().execute(select(select(func.max(StateChange.id)).scalar_subquery(),
+                                  select(func.max(Check.id)).scalar_subquery())).one()
+        g.states_version = f"{int(row[0] or 0)}.{int(row[1] or 0)}"
     found: str = g.states_version
     return found
 
