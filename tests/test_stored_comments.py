@@ -1,7 +1,8 @@
 """Review comments placed at ingest (``review_comments``) count what the discussion finds when
 read, on real mail: the first 1,500 messages of linux-clk, stored in their order and in reverse
-(replies before their patches, in small batches), and rebuilt by ``reindex``. A reply under an
-embargo is not counted for a reader it leaves out."""
+(replies before their patches, in small batches), and rebuilt by ``reindex``; so do the
+patches' diffs kept beside them (``patch_diffs``). A reply under an embargo is not counted for a
+reader it leaves out."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from sqlalchemy import func, select
 from ingest.reindex import reindex
 from ingest.worker import run_ingest
 from listarchive.access.visibility import ANONYMOUS, Viewer
+from listarchive.archive import messageview
 from listarchive.archive.db import open_archive
 from listarchive.archive.models import Embargo, EmbargoMember, Message, Patch, ReviewComment
-from listarchive.mail.extract import PATCH
+from listarchive.archive.patchdiffs import StoredDiff, stored_diffs
+from listarchive.mail.extract import COVER, PATCH
+from listarchive.mail.patches import extract_patches
 from listarchive.review.discussion import comment_counts, discussions, series_comment_counts
 from listarchive.settings import Settings, from_mapping
 
@@ -94,12 +98,35 @@ def test_stored_counts_equal_what_the_discussion_reads(archives: Archives) -> No
     assert stored == read
 
 
-def test_arrival_order_and_reindex_give_the_same_counts(archives: Archives) -> None:
+def _diffs(settings: Settings) -> dict[str, tuple[StoredDiff | None, StoredDiff | None]]:
+    """(stored, read from the mail now) diff of each patch, pull request and suggestion."""
+    archive = open_archive(settings)
+    try:
+        with archive.sessions() as session:
+            ids = {pid: msgid for pid, msgid in session.execute(
+                select(Patch.id, Patch.msgid).where(Patch.kind != COVER))}
+            stored = stored_diffs(session, ANONYMOUS, sorted(ids))
+            out = {}
+            for record, parsed in messageview.parsed_records(session, ANONYMOUS, sorted(ids)):
+                info = extract_patches(parsed)
+                out[ids[record.pk]] = (stored.get(record.pk), None if info is None else
+                                       StoredDiff(info.commit_message, info.diff, info.files))
+    finally:
+        archive.close()
+    return out
+
+
+def test_arrival_order_and_reindex_give_the_same_counts_and_diffs(archives: Archives) -> None:
     first, _ = _counts(archives.in_order, ANONYMOUS)
     stored, read = _counts(archives.reversed, ANONYMOUS)
     assert stored == read == first
+    diffs = _diffs(archives.in_order)
+    assert sum(1 for kept, _ in diffs.values() if kept is not None and kept.diff) >= 100
+    assert all(kept == mail for kept, mail in diffs.values())
+    assert _diffs(archives.reversed) == diffs
     reindex(archives.reversed)
     assert _counts(archives.reversed, ANONYMOUS)[0] == first
+    assert _diffs(archives.reversed) == diffs
 
 
 def test_queue_counts_the_series_comments(archives: Archives) -> None:

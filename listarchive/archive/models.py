@@ -243,6 +243,22 @@ class Patch(Base):
                                                  foreign_keys=[series_id])
 
 
+class PatchDiff(Base):
+    """What :func:`listarchive.mail.patches.extract_patches` read from a patch's mail, kept so
+    that the pages showing diffs (the patch page, range-diffs, discussions) parse no mail: the
+    commit message and the diff (compressed as the raw mail is, :mod:`.rawstore`), and each file
+    touched as JSON ``[path, old_path, change, insertions, deletions]``. One row per patch, pull
+    request or review suggestion whose mail has a diff or a pull request (cover letters have
+    none); written with the patch row, rebuilt by ``reindex``."""
+
+    __tablename__ = "patch_diffs"
+
+    patch_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    commit_message: Mapped[bytes] = mapped_column(LargeBinary)
+    diff: Mapped[bytes] = mapped_column(LargeBinary)
+    files: Mapped[str] = mapped_column(Text, default="[]")
+
+
 class Series(Base):
     """Patches sent together (cover + 1..N). Its id is the anchor message's id: the cover letter,
     else the lowest-numbered patch."""

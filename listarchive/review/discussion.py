@@ -20,9 +20,9 @@ from listarchive.access.visibility import Viewer, visible_id
 from listarchive.archive import messageview
 from listarchive.archive.messageview import MessageRecord
 from listarchive.archive.models import Patch, ReviewComment
+from listarchive.archive.patchdiffs import stored_diffs
 from listarchive.mail.extract import PATCH
 from listarchive.mail.linecomments import LineComment, line_comments
-from listarchive.mail.patches import extract_patches
 
 MAX_REPLIES = 300  # below one patch
 MAX_PLACED_DEPTH = 2  # replies deeper than a reply to a reply are listed, not placed
@@ -90,14 +90,14 @@ def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch]
     """The discussion of each patch (kind ``patch``) the viewer may see: one thread read per
     thread, every reply parsed once."""
     wanted = [p for p in patches if p.kind == PATCH]
-    records = {r.pk: (r, m) for r, m in
-               messageview.parsed_records(session, viewer, [p.id for p in wanted])}
+    records = {r.pk: r for r in
+               messageview.records_by_msgid(session, viewer, [p.msgid for p in wanted])}
     threads: dict[int, messageview.ThreadView] = {}
     under: dict[int, list[tuple[MessageRecord, int]]] = {}
     for patch in wanted:
         if patch.id not in records:
             continue
-        record = records[patch.id][0]
+        record = records[patch.id]
         key = record.thread_id or -patch.id
         if key not in threads:
             found = messageview.thread_view(session, viewer, patch.msgid)
@@ -107,11 +107,12 @@ def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch]
         under[patch.id] = below(threads[key], patch.msgid)
     bodies = {r.pk: m.body for r, m in messageview.parsed_records(
         session, viewer, sorted({r.pk for rows in under.values() for r, _ in rows}))}
+    diffs = stored_diffs(session, viewer, sorted(under))
     out: dict[int, Discussion] = {}
     for patch in wanted:
         if patch.id not in under:
             continue
-        info = extract_patches(records[patch.id][1])
+        info = diffs.get(patch.id)
         diff = info.diff if info is not None else ""
         comments: list[Comment] = []
         replies: list[Reply] = []

@@ -17,11 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_ids
-from listarchive.archive import messageview
 from listarchive.archive.models import SeriesRevision
+from listarchive.archive.patchdiffs import stored_diffs
 from listarchive.errors import InvalidChange
 from listarchive.mail.extract import PATCH
-from listarchive.mail.patches import extract_patches
 from listarchive.mail.rangediff import STATUSES, PatchPair, RevisionPatch, range_diff
 from listarchive.review.rerolls import kept_from_previous
 from listarchive.review.seriesview import SeriesRow, series_rows, visible_series
@@ -85,12 +84,10 @@ def revision_patches(session: Session, viewer: Viewer, series_id: int) -> list[R
     kept = kept_from_previous(session, viewer, found.series, found.patches)
     patches = sorted([p for p in (*found.patches, *kept) if p.kind == PATCH],
                      key=lambda p: (p.counter, p.id))
-    by_pk = {record.pk: message for record, message
-             in messageview.parsed_records(session, viewer, [p.id for p in patches])}
+    diffs = stored_diffs(session, viewer, [p.id for p in patches])
     out = []
     for patch in patches:
-        message = by_pk.get(patch.id)
-        info = extract_patches(message) if message is not None else None
+        info = diffs.get(patch.id)
         out.append(RevisionPatch(
             patch.counter, patch.title, info.commit_message if info is not None else "",
             info.diff if info is not None else "", patch.patch_id,

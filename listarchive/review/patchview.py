@@ -17,6 +17,7 @@ from listarchive.archive import messageview
 from listarchive.archive.batches import select_in
 from listarchive.archive.messageview import MessageRecord
 from listarchive.archive.models import Message, Patch, Series
+from listarchive.archive.patchdiffs import stored_diffs
 from listarchive.mail.extract import PATCH, PULL, SUBMISSIONS, WITH_DIFF
 from listarchive.mail.linecomments import split_at_comments
 from listarchive.mail.patches import extract_patches, split_files
@@ -143,9 +144,12 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
     record = messageview.find_message(session, viewer, patch.msgid) if patch is not None else None
     if patch is None or record is None:
         return None
-    parsed = messageview.parsed_records(session, viewer, [patch.id])
-    message = parsed[0][1] if parsed else None
-    info = extract_patches(message) if message is not None and patch.kind in WITH_DIFF else None
+    info = stored_diffs(session, viewer, [patch.id]).get(patch.id) \
+        if patch.kind in WITH_DIFF else None
+    message = None
+    if info is None or patch.kind == PULL:  # the body, or the pull request's facts
+        parsed = messageview.parsed_records(session, viewer, [patch.id])
+        message = parsed[0][1] if parsed else None
     lines, series_row, order = _with_series(session, viewer, patch)
     previous_id = next_id = None
     if patch.id in order:
@@ -168,7 +172,8 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
     pull = None
     if patch.kind == PULL:
         # The stored URL and ref; the rest (base, head, shortlog) as the mail states it.
-        found = info.pull if info is not None else None
+        mail = extract_patches(message) if message is not None else None
+        found = mail.pull if mail is not None else None
         pull = replace(found, url=patch.pull_url, ref=patch.pull_ref) if found is not None \
             else PullRequest(patch.pull_url, patch.pull_ref)
     return PatchDetail(item, record, series_row, commit, tuple(files), patch.insertions,
