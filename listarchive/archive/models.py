@@ -322,9 +322,10 @@ class Trailer(Base):
 class ReviewComment(Base):
     """A review comment placed on a line of a patch's diff: the ``rank``-th comment of the
     reply ``message_id`` on the patch ``patch_id`` (a reply to a reply included, as
-    :mod:`listarchive.review.discussion` places them). Only where it is: the text stays in the
-    mail, read when a page shows it. Kept by the ingest as replies and patches arrive in any
-    order (:mod:`listarchive.review.placement`), so counts need no parse of a thread."""
+    :mod:`listarchive.review.discussion` places them), with its text and the diff line it
+    answers (``quoted``, with its marker). Kept by the ingest as replies and patches arrive in
+    any order (:mod:`listarchive.review.placement`), so counts and the pages that show the
+    comments read no reply's quoting again."""
 
     __tablename__ = "review_comments"
     __table_args__ = (Index("ix_review_comments_patch", "patch_id", "message_id", "rank"),)
@@ -336,6 +337,8 @@ class ReviewComment(Base):
     old_line: Mapped[int] = mapped_column(Integer, default=0)
     new_line: Mapped[int] = mapped_column(Integer, default=0)
     rank: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text, default="")
+    quoted: Mapped[str] = mapped_column(Text, default="")
 
 
 class Subsystem(Base):

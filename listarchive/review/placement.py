@@ -84,7 +84,7 @@ def _place(session: Session, wanted: list[tuple[int, int, int]],
         for rank, found in enumerate(line_comments(parsed[reply].body, diffs[pid], depth)):
             rows.append({"patch_id": pid, "message_id": reply, "path": found.path,
                          "old_line": found.old_line, "new_line": found.new_line,
-                         "rank": rank})
+                         "rank": rank, "text": found.text, "quoted": found.quoted})
 
 
 def store(session: Session, found: Placements) -> None:
