@@ -25,9 +25,7 @@ from listarchive.mail.pulls import PullRequest
 from listarchive.review.discussion import Comment, Discussion, discussions
 from listarchive.review.seriesview import (
     PatchItem,
-    SeriesRow,
     patch_items,
-    series_rows,
     visible_series,
 )
 from listarchive.review.states import effective_states
@@ -49,10 +47,21 @@ class FileDiff:
 
 
 @dataclass(frozen=True)
+class SeriesRef:
+    """The series a patch is part of, as its page and the APIs name it."""
+
+    id: int
+    title: str
+    revision: int
+    total: int
+    is_pull: bool  # sent as a pull request
+
+
+@dataclass(frozen=True)
 class PatchDetail:
     item: PatchItem
     record: MessageRecord
-    series: SeriesRow | None
+    series: SeriesRef | None
     commit_message: str
     files: tuple[FileDiff, ...]
     insertions: int
@@ -124,17 +133,20 @@ def file_anchor(index: int, path: str) -> str:
 
 
 def _with_series(session: Session, viewer: Viewer, patch: Patch
-                 ) -> tuple[tuple[TrailerLine, ...], SeriesRow | None, list[int]]:
-    """The patch's trailer lines, its series' row and the visible members' ids in order (when
-    the series is visible; else its own lines alone)."""
+                 ) -> tuple[tuple[TrailerLine, ...], SeriesRef | None, list[int]]:
+    """The patch's trailer lines, its series and the visible members' ids in order (when the
+    series is visible; else its own lines alone)."""
     if patch.series_id is not None:
         found = visible_series(session, viewer, patch.series_id)
         if found is not None:
             members = [*found.patches] if patch.kind != "cover" else []
             lines = series_lines(session, viewer, found.patches, found.cover).get(patch.id)
-            rows = series_rows(session, viewer, [found.series.id])
-            return (lines if lines is not None else patch_lines(session, viewer, patch),
-                    rows[0] if rows else None, [p.id for p in members])
+            series = found.series
+            anchor = session.get(Patch, series.id)  # a member: no statement
+            ref = SeriesRef(series.id, series.title, series.revision, series.total,
+                            anchor is not None and anchor.kind == PULL)
+            return (lines if lines is not None else patch_lines(session, viewer, patch), ref,
+                    [p.id for p in members])
     return patch_lines(session, viewer, patch), None, []
 
 
@@ -150,7 +162,7 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
     if info is None or patch.kind == PULL:  # the body, or the pull request's facts
         parsed = messageview.parsed_records(session, viewer, [patch.id])
         message = parsed[0][1] if parsed else None
-    lines, series_row, order = _with_series(session, viewer, patch)
+    lines, series, order = _with_series(session, viewer, patch)
     previous_id = next_id = None
     if patch.id in order:
         at = order.index(patch.id)
@@ -176,7 +188,7 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
         found = mail.pull if mail is not None else None
         pull = replace(found, url=patch.pull_url, ref=patch.pull_ref) if found is not None \
             else PullRequest(patch.pull_url, patch.pull_ref)
-    return PatchDetail(item, record, series_row, commit, tuple(files), patch.insertions,
+    return PatchDetail(item, record, series, commit, tuple(files), patch.insertions,
                        patch.deletions, diff, patch.patch_id, pull,
                        tuple(subsystem_refs(session, [patch.id])), previous_id, next_id, talk)
 
@@ -198,10 +210,10 @@ def patch_summary(session: Session, viewer: Viewer, patch_id: int) -> PatchSumma
     record = messageview.find_message(session, viewer, patch.msgid) if patch is not None else None
     if patch is None or record is None:
         return None
-    lines, series_row, _ = _with_series(session, viewer, patch)
+    lines, series, _ = _with_series(session, viewer, patch)
     place = None
-    if series_row is not None:
-        place = SeriesPlace(series_row.id, series_row.revision, patch.counter, series_row.total)
+    if series is not None:
+        place = SeriesPlace(series.id, series.revision, patch.counter, series.total)
     return PatchSummary(
         patch.id, patch.msgid, record.subject, patch.kind,
         effective_states(session, "patch", [patch.id]).get(patch.id, "new"),
