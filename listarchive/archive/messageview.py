@@ -194,14 +194,14 @@ def _thread_of(session: Session, viewer: Viewer, thread_id: int) -> ThreadView:
     rows: list[TreeRow] = build_tree(
         (TreeItem(r.msgid, r.parent_msgid, r.sort_date, refs.get(r.pk, ()))
          for r in records.values()), ghosts=True)
-    thread = session.get(Thread, thread_id)
     lines = tuple(ThreadLine(row.msgid, min(row.depth, MAX_DEPTH),
                              None if row.ghost else records[row.msgid]) for row in rows)
     members = tuple(ThreadMember(line.record, line.depth) for line in lines
                     if line.record is not None)
-    root = members[0].record.msgid if members else ""
-    subject = members[0].record.subject if members else (thread.subject if thread else "")
-    return ThreadView(root, subject, members, lines)
+    if members:
+        return ThreadView(members[0].record.msgid, members[0].record.subject, members, lines)
+    thread = session.get(Thread, thread_id)  # nothing visible: the subject kept for it
+    return ThreadView("", thread.subject if thread else "", members, lines)
 
 
 def thread_root(session: Session, viewer: Viewer, record: MessageRecord) -> str:
@@ -293,6 +293,12 @@ def _parsed(session: Session, records: Sequence[MessageRecord]) -> dict[int, Par
     while len(_PARSED_CACHE) > PARSED_CACHE_SIZE:
         _PARSED_CACHE.popitem(last=False)
     return out
+
+
+def parsed_messages(session: Session, records: Sequence[MessageRecord]
+                    ) -> dict[int, ParsedMessage]:
+    """The records (read for the viewer: a thread's members, say) parsed, by pk."""
+    return _parsed(session, records)
 
 
 def body_texts(session: Session, records: Sequence[MessageRecord]) -> dict[int, str]:

@@ -86,14 +86,16 @@ def _comment(found: LineComment, record: MessageRecord, patch_id: int) -> Commen
                    record.date, record.lists[0] if record.lists else "all", patch_id)
 
 
-def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch]
-                ) -> dict[int, Discussion]:
+def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch],
+                known: Sequence[MessageRecord] = ()) -> dict[int, Discussion]:
     """The discussion of each patch (kind ``patch``) the viewer may see: one thread read per
     thread, every reply parsed once (to be shown), the comments read where the ingest placed
-    them."""
+    them. ``known``: records of some of the patches, already read for this viewer."""
     wanted = [p for p in patches if p.kind == PATCH]
-    records = {r.pk: r for r in
-               messageview.records_by_msgid(session, viewer, [p.msgid for p in wanted])}
+    records = {r.pk: r for r in known}
+    missing = [p.msgid for p in wanted if p.id not in records]
+    if missing:
+        records.update((r.pk, r) for r in messageview.records_by_msgid(session, viewer, missing))
     threads: dict[int, messageview.ThreadView] = {}
     under: dict[int, list[tuple[MessageRecord, int]]] = {}
     for patch in wanted:
@@ -103,9 +105,10 @@ def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch]
         if record.thread_id not in threads:
             threads[record.thread_id] = messageview.record_thread(session, viewer, record)
         under[patch.id] = below(threads[record.thread_id], patch.msgid)
-    replies = sorted({r.pk for rows in under.values() for r, _ in rows})
-    bodies = {r.pk: m.body for r, m in messageview.parsed_records(session, viewer, replies)}
-    placed = _placed(session, sorted(under), replies)
+    below_all = {r.pk: r for rows in under.values() for r, _ in rows}
+    bodies = {pk: m.body for pk, m in
+              messageview.parsed_messages(session, list(below_all.values())).items()}
+    placed = _placed(session, sorted(under), sorted(below_all))
     out: dict[int, Discussion] = {}
     for pid, rows in under.items():
         comments: list[Comment] = []

@@ -171,7 +171,8 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
     item = patch_items(session, viewer, [patch], {patch.id: lines})[0]
     files: list[FileDiff] = []
     diff = info.diff if info is not None else ""
-    talk = discussions(session, viewer, [patch]).get(patch.id) if patch.kind == PATCH else None
+    talk = discussions(session, viewer, [patch], [record]).get(patch.id) \
+        if patch.kind == PATCH else None
     if info is not None:
         chunks = split_files(info.diff, len(info.files))
         for i, change in enumerate(info.files):
