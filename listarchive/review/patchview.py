@@ -140,7 +140,11 @@ def _with_series(session: Session, viewer: Viewer, patch: Patch
         found = visible_series(session, viewer, patch.series_id)
         if found is not None:
             members = [*found.patches] if patch.kind != "cover" else []
-            lines = series_lines(session, viewer, found.patches, found.cover).get(patch.id)
+            # Its lines alone: no other member's trailers change them (a series of 30 patches
+            # read the trailers of all 30 for one).
+            mine = [p for p in found.patches if p.id == patch.id]
+            lines = series_lines(session, viewer, mine, found.cover).get(patch.id) \
+                if mine else None
             series = found.series
             anchor = session.get(Patch, series.id)  # a member: no statement
             ref = SeriesRef(series.id, series.title, series.revision, series.total,
