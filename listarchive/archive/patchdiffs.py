@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_id
 from listarchive.archive import rawstore
-from listarchive.archive.batches import select_in
+from listarchive.archive.batches import in_list, rows_in
 from listarchive.archive.models import Message, Patch, PatchDiff
 from listarchive.errors import MalformedMessage
 from listarchive.mail.extract import COVER
@@ -51,7 +51,7 @@ def diff_row(pk: int, info: PatchInfo) -> dict[str, object]:
 @functools.lru_cache(maxsize=256)
 def _diffs_select(viewer: Viewer) -> Any:
     return (select(PatchDiff.patch_id, PatchDiff.commit_message, PatchDiff.diff, PatchDiff.files)
-            .where(visible_id(viewer, PatchDiff.patch_id)))
+            .where(PatchDiff.patch_id.in_(in_list()), visible_id(viewer, PatchDiff.patch_id)))
 
 
 def stored_diffs(session: Session, viewer: Viewer, pks: Sequence[int]) -> dict[int, StoredDiff]:
@@ -61,7 +61,7 @@ def stored_diffs(session: Session, viewer: Viewer, pks: Sequence[int]) -> dict[i
         rawstore.unpack_text(row.commit_message), rawstore.unpack_text(row.diff),
         tuple(FileChange(str(path), str(old), str(change), int(ins), int(dels))
               for path, old, change, ins, dels in json.loads(row.files)))
-        for row in select_in(session, _diffs_select(viewer), PatchDiff.patch_id, pks)}
+        for row in rows_in(session, _diffs_select(viewer), pks)}
 
 
 def fill(session: Session) -> int:
