@@ -18,6 +18,7 @@ from listarchive.archive.derived import series_subsystem_links
 from listarchive.archive.models import (
     Message,
     Patch,
+    PatchDiff,
     PatchSubsystem,
     Series,
     SeriesRevision,
@@ -25,6 +26,7 @@ from listarchive.archive.models import (
     Subsystem,
     Trailer,
 )
+from listarchive.archive.patchdiffs import diff_row
 from listarchive.mail.extract import SUGGESTION, MailFacts
 from listarchive.mail.maintainers import SubsystemMatcher, parse_maintainers
 from listarchive.mail.message import ParsedMessage
@@ -40,6 +42,7 @@ def store_facts(session: Session, items: Sequence[tuple[int, str, ParsedMessage,
     patches: list[dict[str, object]] = []
     trailers: list[dict[str, object]] = []
     links: list[dict[str, object]] = []
+    diffs: list[dict[str, object]] = []
     senders: set[str] = set()
     for pk, msgid, parsed, facts in items:
         for trailer, target, own in [*((t, parsed.parent, False) for t in facts.given),
@@ -77,6 +80,8 @@ def store_facts(session: Session, items: Sequence[tuple[int, str, ParsedMessage,
             "change_id": facts.change_id, "links": "\n".join(facts.links),
             "flags": ",".join(sorted(patch.flags))[:255] if patch is not None else "",
         })
+        if patch is not None:
+            diffs.append(diff_row(pk, patch))
         if matcher is not None and paths:
             subsystem_matcher, ids = matcher
             for rank, match in enumerate(subsystem_matcher.match(paths)):
@@ -84,6 +89,8 @@ def store_facts(session: Session, items: Sequence[tuple[int, str, ParsedMessage,
                     links.append({"patch_id": pk, "subsystem_id": ids[match.name], "rank": rank})
     if patches:
         session.execute(insert(Patch), patches)
+    if diffs:
+        session.execute(insert(PatchDiff), diffs)
     if trailers:
         session.execute(insert(Trailer), trailers)
     if links:
@@ -256,4 +263,5 @@ def reset(session: Session) -> None:
     session.execute(delete(SeriesRevision))
     session.execute(delete(Series))
     session.execute(delete(Trailer))
+    session.execute(delete(PatchDiff))
     session.execute(delete(Patch))

@@ -6,6 +6,7 @@ changed pair) must be what git makes of the commits.
 
 from __future__ import annotations
 
+import difflib
 import re
 import shutil
 from collections import Counter
@@ -14,12 +15,15 @@ from typing import Any
 
 import backends
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mailfixtures import dev_git
 from rerollworld import RerollWorld, build
 
 from ingest.worker import run_ingest
 from listarchive.mail.msgids import quote_msgid
-from listarchive.mail.rangediff import RevisionPatch, range_diff
+from listarchive.mail.rangediff import PAIR_THRESHOLD, RevisionPatch, pair_patches, range_diff
+from listarchive.review.interdiff import compared
 from listarchive.settings import from_mapping
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -154,6 +158,72 @@ def test_pure_pairing_bounds_and_order() -> None:
             for p in pairs] == [("dropped", 1, 0), ("unchanged", 2, 1), ("added", 0, 2)]
     huge = [_patch(n, f"t{n}", "+a\n" * 10, f"h{n}") for n in range(1000)]
     assert len(range_diff(huge, huge)) == 200  # MAX_PATCHES
+
+
+def _score(old: RevisionPatch, new: RevisionPatch) -> float:
+    """The similarity :mod:`listarchive.mail.rangediff` documents, computed the plain way."""
+    def changed(diff: str) -> set[str]:
+        return {line for line in diff.splitlines() if line[:1] in "+-"}
+
+    def jaccard(a: set[str], b: set[str]) -> float:
+        return len(a & b) / len(a | b) if a | b else 0.0
+
+    title = difflib.SequenceMatcher(None, old.title.lower(), new.title.lower()).ratio()
+    return 0.5 * title + 0.2 * jaccard(set(old.files), set(new.files)) \
+        + 0.3 * jaccard(changed(old.diff), changed(new.diff))
+
+
+def _plain_pairs(old: list[RevisionPatch], new: list[RevisionPatch]) -> dict[int, int]:
+    """new number -> old number: the same patch-id first, then every other pair scored, the
+    best first (ties: the closer numbers), down to the threshold."""
+    match: dict[int, int] = {}
+    for j, patch in enumerate(new):
+        i = next((i for i, o in enumerate(old) if o.patch_id == patch.patch_id
+                  and i not in match.values()), None)
+        if patch.patch_id and i is not None:
+            match[j] = i
+    scored = sorted(((_score(old[i], new[j]), -abs(old[i].number - new[j].number), j, i)
+                     for j in range(len(new)) if j not in match
+                     for i in range(len(old)) if i not in match.values()), reverse=True)
+    for score, _, j, i in scored:
+        if score >= PAIR_THRESHOLD and j not in match and i not in match.values():
+            match[j] = i
+    return {new[j].number: old[i].number for j, i in match.items()}
+
+
+_words = st.sampled_from(["clk: qcom:", "clk: imx:", "add", "fix", "gcc", "rpmh", "the",
+                          "driver", "support", "sm8650", "x1e80100"])
+_revision = st.lists(st.tuples(st.lists(_words, min_size=1, max_size=6).map(" ".join),
+                               st.sets(st.sampled_from("abcd"), max_size=3),
+                               st.sets(st.sampled_from("+x\n -y\n +z\n -w\n".split()),
+                                       max_size=3),
+                               st.sampled_from(["", "", "p1", "p2"])), max_size=7)
+
+
+@given(_revision, _revision)
+@settings(max_examples=300, deadline=None)
+def test_pairing_is_the_plain_rule_of_the_best_scores_first(old_spec: list[Any],
+                                                            new_spec: list[Any]) -> None:
+    """The pairing skips the titles' ratio of pairs that cannot reach the threshold: what it
+    pairs is what scoring every pair gives."""
+    def patches(spec: list[Any]) -> list[RevisionPatch]:
+        return [RevisionPatch(n, title, "", "".join(sorted(lines)), pid,
+                              tuple(f"{f}.c" for f in sorted(files)), n)
+                for n, (title, files, lines, pid) in enumerate(spec, 1)]
+
+    old, new = patches(old_spec), patches(new_spec)
+    got = {n.number: o.number for o, n in pair_patches(old, new) if o and n}
+    assert got == _plain_pairs(old, new)
+
+
+def test_a_range_diff_is_computed_once_per_question() -> None:
+    old = [_patch(1, "a: one", "+x\n", "p1")]
+    new = [_patch(1, "a: one", "+x\n+y\n", "p9")]
+    first = compared(old, new)
+    assert compared(list(old), list(new)) is first  # the same comparison, kept
+    assert first == tuple(range_diff(old, new))
+    other = compared(old, [_patch(1, "a: one", "+x\n+z\n", "p8")])
+    assert other is not first and other[0].diff_lines != first[0].diff_lines
 
 
 def test_every_consecutive_revision_pair_of_real_linux_clk(site: Any) -> None:

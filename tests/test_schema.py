@@ -17,7 +17,7 @@ from ingest.worker import Worker, run_ingest
 from listarchive.access.visibility import ANONYMOUS
 from listarchive.archive import messageview, schema
 from listarchive.archive.db import make_engine, open_archive
-from listarchive.archive.models import Patch, Trailer
+from listarchive.archive.models import Patch, PatchDiff, Trailer
 from listarchive.errors import TemporaryFailure
 from listarchive.settings import Settings, from_mapping
 
@@ -51,6 +51,7 @@ def to_first_wave(settings: Settings) -> None:
         conn.execute(sa.text("DROP TABLE outbox"))  # revision 0007
         conn.execute(sa.text("DROP TABLE follows"))
         conn.execute(sa.text("DROP TABLE review_comments"))  # revision 0008
+        conn.execute(sa.text("DROP TABLE patch_diffs"))  # revision 0009
         conn.execute(sa.text("ALTER TABLE users DROP COLUMN kind"))
         conn.execute(sa.text("DROP TABLE alembic_version"))
         conn.execute(sa.text("DROP INDEX ix_trailers_anchor_msgid"))
@@ -75,6 +76,16 @@ def shape(settings: Settings) -> dict[str, tuple[set[str], set[str]]]:
                for t in found.get_table_names()}
     engine.dispose()
     return out
+
+
+def kept_diffs(settings: Settings) -> dict[int, tuple[bytes, bytes, str]]:
+    archive = open_archive(settings)
+    with archive.sessions() as session:
+        found = {row.patch_id: (row.commit_message, row.diff, row.files) for row in
+                 session.execute(select(PatchDiff.patch_id, PatchDiff.commit_message,
+                                        PatchDiff.diff, PatchDiff.files))}
+    archive.close()
+    return found
 
 
 def anchored(settings: Settings) -> dict[int, str]:
@@ -102,6 +113,8 @@ def test_an_archive_of_the_previous_schema_is_upgraded_by_init(tmp_path):
     run_ingest(settings, [str(DATA / name) for name in EMBARGO], "security")
     before = anchored(settings)
     assert sum(1 for a in before.values() if a) >= 2
+    diffs = kept_diffs(settings)
+    assert len(diffs) >= 3
     to_first_wave(settings)
 
     # Nothing but init works on it, and nothing half-works: a delivery is told to retry.
@@ -120,6 +133,7 @@ def test_an_archive_of_the_previous_schema_is_upgraded_by_init(tmp_path):
     open_archive(fresh).close()
     assert shape(settings) == shape(fresh), "the upgrade does not reach what a new archive is"
     assert anchored(settings) == before  # the anchors the ingest would have kept
+    assert kept_diffs(settings) == diffs  # and the patches' diffs
     archive = open_archive(settings)
     with archive.sessions() as session:  # the pull request's head, which git-scan looks for
         assert list(session.scalars(select(Patch.pull_head).where(Patch.kind == "pull"))) == \

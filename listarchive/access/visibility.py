@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
-from listarchive.archive.batches import chunked
+from listarchive.archive.batches import chunked, in_list, rows_in
 from listarchive.archive.models import (
     Embargo,
     EmbargoAllow,
@@ -212,13 +212,14 @@ def list_allowed(viewer: Viewer, restricted: bool, name: str) -> bool:
     return viewer.is_admin or not restricted or name in viewer.lists
 
 
+@functools.lru_cache(maxsize=512)
+def _visible_ids_select(viewer: Viewer) -> Select[int]:
+    return select(Message.id).where(Message.id.in_(in_list()), visible_message(viewer))
+
+
 def visible_ids(session: Session, viewer: Viewer, pks: Iterable[int]) -> set[int]:
     """Which of these message pks (also patch, series and cover ids) the viewer may see."""
-    out: set[int] = set()
-    for part in chunked(pks):
-        out.update(session.scalars(select(Message.id).where(Message.id.in_(part),
-                                                            visible_message(viewer))))
-    return out
+    return {row.id for row in rows_in(session, _visible_ids_select(viewer), pks)}
 
 
 def visible_msgids(session: Session, viewer: Viewer, msgids: Iterable[str]) -> dict[str, str]:

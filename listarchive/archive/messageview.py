@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -27,7 +27,7 @@ from listarchive.access.visibility import (
     visible_message,
 )
 from listarchive.archive import listview, rawstore
-from listarchive.archive.batches import chunked, select_in
+from listarchive.archive.batches import in_list, rows_in, select_in
 from listarchive.archive.models import (
     MailingList,
     Message,
@@ -117,26 +117,39 @@ class MessagePage:
 # --- messages ----------------------------------------------------------------------------------
 
 
+# What _records finds messages by: one value, or (``in``) a list given in chunks.
+_BY_ONE = {"msgid": Message.msgid, "thread": Message.thread_id}
+_BY_LIST = {"ids": Message.id, "msgids": Message.msgid, "threads": Message.thread_id}
+
+
 @functools.lru_cache(maxsize=256)
-def _records_select(viewer: Viewer) -> Any:
-    """The statement of :func:`_records` for one viewer, built once: building SQLAlchemy's
-    expression tree anew for each of a search page's queries was a tenth of its time."""
-    return (select(Message.id, Message.msgid, Message.subject, Message.from_name,
-                   Message.from_email, Message.date, Message.sort_date, Message.in_reply_to,
-                   Message.parent_msgid, Message.to_addrs, Message.cc_addrs, Message.sha256,
-                   Message.raw_size, Message.ingested_at, Message.thread_id)
-            .where(visible_message(viewer)))
+def _records_select(viewer: Viewer, by: str) -> Any:
+    """The statement of :func:`_records` for one viewer and key, built once: building
+    SQLAlchemy's expression tree (and its cache key) anew for each of a search page's queries
+    was a tenth of its time."""
+    query = (select(Message.id, Message.msgid, Message.subject, Message.from_name,
+                    Message.from_email, Message.date, Message.sort_date, Message.in_reply_to,
+                    Message.parent_msgid, Message.to_addrs, Message.cc_addrs, Message.sha256,
+                    Message.raw_size, Message.ingested_at, Message.thread_id)
+             .where(visible_message(viewer)))
+    if by in _BY_ONE:
+        return query.where(_BY_ONE[by] == bindparam("value"))
+    return query.where(_BY_LIST[by].in_(in_list()))
 
 
 @functools.lru_cache(maxsize=256)
 def _lists_select(viewer: Viewer) -> Any:
     return (select(MessageList.message_id, MailingList.name)
             .join(MailingList, MailingList.id == MessageList.list_id)
-            .where(visible_list(viewer)))
+            .where(MessageList.message_id.in_(in_list()), visible_list(viewer)))
 
 
-def _records(session: Session, viewer: Viewer, where: Any) -> list[MessageRecord]:
-    rows = session.execute(_records_select(viewer).where(where)).all()
+def _records(session: Session, viewer: Viewer, by: str, value: Any) -> list[MessageRecord]:
+    """The visible messages whose ``by`` (a key of ``_BY_ONE``) is ``value``, or whose ``by``
+    (of ``_BY_LIST``) is among the values of ``value``."""
+    query = _records_select(viewer, by)
+    rows = (session.execute(query, {"value": value}).all() if by in _BY_ONE
+            else list(rows_in(session, query, value)))
     lists = message_lists(session, viewer, [row.id for row in rows])
     return [MessageRecord(pk=row.id, msgid=row.msgid, subject=row.subject,
                           from_name=row.from_name, from_email=row.from_email, date=row.date,
@@ -153,7 +166,7 @@ def message_lists(session: Session, viewer: Viewer, pks: Sequence[int]
     """The lists each message was seen on that the viewer may browse, by name; the first is
     the message's home list, where links to it go."""
     out: dict[int, list[str]] = {}
-    for row in select_in(session, _lists_select(viewer), MessageList.message_id, pks):
+    for row in rows_in(session, _lists_select(viewer), pks):
         out.setdefault(row.message_id, []).append(row.name)
     return {pk: tuple(sorted(names)) for pk, names in out.items()}
 
@@ -165,7 +178,7 @@ def home_lists(session: Session, viewer: Viewer, pks: Sequence[int]) -> dict[int
 
 def find_message(session: Session, viewer: Viewer, msgid: str) -> MessageRecord | None:
     """The message with that archive id, with the visible lists it was seen on."""
-    found = _records(session, viewer, Message.msgid == msgid)
+    found = _records(session, viewer, "msgid", msgid)
     return found[0] if found else None
 
 
@@ -185,7 +198,7 @@ def thread_view(session: Session, viewer: Viewer, msgid: str) -> ThreadView | No
 
 
 def _thread_of(session: Session, viewer: Viewer, thread_id: int) -> ThreadView:
-    records = {r.msgid: r for r in _records(session, viewer, Message.thread_id == thread_id)}
+    records = {r.msgid: r for r in _records(session, viewer, "thread", thread_id)}
     # References place the placeholders of missing parents; only orphans need them.
     orphans = [r.pk for r in records.values()
                if r.parent_msgid and r.parent_msgid not in records]
@@ -198,13 +211,10 @@ def _thread_of(session: Session, viewer: Viewer, thread_id: int) -> ThreadView:
                              None if row.ghost else records[row.msgid]) for row in rows)
     members = tuple(ThreadMember(line.record, line.depth) for line in lines
                     if line.record is not None)
-    root = members[0].record.msgid if members else ""
     if members:
-        subject = members[0].record.subject
-    else:  # every member hidden: the thread's own subject (no member is named)
-        thread = session.get(Thread, thread_id)
-        subject = thread.subject if thread else ""
-    return ThreadView(root, subject, members, lines)
+        return ThreadView(members[0].record.msgid, members[0].record.subject, members, lines)
+    thread = session.get(Thread, thread_id)  # nothing visible: the subject kept for it
+    return ThreadView("", thread.subject if thread else "", members, lines)
 
 
 def thread_root(session: Session, viewer: Viewer, record: MessageRecord) -> str:
@@ -324,6 +334,12 @@ def _parsed(session: Session, records: Sequence[MessageRecord]) -> dict[int, Par
     return out
 
 
+def parsed_messages(session: Session, records: Sequence[MessageRecord]
+                    ) -> dict[int, ParsedMessage]:
+    """The records (read for the viewer: a thread's members, say) parsed, by pk."""
+    return _parsed(session, records)
+
+
 def body_texts(session: Session, records: Sequence[MessageRecord]) -> dict[int, str]:
     """The readable body of each record, at least its first :data:`SNIPPET_BYTES` (search
     snippets): from the parsed-message cache when a page already parsed it, else read with the
@@ -394,7 +410,7 @@ def recent_messages(session: Session, viewer: Viewer, name: str, limit: int = 25
                 older.last_date is None or (found[-1][0] is not None
                                             and found[-1][0] >= older.last_date))):
             break
-    records = {r.pk: r for r in _records(session, viewer, Message.id.in_([pk for _, pk in found]))}
+    records = {r.pk: r for r in _records(session, viewer, "ids", [pk for _, pk in found])}
     return [records[pk] for _, pk in found if pk in records]
 
 
@@ -408,7 +424,7 @@ def with_bodies(session: Session, records: Sequence[MessageRecord]
 def parsed_records(session: Session, viewer: Viewer, pks: Sequence[int]
                    ) -> list[tuple[MessageRecord, ParsedMessage]]:
     """Records with parsed bodies, in the order of ``pks`` (hidden ones dropped)."""
-    records = {r.pk: r for r in _records(session, viewer, Message.id.in_(list(pks)))}
+    records = {r.pk: r for r in _records(session, viewer, "ids", pks)}
     parsed = _parsed(session, list(records.values()))
     return [(records[pk], parsed[pk]) for pk in pks if pk in records and pk in parsed]
 
@@ -416,7 +432,7 @@ def parsed_records(session: Session, viewer: Viewer, pks: Sequence[int]
 def records_by_msgid(session: Session, viewer: Viewer, msgids: Sequence[str]
                      ) -> list[MessageRecord]:
     """Visible records for these ids, in the given order (search results)."""
-    found = {r.msgid: r for r in _records(session, viewer, Message.msgid.in_(list(msgids)))}
+    found = {r.msgid: r for r in _records(session, viewer, "msgids", msgids)}
     return [found[m] for m in msgids if m in found]
 
 
@@ -424,7 +440,6 @@ def expand_threads(session: Session, viewer: Viewer, records: Sequence[MessageRe
                    ) -> list[MessageRecord]:
     """Every visible member of the threads of ``records`` (``POST ?x=m&t=1``)."""
     out = {r.msgid: r for r in records}
-    for part in chunked(r.thread_id for r in records if r.thread_id is not None):
-        out.update((rec.msgid, rec) for rec in _records(session, viewer,
-                                                        Message.thread_id.in_(part)))
+    out.update((rec.msgid, rec) for rec in _records(
+        session, viewer, "threads", [r.thread_id for r in records if r.thread_id is not None]))
     return list(out.values())

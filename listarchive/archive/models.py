@@ -243,6 +243,22 @@ class Patch(Base):
                                                  foreign_keys=[series_id])
 
 
+class PatchDiff(Base):
+    """What :func:`listarchive.mail.patches.extract_patches` read from a patch's mail, kept so
+    that the pages showing diffs (the patch page, range-diffs, discussions) parse no mail: the
+    commit message and the diff (compressed as the raw mail is, :mod:`.rawstore`), and each file
+    touched as JSON ``[path, old_path, change, insertions, deletions]``. One row per patch, pull
+    request or review suggestion whose mail has a diff or a pull request (cover letters have
+    none); written with the patch row, rebuilt by ``reindex``."""
+
+    __tablename__ = "patch_diffs"
+
+    patch_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    commit_message: Mapped[bytes] = mapped_column(LargeBinary)
+    diff: Mapped[bytes] = mapped_column(LargeBinary)
+    files: Mapped[str] = mapped_column(Text, default="[]")
+
+
 class Series(Base):
     """Patches sent together (cover + 1..N). Its id is the anchor message's id: the cover letter,
     else the lowest-numbered patch."""
@@ -306,9 +322,10 @@ class Trailer(Base):
 class ReviewComment(Base):
     """A review comment placed on a line of a patch's diff: the ``rank``-th comment of the
     reply ``message_id`` on the patch ``patch_id`` (a reply to a reply included, as
-    :mod:`listarchive.review.discussion` places them). Only where it is: the text stays in the
-    mail, read when a page shows it. Kept by the ingest as replies and patches arrive in any
-    order (:mod:`listarchive.review.placement`), so counts need no parse of a thread."""
+    :mod:`listarchive.review.discussion` places them), with its text and the diff line it
+    answers (``quoted``, with its marker). Kept by the ingest as replies and patches arrive in
+    any order (:mod:`listarchive.review.placement`), so counts and the pages that show the
+    comments read no reply's quoting again."""
 
     __tablename__ = "review_comments"
     __table_args__ = (Index("ix_review_comments_patch", "patch_id", "message_id", "rank"),)
@@ -320,6 +337,8 @@ class ReviewComment(Base):
     old_line: Mapped[int] = mapped_column(Integer, default=0)
     new_line: Mapped[int] = mapped_column(Integer, default=0)
     rank: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text, default="")
+    quoted: Mapped[str] = mapped_column(Text, default="")
 
 
 class Subsystem(Base):

@@ -72,8 +72,9 @@ def _walk(lines: Iterator[str]) -> Iterator[tuple[str, str, int, int]]:
     in_hunk = False
     old = new = 0
     for line in lines:
-        found = _DIFF_GIT_RE.match(line)
-        hunk = _HUNK_RE.match(line)
+        first = line[:1]  # the patterns only for the lines that can match them
+        found = _DIFF_GIT_RE.match(line) if first == "d" else None
+        hunk = _HUNK_RE.match(line) if first == "@" else None
         if found:
             path, in_hunk = found.group(2), False
             yield "file", path, 0, 0
@@ -260,6 +261,8 @@ def split_at_comments(file_diff: str, placed: Sequence[tuple[int, int]]
         if kind == "line" and (line_old, line_new) in wanted:
             pieces.append(("\n".join(all_lines[start:at + 1]), wanted.pop((line_old, line_new))))
             start = at + 1
+            if not wanted:
+                break
     if start < len(all_lines):
         pieces.append(("\n".join(all_lines[start:]), []))
     return pieces

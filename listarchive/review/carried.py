@@ -15,8 +15,7 @@ from listarchive.archive.models import Patch
 from listarchive.mail.linecomments import line_survives
 from listarchive.mail.rangediff import DROPPED, UNCHANGED
 from listarchive.review.discussion import Comment, discussions
-from listarchive.review.interdiff import patch_pairs
-from listarchive.review.seriesview import SeriesRow
+from listarchive.review.interdiff import Revision, patch_pairs
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class CarriedComment:
 
 @dataclass(frozen=True)
 class Carried:
-    previous: SeriesRow | None
+    previous: Revision | None
     comments: tuple[CarriedComment, ...] = ()
 
     @property

@@ -1,10 +1,11 @@
 """The read side of a patch's review discussion: the replies below it in thread order, and the
 comments among them placed on the diff lines they answer (:mod:`listarchive.mail.linecomments`).
 
-Computed when read, from the stored mail, for the viewer: a reply the viewer may not see is
-neither listed nor counted. Counts read where the ingest placed the comments
-(:mod:`listarchive.review.placement`), with no parse. A patch's replies are the messages below
-it in its thread tree (a reply to a reply included), at most :data:`MAX_REPLIES` of them.
+The replies are read for the viewer: one the viewer may not see is neither listed nor counted.
+The comments and their counts are read where the ingest placed them
+(:mod:`listarchive.review.placement`, its write side), with no parse of a reply's quoting. A
+patch's replies are the messages below it in its thread tree (a reply to a reply included), at
+most :data:`MAX_REPLIES` of them.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_id
 from listarchive.archive import messageview
+from listarchive.archive.batches import select_in
 from listarchive.archive.messageview import MessageRecord
 from listarchive.archive.models import Patch, ReviewComment
 from listarchive.mail.extract import PATCH
-from listarchive.mail.linecomments import LineComment, line_comments
-from listarchive.mail.patches import extract_patches
+from listarchive.mail.linecomments import LineComment
 
 MAX_REPLIES = 300  # below one patch
 MAX_PLACED_DEPTH = 2  # replies deeper than a reply to a reply are listed, not placed
@@ -85,42 +86,56 @@ def _comment(found: LineComment, record: MessageRecord, patch_id: int) -> Commen
                    record.date, record.lists[0] if record.lists else "all", patch_id)
 
 
-def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch]
-                ) -> dict[int, Discussion]:
+def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch],
+                known: Sequence[MessageRecord] = ()) -> dict[int, Discussion]:
     """The discussion of each patch (kind ``patch``) the viewer may see: one thread read per
-    thread, every reply parsed once."""
+    thread, every reply parsed once (to be shown), the comments read where the ingest placed
+    them. ``known``: records of some of the patches, already read for this viewer."""
     wanted = [p for p in patches if p.kind == PATCH]
-    records = {r.pk: (r, m) for r, m in
-               messageview.parsed_records(session, viewer, [p.id for p in wanted])}
+    records = {r.pk: r for r in known}
+    missing = [p.msgid for p in wanted if p.id not in records]
+    if missing:
+        records.update((r.pk, r) for r in messageview.records_by_msgid(session, viewer, missing))
     threads: dict[int, messageview.ThreadView] = {}
     under: dict[int, list[tuple[MessageRecord, int]]] = {}
     for patch in wanted:
-        if patch.id not in records:
+        record = records.get(patch.id)
+        if record is None or record.thread_id is None:
             continue
-        record = records[patch.id][0]
-        key = record.thread_id or -patch.id
-        if key not in threads:
-            found = messageview.thread_view(session, viewer, patch.msgid)
-            if found is None:
-                continue
-            threads[key] = found
-        under[patch.id] = below(threads[key], patch.msgid)
-    bodies = {r.pk: m.body for r, m in messageview.parsed_records(
-        session, viewer, sorted({r.pk for rows in under.values() for r, _ in rows}))}
+        if record.thread_id not in threads:
+            threads[record.thread_id] = messageview.record_thread(session, viewer, record)
+        under[patch.id] = below(threads[record.thread_id], patch.msgid)
+    below_all = {r.pk: r for rows in under.values() for r, _ in rows}
+    bodies = {pk: m.body for pk, m in
+              messageview.parsed_messages(session, list(below_all.values())).items()}
+    placed = _placed(session, sorted(under), sorted(below_all))
     out: dict[int, Discussion] = {}
-    for patch in wanted:
-        if patch.id not in under:
-            continue
-        info = extract_patches(records[patch.id][1])
-        diff = info.diff if info is not None else ""
+    for pid, rows in under.items():
         comments: list[Comment] = []
-        replies: list[Reply] = []
-        for record, depth in under[patch.id]:
-            body = bodies.get(record.pk, "")
-            placed = line_comments(body, diff, depth) if depth <= MAX_PLACED_DEPTH else ()
-            comments.extend(_comment(c, record, patch.id) for c in placed)
-            replies.append(Reply(record, depth, body, len(placed)))
-        out[patch.id] = Discussion(tuple(comments), tuple(replies))
+        listed: list[Reply] = []
+        for record, depth in rows:
+            found = placed.get((pid, record.pk), [])
+            comments.extend(_comment(c, record, pid) for c in found)
+            listed.append(Reply(record, depth, bodies.get(record.pk, ""), len(found)))
+        out[pid] = Discussion(tuple(comments), tuple(listed))
+    return out
+
+
+def _placed(session: Session, patch_ids: Sequence[int], replies: Sequence[int]
+            ) -> dict[tuple[int, int], list[LineComment]]:
+    """The comments placed on these patches by these replies (which the caller found visible),
+    by (patch, reply), in the reply's order."""
+    if not patch_ids:
+        return {}
+    out: dict[tuple[int, int], list[LineComment]] = {}
+    query = (select(ReviewComment.patch_id, ReviewComment.message_id, ReviewComment.path,
+                    ReviewComment.old_line, ReviewComment.new_line, ReviewComment.text,
+                    ReviewComment.quoted)
+             .where(ReviewComment.patch_id.in_(list(patch_ids)))
+             .order_by(ReviewComment.patch_id, ReviewComment.message_id, ReviewComment.rank))
+    for row in select_in(session, query, ReviewComment.message_id, replies):
+        out.setdefault((row.patch_id, row.message_id), []).append(
+            LineComment(row.path, row.old_line, row.new_line, row.text, row.quoted))
     return out
 
 

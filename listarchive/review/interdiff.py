@@ -10,23 +10,28 @@ below this one) unless the caller names an earlier member of the family; anythin
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from listarchive.access.visibility import Viewer, visible_ids
-from listarchive.archive import messageview
-from listarchive.archive.models import SeriesRevision
+from listarchive.access.visibility import Viewer, visible_id
+from listarchive.archive import listview, messageview
+from listarchive.archive.models import Series, SeriesRevision
+from listarchive.archive.patchdiffs import stored_diffs
 from listarchive.errors import InvalidChange
 from listarchive.mail.extract import PATCH
-from listarchive.mail.patches import extract_patches
 from listarchive.mail.rangediff import STATUSES, PatchPair, RevisionPatch, range_diff
 from listarchive.review.rerolls import kept_from_previous
-from listarchive.review.seriesview import SeriesRow, series_rows, visible_series
+from listarchive.review.seriesview import visible_series
 
 MAX_FAMILY = 64
+# Characters (inputs and result) of the range-diffs kept per process, newest used first.
+CACHE_CHARS = 32_000_000
 
 
 class NotComparable(InvalidChange):
@@ -34,11 +39,22 @@ class NotComparable(InvalidChange):
 
 
 @dataclass(frozen=True)
+class Revision:
+    """A series of the family, as the comparison names it."""
+
+    id: int
+    revision: int
+    title: str
+    date: datetime | None
+    home_list: str  # a list the anchor message is on, for links to messages
+
+
+@dataclass(frozen=True)
 class Interdiff:
-    old: SeriesRow
-    new: SeriesRow
+    old: Revision
+    new: Revision
     pairs: tuple[PatchPair, ...]
-    family: tuple[SeriesRow, ...]  # every visible revision, oldest first
+    family: tuple[Revision, ...]  # every visible revision, oldest first
 
     def count(self, status: str) -> int:
         return sum(1 for pair in self.pairs if pair.status == status)
@@ -61,17 +77,21 @@ def family_ids(session: Session, series_id: int) -> set[int]:
     return seen
 
 
-def _order(row: SeriesRow) -> tuple[int, datetime, int]:
+def _order(row: Revision) -> tuple[int, datetime, int]:
     return row.revision, row.date or datetime.min, row.id
 
 
-def family(session: Session, viewer: Viewer, series_id: int) -> list[SeriesRow]:
+def family(session: Session, viewer: Viewer, series_id: int) -> list[Revision]:
     """The visible revisions of the series' family, oldest first."""
     ids = sorted(family_ids(session, series_id))
-    return sorted(series_rows(session, viewer, ids), key=_order)
+    rows = session.execute(select(Series.id, Series.revision, Series.title, Series.date)
+                           .where(Series.id.in_(ids), visible_id(viewer, Series.id))).all()
+    homes = messageview.home_lists(session, viewer, [row.id for row in rows])
+    return sorted((Revision(row.id, row.revision, row.title, row.date,
+                            homes.get(row.id, listview.ALL)) for row in rows), key=_order)
 
 
-def previous_revision(rows: list[SeriesRow], current: SeriesRow) -> SeriesRow | None:
+def previous_revision(rows: list[Revision], current: Revision) -> Revision | None:
     earlier = [r for r in rows if _order(r) < _order(current) and r.revision < current.revision]
     return earlier[-1] if earlier else None
 
@@ -85,12 +105,10 @@ def revision_patches(session: Session, viewer: Viewer, series_id: int) -> list[R
     kept = kept_from_previous(session, viewer, found.series, found.patches)
     patches = sorted([p for p in (*found.patches, *kept) if p.kind == PATCH],
                      key=lambda p: (p.counter, p.id))
-    by_pk = {record.pk: message for record, message
-             in messageview.parsed_records(session, viewer, [p.id for p in patches])}
+    diffs = stored_diffs(session, viewer, [p.id for p in patches])
     out = []
     for patch in patches:
-        message = by_pk.get(patch.id)
-        info = extract_patches(message) if message is not None else None
+        info = diffs.get(patch.id)
         out.append(RevisionPatch(
             patch.counter, patch.title, info.commit_message if info is not None else "",
             info.diff if info is not None else "", patch.patch_id,
@@ -105,7 +123,7 @@ def interdiff(session: Session, viewer: Viewer, series_id: int, from_id: int | N
     it with or ``from_id`` is not an earlier revision of it."""
     rows = family(session, viewer, series_id)
     current = next((r for r in rows if r.id == series_id), None)
-    if current is None or not visible_ids(session, viewer, [series_id]):
+    if current is None:
         return None
     if from_id is None:
         old = previous_revision(rows, current)
@@ -120,13 +138,68 @@ def interdiff(session: Session, viewer: Viewer, series_id: int, from_id: int | N
         if old.id == current.id or _order(old) > _order(current):
             raise NotComparable(f"series {from_id} is not an earlier revision than "
                                 f"series {series_id}: compare the other way round")
-    pairs = range_diff(revision_patches(session, viewer, old.id),
-                       revision_patches(session, viewer, current.id))
-    return Interdiff(old, current, tuple(pairs), tuple(rows))
+    pairs = compared(revision_patches(session, viewer, old.id),
+                     revision_patches(session, viewer, current.id))
+    return Interdiff(old, current, pairs, tuple(rows))
+
+
+Key = tuple[tuple[RevisionPatch, ...], tuple[RevisionPatch, ...]]
+
+
+class _Kept:
+    """Range-diffs by what they compare, the least recently used dropped first once they
+    hold more than ``limit`` characters (inputs and result)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chars = 0
+        self.entries: OrderedDict[Key, tuple[tuple[PatchPair, ...], int]] = OrderedDict()
+        self.lock = threading.Lock()  # a threaded server shares the process
+
+    def get(self, key: Key) -> tuple[PatchPair, ...] | None:
+        with self.lock:
+            hit = self.entries.get(key)
+            if hit is None:
+                return None
+            self.entries.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: Key, pairs: tuple[PatchPair, ...]) -> None:
+        size = sum(len(p.message) + len(p.diff) for p in (*key[0], *key[1])) + sum(
+            len(line) for pair in pairs for line in (*pair.diff_lines, *pair.message_lines))
+        with self.lock:
+            if key in self.entries:
+                return
+            self.entries[key] = (pairs, size)
+            self.chars += size
+            while self.chars > self.limit:
+                self.chars -= self.entries.popitem(last=False)[1][1]
+
+
+_kept = _Kept(CACHE_CHARS)
+
+
+def compared(old: Sequence[RevisionPatch], new: Sequence[RevisionPatch]
+             ) -> tuple[PatchPair, ...]:
+    """:func:`~listarchive.mail.rangediff.range_diff` of the two revisions, kept per process:
+    a 32-patch reroll whose patch-ids all changed costs 70 ms, a two-patch one with long diffs
+    13 ms, and a range-diff is asked for again and again (its page, its text and JSON twins, the
+    series page's carried comments).
+
+    The key is what is compared, the patches with their texts, as the viewer sees them: an
+    entry answers only the very same question, so it can neither go stale nor show one reader
+    a patch hidden from them.
+    """
+    key = (tuple(old), tuple(new))
+    found = _kept.get(key)
+    if found is None:
+        found = tuple(range_diff(old, new))
+        _kept.put(key, found)
+    return found
 
 
 def patch_pairs(session: Session, viewer: Viewer, series_id: int
-                ) -> tuple[SeriesRow | None, list[PatchPair]]:
+                ) -> tuple[Revision | None, list[PatchPair]]:
     """The previous revision and how this one's patches pair with its (``(None, [])`` for a
     first revision): what the series page carries comments and trailers across with."""
     try:

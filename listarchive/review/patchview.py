@@ -17,6 +17,7 @@ from listarchive.archive import messageview
 from listarchive.archive.batches import select_in
 from listarchive.archive.messageview import MessageRecord
 from listarchive.archive.models import Message, Patch, Series
+from listarchive.archive.patchdiffs import stored_diffs
 from listarchive.mail.extract import PATCH, PULL, SUBMISSIONS, WITH_DIFF
 from listarchive.mail.linecomments import split_at_comments
 from listarchive.mail.patches import extract_patches, split_files
@@ -24,9 +25,7 @@ from listarchive.mail.pulls import PullRequest
 from listarchive.review.discussion import Comment, Discussion, discussions
 from listarchive.review.seriesview import (
     PatchItem,
-    SeriesRow,
     patch_items,
-    series_rows,
     visible_series,
 )
 from listarchive.review.states import effective_states
@@ -48,10 +47,21 @@ class FileDiff:
 
 
 @dataclass(frozen=True)
+class SeriesRef:
+    """The series a patch is part of, as its page and the APIs name it."""
+
+    id: int
+    title: str
+    revision: int
+    total: int
+    is_pull: bool  # sent as a pull request
+
+
+@dataclass(frozen=True)
 class PatchDetail:
     item: PatchItem
     record: MessageRecord
-    series: SeriesRow | None
+    series: SeriesRef | None
     commit_message: str
     files: tuple[FileDiff, ...]
     insertions: int
@@ -123,17 +133,24 @@ def file_anchor(index: int, path: str) -> str:
 
 
 def _with_series(session: Session, viewer: Viewer, patch: Patch
-                 ) -> tuple[tuple[TrailerLine, ...], SeriesRow | None, list[int]]:
-    """The patch's trailer lines, its series' row and the visible members' ids in order (when
-    the series is visible; else its own lines alone)."""
+                 ) -> tuple[tuple[TrailerLine, ...], SeriesRef | None, list[int]]:
+    """The patch's trailer lines, its series and the visible members' ids in order (when the
+    series is visible; else its own lines alone)."""
     if patch.series_id is not None:
         found = visible_series(session, viewer, patch.series_id)
         if found is not None:
             members = [*found.patches] if patch.kind != "cover" else []
-            lines = series_lines(session, viewer, found.patches, found.cover).get(patch.id)
-            rows = series_rows(session, viewer, [found.series.id])
-            return (lines if lines is not None else patch_lines(session, viewer, patch),
-                    rows[0] if rows else None, [p.id for p in members])
+            # Its lines alone: no other member's trailers change them (a series of 30 patches
+            # read the trailers of all 30 for one).
+            mine = [p for p in found.patches if p.id == patch.id]
+            lines = series_lines(session, viewer, mine, found.cover).get(patch.id) \
+                if mine else None
+            series = found.series
+            anchor = session.get(Patch, series.id)  # a member: no statement
+            ref = SeriesRef(series.id, series.title, series.revision, series.total,
+                            anchor is not None and anchor.kind == PULL)
+            return (lines if lines is not None else patch_lines(session, viewer, patch), ref,
+                    [p.id for p in members])
     return patch_lines(session, viewer, patch), None, []
 
 
@@ -143,10 +160,13 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
     record = messageview.find_message(session, viewer, patch.msgid) if patch is not None else None
     if patch is None or record is None:
         return None
-    parsed = messageview.parsed_records(session, viewer, [patch.id])
-    message = parsed[0][1] if parsed else None
-    info = extract_patches(message) if message is not None and patch.kind in WITH_DIFF else None
-    lines, series_row, order = _with_series(session, viewer, patch)
+    info = stored_diffs(session, viewer, [patch.id]).get(patch.id) \
+        if patch.kind in WITH_DIFF else None
+    message = None
+    if info is None or patch.kind == PULL:  # the body, or the pull request's facts
+        parsed = messageview.parsed_records(session, viewer, [patch.id])
+        message = parsed[0][1] if parsed else None
+    lines, series, order = _with_series(session, viewer, patch)
     previous_id = next_id = None
     if patch.id in order:
         at = order.index(patch.id)
@@ -155,7 +175,8 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
     item = patch_items(session, viewer, [patch], {patch.id: lines})[0]
     files: list[FileDiff] = []
     diff = info.diff if info is not None else ""
-    talk = discussions(session, viewer, [patch]).get(patch.id) if patch.kind == PATCH else None
+    talk = discussions(session, viewer, [patch], [record]).get(patch.id) \
+        if patch.kind == PATCH else None
     if info is not None:
         chunks = split_files(info.diff, len(info.files))
         for i, change in enumerate(info.files):
@@ -168,10 +189,11 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
     pull = None
     if patch.kind == PULL:
         # The stored URL and ref; the rest (base, head, shortlog) as the mail states it.
-        found = info.pull if info is not None else None
+        mail = extract_patches(message) if message is not None else None
+        found = mail.pull if mail is not None else None
         pull = replace(found, url=patch.pull_url, ref=patch.pull_ref) if found is not None \
             else PullRequest(patch.pull_url, patch.pull_ref)
-    return PatchDetail(item, record, series_row, commit, tuple(files), patch.insertions,
+    return PatchDetail(item, record, series, commit, tuple(files), patch.insertions,
                        patch.deletions, diff, patch.patch_id, pull,
                        tuple(subsystem_refs(session, [patch.id])), previous_id, next_id, talk)
 
@@ -193,10 +215,10 @@ def patch_summary(session: Session, viewer: Viewer, patch_id: int) -> PatchSumma
     record = messageview.find_message(session, viewer, patch.msgid) if patch is not None else None
     if patch is None or record is None:
         return None
-    lines, series_row, _ = _with_series(session, viewer, patch)
+    lines, series, _ = _with_series(session, viewer, patch)
     place = None
-    if series_row is not None:
-        place = SeriesPlace(series_row.id, series_row.revision, patch.counter, series_row.total)
+    if series is not None:
+        place = SeriesPlace(series.id, series.revision, patch.counter, series.total)
     return PatchSummary(
         patch.id, patch.msgid, record.subject, patch.kind,
         effective_states(session, "patch", [patch.id]).get(patch.id, "new"),

@@ -25,9 +25,9 @@ from listarchive.access.visibility import Viewer
 from listarchive.archive import messageview
 from listarchive.archive.batches import chunked
 from listarchive.archive.models import Message, Patch, ReviewComment
+from listarchive.archive.patchdiffs import stored_diffs
 from listarchive.mail.extract import PATCH
 from listarchive.mail.linecomments import line_comments
-from listarchive.mail.patches import extract_patches
 from listarchive.review.discussion import MAX_PLACED_DEPTH, below
 
 EVERYONE = Viewer(user="placement", is_admin=True)
@@ -74,19 +74,17 @@ def _place(session: Session, wanted: list[tuple[int, int, int]],
            rows: list[dict[str, object]]) -> None:
     if not wanted:
         return
-    pks = sorted({pid for pid, _, _ in wanted} | {reply for _, reply, _ in wanted})
-    parsed = {r.pk: m for r, m in messageview.parsed_records(session, EVERYONE, pks)}
-    diffs: dict[int, str] = {}
+    replies = sorted({reply for _, reply, _ in wanted})
+    parsed = {r.pk: m for r, m in messageview.parsed_records(session, EVERYONE, replies)}
+    diffs = {pk: stored.diff for pk, stored in
+             stored_diffs(session, EVERYONE, sorted({pid for pid, _, _ in wanted})).items()}
     for pid, reply, depth in wanted:
-        if pid not in parsed or reply not in parsed:
+        if pid not in diffs or reply not in parsed:
             continue
-        if pid not in diffs:
-            info = extract_patches(parsed[pid])
-            diffs[pid] = info.diff if info is not None else ""
         for rank, found in enumerate(line_comments(parsed[reply].body, diffs[pid], depth)):
             rows.append({"patch_id": pid, "message_id": reply, "path": found.path,
                          "old_line": found.old_line, "new_line": found.new_line,
-                         "rank": rank})
+                         "rank": rank, "text": found.text, "quoted": found.quoted})
 
 
 def store(session: Session, found: Placements) -> None:

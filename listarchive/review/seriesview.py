@@ -213,9 +213,8 @@ def kept_flags(session: Session, kind: str, ids: Sequence[int]) -> dict[int, tup
 
 def visible_series(session: Session, viewer: Viewer, series_id: int) -> SeriesMembers | None:
     """The series and the members the viewer may see; ``None`` when it is unknown or hidden."""
-    if not visible_ids(session, viewer, [series_id]):
-        return None
-    series = session.get(Series, series_id)
+    series = session.scalars(select(Series).where(Series.id == series_id,
+                                                  visible_id(viewer, Series.id))).first()
     if series is None:
         return None
     members = list(session.scalars(select(Patch).where(Patch.series_id == series_id)

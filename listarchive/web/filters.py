@@ -39,7 +39,10 @@ def date_only(moment: datetime | None) -> str:
     return utc(moment, with_time=False)
 
 
+@lru_cache(maxsize=4096)
 def msgid_url(msgid: str) -> str:
+    """Kept: a commented patch page links every comment to its reply (urllib's quote was 3% of
+    the page)."""
     return quote_msgid(msgid)
 
 
@@ -73,22 +76,29 @@ def linkify(text: str) -> Markup:
 
 
 def _diff_class(line: str) -> str:
-    if line.startswith(("+++ ", "--- ", "diff --git ", "index ")):
-        return "dh"
-    if line.startswith("@@"):
-        return "hunk"
-    if line.startswith("+"):
-        return "add"
-    if line.startswith("-"):
-        return "del"
+    first = line[:1]
+    if first == "+":
+        return "dh" if line.startswith("+++ ") else "add"
+    if first == "-":
+        return "dh" if line.startswith("--- ") else "del"
+    if first == "@":
+        return "hunk" if line.startswith("@@") else ""
+    if first == "d":
+        return "dh" if line.startswith("diff --git ") else ""
+    if first == "i":
+        return "dh" if line.startswith("index ") else ""
     return ""
 
 
 def _pre(lines: list[str], diff: list[bool], css: str = "") -> str:
+    # Escaped in one call, then cut: escaping never adds or removes a line end. Only the lines
+    # with a URL go through linkify.
+    escaped = str(escape("\n".join(lines))).split("\n") if lines else []
     parts = []
-    for line, in_diff in zip(lines, diff, strict=True):
+    for line, html, in_diff in zip(lines, escaped, diff, strict=True):
+        if "://" in line:
+            html = str(linkify(line))
         cls = _diff_class(line) if in_diff else ""
-        html = str(linkify(line))
         parts.append(f'<span class="{cls}">{html}</span>' if cls else html)
     attr = f' class="{css}"' if css else ""
     return f"<pre{attr}>" + "\n".join(parts) + "</pre>"

@@ -10,7 +10,6 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from listarchive.mail.rangediff import PatchPair, RevisionPatch, as_text
 from listarchive.review import interdiff
-from listarchive.review.seriesview import SeriesRow
 from listarchive.web.context import absolute, db, viewer
 from listarchive.web.params import MAX_ID, bad_request
 
@@ -64,7 +63,7 @@ def _pair_json(pair: PatchPair) -> dict[str, Any]:
             "truncated": pair.truncated}
 
 
-def _row_json(row: SeriesRow) -> dict[str, Any]:
+def _row_json(row: interdiff.Revision) -> dict[str, Any]:
     return {"id": row.id, "version": row.revision, "title": row.title,
             "url": absolute(f"/series/{row.id}/")}
 

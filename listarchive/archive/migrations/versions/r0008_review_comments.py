@@ -1,6 +1,6 @@
 """Review comments placed on diff lines are stored where they are (issue 22): counts on the
-series and queue pages read this table instead of parsing every thread. Filled here from the
-stored mail, as ``listarchive reindex`` would.
+series and queue pages read this table instead of parsing every thread. Filled by revision
+0009, which keeps the patches' diffs that placing a comment reads.
 
 Revision ID: 0008
 Revises: 0007
@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.orm import Session
-
-from listarchive.review import placement
 
 revision = "0008"
 down_revision = "0007"
@@ -31,7 +28,4 @@ def upgrade() -> None:
     op.create_index("ix_review_comments_patch", "review_comments",
                     ["patch_id", "message_id", "rank"])
     op.create_index("ix_review_comments_message_id", "review_comments", ["message_id"])
-    session = Session(bind=op.get_bind())
-    placement.place_everywhere(session)
-    session.flush()
 
