@@ -1,4 +1,4 @@
-"""The archive's schema, versioned with Alembic (revisions in :mod:`.migrations`).
+"""The archive's schema, versioned with Alembic (revisions in :mod:`listarchive.migrations`).
 
 A new archive is created whole from the models and stamped with the newest revision, by
 whichever process opens it first (the first delivery of a mail server, ``listarchive init``, the
@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select
 from listarchive.archive.models import Base
 from listarchive.errors import TemporaryFailure
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 BASELINE = "0001"  # what an archive made before revisions were recorded is
 LOCK_KEY = 7_266_311_802  # the advisory lock of schema changes on PostgreSQL
 
