@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from listarchive.archive.messageview import MessageRecord, ParsedCache
+from listarchive.archive.bodies import ParsedCache
+from listarchive.archive.records import MessageRecord
 from listarchive.mail.message import parse
 
 WHEN = datetime(2025, 1, 1)

@@ -38,7 +38,7 @@ from werkzeug.serving import make_server
 from worlds import CORPUS, REVIEW_SLICE, ReviewWorld, review_world_on
 
 from ingest.worker import run_ingest
-from listarchive.archive import messageview
+from listarchive.archive import bodies
 from listarchive.search.queryparser import parse_query
 from listarchive.search.vocabulary import KNOWN_PREFIXES, STATES
 
@@ -148,7 +148,7 @@ def test_result_snippets_are_cut_from_the_index_not_from_raw_mail(world, client,
     def unread(*args: object) -> dict[int, str]:
         raise AssertionError("result bodies read from the raw mail")
 
-    monkeypatch.setattr(messageview, "body_texts", unread)
+    monkeypatch.setattr(bodies, "body_texts", unread)
     text = client.get("/linux-clk/?q=s:%22video+clock+controller%22").get_data(as_text=True)
     assert text.count('<p class="snippet">') >= 4 and "<mark>" in text
 

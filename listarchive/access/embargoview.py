@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, active_embargo
-from listarchive.archive.messageview import MessageRecord, find_message
+from listarchive.archive.messageview import find_message
 from listarchive.archive.models import Embargo, EmbargoMember, Message, Node
+from listarchive.archive.records import MessageRecord
 
 EXPIRY = "expiry"  # the actor recorded when an embargo's date passed
 

@@ -11,8 +11,6 @@ look the same). Views call one of these per request and render what comes back.
 from __future__ import annotations
 
 import functools
-import hashlib
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +24,7 @@ from listarchive.access.visibility import (
     visible_list,
     visible_message,
 )
-from listarchive.archive import listview, rawstore
+from listarchive.archive import bodies, listview, rawstore
 from listarchive.archive.batches import in_list, rows_in, select_in
 from listarchive.archive.models import (
     MailingList,
@@ -34,74 +32,13 @@ from listarchive.archive.models import (
     MessageList,
     Thread,
 )
-from listarchive.mail import mbox
-from listarchive.mail.message import ParsedMessage, body_text, parse
+from listarchive.archive.records import MessageRecord, ThreadLine, ThreadMember, ThreadView
+from listarchive.mail.message import ParsedMessage, parse
 from listarchive.mail.threads import TreeItem, TreeRow, build_tree
 
 # Thread overviews and JSON trees indent no deeper than this: a hostile chain of thousands of
 # replies would otherwise nest HTML and JSON beyond what browsers and encoders accept.
 MAX_DEPTH = 64
-
-
-@dataclass(frozen=True)
-class MessageRecord:
-    """A stored message as the site shows it (header facts from the database, no raw bytes)."""
-
-    pk: int
-    msgid: str
-    subject: str
-    from_name: str
-    from_email: str
-    date: datetime | None
-    sort_date: datetime | None
-    in_reply_to: str
-    parent_msgid: str
-    to_addrs: str
-    cc_addrs: str
-    sha256: str
-    raw_size: int
-    ingested_at: datetime
-    thread_id: int | None
-    lists: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ThreadMember:
-    record: MessageRecord
-    depth: int
-
-
-@dataclass(frozen=True)
-class ThreadLine:
-    """A line of the thread tree: a message, or (``record`` None) a placeholder for a
-    Message-ID that replies point to and this viewer cannot read: never archived, or hidden."""
-
-    msgid: str
-    depth: int
-    record: MessageRecord | None
-
-
-@dataclass(frozen=True)
-class ThreadView:
-    root_msgid: str
-    subject: str
-    members: tuple[ThreadMember, ...]  # depth-first tree order
-    lines: tuple[ThreadLine, ...] = ()  # the members and the placeholders, in tree order
-
-    def by_date(self) -> list[MessageRecord]:
-        return sorted((m.record for m in self.members),
-                      key=lambda r: (r.sort_date or datetime.max, r.msgid))
-
-    def etag(self) -> str:
-        """Changes whenever a message joins the thread (members are immutable)."""
-        digest = hashlib.sha256()
-        for member in sorted(m.record.sha256 for m in self.members):
-            digest.update(member.encode())
-        return digest.hexdigest()[:32]
-
-    @property
-    def last_modified(self) -> datetime | None:
-        return max((m.record.ingested_at for m in self.members), default=None)
 
 
 @dataclass(frozen=True)
@@ -261,7 +198,7 @@ def thread_messages(session: Session, viewer: Viewer, msgid: str,
         thread = thread_view(session, viewer, msgid)
     if thread is None:
         return None
-    parsed = _parsed(session, [m.record for m in thread.members])
+    parsed = bodies.parsed_messages(session, [m.record for m in thread.members])
     return [(m.record, parsed[m.record.pk], m.depth)
             for m in thread.members if m.record.pk in parsed]
 
@@ -275,98 +212,10 @@ def thread_lines(session: Session, viewer: Viewer, msgid: str, thread: ThreadVie
         thread = thread_view(session, viewer, msgid)
     if thread is None:
         return None
-    parsed = _parsed(session, [m.record for m in thread.members])
+    parsed = bodies.parsed_messages(session, [m.record for m in thread.members])
     return [(line, parsed.get(line.record.pk) if line.record is not None else None)
             for line in thread.lines
             if line.record is None or line.record.pk in parsed]
-
-
-class ParsedCache:
-    """Parsed messages by content hash, newest use last: stored mail never changes, and thread
-    pages parse fifty at a time. Bounded by the memory the parsed messages take (about twice
-    their raw size), not by their number: a cache of 2,048 messages was 45 MB of an ingest
-    worker's peak RSS (the worker places review comments through these pages' readers), and a
-    few large messages must not make it grow further."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.used = 0
-        self._items: OrderedDict[tuple[str, datetime], tuple[ParsedMessage, int]] = OrderedDict()
-
-    def get(self, record: MessageRecord) -> ParsedMessage | None:
-        key = (record.sha256, record.ingested_at)
-        hit = self._items.get(key)
-        if hit is None:
-            return None
-        self._items.move_to_end(key)
-        return hit[0]
-
-    def put(self, record: MessageRecord, parsed: ParsedMessage) -> None:
-        key = (record.sha256, record.ingested_at)
-        cost = 2 * record.raw_size
-        if key in self._items or cost > self.budget:
-            return
-        self._items[key] = (parsed, cost)
-        self.used += cost
-        while self.used > self.budget:
-            self.used -= self._items.popitem(last=False)[1][1]
-
-
-PARSED_CACHE_BYTES = 24 << 20  # per process
-_PARSED_CACHE = ParsedCache(PARSED_CACHE_BYTES)
-SNIPPET_BYTES = 65_536
-
-
-def _parsed(session: Session, records: Sequence[MessageRecord]) -> dict[int, ParsedMessage]:
-    out: dict[int, ParsedMessage] = {}
-    missing: list[MessageRecord] = []
-    for r in records:
-        hit = _PARSED_CACHE.get(r)
-        if hit is None:
-            missing.append(r)
-        else:
-            out[r.pk] = hit
-    raws = _raws(session, [r.pk for r in missing])
-    for r in missing:
-        if r.pk in raws:
-            out[r.pk] = parse(raws[r.pk], now=r.ingested_at)
-            _PARSED_CACHE.put(r, out[r.pk])
-    return out
-
-
-def parsed_messages(session: Session, records: Sequence[MessageRecord]
-                    ) -> dict[int, ParsedMessage]:
-    """The records (read for the viewer: a thread's members, say) parsed, by pk."""
-    return _parsed(session, records)
-
-
-def body_texts(session: Session, records: Sequence[MessageRecord]) -> dict[int, str]:
-    """The readable body of each record, at least its first :data:`SNIPPET_BYTES` (search
-    snippets): from the parsed-message cache when a page already parsed it, else read with the
-    header parser only (no MIME walk)."""
-    out: dict[int, str] = {}
-    missing: list[int] = []
-    for r in records:
-        hit = _PARSED_CACHE.get(r)
-        if hit is None:
-            missing.append(r.pk)
-        else:
-            out[r.pk] = hit.body
-    for pk, raw in _raws(session, missing).items():
-        out[pk] = body_text(raw, SNIPPET_BYTES)
-    return out
-
-
-def _raws(session: Session, pks: Sequence[int]) -> dict[int, bytes]:
-    return {row.id: rawstore.unpack(row.raw)
-            for row in select_in(session, select(Message.id, Message.raw), Message.id, pks)}
-
-
-def mboxrd_of(session: Session, records: Sequence[MessageRecord]) -> bytes:
-    """The records' raw messages as one mboxrd file, oldest first (what ``git am`` wants)."""
-    ordered = sorted(records, key=lambda r: (r.sort_date or datetime.max, r.msgid))
-    raws = _raws(session, [r.pk for r in ordered])
-    return b"".join(mbox.to_mboxrd(raws[r.pk]) for r in ordered if r.pk in raws)
 
 
 def thread_mbox(session: Session, viewer: Viewer, msgid: str) -> bytes | None:
@@ -374,7 +223,7 @@ def thread_mbox(session: Session, viewer: Viewer, msgid: str) -> bytes | None:
     thread = thread_view(session, viewer, msgid)
     if thread is None:
         return None
-    return mboxrd_of(session, [m.record for m in thread.members])
+    return bodies.mboxrd_of(session, [m.record for m in thread.members])
 
 
 def recent_messages(session: Session, viewer: Viewer, name: str, limit: int = 25
@@ -414,18 +263,11 @@ def recent_messages(session: Session, viewer: Viewer, name: str, limit: int = 25
     return [records[pk] for _, pk in found if pk in records]
 
 
-def with_bodies(session: Session, records: Sequence[MessageRecord]
-                ) -> list[tuple[MessageRecord, ParsedMessage]]:
-    """The records with their parsed messages, in the same order."""
-    parsed = _parsed(session, records)
-    return [(r, parsed[r.pk]) for r in records if r.pk in parsed]
-
-
 def parsed_records(session: Session, viewer: Viewer, pks: Sequence[int]
                    ) -> list[tuple[MessageRecord, ParsedMessage]]:
     """Records with parsed bodies, in the order of ``pks`` (hidden ones dropped)."""
     records = {r.pk: r for r in _records(session, viewer, "ids", pks)}
-    parsed = _parsed(session, list(records.values()))
+    parsed = bodies.parsed_messages(session, list(records.values()))
     return [(records[pk], parsed[pk]) for pk in pks if pk in records and pk in parsed]
 
 

@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_id
-from listarchive.archive import messageview
+from listarchive.archive import bodies, messageview
 from listarchive.archive.batches import select_in
-from listarchive.archive.messageview import MessageRecord
 from listarchive.archive.models import Patch, ReviewComment
+from listarchive.archive.records import MessageRecord, ThreadLine, ThreadView
 from listarchive.mail.extract import PATCH
 from listarchive.mail.linecomments import LineComment
 
@@ -60,10 +60,10 @@ class Discussion:
     replies: tuple[Reply, ...]
 
 
-def below(thread: messageview.ThreadView, msgid: str) -> list[tuple[MessageRecord, int]]:
+def below(thread: ThreadView, msgid: str) -> list[tuple[MessageRecord, int]]:
     """The visible messages below ``msgid`` in the tree, in thread order, with their depth
     relative to it (the tree lists each subtree right after its root)."""
-    lines = thread.lines or tuple(messageview.ThreadLine(m.record.msgid, m.depth, m.record)
+    lines = thread.lines or tuple(ThreadLine(m.record.msgid, m.depth, m.record)
                                   for m in thread.members)
     at = next((i for i, line in enumerate(lines) if line.msgid == msgid), None)
     if at is None:
@@ -96,7 +96,7 @@ def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch],
     missing = [p.msgid for p in wanted if p.id not in records]
     if missing:
         records.update((r.pk, r) for r in messageview.records_by_msgid(session, viewer, missing))
-    threads: dict[int, messageview.ThreadView] = {}
+    threads: dict[int, ThreadView] = {}
     under: dict[int, list[tuple[MessageRecord, int]]] = {}
     for patch in wanted:
         record = records.get(patch.id)
@@ -106,8 +106,8 @@ def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch],
             threads[record.thread_id] = messageview.record_thread(session, viewer, record)
         under[patch.id] = below(threads[record.thread_id], patch.msgid)
     below_all = {r.pk: r for rows in under.values() for r, _ in rows}
-    bodies = {pk: m.body for pk, m in
-              messageview.parsed_messages(session, list(below_all.values())).items()}
+    texts = {pk: m.body for pk, m in
+             bodies.parsed_messages(session, list(below_all.values())).items()}
     placed = _placed(session, sorted(under), sorted(below_all))
     out: dict[int, Discussion] = {}
     for pid, rows in under.items():
@@ -116,7 +116,7 @@ def discussions(session: Session, viewer: Viewer, patches: Sequence[Patch],
         for record, depth in rows:
             found = placed.get((pid, record.pk), [])
             comments.extend(_comment(c, record, pid) for c in found)
-            listed.append(Reply(record, depth, bodies.get(record.pk, ""), len(found)))
+            listed.append(Reply(record, depth, texts.get(record.pk, ""), len(found)))
         out[pid] = Discussion(tuple(comments), tuple(listed))
     return out
 

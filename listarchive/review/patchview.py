@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from listarchive.access.visibility import Viewer, visible_message
 from listarchive.archive import messageview
 from listarchive.archive.batches import select_in
-from listarchive.archive.messageview import MessageRecord
 from listarchive.archive.models import Message, Patch, Series
 from listarchive.archive.patchdiffs import stored_diffs
+from listarchive.archive.records import MessageRecord
 from listarchive.mail.extract import PATCH, PULL, SUBMISSIONS, WITH_DIFF
 from listarchive.mail.linecomments import split_at_comments
 from listarchive.mail.patches import extract_patches, split_files

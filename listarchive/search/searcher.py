@@ -14,8 +14,8 @@ from functools import cached_property
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer
-from listarchive.archive import listview, messageview
-from listarchive.archive.messageview import MessageRecord
+from listarchive.archive import bodies, listview, messageview
+from listarchive.archive.records import MessageRecord
 from listarchive.errors import SearchUnavailable
 from listarchive.mail.quotes import split_quoted
 from listarchive.search import engine
@@ -64,7 +64,7 @@ def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, 
         texts = {hit.msgid: hit.excerpt for hit in result.hits if hit.excerpt is not None}
         missing = [record for record in records if record.msgid not in texts]
         if missing:
-            bodies = messageview.body_texts(session, missing)
-            texts.update((r.msgid, split_quoted(bodies.get(r.pk, ""))[0]) for r in missing)
+            found = bodies.body_texts(session, missing)
+            texts.update((r.msgid, split_quoted(found.get(r.pk, ""))[0]) for r in missing)
         extracts = [(r.msgid, index.snippet(r.msgid, query, texts[r.msgid])) for r in records]
     return SearchOutcome(int(result.total), records, tuple(extracts))

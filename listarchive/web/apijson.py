@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer
 from listarchive.archive import listview, messageview
-from listarchive.archive.messageview import MessageRecord
+from listarchive.archive.records import MessageRecord
 from listarchive.clock import iso
 from listarchive.review import amready, checks, dependencies, patchview, seriesview
 from listarchive.review.patchview import PatchSummary

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 from flask import Response, abort, request
 
-from listarchive.archive import messageview
-from listarchive.archive.messageview import MessageRecord
+from listarchive.archive import bodies, messageview
+from listarchive.archive.records import MessageRecord
 from listarchive.mail.mimeparts import leaf_parts
 from listarchive.web import caching
 from listarchive.web.context import db, viewer
@@ -112,7 +112,7 @@ def thread_mbox(record: MessageRecord) -> Response:
                        thread.last_modified, caching.PAGE_MAX_AGE)
     data = _THREAD_GZ.get(etag)
     if data is None:
-        data = gzip.compress(messageview.mboxrd_of(db(), [m.record for m in thread.members]),
+        data = gzip.compress(bodies.mboxrd_of(db(), [m.record for m in thread.members]),
                              compresslevel=6, mtime=0)
         _THREAD_GZ.put(etag, data)
     return _finish(_gzip_response(data, "t"), etag, thread.last_modified, caching.PAGE_MAX_AGE)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from listarchive.archive.messageview import MessageRecord
+from listarchive.archive.records import MessageRecord
 from listarchive.clock import iso
 from listarchive.mail.message import ParsedMessage
 

@@ -15,8 +15,8 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from listarchive.access import embargo, embargoview
-from listarchive.archive import listview, messageview
-from listarchive.archive.messageview import MessageRecord
+from listarchive.archive import bodies, listview, messageview
+from listarchive.archive.records import MessageRecord
 from listarchive.errors import QueryError, SearchUnavailable
 from listarchive.mail.msgids import BadMsgid, quote_msgid
 from listarchive.review import patchview
@@ -128,7 +128,7 @@ def search_page(name: str) -> Any:
         records = list(outcome.records)
         if request.values.get("t") == "1":
             records = messageview.expand_threads(db(), viewer(), records)
-        return downloads.gzip_mbox(messageview.mboxrd_of(db(), records), f"{name}-search")
+        return downloads.gzip_mbox(bodies.mboxrd_of(db(), records), f"{name}-search")
     if mode == "A":
         entries = [feeds.Entry(r, None, absolute(message_url(home_list(r, name), r.msgid)))
                    for r in outcome.records]
@@ -165,7 +165,7 @@ def new_atom(name: str) -> Response:
     if early is not None:
         return early
     entries = [feeds.Entry(r, p, absolute(message_url(name, r.msgid)))
-               for r, p in messageview.with_bodies(db(), recent)]
+               for r, p in bodies.with_bodies(db(), recent)]
     body = feeds.atom(f"{name} - newest messages", absolute(f"/{name}/new.atom"),
                       absolute(f"/{name}/"), entries, None)
     return caching.finish(Response(body, mimetype="application/atom+xml"), etag, newest)
