@@ -143,7 +143,7 @@ def test_subsystem_index_counts_what_the_reader_may_see(world, client):
     if not MAINTAINERS.is_file() or not world.has_corpus:
         pytest.skip("MAINTAINERS or the corpus is missing")
     from listarchive.access.visibility import ANONYMOUS, Viewer
-    from listarchive.review.seriesview import subsystem_index
+    from listarchive.review.subsystemview import subsystem_index
 
     page = client.get("/s/")
     assert page.status_code == 200

@@ -1,5 +1,5 @@
 """The read side of series (the write side is ``ingest.seriesstore``): series lists, one series
-with its patches, revisions and subsystems, and a subsystem's page.
+with its patches, revisions and subsystems (a subsystem's page is :mod:`.subsystemview`).
 
 Every function takes the :class:`Viewer` it answers for and returns frozen values, or ``None``
 when the thing does not exist *for that viewer*. A series is visible when its anchor message
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -36,7 +36,6 @@ from listarchive.archive.models import (
     MessageList,
     Patch,
     PatchState,
-    PatchSubsystem,
     Series,
     SeriesRevision,
     SeriesState,
@@ -49,11 +48,9 @@ from listarchive.mail.extract import PULL
 from listarchive.review import checks
 from listarchive.review.discussion import comment_counts
 from listarchive.review.rerolls import kept_from_previous, kept_lines
-from listarchive.review.states import DONE, STATES, effective_states, series_state_column
+from listarchive.review.states import STATES, effective_states, series_state_column
 from listarchive.review.subsystems import (
     SubsystemRef,
-    find_subsystem,
-    subsystem_ref,
     subsystem_refs,
 )
 from listarchive.review.subsystems import (
@@ -150,23 +147,6 @@ class SeriesDetail:
     suggested: tuple[str, ...]  # M:/R: people of the patches' most specific subsystems
     mbox_name: str
     kept: tuple[PatchItem, ...] = ()  # a partial reroll: the previous revision's patches it keeps
-
-
-@dataclass(frozen=True)
-class SubsystemPage:
-    subsystem: SubsystemRef
-    threads: tuple[listview.ThreadSummary, ...]
-    series: SeriesListPage
-
-
-@dataclass(frozen=True)
-class SubsystemEntry:
-    """A line of the subsystem index: a MAINTAINERS section and what the archive has of it."""
-
-    subsystem: SubsystemRef
-    series: int
-    open_series: int
-    last_activity: datetime | None
 
 
 @dataclass(frozen=True)
@@ -388,48 +368,3 @@ def mbox_filename(revision: int, date: datetime | None, title: str) -> str:
                     .split())[:60].rstrip("_") or "series"
     day = date.strftime("%Y%m%d") if date is not None else "undated"
     return f"v{revision}_{day}_{slug}.mbx"
-
-
-# --- subsystems --------------------------------------------------------------------------------
-
-
-def subsystem_page(session: Session, viewer: Viewer, slug: str, limit: int = 30
-                   ) -> SubsystemPage | None:
-    """A MAINTAINERS section with its recent patch threads and series; ``None`` if unknown."""
-    sub = find_subsystem(session, slug)
-    if sub is None:
-        return None
-    touching: ColumnElement[bool] = Message.id.in_(
-        select(PatchSubsystem.patch_id).where(PatchSubsystem.subsystem_id == sub.id))
-    tids = [int(t or 0) for t in session.scalars(
-        select(Message.thread_id).where(touching, visible_message(viewer),
-                                        Message.thread_id.is_not(None))
-        .group_by(Message.thread_id).order_by(func.max(Message.sort_date).desc().nulls_last())
-        .limit(limit))]
-    series = series_list(session, viewer, listview.ALL, SeriesFilters(subsystem=slug),
-                         per_page=limit)
-    assert series is not None
-    return SubsystemPage(sub.ref, tuple(listview.thread_summaries(session, viewer, tids)),
-                         series)
-
-
-def subsystem_index(session: Session, viewer: Viewer) -> list[SubsystemEntry]:
-    """Every imported MAINTAINERS section with its series the viewer may see (how many, how many
-    still open, the newest one's date): those with recent series first, then by name."""
-    visible = (select(Series.id, Series.date, series_state_column().label("state"))
-               .outerjoin(SeriesState, SeriesState.series_id == Series.id)
-               .join(Message, Message.id == Series.id).where(visible_message(viewer))
-               .subquery())
-    open_state = visible.c.state.not_in(sorted(DONE))
-    counts = {sid: (int(total), int(still_open or 0), last) for sid, total, still_open, last in
-              session.execute(
-                  select(SeriesSubsystem.subsystem_id, func.count(),
-                         func.sum(case((open_state, 1), else_=0)), func.max(visible.c.date))
-                  .join(visible, visible.c.id == SeriesSubsystem.series_id)
-                  .group_by(SeriesSubsystem.subsystem_id))}
-    entries = [SubsystemEntry(subsystem_ref(sub), *counts.get(sub.id, (0, 0, None)))
-               for sub in session.scalars(select(Subsystem))]
-    entries.sort(key=lambda e: (e.last_activity is None,
-                                -(e.last_activity.timestamp() if e.last_activity else 0),
-                                e.subsystem.name.lower()))
-    return entries

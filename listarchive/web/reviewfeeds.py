@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort
 
 from listarchive.archive import messageview
 from listarchive.mail.msgids import quote_msgid
-from listarchive.review import history, seriesview
+from listarchive.review import history, seriesview, subsystemview
 from listarchive.review.discussion import discussions
 from listarchive.web.context import absolute, db, viewer
 from listarchive.web.feeds import Item, atom_items
@@ -60,7 +60,7 @@ def series_atom(series_id: int) -> Response:
 
 @bp.route("/s/<slug>/atom", methods=["GET", "HEAD"])
 def subsystem_atom(slug: str) -> Response:
-    page = seriesview.subsystem_page(db(), viewer(), subsystem_slug(slug))
+    page = subsystemview.subsystem_page(db(), viewer(), subsystem_slug(slug))
     if page is None:
         abort(404, description="no subsystem by that name (is MAINTAINERS imported?)")
     items = [Item(f"[v{row.revision}] {row.title}", absolute(f"/series/{row.id}/"), row.date,

@@ -18,6 +18,7 @@ from listarchive.review import (
     history,
     patchview,
     seriesview,
+    subsystemview,
 )
 from listarchive.review.states import STATES
 from listarchive.web import apijson
@@ -126,13 +127,13 @@ def patch_mbox(patch_id: int) -> Response:
 
 @bp.route("/s/", methods=["GET", "HEAD"])
 def subsystem_index() -> str:
-    entries = seriesview.subsystem_index(db(), viewer())
+    entries = subsystemview.subsystem_index(db(), viewer())
     return render_template("subsystems.html", entries=entries, name=listview.ALL)
 
 
 @bp.route("/s/<slug>/", methods=["GET", "HEAD"])
 def subsystem_page(slug: str) -> Any:
-    page = seriesview.subsystem_page(db(), viewer(), subsystem_slug(slug))
+    page = subsystemview.subsystem_page(db(), viewer(), subsystem_slug(slug))
     if page is None:
         abort(404, description="no subsystem by that name (is MAINTAINERS imported?)")
     return render_template("subsystem.html", page=page, name=listview.ALL)
