@@ -182,8 +182,8 @@ _kept = _Kept(CACHE_CHARS)
 def compared(old: Sequence[RevisionPatch], new: Sequence[RevisionPatch]
              ) -> tuple[PatchPair, ...]:
     """:func:`~listarchive.mail.rangediff.range_diff` of the two revisions, kept per process:
-    a 32-patch reroll whose patch-ids all changed costs 70 ms, a two-patch one with long diffs
-    13 ms, and a range-diff is asked for again and again (its page, its text and JSON twins, the
+    a 32-patch reroll whose patch-ids all changed costs 24 ms, a two-patch one with long diffs
+    12 ms, and a range-diff is asked for again and again (its page, its text and JSON twins, the
     series page's carried comments).
 
     The key is what is compared, the patches with their texts, as the viewer sees them: an

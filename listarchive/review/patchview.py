@@ -146,7 +146,7 @@ def _with_series(session: Session, viewer: Viewer, patch: Patch
             lines = series_lines(session, viewer, mine, found.cover).get(patch.id) \
                 if mine else None
             series = found.series
-            anchor = session.get(Patch, series.id)  # a member: no statement
+            anchor = session.get(Patch, series.id)  # loaded with the members: no statement
             ref = SeriesRef(series.id, series.title, series.revision, series.total,
                             anchor is not None and anchor.kind == PULL)
             return (lines if lines is not None else patch_lines(session, viewer, patch), ref,
