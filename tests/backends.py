@@ -12,13 +12,16 @@ archives its module fixtures build; the archives built once for the whole run na
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
+
+from listarchive.settings import DATABASE_URL_ENV
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -57,6 +60,29 @@ def new_schema() -> tuple[str, str]:
 def drop_schema(name: str) -> None:
     with admin().connect() as conn:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+@contextmanager
+def no_database(who: str) -> Iterator[None]:
+    """Any database opened in the block raises, in this process (SQLAlchemy or sqlite3) and in
+    the commands it runs (their database URL names no server)."""
+    def refuse(*_args: object, **_kwargs: object) -> NoReturn:
+        raise AssertionError(f"{who} is marked pure but opened a database: remove the mark, so "
+                             "that it runs on PostgreSQL too")
+
+    saved_env, saved_connect = os.environ.get(DATABASE_URL_ENV), sqlite3.connect
+    os.environ[DATABASE_URL_ENV] = "postgresql+psycopg://marked-pure@127.0.0.1:1/none"
+    sqlite3.connect = refuse  # type: ignore[assignment]
+    event.listen(Engine, "do_connect", refuse)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "do_connect", refuse)
+        sqlite3.connect = saved_connect
+        if saved_env is None:
+            os.environ.pop(DATABASE_URL_ENV, None)
+        else:
+            os.environ[DATABASE_URL_ENV] = saved_env
 
 
 _kept: list[str] = []

@@ -32,6 +32,9 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: reads or locks the SQLite file itself")
+    config.addinivalue_line("markers", "pure: touches no database (mail, queries, search "
+                            "engines, files): runs in the SQLite half only, where any "
+                            "database it opens fails it")
     if backends.BACKEND not in ("sqlite", "postgresql"):
         raise pytest.UsageError(f"LISTARCHIVE_TEST_BACKEND={backends.BACKEND!r}: "
                                 "sqlite or postgresql")
@@ -43,10 +46,26 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not backends.POSTGRESQL:
         return
+    # The PostgreSQL half reruns what touches a database; a pure test would only repeat itself.
+    pure = [item for item in items if "pure" in item.keywords]
+    if pure:
+        config.hook.pytest_deselected(items=pure)
+        items[:] = [item for item in items if "pure" not in item.keywords]
     skip = pytest.mark.skip(reason="about the SQLite file itself")
     for item in items:
         if "sqlite_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """A test marked pure fails if it, or a fixture it sets up or tears down, opens a database:
+    the mark keeps it out of the PostgreSQL half, which must not lose a database test."""
+    if item.get_closest_marker("pure") is None:
+        yield
+        return
+    with backends.no_database(item.nodeid):
+        yield
 
 
 @pytest.fixture(scope="module", autouse=True)

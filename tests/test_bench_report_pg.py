@@ -14,6 +14,8 @@ from bench.ours import IngestResult
 from bench.postgres import SERVER, PgRun, from_dict
 from bench.report_pg import PAGES, section
 
+pytestmark = pytest.mark.pure
+
 
 def _ingest(system: str, label: str, wall: float, rss: float) -> IngestResult:
     return IngestResult(system, label, 1000, 4_000_000, ok=True, wall=wall, cpu=wall,

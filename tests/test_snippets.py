@@ -14,6 +14,8 @@ from listarchive.mail.message import body_text, parse
 from listarchive.search import snippets, tantivyindex, whooshindex
 from listarchive.search.query import parse_query
 
+pytestmark = pytest.mark.pure
+
 
 def _marked(query: str, text: str, maxchars: int = 300,
             stem: Callable[[str], str] = tantivyindex._stem) -> str:

@@ -7,8 +7,12 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import pytest
+
 from listarchive.mail.message import Address, ParsedMessage, parse
 from listarchive.mail.trailers import Trailer, extract_trailers, matches_sender, normalize_name
+
+pytestmark = pytest.mark.pure
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 MBOXRD_SEP = b"\nFrom mboxrd@z Thu Jan  1 00:00:00 1970\n"
