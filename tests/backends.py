@@ -12,16 +12,18 @@ archives its module fixtures build; the archives built once for the whole run na
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 
-from listarchive.settings import DATABASE_URL_ENV
+from listarchive.settings import DATABASE_URL_ENV, Settings
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -60,6 +62,67 @@ def new_schema() -> tuple[str, str]:
 def drop_schema(name: str) -> None:
     with admin().connect() as conn:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+def _database_url(name: str) -> str:
+    return make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def template_url() -> Iterator[str]:
+    """The database URL for an archive built once and copied whole by :func:`copied` for each
+    test that changes it ('' on SQLite: a file in its data folder). On PostgreSQL it is a
+    database of its own, dropped when the block ends: the server copies a database, not a
+    schema."""
+    if not POSTGRESQL:
+        yield ""
+        return
+    name = f"tpl_{uuid.uuid4().hex[:16]}"
+    with admin().connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield _database_url(name)
+    finally:
+        with admin().connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def copied(source: Settings, data_dir: Path) -> Iterator[Settings]:
+    """A copy of the archive of ``source`` (built with a :func:`template_url`) in ``data_dir``,
+    as it was when copied: its data folder, its SQLite file read through SQLite, on PostgreSQL
+    its database (dropped when the block ends). The copy's settings name its database, and so
+    does ``$LISTARCHIVE_DATABASE_URL`` while the block runs, for the commands a test runs."""
+    db_file = source.data_dir / "listarchive.sqlite3"
+    shutil.copytree(source.data_dir, data_dir,
+                    ignore=lambda folder, names: [n for n in names if n.startswith(db_file.name)]
+                    if Path(folder) == source.data_dir else [])
+    if not POSTGRESQL:
+        if db_file.exists():
+            with closing(sqlite3.connect(db_file)) as src, \
+                    closing(sqlite3.connect(data_dir / db_file.name)) as dest:
+                src.backup(dest)
+        yield replace(source, data_dir=data_dir)
+        return
+    template = make_url(source.database_url).database
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with admin().connect() as conn:
+        # The server copies a database nobody is connected to: the builder's pooled sessions go.
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = %s AND pid <> pg_backend_pid()", (template,))
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    url = _database_url(name)
+    saved_env = os.environ.get(DATABASE_URL_ENV)
+    os.environ[DATABASE_URL_ENV] = url
+    try:
+        yield replace(source, data_dir=data_dir, database_url=url)
+    finally:
+        if saved_env is None:
+            os.environ.pop(DATABASE_URL_ENV, None)
+        else:
+            os.environ[DATABASE_URL_ENV] = saved_env
+        with admin().connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @contextmanager
