@@ -6,7 +6,9 @@ On PostgreSQL every test that makes an archive gets a schema of its own in that 
 through ``$LISTARCHIVE_DATABASE_URL`` (which the archive reads when its configuration names no
 database, in the test process and in the commands it runs alike); each module gets one for the
 archives its module fixtures build; the archives built once for the whole run name theirs
-(:func:`archive_url`). Schemas are dropped when their test or module ends.
+(:func:`archive_url`). Schemas are dropped when their test or module ends. Under pytest-xdist
+each worker makes its schemas in a database of its own (:func:`run_database_url`), dropped when
+it ends.
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ BACKEND = os.environ.get("LISTARCHIVE_TEST_BACKEND", "sqlite")
 SERVER_URL = os.environ.get("LISTARCHIVE_TEST_DATABASE_URL", "")
 POSTGRESQL = BACKEND == "postgresql"
 
+# The pytest-xdist worker this process is ("gw0", "gw1"...; "" when the tests run in one process).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+_server: Engine | None = None
 _admin: Engine | None = None
+_run_url: str | None = None
 # Module fixtures that build an archive (in the module's schema): a test using one works in
 # that schema too, so that the commands it runs on the archive find it.
 ARCHIVE_FIXTURES: set[Callable[..., object]] = set()
@@ -43,10 +50,47 @@ def archive_fixture(func: F) -> F:
     return func
 
 
+def server() -> Engine:
+    """Connected to the server's own database: makes and drops databases."""
+    global _server
+    if _server is None:
+        _server = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    return _server
+
+
+def run_database_url() -> str:
+    """The database this process makes its schemas in: the server's, or under pytest-xdist one
+    of each worker's own. Advisory locks (the writers' lock) are per database, so two workers'
+    archives in one database would wait for each other, and a test holding that lock on
+    purpose would hold up the other worker's."""
+    global _run_url
+    if _run_url is None:
+        _run_url = SERVER_URL
+        if WORKER:
+            name = f"w_{os.environ.get('PYTEST_XDIST_TESTRUNUID', '')[:12]}_{WORKER}"
+            with server().connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                conn.exec_driver_sql(f"CREATE DATABASE {name}")
+            _run_url = _database_url(name)
+    return _run_url
+
+
+def drop_run_database() -> None:
+    """Drop a worker's database (:func:`run_database_url`) with every schema left in it."""
+    global _admin
+    if _run_url is None or _run_url == SERVER_URL:
+        return
+    if _admin is not None:
+        _admin.dispose()
+        _admin = None
+    with server().connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {make_url(_run_url).database} WITH (FORCE)")
+
+
 def admin() -> Engine:
     global _admin
     if _admin is None:
-        _admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+        _admin = create_engine(run_database_url(), isolation_level="AUTOCOMMIT")
     return _admin
 
 
@@ -55,8 +99,9 @@ def new_schema() -> tuple[str, str]:
     name = f"t_{uuid.uuid4().hex[:16]}"
     with admin().connect() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {name}")
-    sep = "&" if "?" in SERVER_URL else "?"
-    return name, f"{SERVER_URL}{sep}options=-csearch_path%3D{name}"
+    base = run_database_url()
+    sep = "&" if "?" in base else "?"
+    return name, f"{base}{sep}options=-csearch_path%3D{name}"
 
 
 def drop_schema(name: str) -> None:
@@ -78,12 +123,12 @@ def template_url() -> Iterator[str]:
         yield ""
         return
     name = f"tpl_{uuid.uuid4().hex[:16]}"
-    with admin().connect() as conn:
+    with server().connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
     try:
         yield _database_url(name)
     finally:
-        with admin().connect() as conn:
+        with server().connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
@@ -94,9 +139,10 @@ def copied(source: Settings, data_dir: Path) -> Iterator[Settings]:
     its database (dropped when the block ends). The copy's settings name its database, and so
     does ``$LISTARCHIVE_DATABASE_URL`` while the block runs, for the commands a test runs."""
     db_file = source.data_dir / "listarchive.sqlite3"
-    shutil.copytree(source.data_dir, data_dir,
-                    ignore=lambda folder, names: [n for n in names if n.startswith(db_file.name)]
-                    if Path(folder) == source.data_dir else [])
+    if source.data_dir.exists():  # on PostgreSQL, an archive without search writes no file
+        shutil.copytree(source.data_dir, data_dir, ignore=lambda folder, names: [
+            n for n in names if n.startswith(db_file.name)] if Path(folder) == source.data_dir
+            else [])
     if not POSTGRESQL:
         if db_file.exists():
             with closing(sqlite3.connect(db_file)) as src, \
@@ -106,7 +152,7 @@ def copied(source: Settings, data_dir: Path) -> Iterator[Settings]:
         return
     template = make_url(source.database_url).database
     name = f"t_{uuid.uuid4().hex[:16]}"
-    with admin().connect() as conn:
+    with server().connect() as conn:
         # The server copies a database nobody is connected to: the builder's pooled sessions go.
         conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                              "WHERE datname = %s AND pid <> pg_backend_pid()", (template,))
@@ -121,7 +167,7 @@ def copied(source: Settings, data_dir: Path) -> Iterator[Settings]:
             os.environ.pop(DATABASE_URL_ENV, None)
         else:
             os.environ[DATABASE_URL_ENV] = saved_env
-        with admin().connect() as conn:
+        with server().connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 

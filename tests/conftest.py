@@ -19,6 +19,7 @@ from pathlib import Path
 import backends
 import mailfixtures
 import pytest
+import scheduling
 import worlds
 from mailfixtures import NO_LIMITS, Site
 
@@ -43,7 +44,10 @@ def pytest_configure(config: pytest.Config) -> None:
                                 "LISTARCHIVE_TEST_DATABASE_URL (see .ci/pg-start)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if getattr(config.option, "loadgroup", False):
+        scheduling.group_and_order(items)
     if not backends.POSTGRESQL:
         return
     # The PostgreSQL half reruns what touches a database; a pure test would only repeat itself.
@@ -55,6 +59,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "sqlite_only" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if backends.POSTGRESQL:
+        backends.drop_run_database()
 
 
 @pytest.hookimpl(hookwrapper=True)
