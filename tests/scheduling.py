@@ -18,12 +18,14 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 
-# Modules of a minute or more on a 2-core machine (measured with --durations), longest first.
-# Only the order of the start depends on this list: a module missing from it runs all the same.
+# Modules of a minute or more on a 2-core machine (measured with --durations), longest first
+# (test_two_machines runs in the PostgreSQL half only). Only the order of the start depends on
+# this list: a module missing from it runs all the same.
 HEAVY_FIRST = (
-    "test_ingest_corpora", "test_reindex_search", "test_review_extraction", "test_hostile_mail",
-    "test_crash", "test_fidelity_corpus", "test_web_browser", "test_regroup", "test_ingest",
-    "test_mail_commands", "test_series_grouping", "test_schema", "test_search",
+    "test_two_machines", "test_ingest_corpora", "test_reindex_search", "test_review_extraction",
+    "test_hostile_mail", "test_crash", "test_fidelity_corpus", "test_web_browser",
+    "test_stored_comments", "test_regroup", "test_ingest", "test_mail_commands",
+    "test_embargo_walk", "test_series_grouping", "test_schema", "test_search",
     "test_search_writer", "test_fidelity_mail", "test_search_states", "test_web_newcomer",
     "test_concurrency",
 )
