@@ -23,7 +23,7 @@ import scheduling
 import worlds
 from mailfixtures import NO_LIMITS, Site
 
-from ingest.worker import run_ingest
+from ingest.worker import Summary, run_ingest
 from listarchive.settings import Settings, from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,6 +173,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture
 def client(site: Site):  # type: ignore[no-untyped-def]
     return site.app.test_client()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def clk_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Summary]]:
+    """The whole linux-clk corpus (10,000 messages) ingested once, and what that ingest said,
+    for the slow tests that check it: each works on a copy (``backends.copied``)."""
+    if not SITE_CORPUS.is_file():
+        pytest.skip("the shared corpora are not beside the project")
+    with backends.template_url() as url:
+        settings = from_mapping({
+            "storage": {"data_dir": str(tmp_path_factory.mktemp("clk-10000") / "instance"),
+                        "database_url": url},
+            "search": {"enabled": False}})
+        yield settings, run_ingest(settings, [str(SITE_CORPUS)], "linux-clk")
 
 
 @pytest.fixture(scope="session")
