@@ -19,10 +19,11 @@ from pathlib import Path
 import backends
 import mailfixtures
 import pytest
+import scheduling
 import worlds
 from mailfixtures import NO_LIMITS, Site
 
-from ingest.worker import run_ingest
+from ingest.worker import Summary, run_ingest
 from listarchive.settings import Settings, from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +33,9 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: reads or locks the SQLite file itself")
+    config.addinivalue_line("markers", "pure: touches no database (mail, queries, search "
+                            "engines, files): runs in the SQLite half only, where any "
+                            "database it opens fails it")
     if backends.BACKEND not in ("sqlite", "postgresql"):
         raise pytest.UsageError(f"LISTARCHIVE_TEST_BACKEND={backends.BACKEND!r}: "
                                 "sqlite or postgresql")
@@ -40,13 +44,37 @@ def pytest_configure(config: pytest.Config) -> None:
                                 "LISTARCHIVE_TEST_DATABASE_URL (see .ci/pg-start)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if getattr(config.option, "loadgroup", False):
+        scheduling.group_and_order(items)
     if not backends.POSTGRESQL:
         return
+    # The PostgreSQL half reruns what touches a database; a pure test would only repeat itself.
+    pure = [item for item in items if "pure" in item.keywords]
+    if pure:
+        config.hook.pytest_deselected(items=pure)
+        items[:] = [item for item in items if "pure" not in item.keywords]
     skip = pytest.mark.skip(reason="about the SQLite file itself")
     for item in items:
         if "sqlite_only" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if backends.POSTGRESQL:
+        backends.drop_run_database()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """A test marked pure fails if it, or a fixture it sets up or tears down, opens a database:
+    the mark keeps it out of the PostgreSQL half, which must not lose a database test."""
+    if item.get_closest_marker("pure") is None:
+        yield
+        return
+    with backends.no_database(item.nodeid):
+        yield
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -145,6 +173,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture
 def client(site: Site):  # type: ignore[no-untyped-def]
     return site.app.test_client()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def clk_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Summary]]:
+    """The whole linux-clk corpus (10,000 messages) ingested once, and what that ingest said,
+    for the slow tests that check it: each works on a copy (``backends.copied``)."""
+    if not SITE_CORPUS.is_file():
+        pytest.skip("the shared corpora are not beside the project")
+    with backends.template_url() as url:
+        settings = from_mapping({
+            "storage": {"data_dir": str(tmp_path_factory.mktemp("clk-10000") / "instance"),
+                        "database_url": url},
+            "search": {"enabled": False}})
+        yield settings, run_ingest(settings, [str(SITE_CORPUS)], "linux-clk")
 
 
 @pytest.fixture(scope="session")

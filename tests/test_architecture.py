@@ -13,6 +13,10 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.pure
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("listarchive", "ingest")
 # The console script (its parser in ``cli``, its subcommands in the ``commands`` package) and the

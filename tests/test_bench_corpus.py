@@ -6,6 +6,8 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 from bench.corpus import (
     replicate,
     rewrite_copy,
@@ -15,6 +17,8 @@ from bench.corpus import (
     write_mboxrd,
 )
 from bench.facts import _thread_sizes  # noqa: E402
+
+pytestmark = pytest.mark.pure
 
 # A hand-made three-message thread (cover, patch, reply with a folded References field), a
 # message whose Message-ID has no angle brackets, and a body line escaped as mboxrd does.

@@ -7,11 +7,15 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
 from bench.load import LoadResult
 from bench.ours import IngestResult
 from bench.postgres import SERVER, PgRun, from_dict
 from bench.report_pg import PAGES, section
 from bench.results import Run, SizeRun, load_run
+
+pytestmark = pytest.mark.pure
 
 
 def _ingest(system: str, label: str, wall: float, rss: float) -> IngestResult:

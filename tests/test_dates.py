@@ -10,6 +10,8 @@ import pytest
 
 from listarchive.mail.message import parse
 
+pytestmark = pytest.mark.pure
+
 
 def cases(corpora):
     folder = corpora / "linux-duks-mlh" / "date_cases"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from listarchive.mail.dependencies import Dependencies, parse_dependencies
+
+pytestmark = pytest.mark.pure
 
 
 def test_every_form() -> None:

@@ -13,6 +13,8 @@ from gunicorn.config import Config
 
 from listarchive.cli import build_parser
 
+pytestmark = pytest.mark.pure
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "docs" / "deploy"
 UNITS = sorted(DEPLOY.glob("*.service"))

@@ -27,6 +27,8 @@ from listarchive.mail.message import parse
 from listarchive.mail.patches import extract_patches
 from listarchive.mail.trailers import Trailer, extract_trailers, matches_sender
 
+pytestmark = pytest.mark.pure
+
 DATA = Path(__file__).resolve().parent / "data"
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 

@@ -45,14 +45,14 @@ def stored(settings) -> dict[str, Message]:
 
 @pytest.fixture(scope="module")
 @backends.archive_fixture
-def clk(tmp_path_factory):
+def clk(clk_archive, tmp_path_factory):
+    """A copy of the run's linux-clk archive (the corpus ingested into a fresh archive) and the
+    summary of that first ingest."""
     corpora = Path(__file__).resolve().parents[2] / "shared" / "corpora"
     src = corpora / "lore" / "linux-clk-last10000.mboxrd.gz"
-    if not src.exists():
-        pytest.skip("shared corpora not present")
-    settings = fresh_settings(tmp_path_factory.mktemp("clk"))
-    first = run_ingest(settings, [str(src)], list_name="linux-clk")
-    return src, settings, first
+    built, first = clk_archive
+    with backends.copied(built, tmp_path_factory.mktemp("clk") / "instance") as settings:
+        yield src, settings, first
 
 
 @pytest.mark.slow

@@ -24,6 +24,8 @@ from listarchive.mail.linecomments import line_comments, quote_depth, split_at_c
 from listarchive.mail.message import parse
 from listarchive.mail.patches import extract_patches
 
+pytestmark = pytest.mark.pure
+
 DATA = Path(__file__).resolve().parent / "data"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "lore" / \
     "linux-clk-last10000.mboxrd.gz"

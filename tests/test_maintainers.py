@@ -17,6 +17,8 @@ from listarchive.mail.maintainers import (
     parse_maintainers,
 )
 
+pytestmark = pytest.mark.pure
+
 KERNEL = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "kernel"
 
 

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from ingest.mboxsource import split_mbox
 from listarchive.mail.mbox import FROM_LINE, escape, to_mboxrd, unescape
 
+pytestmark = pytest.mark.pure
+
 DATA = Path(__file__).resolve().parent / "data"
 
 

@@ -18,6 +18,8 @@ from listarchive.mail.message import ParsedMessage, parse
 from listarchive.mail.patches import diffstat, extract_patches, parse_patch_text
 from listarchive.mail.patchid import git_patch_id
 
+pytestmark = pytest.mark.pure
+
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 DATA = Path(__file__).resolve().parent / "data"
 MBOXRD_SEP = b"\nFrom mboxrd@z Thu Jan  1 00:00:00 1970\n"

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import backends
@@ -124,19 +125,35 @@ indexer.catch_up(settings, sessions, batch=300)
 """
 
 
+@pytest.fixture(scope="module")
+def clk_2000(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """2,000 linux-clk messages stored once, without search: each test indexes copies."""
+    clk = ROOT.parent / "shared" / "corpora" / "lore" / "linux-clk-last10000.mboxrd.gz"
+    if not clk.is_file():
+        pytest.skip("the shared corpora are not beside the project")
+    base = tmp_path_factory.mktemp("clk-2000")
+    mbox = base / "clk.mbox"
+    mbox.write_bytes(mailfixtures.first_messages(clk, 2000))
+    settings = _settings(base / "instance", False, "tantivy")
+    run_ingest(settings, [str(mbox)], "linux-clk")
+    return settings
+
+
+@pytest.fixture
+def killed_and_clean(clk_2000: Settings, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    with backends.copied(clk_2000, killed), backends.copied(clk_2000, clean):
+        yield killed, clean
+
+
 @pytest.mark.slow
 @pytest.mark.sqlite_only
 @pytest.mark.parametrize("engine_name", ENGINES)
 def test_indexer_killed_mid_batch_answers_correctly_after_the_next_catch_up(
-        tmp_path, corpora, engine_name) -> None:
+        killed_and_clean, engine_name) -> None:
     """SIGKILL while a batch is being indexed: searches keep answering from the last commit
     (never an empty index), and the next catch-up leaves the index a clean build gives."""
-    clk = corpora / "lore" / "linux-clk-last10000.mboxrd.gz"
-    mbox = tmp_path / "clk.mbox"
-    mbox.write_bytes(mailfixtures.first_messages(clk, 2000))
-    killed, clean = tmp_path / "killed", tmp_path / "clean"
-    for data in (killed, clean):
-        run_ingest(_settings(data, False, engine_name), [str(mbox)], "linux-clk")
+    killed, clean = killed_and_clean
     stored = backends.count_messages(killed)
 
     proc = subprocess.Popen([sys.executable, "-c", _KILLED_CATCH_UP, str(killed), engine_name],

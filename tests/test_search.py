@@ -29,6 +29,8 @@ from listarchive.search import tantivyindex, tantivyquery, whooshindex, whooshqu
 from listarchive.search.documents import SearchDoc, SearchIndex
 from listarchive.search.queryparser import parse_query
 
+pytestmark = pytest.mark.pure
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
 CLK = CORPORA / "lore" / "linux-clk-last10000.mboxrd.gz"

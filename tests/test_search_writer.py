@@ -24,6 +24,8 @@ from listarchive.search import whooshanalysis, whooshindex, whooshschema, whoosh
 from listarchive.search.queryparser import parse_query
 from listarchive.search.whooshindex import WhooshIndex
 
+pytestmark = pytest.mark.pure
+
 Postings = dict[tuple[str, bytes], tuple[Any, ...]]
 
 

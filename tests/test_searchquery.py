@@ -18,6 +18,8 @@ from listarchive.search.querytree import (
     describe,
 )
 
+pytestmark = pytest.mark.pure
+
 NOW = datetime(2024, 3, 15, 12, 30, 0)
 
 

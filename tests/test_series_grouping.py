@@ -29,6 +29,8 @@ from listarchive.mail.series import (
 )
 from listarchive.mail.subject import SubjectInfo
 
+pytestmark = pytest.mark.pure
+
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 DATA = Path(__file__).resolve().parent / "data"
 MBOXRD_SEP = b"\nFrom mboxrd@z Thu Jan  1 00:00:00 1970\n"

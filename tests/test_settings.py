@@ -7,6 +7,8 @@ from listarchive import settings as settings_mod
 from listarchive.errors import ConfigError
 from listarchive.settings import _LIST_KEYS, _SCHEMA, from_mapping
 
+pytestmark = pytest.mark.pure
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

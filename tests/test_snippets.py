@@ -14,6 +14,8 @@ from listarchive.mail.message import body_text, parse
 from listarchive.search import snippets, tantivyanalysis, whooshanalysis
 from listarchive.search.queryparser import parse_query
 
+pytestmark = pytest.mark.pure
+
 
 def _marked(query: str, text: str, maxchars: int = 300,
             stem: Callable[[str], str] = tantivyanalysis.stem_word) -> str:

@@ -21,6 +21,8 @@ from ingest.rawmail import RawMail
 from ingest.sources import open_source
 from listarchive.errors import SourceError
 
+pytestmark = pytest.mark.pure
+
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 DATA = Path(__file__).resolve().parent / "data"
 LORE_FROM = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"

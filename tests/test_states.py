@@ -8,7 +8,9 @@ import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
+import backends
 import pytest
+from mailfixtures import NO_LIMITS
 from sqlalchemy import func, select
 
 from ingest.reindex import reindex
@@ -28,7 +30,7 @@ from listarchive.archive.models import (
 from listarchive.review import decisions, flags, states
 from listarchive.review.changes import can_change
 from listarchive.review.history import state_history
-from listarchive.settings import Settings
+from listarchive.settings import Settings, from_mapping
 
 OPERATOR = Viewer(user="console", is_admin=True)
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
@@ -48,9 +50,27 @@ def clk_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+@backends.archive_fixture
+def built(tmp_path_factory: pytest.TempPathFactory, clk_slice: Path) -> Iterator[Settings]:
+    """The slice ingested once: each test changes a copy of it (:func:`settings`)."""
+    with backends.template_url() as url:
+        settings = from_mapping({
+            "limits": NO_LIMITS, "search": {"enabled": False},
+            "storage": {"data_dir": str(tmp_path_factory.mktemp("states") / "instance"),
+                        "database_url": url}})
+        run_ingest(settings, [str(clk_slice)], "linux-clk")
+        yield settings
+
+
 @pytest.fixture
-def archive(settings: Settings, clk_slice: Path) -> Iterator[Worker]:
-    run_ingest(settings, [str(clk_slice)], "linux-clk")
+def settings(built: Settings, tmp_path: Path) -> Iterator[Settings]:
+    with backends.copied(built, tmp_path / "instance") as copy:
+        yield copy
+
+
+@pytest.fixture
+def archive(settings: Settings) -> Iterator[Worker]:
     worker = Worker(settings)
     yield worker
     worker.engine.dispose()

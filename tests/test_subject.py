@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from listarchive.mail.subject import SubjectInfo
 
+pytestmark = pytest.mark.pure
+
 # (subject, title, prefixes, revision, counter, total, flags) where flags is a set of
 # "patch", "rfc", "resend", "reply", "forward", "pull", "cover".
 CASES = [

@@ -7,9 +7,13 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import pytest
+
 from listarchive.mail.headers import Address
 from listarchive.mail.message import ParsedMessage, parse
 from listarchive.mail.trailers import Trailer, extract_trailers, matches_sender, normalize_name
+
+pytestmark = pytest.mark.pure
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 MBOXRD_SEP = b"\nFrom mboxrd@z Thu Jan  1 00:00:00 1970\n"

@@ -8,6 +8,8 @@ from listarchive.mail.msgids import BadMsgid, quote_msgid, unquote_msgid
 from listarchive.web.filters import linkify, render_body
 from listarchive.web.paths import split_message_path
 
+pytestmark = pytest.mark.pure
+
 
 @pytest.mark.parametrize("msgid,encoded", [
     ("aE8K8LjHsc/gTobD@x1", "aE8K8LjHsc%2FgTobD@x1"),  # real, linux-clk

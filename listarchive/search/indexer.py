@@ -105,36 +105,42 @@ def refresh_states(settings: Settings, sessions: sessionmaker[Session],
                    timeout: float | None = None, limit: int | None = None) -> int:
     """Rebuild the documents of what changed state, or got a CI check, since the index last
     followed the state history and the checks (see the module's docstring); returns how many.
-    ``timeout`` bounds the wait for the index (IndexBusy past it) and ``limit`` the number of
-    documents worth doing now (the site passes both: an ingest catching up, or a change too
-    large for a web request, is left to the next catch-up)."""
+    ``timeout`` bounds each wait for the index, its follow lock and its engine's write lock
+    (IndexBusy past it), and ``limit`` the number of documents worth doing now (the site passes
+    both: an ingest catching up, or a change too large for a web request, is left to the next
+    catch-up)."""
     if not settings.search_enabled:
         return 0
     with follow.following(settings.index_dir, settings.lock_timeout if timeout is None
                           else timeout):
         with sessions() as session:
             positions = _positions(settings, session)
-        states = _follow_states(settings, sessions, positions, limit)
-        checks = _follow_checks(settings, sessions, positions, limit)
+        states = _follow_states(settings, sessions, positions, limit, timeout)
+        checks = _follow_checks(settings, sessions, positions, limit, timeout)
         positions.save(Path(settings.index_dir))
     return max(states, 0) + max(checks, 0)
 
 
 def _follow_states(settings: Settings, sessions: sessionmaker[Session],
-                   positions: follow.Positions, limit: int | None = None) -> int:
+                   positions: follow.Positions, limit: int | None = None,
+                   timeout: float | None = None) -> int:
     """Rebuild the documents the state history past ``positions.states`` changed and move the
     position; -1 when more than ``limit`` changed (left as it was)."""
-    return _follow(settings, sessions, positions, "states", StateChange.id, state_targets, limit)
+    return _follow(settings, sessions, positions, "states", StateChange.id, state_targets, limit,
+                   timeout)
 
 
 def _follow_checks(settings: Settings, sessions: sessionmaker[Session],
-                   positions: follow.Positions, limit: int | None = None) -> int:
+                   positions: follow.Positions, limit: int | None = None,
+                   timeout: float | None = None) -> int:
     """Rebuild the documents of the patches that got CI checks past ``positions.checks``."""
-    return _follow(settings, sessions, positions, "checks", Check.id, check_targets, limit)
+    return _follow(settings, sessions, positions, "checks", Check.id, check_targets, limit,
+                   timeout)
 
 
 def _follow(settings: Settings, sessions: sessionmaker[Session], positions: follow.Positions,
-            field: str, column: Any, targets_of: Targets, limit: int | None) -> int:
+            field: str, column: Any, targets_of: Targets, limit: int | None,
+            timeout: float | None = None) -> int:
     after = getattr(positions, field)
     with sessions() as session:
         upto = int(session.scalar(select(func.max(column))) or 0)
@@ -144,7 +150,7 @@ def _follow(settings: Settings, sessions: sessionmaker[Session], positions: foll
     if limit is not None and len(targets) > limit:
         logger.info("%d documents changed (%s); left to the next catch-up", len(targets), field)
         return -1
-    done = _rebuild(settings, sessions, targets)
+    done = _rebuild(settings, sessions, targets, timeout)
     setattr(positions, field, upto)
     return done
 
@@ -197,8 +203,10 @@ def reindex_patches(settings: Settings, sessions: sessionmaker[Session]) -> int:
     return done
 
 
-def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[int]) -> int:
-    """Replace the documents of these messages, in batches of :data:`BATCH`."""
+def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[int],
+             timeout: float | None = None) -> int:
+    """Replace the documents of these messages, in batches of :data:`BATCH`, each waiting up
+    to ``timeout`` for the engine's write lock (the engine's own default when None)."""
     if not ids:
         return 0
     done = 0
@@ -212,7 +220,8 @@ def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[
             with sessions() as session:
                 rows = docbuilder.rows_of(session, ids[first:first + BATCH])
                 done += index.add((doc for _, doc in docbuilder.documents(session, rows)),
-                                  replace={r.msgid for r in rows}, expected=len(rows))
+                                  replace={r.msgid for r in rows}, expected=len(rows),
+                                  timeout=timeout)
     finally:
         index.close()
     return done
