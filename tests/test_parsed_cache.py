@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from listarchive.archive.bodies import ParsedCache
 from listarchive.archive.records import MessageRecord
 from listarchive.mail.message import parse
+
+pytestmark = pytest.mark.pure
 
 WHEN = datetime(2025, 1, 1)
 
