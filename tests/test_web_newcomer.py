@@ -210,7 +210,11 @@ def test_newcomer_path(demo_site, base_url, visitor):
     assert crumbs(page)[-1] == "activity"
     assert page.locator("img.chart").count() == 4
     for img in page.locator("img.chart").all():  # drawn: the SVG loaded and has a size
-        assert img.evaluate("i => i.complete && i.naturalWidth > 0"), img.get_attribute("src")
+        # A click returns once the page is committed; the charts may still be on their way (a
+        # loaded machine): wait for each to load or fail, then look at what arrived.
+        img.evaluate("i => i.complete || new Promise(done => {"
+                     " i.addEventListener('load', done); i.addEventListener('error', done); })")
+        assert img.evaluate("i => i.naturalWidth > 0"), img.get_attribute("src")
         assert img.get_attribute("alt")
     visitor.check("13-subsystem-activity")
 
