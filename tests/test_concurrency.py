@@ -40,6 +40,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "lore" / \
     "linux-clk-last10000.mboxrd.gz"
 MESSAGES = 360
 DELIVERIES = 8
+BULK = "bulk.toml"
 
 
 def split_mbox(data: bytes) -> list[bytes]:
@@ -62,11 +63,15 @@ def as_delivered(message: bytes) -> bytes:
 
 
 def archive_dir(base: Path, url: str) -> Path:
+    """A folder whose listarchive.toml has the mail server's deliveries give up on the write
+    lock after 2 s (then retried), and whose bulk.toml, for the same archive, has the bulk
+    imports wait as long as a busy machine makes them: they must never give up."""
     base.mkdir()
     database = f"database_url = '{url}'\n" if url else ""
-    (base / "listarchive.toml").write_text(
-        f"[storage]\ndata_dir = 'instance'\n{database}lock_timeout = 2\n"
-        "[search]\nenabled = false\n")
+    for name, wait in (("listarchive.toml", 2), (BULK, 120)):
+        (base / name).write_text(
+            f"[storage]\ndata_dir = 'instance'\n{database}lock_timeout = {wait}\n"
+            "[search]\nenabled = false\n")
     return base
 
 
@@ -154,8 +159,8 @@ def test_two_bulk_imports_and_eight_deliveries_at_once_equal_one_import_in_seque
     together = archive_dir(tmp_path / "together", "")
     assert subprocess.run([sys.executable, "-m", "listarchive.cli", "init"], cwd=together,
                           capture_output=True).returncode == 0
-    imports = [start(["ingest", "--list", "linux-clk", str(tmp_path / f"half{i}.mbox")],
-                     together) for i in range(2)]
+    imports = [start(["-c", BULK, "ingest", "--list", "linux-clk",
+                      str(tmp_path / f"half{i}.mbox")], together) for i in range(2)]
     deliver_until_stored(together, deliveries)
     for proc in imports:
         out, err = proc.communicate(timeout=900)
