@@ -267,7 +267,9 @@ class Worker:
             return
         try:
             with self.readers() as session:
-                found = placement.placements(session, outcome.threads, set(outcome.new_ids))
+                found = placement.placements(
+                    session, outcome.threads, set(outcome.new_ids),
+                    {pk: parsed.body for pk, _msgid, parsed in outcome.new_items})
             if found.pairs:
                 with self.sessions.begin() as session:
                     placement.store(session, found)

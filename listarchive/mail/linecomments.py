@@ -182,10 +182,18 @@ def _is_comment(block: list[str]) -> bool:
     return bool(own) and not all(_TRAILER_RE.match(line) for line in own)
 
 
+def may_comment(body: str) -> bool:
+    """Whether ``body`` can hold a comment on a diff at all: every comment follows a quoted hunk
+    header. Most replies quote none, and are passed over without indexing the diff."""
+    return "@@ -" in body
+
+
 def line_comments(body: str, diff: str, depth: int = 1) -> tuple[LineComment, ...]:
     """The comments of a reply ``body`` on the patch whose real diff is ``diff``; ``depth``: how
     far below the patch the reply is (1 answers the patch, 2 answers a reply to it, whose
     quote of the diff is then ``> >``)."""
+    if not may_comment(body):
+        return ()
     placer = _placer(diff)
     if not placer.lines:
         return ()

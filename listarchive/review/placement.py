@@ -15,7 +15,7 @@ committed, on a reader's session); :func:`store` writes what it found in a short
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, insert, select, tuple_
@@ -27,7 +27,7 @@ from listarchive.archive.batches import chunked
 from listarchive.archive.models import Message, Patch, ReviewComment
 from listarchive.archive.patchdiffs import stored_diffs
 from listarchive.mail.extract import PATCH
-from listarchive.mail.linecomments import line_comments
+from listarchive.mail.linecomments import line_comments, may_comment
 from listarchive.review.discussion import MAX_PLACED_DEPTH, below
 
 EVERYONE = Viewer(user="placement", is_admin=True)
@@ -41,10 +41,11 @@ class Placements:
     rows: list[dict[str, object]] = field(default_factory=list)
 
 
-def placements(session: Session, threads: Iterable[int], new: Collection[int] | None = None
-               ) -> Placements:
+def placements(session: Session, threads: Iterable[int], new: Collection[int] | None = None,
+               bodies: Mapping[int, str] | None = None) -> Placements:
     """The comments of the (patch, reply) pairs of these threads of which the patch or the
-    reply is among ``new`` (message pks just stored; ``None``: every pair)."""
+    reply is among ``new`` (message pks just stored; ``None``: every pair). ``bodies``: the
+    text of messages already parsed (the ingest's batch), by pk; the others are read."""
     out = Placements()
     for part in chunked(sorted(set(threads))):
         patches = session.execute(
@@ -66,22 +67,27 @@ def placements(session: Session, threads: Iterable[int], new: Collection[int] | 
                             new is None or pid in new or record.pk in new):
                         wanted.append((pid, record.pk, depth))
         out.pairs.update((pid, reply) for pid, reply, _ in wanted)
-        _place(session, wanted, out.rows)
+        _place(session, wanted, out.rows, bodies or {})
     return out
 
 
 def _place(session: Session, wanted: list[tuple[int, int, int]],
-           rows: list[dict[str, object]]) -> None:
+           rows: list[dict[str, object]], known: Mapping[int, str]) -> None:
+    replies = sorted({reply for _, reply, _ in wanted})
+    bodies = {pk: known[pk] for pk in replies if pk in known}
+    unread = [pk for pk in replies if pk not in bodies]
+    if unread:
+        bodies.update((record.pk, parsed.body) for record, parsed
+                      in messageview.parsed_records(session, EVERYONE, unread))
+    wanted = [w for w in wanted if may_comment(bodies.get(w[1], ""))]
     if not wanted:
         return
-    replies = sorted({reply for _, reply, _ in wanted})
-    parsed = {r.pk: m for r, m in messageview.parsed_records(session, EVERYONE, replies)}
     diffs = {pk: stored.diff for pk, stored in
              stored_diffs(session, EVERYONE, sorted({pid for pid, _, _ in wanted})).items()}
     for pid, reply, depth in wanted:
-        if pid not in diffs or reply not in parsed:
+        if pid not in diffs:
             continue
-        for rank, found in enumerate(line_comments(parsed[reply].body, diffs[pid], depth)):
+        for rank, found in enumerate(line_comments(bodies[reply], diffs[pid], depth)):
             rows.append({"patch_id": pid, "message_id": reply, "path": found.path,
                          "old_line": found.old_line, "new_line": found.new_line,
                          "rank": rank, "text": found.text, "quoted": found.quoted})

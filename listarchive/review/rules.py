@@ -64,6 +64,7 @@ _APPLIED = re.compile(
     r"(?P<where>\s+(?:to|into|in)\s+[^,.!\n]+)?"
     r"\s*(?:[,.!:;]+.*)?$",
     re.I)
+_CLAIM_WORDS = ("applied", "merged", "pulled")  # one is in every claim: a cheap first test
 _WHOLE = re.compile(r"series|patchset|patches|both|all|them", re.I)
 # b4 ty's summary: "[2/3] clk: fix the divider" then an indented "commit: <sha or URL>".
 _TY_ITEM = re.compile(r"^\[(?:[^\]]*?\s)?0*(\d+)/(\d+)\]\s+(.+?)\s*$")
@@ -97,6 +98,9 @@ def applied_claim(body: str) -> AppliedClaim | None:
     >>> applied_claim("> Applied, thanks\\nNo, it was not.") is None
     True
     """
+    lowered = body.lower()
+    if not any(word in lowered for word in _CLAIM_WORDS):
+        return None
     lines = own_lines(body, until_signature=True)
     claim: re.Match[str] | None = None
     for line in lines:
