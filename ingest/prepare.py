@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
+from typing import Protocol
 
 from ingest.rawmail import RawMail
 from listarchive.errors import MalformedMessage
 from listarchive.mail.extract import MailFacts, mail_facts
 from listarchive.mail.message import ParsedMessage, parse
-from listarchive.settings import Settings
 
 logger = logging.getLogger(__name__)
 TOO_COSTLY = "too costly to process"
@@ -35,6 +35,32 @@ class Prepared:
     parsed: ParsedMessage | None
     facts: MailFacts | None
     reason: str  # why it goes to quarantine ('' when it is stored)
+
+
+class Budget(Protocol):
+    """What preparing a message may cost: :class:`~listarchive.settings.Settings` says it."""
+
+    @property
+    def max_message_bytes(self) -> int: ...
+
+    @property
+    def max_message_seconds(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The budget alone, as a helper process is given it."""
+
+    max_message_bytes: int
+    max_message_seconds: float
+
+    @classmethod
+    def of(cls, budget: Budget) -> Limits:
+        return cls(budget.max_message_bytes, budget.max_message_seconds)
+
+
+# What a helper process sends back for one message (its raw bytes stay where they were read).
+Outcome = tuple[ParsedMessage | None, MailFacts | None, str]
 
 
 class _OverBudget(Exception):
@@ -65,7 +91,16 @@ def budget(seconds: float) -> Iterator[None]:
         raise _OverBudget
 
 
-def prepare(mail: RawMail, settings: Settings, now: datetime) -> Prepared:
+def prepare_all(mails: list[RawMail], limits: Limits, now: datetime) -> list[Outcome]:
+    """:func:`prepare` for each of ``mails``, in a helper process (see :mod:`ingest.ahead`)."""
+    out: list[Outcome] = []
+    for mail in mails:
+        done = prepare(mail, limits, now)
+        out.append((done.parsed, done.facts, done.reason))
+    return out
+
+
+def prepare(mail: RawMail, settings: Budget, now: datetime) -> Prepared:
     """Parse one message and read what it says, or say why it goes to quarantine."""
     if len(mail.data) > settings.max_message_bytes:
         return Prepared(mail, None, None, f"larger than ingest.max_message_bytes "

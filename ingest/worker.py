@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from ingest import messagestore, seriesstore
-from ingest.prepare import Prepared, prepare
+from ingest.ahead import Ahead, Ready
+from ingest.prepare import Limits, Prepared, prepare
 from ingest.rawmail import RawMail, Source
 from ingest.sources import open_source
 from listarchive.access.embargorules import embargo_rules, follow_replies
@@ -178,14 +179,18 @@ class Worker:
         follow_replies(session, threads)
 
     def store(self, batch: list[RawMail], summary: Summary, source_key: str = "",
-              save_position: bool = False) -> None:
+              save_position: bool = False, ready: Ready | None = None) -> None:
         """Store a batch in one transaction. A batch the database refuses for a reason other
         than a lock or a lost connection (a value no column can hold) is stored again one
-        message at a time, and the message the database refuses alone is quarantined."""
-        now = utcnow()
-        seen = self._already_stored(batch)
-        fresh = [m for m in batch if rawstore.sha256(m.data) not in seen]
-        prepared = [prepare(m, self.settings, now) for m in fresh]
+        message at a time, and the message the database refuses alone is quarantined.
+        ``ready``: the batch already prepared (:mod:`ingest.ahead`)."""
+        if ready is None:
+            now = utcnow()
+            seen = self._already_stored(batch)
+            prepared = [prepare(m, self.settings, now) for m in batch
+                        if rawstore.sha256(m.data) not in seen]
+        else:
+            now, prepared = ready.now, ready.prepared
         # DKIM of the replies that say a command, verified before the write transaction.
         self._signatures = {id(p.parsed): dkim_status(p.mail.data, self.commands.dnsfunc)
                             for p in prepared if p.parsed is not None and may_command(p.parsed)}
@@ -200,7 +205,7 @@ class Worker:
                 self._store([], summary, now, source_key, batch[-1].position)
         summary.read += len(batch)
         summary.new += outcome.new
-        summary.duplicate += outcome.duplicate + len(batch) - len(fresh)
+        summary.duplicate += outcome.duplicate + len(batch) - len(prepared)
 
     def store_prepared(self, one: Prepared, summary: Summary, now: datetime,
                        total: messagestore.BatchOutcome) -> None:
@@ -288,10 +293,11 @@ class Worker:
 
     def ingest(self, source: Source, summary: Summary, position: str = "",
                save_position: bool = False, progress: Callable[[int], None] | None = None) -> None:
-        for batch in batched(source.read(position), self.settings.batch_size):
-            self.store(batch, summary, source.key, save_position)
-            if progress is not None:
-                progress(len(batch))
+        with Ahead(Limits.of(self.settings), self._already_stored) as ahead:
+            for ready in ahead.batches(batched(source.read(position), self.settings.batch_size)):
+                self.store(ready.batch, summary, source.key, save_position, ready)
+                if progress is not None:
+                    progress(len(ready.batch))
 
     def index(self) -> int:
         """Bring the search index up to what is stored (a no-op when search is off)."""

@@ -1,0 +1,138 @@
+"""Preparing the next batch while the one before it is stored.
+
+Parsing a message and reading its patches, trailers and links is about half of what it costs
+the ingest, and needs no database. A bulk import hands it to helper processes, one batch ahead
+of the write transaction that stores the batch before, so the spare cores parse while the
+database writes. A delivery of one message (or any input smaller than a batch) is prepared in
+the process itself: a helper would cost more to start than the message.
+
+A helper that fails (killed for memory, a crash in a C extension) costs nothing but speed:
+its batch is prepared again in the process, and the rest of the input too.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from ingest.prepare import Limits, Outcome, Prepared, prepare, prepare_all
+from ingest.rawmail import RawMail
+from listarchive.archive import rawstore
+from listarchive.clock import utcnow
+
+logger = logging.getLogger(__name__)
+HELPERS_MAX = 4
+LEAST = 200  # fresh messages in a batch worth a helper's start (about half a second)
+Work = Callable[[list[RawMail], Limits, datetime], list[Outcome]]
+
+
+def helper_count() -> int:
+    """Helper processes for a bulk import: every core but the one that stores, up to four."""
+    return max(0, min(HELPERS_MAX, (os.cpu_count() or 1) - 1))
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A batch as read, the time it was prepared at, and its mail not stored before, prepared."""
+
+    batch: list[RawMail]
+    now: datetime
+    prepared: list[Prepared]
+
+
+@dataclass
+class _Pending:
+    batch: list[RawMail]
+    now: datetime
+    fresh: list[RawMail]
+    parts: list[Future[list[Outcome]]]
+
+
+class Ahead:
+    """``with Ahead(limits, skip) as ahead: for ready in ahead.batches(batches): ...``
+
+    ``skip`` names the content hashes of a batch that need no preparing (stored before)."""
+
+    def __init__(self, limits: Limits, skip: Callable[[list[RawMail]], set[str]],
+                 helpers: int | None = None, work: Work = prepare_all,
+                 least: int | None = None) -> None:
+        self.limits = limits
+        self.least = LEAST if least is None else least
+        self.skip = skip
+        self.helpers = helper_count() if helpers is None else helpers
+        self.work = work
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Ahead:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def batches(self, batches: Iterable[list[RawMail]]) -> Iterator[Ready]:
+        pending: deque[_Pending] = deque()
+        for batch in batches:
+            now = utcnow()
+            seen = self.skip(batch)
+            fresh = [m for m in batch if rawstore.sha256(m.data) not in seen]
+            parts = self._submit(fresh, now)
+            if not parts:
+                while pending:  # in order: what was handed out first is stored first
+                    yield self._collect(pending.popleft())
+                yield Ready(batch, now, [prepare(m, self.limits, now) for m in fresh])
+                continue
+            pending.append(_Pending(batch, now, fresh, parts))
+            if len(pending) > 1:
+                yield self._collect(pending.popleft())
+        while pending:
+            yield self._collect(pending.popleft())
+
+    def _submit(self, fresh: list[RawMail], now: datetime) -> list[Future[list[Outcome]]]:
+        if not self.helpers or len(fresh) < self.least:
+            return []
+        if self.pool is None:
+            # forkserver: helpers start from a clean process, not a copy of this one with its
+            # database connections and the search engine's threads.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["ingest.prepare"])
+            self.pool = ProcessPoolExecutor(self.helpers, mp_context=context)
+        size = -(-len(fresh) // self.helpers)
+        try:
+            return [self.pool.submit(self.work, fresh[i:i + size], self.limits, now)
+                    for i in range(0, len(fresh), size)]
+        except RuntimeError as exc:  # a pool already broken refuses new work
+            self._give_up(exc)
+            return []
+
+    def _collect(self, pending: _Pending) -> Ready:
+        outcomes: list[Outcome] = []
+        try:
+            for part in pending.parts:
+                outcomes.extend(part.result())
+        except Exception as exc:  # noqa: BLE001 - a broken helper costs speed, never mail
+            self._give_up(exc)
+            return Ready(pending.batch, pending.now,
+                         [prepare(m, self.limits, pending.now) for m in pending.fresh])
+        return Ready(pending.batch, pending.now,
+                     [Prepared(mail, parsed, facts, reason)
+                      for mail, (parsed, facts, reason) in zip(pending.fresh, outcomes,
+                                                               strict=True)])
+
+    def _give_up(self, exc: BaseException) -> None:
+        if self.helpers:
+            logger.warning("preparing mail in this process from now on: a helper failed: "
+                           "%s: %s", type(exc).__name__, exc)
+        self.helpers = 0
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
