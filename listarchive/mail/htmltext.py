@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 import warnings
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
-
 _BLOCK = ("p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre")
 
 
 def html_to_text(html: str) -> str:
     """Visible text of an HTML part: scripts/styles dropped, block elements on their own lines."""
+    # Imported here: HTML-only mail is rare on development lists, and the import was a tenth
+    # of what every delivery from the mail server cost.
+    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning  # noqa: PLC0415
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(html, "html.parser")

@@ -13,24 +13,52 @@ before the record existed is Whoosh's (it was the only engine).
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from listarchive.errors import SearchUnavailable
 from listarchive.search.documents import SearchIndex
-from listarchive.search.tantivyindex import TantivyIndex
-from listarchive.search.whooshindex import WhooshIndex
-from listarchive.settings import Settings
+from listarchive.settings import SEARCH_ENGINES, Settings
+
+if TYPE_CHECKING:
+    from listarchive.search.tantivyindex import TantivyIndex
+    from listarchive.search.whooshindex import WhooshIndex
+
+    Adapter = type[TantivyIndex] | type[WhooshIndex]
 
 logger = logging.getLogger(__name__)
 
-ENGINES: dict[str, type[TantivyIndex] | type[WhooshIndex]] = {
-    TantivyIndex.name: TantivyIndex, WhooshIndex.name: WhooshIndex}
+
+
+class _Adapters(Mapping[str, "Adapter"]):
+    """Each engine's adapter class by name, its module imported when first asked for: a
+    process uses one engine, and a mail server's delivery should not pay for the other's
+    import (Whoosh's was a tenth of it)."""
+
+    _where = {"tantivy": ("listarchive.search.tantivyindex", "TantivyIndex"),
+              "whoosh": ("listarchive.search.whooshindex", "WhooshIndex")}
+
+    def __getitem__(self, name: str) -> Adapter:
+        module, cls = self._where[name]
+        found: Adapter = getattr(importlib.import_module(module), cls)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SEARCH_ENGINES)
+
+    def __len__(self) -> int:
+        return len(SEARCH_ENGINES)
+
+
+ENGINES = _Adapters()
 RECORD = "engine.json"
 REBUILD = "run `listarchive reindex --search`"
 
@@ -56,8 +84,9 @@ def built(index_dir: Path) -> Built | None:
         data = json.loads((Path(index_dir) / RECORD).read_text(encoding="utf-8"))
         return Built(str(data["engine"]), int(data["layout"]), bool(data["complete"]))
     except FileNotFoundError:
-        if WhooshIndex.exists(index_dir):
-            return Built(WhooshIndex.name, 1, True)
+        whoosh = ENGINES["whoosh"]  # its first indexes were made before the record was
+        if whoosh.exists(index_dir):
+            return Built(whoosh.name, 1, True)
         return None
     except (ValueError, KeyError, TypeError) as exc:
         raise SearchUnavailable(f"the search index record {Path(index_dir) / RECORD} is "
