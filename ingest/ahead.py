@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
-from ingest.prepare import Limits, Outcome, Prepared, prepare, prepare_all
+from ingest.prepare import Limits, Outcome, Prepared, finish, prepare, prepare_all
 from ingest.rawmail import RawMail
 from listarchive.archive import rawstore
 from listarchive.clock import utcnow
+from listarchive.mail.dkimsig import DnsFunc
 
 logger = logging.getLogger(__name__)
 HELPERS_MAX = 4
@@ -61,9 +62,10 @@ class Ahead:
     ``skip`` names the content hashes of a batch that need no preparing (stored before)."""
 
     def __init__(self, limits: Limits, skip: Callable[[list[RawMail]], set[str]],
-                 helpers: int | None = None, work: Work = prepare_all,
-                 least: int | None = None) -> None:
+                 dnsfunc: DnsFunc | None = None, helpers: int | None = None,
+                 work: Work = prepare_all, least: int | None = None) -> None:
         self.limits = limits
+        self.dnsfunc = dnsfunc
         self.least = LEAST if least is None else least
         self.skip = skip
         self.helpers = helper_count() if helpers is None else helpers
@@ -89,7 +91,7 @@ class Ahead:
             if not parts:
                 while pending:  # in order: what was handed out first is stored first
                     yield self._collect(pending.popleft())
-                yield Ready(batch, now, [prepare(m, self.limits, now) for m in fresh])
+                yield Ready(batch, now, self._here(fresh, now))
                 continue
             pending.append(_Pending(batch, now, fresh, parts))
             if len(pending) > 1:
@@ -121,12 +123,14 @@ class Ahead:
                 outcomes.extend(part.result())
         except Exception as exc:  # noqa: BLE001 - a broken helper costs speed, never mail
             self._give_up(exc)
-            return Ready(pending.batch, pending.now,
-                         [prepare(m, self.limits, pending.now) for m in pending.fresh])
+            return Ready(pending.batch, pending.now, self._here(pending.fresh, pending.now))
         return Ready(pending.batch, pending.now,
-                     [Prepared(mail, parsed, facts, reason)
-                      for mail, (parsed, facts, reason) in zip(pending.fresh, outcomes,
-                                                               strict=True)])
+                     [Prepared(mail, *outcome)
+                      for mail, outcome in zip(pending.fresh, outcomes, strict=True)])
+
+    def _here(self, fresh: list[RawMail], now: datetime) -> list[Prepared]:
+        """Prepared in this process."""
+        return [finish(prepare(m, self.limits, now), self.dnsfunc) for m in fresh]
 
     def _give_up(self, exc: BaseException) -> None:
         if self.helpers:

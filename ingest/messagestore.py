@@ -41,6 +41,7 @@ class Incoming:
     parsed: ParsedMessage
     lists: tuple[int, ...]
     sha256: str
+    packed: bytes = b""  # ``raw`` compressed already (see ingest.prepare.finish); else here
 
 
 @dataclass
@@ -174,7 +175,7 @@ def _message_row(it: Incoming, msgid: str, fp: str, flags: set[str],
     p = it.parsed
     return {
         "msgid": msgid, "header_msgid": p.header_msgid[:2000], "sha256": it.sha256,
-        "fingerprint": fp, "raw": rawstore.pack(it.raw), "raw_size": len(it.raw),
+        "fingerprint": fp, "raw": it.packed or rawstore.pack(it.raw), "raw_size": len(it.raw),
         **derived_columns(p), "flags": ",".join(sorted(flags)), "ingested_at": now,
     }
 

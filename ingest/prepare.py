@@ -9,21 +9,27 @@ column) is that message's: it is quarantined with the reason and its batch goes 
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
 from ingest.rawmail import RawMail
+from listarchive.archive import rawstore
 from listarchive.errors import MalformedMessage
+from listarchive.mail.dkimsig import DnsFunc, dkim_status, keys_from_file
 from listarchive.mail.extract import MailFacts, mail_facts
 from listarchive.mail.message import ParsedMessage, parse
+from listarchive.review.mailcommands import may_command
+from listarchive.settings import Settings
 
 logger = logging.getLogger(__name__)
 TOO_COSTLY = "too costly to process"
@@ -35,6 +41,8 @@ class Prepared:
     parsed: ParsedMessage | None
     facts: MailFacts | None
     reason: str  # why it goes to quarantine ('' when it is stored)
+    packed: bytes = b""  # the bytes as stored (rawstore.pack), when :func:`finish` has run
+    signature: str = ""  # the DKIM result of a reply that may say a command; '' otherwise
 
 
 class Budget(Protocol):
@@ -49,18 +57,22 @@ class Budget(Protocol):
 
 @dataclass(frozen=True)
 class Limits:
-    """The budget alone, as a helper process is given it."""
+    """The budget, and where DKIM keys come from ('' for DNS), as a helper process is given
+    them."""
 
     max_message_bytes: int
     max_message_seconds: float
+    dkim_keys: str = ""
 
     @classmethod
-    def of(cls, budget: Budget) -> Limits:
-        return cls(budget.max_message_bytes, budget.max_message_seconds)
+    def of(cls, settings: Settings) -> Limits:
+        return cls(settings.max_message_bytes, settings.max_message_seconds,
+                   str(settings.dkim_keys or ""))
 
 
-# What a helper process sends back for one message (its raw bytes stay where they were read).
-Outcome = tuple[ParsedMessage | None, MailFacts | None, str]
+# What a helper process sends back for one message (its raw bytes stay where they were read):
+# parsed, facts, reason, packed, signature.
+Outcome = tuple[ParsedMessage | None, MailFacts | None, str, bytes, str]
 
 
 class _OverBudget(Exception):
@@ -93,11 +105,27 @@ def budget(seconds: float) -> Iterator[None]:
 
 def prepare_all(mails: list[RawMail], limits: Limits, now: datetime) -> list[Outcome]:
     """:func:`prepare` for each of ``mails``, in a helper process (see :mod:`ingest.ahead`)."""
+    dnsfunc = _keys(limits.dkim_keys) if limits.dkim_keys else None
     out: list[Outcome] = []
     for mail in mails:
-        done = prepare(mail, limits, now)
-        out.append((done.parsed, done.facts, done.reason))
+        done = finish(prepare(mail, limits, now), dnsfunc)
+        out.append((done.parsed, done.facts, done.reason, done.packed, done.signature))
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def _keys(path: str) -> DnsFunc:
+    return keys_from_file(Path(path))
+
+
+def finish(done: Prepared, dnsfunc: DnsFunc | None) -> Prepared:
+    """The rest of what a parsed message costs before its transaction, outside the budget (a
+    DNS lookup may be slow; that is not the message's fault): its bytes compressed as stored,
+    and the DKIM result of a reply that may say a command."""
+    if done.parsed is None:
+        return done
+    signature = dkim_status(done.mail.data, dnsfunc) if may_command(done.parsed) else ""
+    return replace(done, packed=rawstore.pack(done.mail.data), signature=signature)
 
 
 def prepare(mail: RawMail, settings: Budget, now: datetime) -> Prepared:

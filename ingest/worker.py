@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ingest import messagestore, seriesstore
 from ingest.ahead import Ahead, Ready
-from ingest.prepare import Limits, Prepared, prepare
+from ingest.prepare import Limits, Prepared, finish, prepare
 from ingest.rawmail import RawMail, Source
 from ingest.sources import open_source
 from listarchive.access.embargorules import embargo_rules, follow_replies
@@ -31,13 +31,12 @@ from listarchive.archive.derived import anchor_trailers
 from listarchive.archive.models import Message, MessageList, Patch, Series, SourceState, Thread
 from listarchive.clock import utcnow
 from listarchive.errors import ConfigError, ListarchiveError, TemporaryFailure
-from listarchive.mail.dkimsig import dkim_status, keys_from_file
+from listarchive.mail.dkimsig import keys_from_file
 from listarchive.mail.extract import MailFacts, mail_facts
 from listarchive.mail.maintainers import SubsystemMatcher
 from listarchive.mail.message import ParsedMessage
 from listarchive.notify.notices import notify
 from listarchive.review import mailcommands, placement
-from listarchive.review.mailcommands import may_command
 from listarchive.review.rules import automatic_transitions
 from listarchive.search.indexer import catch_up
 from listarchive.settings import Settings, check_list_name
@@ -187,13 +186,12 @@ class Worker:
         if ready is None:
             now = utcnow()
             seen = self._already_stored(batch)
-            prepared = [prepare(m, self.settings, now) for m in batch
-                        if rawstore.sha256(m.data) not in seen]
+            prepared = [finish(prepare(m, self.settings, now), self.commands.dnsfunc)
+                        for m in batch if rawstore.sha256(m.data) not in seen]
         else:
             now, prepared = ready.now, ready.prepared
         # DKIM of the replies that say a command, verified before the write transaction.
-        self._signatures = {id(p.parsed): dkim_status(p.mail.data, self.commands.dnsfunc)
-                            for p in prepared if p.parsed is not None and may_command(p.parsed)}
+        self._signatures = {id(p.parsed): p.signature for p in prepared if p.signature}
         try:
             outcome = self._store(prepared, summary, now, source_key,
                                   batch[-1].position if save_position and batch else None)
@@ -236,7 +234,8 @@ class Worker:
                         facts[id(p.parsed)] = p.facts
                     incoming.append(messagestore.Incoming(p.mail.data, p.parsed,
                                                           self.lists.resolve(p.parsed),
-                                                          rawstore.sha256(p.mail.data)))
+                                                          rawstore.sha256(p.mail.data),
+                                                          p.packed))
                 outcome = messagestore.store_batch(session, incoming, now)
                 messagestore.refresh_threads(session, outcome.threads)
                 self.derive(session, outcome.new_items, outcome.threads, facts)
@@ -293,7 +292,8 @@ class Worker:
 
     def ingest(self, source: Source, summary: Summary, position: str = "",
                save_position: bool = False, progress: Callable[[int], None] | None = None) -> None:
-        with Ahead(Limits.of(self.settings), self._already_stored) as ahead:
+        with Ahead(Limits.of(self.settings), self._already_stored,
+                   self.commands.dnsfunc) as ahead:
             for ready in ahead.batches(batched(source.read(position), self.settings.batch_size)):
                 self.store(ready.batch, summary, source.key, save_position, ready)
                 if progress is not None:

@@ -16,13 +16,22 @@ from mailfixtures import NO_LIMITS, first_messages
 from sqlalchemy import select
 
 from ingest import ahead
-from ingest.prepare import Limits, Outcome, prepare
+from ingest.prepare import Limits, Outcome, finish, prepare
 from ingest.rawmail import RawMail
 from ingest.sources import open_source
 from ingest.worker import run_ingest
+from listarchive.archive import rawstore
 from listarchive.archive.db import open_archive
-from listarchive.archive.models import Message, Patch, Quarantined, Series, Thread
+from listarchive.archive.models import (
+    Message,
+    Patch,
+    Quarantined,
+    Series,
+    StateChange,
+    Thread,
+)
 from listarchive.clock import utcnow
+from listarchive.mail.dkimsig import keys_from_file
 from listarchive.settings import Settings, from_mapping
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "lore" / \
@@ -67,9 +76,13 @@ def _stored(settings: Settings) -> tuple[object, ...]:
                 select(Series.anchor_msgid, Series.title, Series.revision, Series.total,
                        Series.received, Series.complete)))
             quarantined = sorted(session.scalars(select(Quarantined.reason)))
+            # what replies said ("Applied, thanks", pw-bot:) and their DKIM results
+            changes = sorted(tuple(row) for row in session.execute(
+                select(StateChange.object_kind, StateChange.field, StateChange.from_value,
+                       StateChange.to_value, StateChange.reason)))
     finally:
         archive.close()
-    return messages, patches, series, quarantined
+    return messages, patches, series, quarantined, changes
 
 
 def test_prepared_ahead_stores_what_one_process_stores(
@@ -125,3 +138,35 @@ def test_a_helper_that_dies_costs_speed_never_mail(tmp_path: Path,
         assert [(p.parsed.msgid if p.parsed else None, p.reason) for p in r.prepared] == \
             [(p.parsed.msgid if p.parsed else None, p.reason) for p in alone]
     assert "a helper failed" in caplog.text
+
+
+COMMAND = b"""From: Maintainer <maint@example.org>
+To: linux-clk@vger.kernel.org
+Subject: Re: [PATCH] clk: fix the divider
+Message-ID: <command-reply@example.org>
+In-Reply-To: <the-patch@example.org>
+Date: Thu, 4 Jan 2024 10:00:00 +0000
+DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=sel; h=from:subject; bh=AAAA; b=AAAA
+
+pw-bot: cr
+"""
+
+
+@pytest.mark.pure
+def test_a_helper_compresses_and_checks_signatures_as_the_process_does(tmp_path: Path) -> None:
+    """What a helper sends back is what the process would store: the compressed bytes, and the
+    DKIM result of a reply that says a command (from the configured key file, no DNS)."""
+    (tmp_path / "forty.mbox").write_bytes(first_messages(CORPUS, 40))
+    mails = [*open_source(str(tmp_path / "forty.mbox")).read(""),
+             RawMail(COMMAND, "command", "")]
+    keys = tmp_path / "dkim-keys"
+    keys.write_text("other._domainkey.example.net v=DKIM1; k=rsa; p=AAAA\n")
+    limits = Limits(10_000_000, 20.0, str(keys))
+    with ahead.Ahead(limits, lambda _batch: set(), helpers=1, least=1) as runner:
+        [ready] = list(runner.batches([mails]))
+        assert runner.helpers == 1, "the helper did the work"
+    assert all(rawstore.unpack(p.packed) == p.mail.data for p in ready.prepared if p.parsed)
+    signed = {p.mail.origin: p.signature for p in ready.prepared if p.signature}
+    assert signed["command"] == "unverified"
+    here = [finish(prepare(m, limits, ready.now), keys_from_file(keys)) for m in mails]
+    assert signed == {p.mail.origin: p.signature for p in here if p.signature}

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from listarchive.mail.quotes import own_lines
 
 _LINE = re.compile(r"^\s*pw-bot\s*:\s*(\S+)\s*$", re.I)
-_WORD = re.compile(r"pw-bot", re.I)  # in every command line: most replies are skipped by it
 # netdev's short names and ours; anything else is an unknown command (reported, not applied).
 STATES = {
     "cr": "changes-requested", "changes-requested": "changes-requested",
@@ -45,7 +44,7 @@ def bot_command(body: str) -> BotCommand | None:
     >>> bot_command("> pw-bot: accepted\\nI disagree.") is None
     True
     """
-    if _WORD.search(body) is None:
+    if "pw-bot" not in body.lower():  # in every command: most replies are passed over by it
         return None
     for line in own_lines(body, until_signature=True):
         found = _LINE.match(line)
