@@ -20,7 +20,12 @@ from pathlib import Path
 import pytest
 from mailfixtures import first_messages
 
-from listarchive.mail.linecomments import line_comments, quote_depth, split_at_comments
+from listarchive.mail.linecomments import (
+    line_comments,
+    may_comment,
+    quote_depth,
+    split_at_comments,
+)
 from listarchive.mail.message import parse
 from listarchive.mail.patches import extract_patches
 
@@ -138,3 +143,14 @@ def test_split_keeps_every_line_once() -> None:
     assert [len(p[1]) for p in pieces][:3] == [1, 1, 1]
     assert pieces[0][0].endswith("+#include <linux/regmap.h>")
     assert "\n".join(p[0] for p in pieces) == diff.rstrip("\n")
+
+
+@pytest.mark.pure
+def test_only_a_quoted_hunk_header_may_hold_comments() -> None:
+    quoted = ["> @@ -1,2 +1,2 @@", ">> @@ -1 +1 @@", "> > @@ -3 +3 @@", "  > @@ -1 +1 @@"]
+    for line in quoted:
+        assert may_comment(f"Hi,\n\n{line}\n> -a\n> +b\n\nWhy?\n"), line
+        assert quote_depth(line)[1].startswith("@@ -"), line
+    # a patch's own hunks, and a quote mark inside a line, are no quoted hunk
+    for line in ["@@ -1,2 +1,2 @@", "see x > @@ -1 +1 @@", ">@@-1"]:
+        assert not may_comment(f"{line}\n-a\n+b\n"), line

@@ -182,10 +182,14 @@ def _is_comment(block: list[str]) -> bool:
     return bool(own) and not all(_TRAILER_RE.match(line) for line in own)
 
 
+# A hunk header under one or more quote marks, as :func:`quote_depth` reads them.
+_QUOTED_HUNK_RE = re.compile(r"^ *>(?: ?>)* ?@@ -", re.M)
+
+
 def may_comment(body: str) -> bool:
     """Whether ``body`` can hold a comment on a diff at all: every comment follows a quoted hunk
     header. Most replies quote none, and are passed over without indexing the diff."""
-    return "@@ -" in body
+    return "@@ -" in body and _QUOTED_HUNK_RE.search(body) is not None
 
 
 def line_comments(body: str, diff: str, depth: int = 1) -> tuple[LineComment, ...]:
