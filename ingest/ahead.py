@@ -103,11 +103,11 @@ class Ahead:
         if not self.helpers or len(fresh) < self.least:
             return []
         if self.pool is None:
-            # forkserver: helpers start from a clean process, not a copy of this one with its
-            # database connections and the search engine's threads.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["ingest.prepare"])
-            self.pool = ProcessPoolExecutor(self.helpers, mp_context=context)
+            # spawn: helpers start from a clean interpreter, not a copy of this process with
+            # its database connections and the search engine's threads; and they are this
+            # process's own children, so their CPU time counts in its rusage.
+            self.pool = ProcessPoolExecutor(self.helpers,
+                                            mp_context=multiprocessing.get_context("spawn"))
         size = -(-len(fresh) // self.helpers)
         try:
             return [self.pool.submit(self.work, fresh[i:i + size], self.limits, now)
