@@ -1,10 +1,11 @@
 """Preparing the next batch while the one before it is stored.
 
-Parsing a message and reading its patches, trailers and links is about half of what it costs
-the ingest, and needs no database. A bulk import hands it to helper processes, one batch ahead
-of the write transaction that stores the batch before, so the spare cores parse while the
-database writes. A delivery of one message (or any input smaller than a batch) is prepared in
-the process itself: a helper would cost more to start than the message.
+Parsing a message, reading its patches, trailers and links, compressing it and checking the
+DKIM signature of a reply that says a command is about half of what it costs the ingest, and
+needs no database. A bulk import hands that to helper processes, one batch ahead of the write
+transaction that stores the batch before, so the spare cores prepare while the database
+writes. A delivery of one message (or a batch of fewer than :data:`LEAST` new messages) is
+prepared in the process itself: a helper would cost more to start than the mail.
 
 A helper that fails (killed for memory, a crash in a C extension) costs nothing but speed:
 its batch is prepared again in the process, and the rest of the input too.
