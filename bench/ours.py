@@ -277,14 +277,20 @@ REVIEW_SAMPLE = 50  # URLs of each review page the load client rotates through
 def review_paths(home: Path, limit: int = REVIEW_SAMPLE) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Issue 22's pages in the archive served from ``home``, picked after its ingest (series
     ids are message ids, which the corpus scan does not know): ``/series/ID/interdiff`` of
-    series with a previous revision, and ``/patch/ID/`` of the patches with the most review
-    comments placed on their diff lines. Empty when the archive has none (or no database)."""
+    series with a previous revision (a lower revision number), and ``/patch/ID/`` of the
+    patches with the most review comments placed on their diff lines. Empty when the archive
+    has none (or no database)."""
     db = home / "data" / "listarchive.sqlite3"
     if not db.is_file():
         return (), ()
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        # A later revision number than the series it follows: copies of the same series in
+        # the replicated corpora share change-ids and link to each other at one revision,
+        # where the interdiff rightly says there is nothing earlier to compare with.
         newer = [r[0] for r in conn.execute(
-            "SELECT DISTINCT newer_id FROM series_revisions ORDER BY newer_id LIMIT ?", (limit,))]
+            "SELECT DISTINCT r.newer_id FROM series_revisions r "
+            "JOIN series n ON n.id = r.newer_id JOIN series o ON o.id = r.older_id "
+            "WHERE n.revision > o.revision ORDER BY r.newer_id LIMIT ?", (limit,))]
         commented = [r[0] for r in conn.execute(
             "SELECT patch_id FROM review_comments GROUP BY patch_id "
             "ORDER BY count(*) DESC, patch_id LIMIT ?", (limit,))]
