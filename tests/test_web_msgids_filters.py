@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from listarchive.mail.msgids import BadMsgid, quote_msgid, unquote_msgid
+from listarchive.web import filters
 from listarchive.web.filters import linkify, render_body
 from listarchive.web.paths import split_message_path
 
@@ -56,3 +57,19 @@ def test_render_body_folds_long_quotes_and_dims_signature():
     assert html.count("<details") == 1 and "[4 more quoted lines]" in html
     assert '<pre class="q">&gt; one</pre>' in html
     assert '<pre class="sig">-- \nsig &lt;x&gt;</pre>' in html
+
+
+@pytest.mark.pure
+def test_rendered_diffs_are_kept_within_their_budget_and_stay_escaped() -> None:
+    hostile = "--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-<script>alert(1)</script>\n+ok\n"
+    cache = filters.RenderedDiffs(budget=2_000)
+    first = cache.render(hostile)
+    assert "<script>" not in first and "&lt;script&gt;" in first
+    assert cache.render(hostile) is first, "a diff shown again is not rendered again"
+    others = [f"--- a/f{i}.c\n+++ b/f{i}.c\n@@ -1 +1 @@\n-{i}\n+{i + 1}\n" for i in range(40)]
+    for text in others:
+        cache.render(text)
+    assert cache.used <= cache.budget
+    assert cache.render(hostile) is not first, "the oldest left when the budget was spent"
+    huge = "+" + "x" * 5_000 + "\n"
+    assert 'class="add"' in cache.render(huge) and huge not in cache._items

@@ -10,6 +10,7 @@ never rendered: the parser already turned them into text.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
@@ -145,11 +146,40 @@ def render_body(text: str) -> Markup:
     return Markup("".join(blocks))
 
 
+class RenderedDiffs:
+    """Rendered diffs by their text, newest use last, within a memory budget (text and HTML
+    counted): a diff never changes, and rendering a commented patch page's files was a fifth
+    of its requests/s at 100k messages. Bounded by size, not number, so a few huge diffs
+    cannot make a web worker grow."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._items: OrderedDict[str, tuple[Markup, int]] = OrderedDict()
+
+    def render(self, text: str) -> Markup:
+        hit = self._items.get(text)
+        if hit is not None:
+            self._items.move_to_end(text)
+            return hit[0]
+        lines = clean(text.replace("\r\n", "\n")).rstrip("\n").split("\n")
+        html = Markup(_pre(lines, [True] * len(lines), "diff"))
+        cost = len(text) + len(html)
+        if cost <= self.budget:
+            self._items[text] = (html, cost)
+            self.used += cost
+            while self.used > self.budget:
+                self.used -= self._items.popitem(last=False)[1][1]
+        return html
+
+
+RENDERED_DIFFS = RenderedDiffs(8 << 20)  # characters, per process
+
+
 def render_diff(text: str) -> Markup:
     """One file's part of a diff as a ``<pre class="diff">``, lines classed for colour (added,
     removed, hunk and file headers) and escaped; URLs in context lines are linked too."""
-    lines = clean(text.replace("\r\n", "\n")).rstrip("\n").split("\n")
-    return Markup(_pre(lines, [True] * len(lines), "diff"))
+    return RENDERED_DIFFS.render(text)
 
 
 def filesize(size: int) -> str:
