@@ -17,6 +17,7 @@ from listarchive.mail.msgids import quote_msgid
 BOUND = 25  # statements per page
 REVIEW_BOUND = 80  # series and patch pages: states, trailers, revisions, subsystems, history,
 # the discussion and the comments carried from the previous revision
+PATCH_BOUND = 20  # a patch page: its message, diff, series, trailers, state, discussion, checks
 
 
 @contextmanager
@@ -82,6 +83,8 @@ def test_pages_send_a_bounded_number_of_statements(site: Site) -> None:
         many = statements(site, f"/{kind}/{large}/")
         assert few <= REVIEW_BOUND and many <= REVIEW_BOUND, (kind, few, many)
         assert abs(many - few) <= 3, (kind, few, many)
+        if kind == "patch":
+            assert few <= PATCH_BOUND and many <= PATCH_BOUND, (few, many)
     small, large = ends["series"]
     assert abs(statements(site, f"/api/v1/series/{large}")
                - statements(site, f"/api/v1/series/{small}")) <= 3

@@ -133,6 +133,12 @@ def patch_checks(session: Session, viewer: Viewer, patch_id: int, user: str = ""
     or id); None when the viewer cannot see the patch."""
     if _visible_patch(session, viewer, patch_id) is None:
         return None
+    return checks_of(session, patch_id, user)
+
+
+def checks_of(session: Session, patch_id: int, user: str = "") -> list[CheckRecord]:
+    """:func:`patch_checks` of a patch the caller has already found visible (the patch page
+    has: no second lookup)."""
     sel = select(Check).where(Check.patch_id == patch_id)
     if user:
         sel = sel.where(Check.user_id.in_(select(User.id).where(

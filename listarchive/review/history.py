@@ -74,7 +74,8 @@ def state_history(session: Session, viewer: Viewer, kind: str, object_id: int
         select(StateChange, User.name).outerjoin(User, User.id == StateChange.user_id)
         .where(cond).order_by(StateChange.at, StateChange.id)).all()
     patch_ids = {c.object_id for c, _ in rows if c.object_kind == "patch"}
-    seen_patches = visible_ids(session, viewer, patch_ids)
+    # The object itself is known visible: only a series' patches need the lookup.
+    seen_patches = visible_ids(session, viewer, patch_ids) if kind == "series" else patch_ids
     tokens = {t.strip("<>") for c, _ in rows for t in c.evidence.split() if "@" in t}
     visible = set(visible_msgids(session, viewer, tokens))
     return tuple(HistoryEntry(c.at, c.object_kind, c.object_id, c.field, c.from_value,

@@ -172,7 +172,7 @@ def patch_detail(session: Session, viewer: Viewer, patch_id: int) -> PatchDetail
         at = order.index(patch.id)
         previous_id = order[at - 1] if at > 0 else None
         next_id = order[at + 1] if at + 1 < len(order) else None
-    item = patch_items(session, viewer, [patch], {patch.id: lines})[0]
+    item = patch_items(session, viewer, [patch], {patch.id: lines}, [record])[0]
     files: list[FileDiff] = []
     diff = info.diff if info is not None else ""
     talk = discussions(session, viewer, [patch], [record]).get(patch.id) \

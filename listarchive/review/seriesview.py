@@ -43,6 +43,7 @@ from listarchive.archive.models import (
     Subsystem,
     User,
 )
+from listarchive.archive.records import MessageRecord
 from listarchive.errors import InvalidChange
 from listarchive.mail.extract import PULL
 from listarchive.review import checks
@@ -302,13 +303,21 @@ def series_list(session: Session, viewer: Viewer, list_name: str,
 
 
 def patch_items(session: Session, viewer: Viewer, patches: Sequence[Patch],
-                lines: dict[int, tuple[TrailerLine, ...]]) -> tuple[PatchItem, ...]:
-    """Patches (or a cover letter) as the series and patch pages list them."""
+                lines: dict[int, tuple[TrailerLine, ...]],
+                records: Sequence[MessageRecord] = ()) -> tuple[PatchItem, ...]:
+    """Patches (or a cover letter) as the series and patch pages list them; ``records``: their
+    messages when the caller has read them already (their subjects and lists are not read
+    again)."""
     ids = [p.id for p in patches]
     states = effective_states(session, "patch", ids)
     flags = kept_flags(session, "patch", ids)
-    homes = messageview.home_lists(session, viewer, ids)
-    subjects = subjects_of(session, ids)
+    known = {r.pk: r for r in records}
+    if all(pk in known for pk in ids):
+        homes = {pk: known[pk].lists[0] for pk in ids if known[pk].lists}
+        subjects = {pk: known[pk].subject for pk in ids}
+    else:
+        homes = messageview.home_lists(session, viewer, ids)
+        subjects = subjects_of(session, ids)
     return tuple(PatchItem(p.id, p.msgid, p.kind, p.title, subjects.get(p.id, p.title),
                            p.counter, p.total, p.date, homes.get(p.id, listview.ALL),
                            lines.get(p.id, ()), counts_of(lines.get(p.id, ())),

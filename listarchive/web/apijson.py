@@ -7,7 +7,7 @@ No Flask here: functions take a session and a viewer and return plain dicts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -58,7 +58,11 @@ def patch_object(session: Session, viewer: Viewer, patch_id: int) -> dict[str, A
 def checks_json(session: Session, viewer: Viewer, patch_id: int) -> dict[str, Any]:
     """A patch's CI results: the combined state (null without checks) and the newest check of
     each context."""
-    found = checks.patch_checks(session, viewer, patch_id) or []
+    return checks_summary(checks.patch_checks(session, viewer, patch_id) or [])
+
+
+def checks_summary(found: Sequence[checks.CheckRecord]) -> dict[str, Any]:
+    """:func:`checks_json` of the checks already read."""
     newest = {c.context: c for c in found}
     return {"state": checks.combine(c.state for c in newest.values()),
             "contexts": [{"context": c.context, "state": c.state,

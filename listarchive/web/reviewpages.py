@@ -14,6 +14,7 @@ from listarchive.review import (
     amready,
     carried,
     changes,
+    checks,
     dependencies,
     history,
     patchview,
@@ -101,7 +102,9 @@ def patch_page(patch_id: int) -> Any:
         target = (f"/series/{detail.series.id}/" if detail.series is not None else
                   f"/{detail.item.home_list}/{quote_msgid(detail.item.msgid)}/")
         return redirect(absolute(target), 302)
-    found = apijson.checks_json(db(), viewer(), patch_id)
+    # patch_detail found the patch visible: its checks need no second lookup.
+    found = apijson.checks_summary(checks.checks_of(db(), patch_id)
+                                   if detail.item.kind in SUBMISSIONS else [])
     return render_template("patch.html", detail=detail, name=detail.item.home_list,
                            checks=found if found["state"] else None,
                            **_status("patch", patch_id) if detail.item.kind in SUBMISSIONS
