@@ -18,14 +18,16 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
 from ingest.sources import open_source
 from ingest.worker import run_ingest
 from listarchive.demo import list_name_for, run_demo
-from listarchive.demo.builder import LIST_ID, MBOX_NAME, PULL_URL, DemoFiles
+from listarchive.demo.builder import LIST_ID, LIST_NAME, MBOX_NAME, PULL_URL, DemoFiles
 from listarchive.demo.story import generate_demo_mbox
 from listarchive.settings import Settings, from_mapping
 
@@ -274,6 +276,92 @@ def test_v2_series_applies_with_git_am_on_its_base(mails: list[EmailMessage], de
     source = (work / "drivers/clk/demo/clk-demo.c").read_text()
     assert "div = clamp(div, 1U, DEMO_CLK_MAX_DIV);" in source
     assert "Reviewed-by: Priya" in git(work, "log", "-1", "--format=%b", "HEAD~2")
+
+
+# --- review comments beside the diff --------------------------------------------------------------
+
+RATE_SERIES = "clk: demo: support rate changes"
+CLK = "drivers/clk/demo/clk-demo.c"
+CLK_DOC = "Documentation/driver-api/clk-demo.rst"
+
+
+def rate_series(client: Any, version: int) -> int:
+    found = [r["id"] for r in client.get(f"/api/v1/series?list={LIST_NAME}").get_json()["results"]
+             if r["title"] == RATE_SERIES and r["version"] == version]
+    assert len(found) == 1
+    return int(found[0])
+
+
+def rate_patches(client: Any, version: int) -> dict[int, int]:
+    """The patch ids of the rate series' revision ``version``, by their number in it."""
+    series = client.get(f"/api/v1/series/{rate_series(client, version)}").get_json()
+    return {p["number"]: p["id"] for p in series["patches"]}
+
+
+def placed(client: Any, patch_id: int) -> list[tuple[str, int | None, int | None, str, str]]:
+    obj = client.get(f"/api/v1/patches/{patch_id}/comments").get_json()
+    return [(c["file"], c["old_line"], c["new_line"], c["author"]["name"], c["line"])
+            for c in obj["comments"]]
+
+
+def test_v1_reviews_are_placed_beside_the_lines_they_answer(demo_site: Any) -> None:
+    """The reviews of v1 quote the diff from a hunk header as kernel reviewers do: Priya on
+    1/3 and 2/3, Grace on 3/3, each comment on the line it was written under."""
+    client = demo_site.app.test_client()
+    v1 = rate_patches(client, 1)
+    assert placed(client, v1[1]) == [
+        (CLK, None, 55, "Priya Venkataraman", "+\tdiv = clamp(div, 1U, DEMO_CLK_MAX_DIV);")]
+    assert placed(client, v1[2]) == [
+        (CLK, None, 63, "Priya Venkataraman",
+         "+\tunsigned int div = DIV_ROUND_UP(parent_rate, rate);"),
+        (CLK, None, 65, "Priya Venkataraman", "+\twritel(div - 1, dc->base + DEMO_CLK_DIV);")]
+    assert placed(client, v1[3]) == [(CLK_DOC, None, 16, "Grace O'Donnell", "+supported rate.")]
+    # Priya's Reviewed-by follows a cut ("[...]"): it is no comment on a line, but a trailer.
+    (on_clamp,) = client.get(f"/api/v1/patches/{v1[1]}/comments").get_json()["comments"]
+    assert on_clamp["text"].startswith("Good: the clamp") and "Reviewed-by" not in on_clamp["text"]
+    assert any(t["name"] == "Reviewed-by" and "Priya" in t["value"]
+               for t in client.get(f"/api/v1/patches/{v1[1]}").get_json()["trailers"])
+    # v2 drew no comment on a line: its replies quote prose or the diff without a hunk header.
+    assert all(placed(client, pid) == [] for pid in rate_patches(client, 2).values())
+
+
+def test_patch_page_shows_the_comments_inside_the_diff(demo_site: Any) -> None:
+    client = demo_site.app.test_client()
+    patch = rate_patches(client, 1)[2]
+    page = BeautifulSoup(client.get(f"/patch/{patch}/").get_data(as_text=True), "html.parser")
+    section = page.find("section", id=True, class_="file")
+    assert section is not None
+    assert section.find("h3").get_text(strip=True) == CLK
+    notes = section.find_all("div", class_="comment")
+    metas = [n.find("p", class_="meta").get_text(" ", strip=True).split(" · ") for n in notes]
+    assert [(m[0], m[2]) for m in metas] == [("Priya Venkataraman", "line 63"),
+                                             ("Priya Venkataraman", "line 65")]
+    # each note follows the piece of diff that ends with the line it answers
+    pieces = [n.find_previous_sibling("div", class_="body").get_text() for n in notes]
+    assert pieces[0].rstrip().endswith("unsigned int div = DIV_ROUND_UP(parent_rate, rate);")
+    assert pieces[1].rstrip().endswith("writel(div - 1, dc->base + DEMO_CLK_DIV);")
+    assert "Nothing keeps div within 1..256" in notes[0].get_text()
+
+
+def test_v2_series_page_shows_the_v1_comment_on_unchanged_lines(demo_site: Any) -> None:
+    """v2 keeps round_rate as it was (Priya's comment on its clamp still applies) and changes
+    the lines of set_rate and of the documentation that the other comments asked about."""
+    client = demo_site.app.test_client()
+    v2 = rate_patches(client, 2)
+    page = client.get(f"/series/{rate_series(client, 2)}/").get_data(as_text=True)
+    assert "1 comment on v1 on lines that did not change</strong> in v2" in page
+    carried = BeautifulSoup(page, "html.parser").find("section", id="carried")
+    assert carried is not None
+    items = [(li.find("span", class_="state").get_text(strip=True),
+              li.find("a").get_text(strip=True),
+              li.find("a").find_next_sibling(string=True).strip().rstrip(","),
+              li.find_all("a")[-1]["href"]) for li in carried.find_all("li")]
+    assert sorted(items) == sorted([
+        ("unchanged in v2", f"{CLK}:55", "Priya Venkataraman", f"/patch/{v2[1]}/"),
+        ("changed since", f"{CLK}:63", "Priya Venkataraman", f"/patch/{v2[2]}/"),
+        ("changed since", f"{CLK}:65", "Priya Venkataraman", f"/patch/{v2[2]}/"),
+        ("changed since", f"{CLK_DOC}:16", "Grace O'Donnell", f"/patch/{v2[3]}/"),
+    ])
 
 
 # --- listarchive demo ----------------------------------------------------------------------------

@@ -114,6 +114,30 @@ def excerpt(parent: Mail, marker: str, before: int = 0, after: int = 0) -> str:
     raise ValueError(f"demo reply quotes {marker!r}, which {parent.msgid} does not contain")
 
 
+def diff_excerpt(parent: Mail, marker: str) -> str:
+    """The quoted diff of the patch ``parent`` down to its first diff line containing
+    ``marker``, the way a kernel reviewer quotes it to comment on that line: the file's header
+    (``diff --git`` to ``+++``), ``[...]`` for the hunks cut before, then the hunk header and
+    every line of that hunk up to the marked one.
+
+    The hunk is quoted from its header without a cut because the archive numbers the quoted
+    lines from it to place the comment written under the marked line beside that diff line
+    (:mod:`listarchive.mail.linecomments`); a reviewer cuts what comes after the comments.
+    """
+    lines = parent.body.split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith("diff --git ")), None)
+    at = next((i for i, line in enumerate(lines) if start is not None and i > start
+               and marker in line), None)
+    if start is None or at is None:
+        raise ValueError(f"demo reply quotes {marker!r}, which the diff of {parent.msgid} "
+                         "does not contain")
+    header = max(i for i in range(start, at) if lines[i].startswith("diff --git "))
+    hunk = max(i for i in range(header, at) if lines[i].startswith("@@ "))
+    first = next(i for i in range(header, at + 1) if lines[i].startswith("@@ "))
+    cut = ["[...]"] if first != hunk else []
+    return quoted("\n".join([*lines[header:first], *cut, *lines[hunk:at + 1]]))
+
+
 # --- git and mail builders ------------------------------------------------------------------------
 
 

@@ -4,9 +4,10 @@
 with real ``git`` commands, and writes three weeks of ``demo-devel`` mail as one mboxrd file:
 patch series sent with ``git format-patch --thread --cover-letter -vN`` (real diffs, real
 ``git patch-id`` values, a v1 and a v2 sharing a b4 ``change-id:``), reviews with quoted text and
-trailers, an RFC, a fix with ``Fixes:``/``Reported-by:``, a ``git request-pull`` pull request,
-and ordinary discussion: deep reply chains, a non-ASCII author and subject, attachments and an
-HTML-only mail from a corporate mailer.
+trailers (those of v1 quote the diff from a hunk header and comment under single lines, which
+the site shows beside those lines), an RFC, a fix with ``Fixes:``/``Reported-by:``, a
+``git request-pull`` pull request, and ordinary discussion: deep reply chains, a non-ASCII
+author and subject, attachments and an HTML-only mail from a corporate mailer.
 
 Everything is deterministic for a given ``seed`` and ``now``: git gets its names and dates from
 the environment (never from the user's configuration, which could add signatures or change
@@ -36,6 +37,7 @@ from listarchive.demo.builder import (
     DemoFiles,
     Person,
     attribution,
+    diff_excerpt,
     edit,
     excerpt,
     sign,
@@ -678,28 +680,42 @@ Daniel
                         TOBIAS, sent_v1, "clk-demo-rate", 1, [MARA, PRIYA, GRACE],
                         extra_cover=f"change-id: {change_id}\n{signoff}")
     v1_cover, v1_p1, v1_p2, v1_p3 = v1
+    # The reviews of v1 quote the diff down to a hunk header and comment under single lines,
+    # so that the patch pages show them beside those lines. Priya's comment on 1/3 is on code
+    # that v2 leaves as it is (the v2 series page counts it as carried over); hers on 2/3 and
+    # Grace's on 3/3 ask for the changes that v2 makes.
     b.reply(v1_p1, PRIYA, 2, 8, f"""\
 {attribution(v1_p1)}
 {excerpt(v1_p1, "Report the rate the divider", 0, 0)}
+> [...]
+{diff_excerpt(v1_p1, "div = clamp(div, 1U, DEMO_CLK_MAX_DIV);")}
 
-Looks good to me; the clamp matches what the hardware can do.
+Good: the clamp matches what the hardware can do, 256 being the largest
+divider the 8-bit field holds.
+
+{excerpt(v1_p1, "return *parent_rate / div;", 0, 1)}
+> [...]
+
+Looks good to me.
 
 Reviewed-by: {PRIYA.address}
 """)
     cr = b.reply(v1_p2, PRIYA, 2, 9, f"""\
 {attribution(v1_p2)}
-{excerpt(v1_p2, "unsigned int div = DIV_ROUND_UP", 0, 0)}
->
-{excerpt(v1_p2, "writel(div - 1", 0, 0)}
+{diff_excerpt(v1_p2, "unsigned int div = DIV_ROUND_UP(parent_rate, rate);")}
 
-Two problems here. Nothing keeps div within 1..256: round_rate clamps,
-but set_rate can be called with a rate that did not come from it, and
-then div - 1 spills into bits 31:8 of the register.
+Nothing keeps div within 1..256 here: round_rate clamps, but set_rate
+can be called with a rate that did not come from it.
 
-Those bits are reserved and, according to the datasheet, must keep
-their reset value, so this needs to be a read-modify-write as well.
+{excerpt(v1_p2, "writel(div - 1", 1, 0)}
+
+Then div - 1 spills into bits 31:8 of the register. Those bits are
+reserved and, according to the datasheet, must keep their reset value,
+so this needs to be a read-modify-write as well.
 
 Please clamp like round_rate does and preserve the upper bits.
+
+> [...]
 
 Priya
 """)
@@ -726,7 +742,7 @@ Mara
 """)
     b.reply(v1_p3, GRACE, 3, 10, f"""\
 {attribution(v1_p3)}
-{excerpt(v1_p3, "+supported rate.", 1, 0)}
+{diff_excerpt(v1_p3, "+supported rate.")}
 
 Nit: round_rate uses DIV_ROUND_UP, so a request is rounded down to the
 closest rate that is not above it, not to the nearest one. Please say
