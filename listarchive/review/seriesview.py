@@ -13,12 +13,13 @@ thousands of series is one indexed query, not a loop over rows.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -49,7 +50,13 @@ from listarchive.mail.extract import PULL
 from listarchive.review import checks
 from listarchive.review.discussion import comment_counts
 from listarchive.review.rerolls import kept_from_previous, kept_lines
-from listarchive.review.states import STATES, effective_states, series_state_column
+from listarchive.review.states import (
+    STATES,
+    effective_states,
+    kept_patch_rows,
+    loaded_patch_states,
+    series_state_column,
+)
 from listarchive.review.subsystems import (
     SubsystemRef,
     subsystem_refs,
@@ -192,14 +199,23 @@ def kept_flags(session: Session, kind: str, ids: Sequence[int]) -> dict[int, tup
         .outerjoin(User, User.id == table.delegate_id), key, ids)}
 
 
+@functools.lru_cache(maxsize=256)
+def _series_select(viewer: Viewer) -> Select[Any]:
+    """The visible series of id ``:series_id``: built once per viewer (building it was a tenth
+    of a patch page)."""
+    return select(Series).where(Series.id == bindparam("series_id"), visible_id(viewer, Series.id))
+
+
+_MEMBERS = (select(Patch).where(Patch.series_id == bindparam("series_id"))
+            .order_by(Patch.counter, Patch.id))
+
+
 def visible_series(session: Session, viewer: Viewer, series_id: int) -> SeriesMembers | None:
     """The series and the members the viewer may see; ``None`` when it is unknown or hidden."""
-    series = session.scalars(select(Series).where(Series.id == series_id,
-                                                  visible_id(viewer, Series.id))).first()
+    series = session.scalars(_series_select(viewer), {"series_id": series_id}).first()
     if series is None:
         return None
-    members = list(session.scalars(select(Patch).where(Patch.series_id == series_id)
-                                   .order_by(Patch.counter, Patch.id)))
+    members = list(session.scalars(_MEMBERS, {"series_id": series_id}))
     seen = visible_ids(session, viewer, [p.id for p in members])
     cover = next((p for p in members if p.kind == "cover" and p.id in seen), None)
     patches = tuple(p for p in members if p.kind != "cover" and p.id in seen)
@@ -309,8 +325,9 @@ def patch_items(session: Session, viewer: Viewer, patches: Sequence[Patch],
     messages when the caller has read them already (their subjects and lists are not read
     again)."""
     ids = [p.id for p in patches]
-    states = effective_states(session, "patch", ids)
-    flags = kept_flags(session, "patch", ids)
+    kept = kept_patch_rows(session, ids)
+    states = loaded_patch_states(session, patches, {pid: row for pid, (row, _) in kept.items()})
+    flags = {pid: (bool(row.archived), name or "") for pid, (row, name) in kept.items()}
     known = {r.pk: r for r in records}
     if all(pk in known for pk in ids):
         homes = {pk: known[pk].lists[0] for pk in ids if known[pk].lists}

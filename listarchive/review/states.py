@@ -15,13 +15,13 @@ rule) never override a person, and among themselves the higher-ranked rule wins
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from listarchive.archive.batches import chunked
-from listarchive.archive.models import Patch, PatchState, Series, SeriesState
+from listarchive.archive.models import Patch, PatchState, Series, SeriesState, User
 from listarchive.errors import InvalidChange
 
 STATES: tuple[str, ...] = ("new", "under-review", "accepted", "rejected", "rfc", "not-applicable",
@@ -100,6 +100,33 @@ def patch_state_rows(session: Session, ids: Sequence[int]) -> dict[int, PatchSta
         rows.update((r.patch_id, r) for r in session.scalars(
             select(PatchState).where(PatchState.patch_id.in_(part))))
     return rows
+
+
+def kept_patch_rows(session: Session, ids: Sequence[int]
+                    ) -> dict[int, tuple[PatchState, str | None]]:
+    """Patch id -> its kept row and its delegate's user name, for those that have one."""
+    rows: dict[int, tuple[PatchState, str | None]] = {}
+    for part in chunked(ids):
+        rows.update((r.PatchState.patch_id, (r.PatchState, r.name)) for r in session.execute(
+            select(PatchState, User.name).outerjoin(User, User.id == PatchState.delegate_id)
+            .where(PatchState.patch_id.in_(part))))
+    return rows
+
+
+def loaded_patch_states(session: Session, patches: Sequence[Patch],
+                        rows: Mapping[int, PatchState]) -> dict[int, str]:
+    """:func:`effective_states` of patches already loaded, with their kept ``rows``: a cover
+    letter speaks for its series."""
+    out: dict[int, str] = {}
+    for p in patches:
+        if p.kind == "cover":
+            if p.series_id is not None:
+                out[p.id] = effective_states(session, "series", [p.series_id]).get(
+                    p.series_id, "new")
+            continue
+        row = rows.get(p.id)
+        out[p.id] = row.state if row is not None and row.state else default_state(p.is_rfc)
+    return out
 
 
 def series_patches(session: Session, series_ids: Sequence[int]) -> dict[int, list[tuple[int, bool]]]:
