@@ -120,6 +120,7 @@ def active_embargo() -> ColumnElement[bool]:
     return Embargo.disclosed_at.is_(None)
 
 
+@functools.lru_cache(maxsize=512)
 def hidden_msgids(viewer: Viewer) -> Select[str]:
     """SELECT of the Message-IDs an active embargo that leaves this viewer out hides (empty for
     admins; usually empty for everyone, embargoes are few)."""
@@ -181,6 +182,7 @@ def visible_id(viewer: Viewer, message_id: InstrumentedAttribute[int]) -> Column
     return and_(_on_visible_list(viewer, message_id), message_id.not_in(hidden))
 
 
+@functools.lru_cache(maxsize=512)
 def hidden_threads(viewer: Viewer) -> Select[int | None]:
     """SELECT of the threads every stored message of which an embargo hides from this viewer
     (the list index leaves them out). A public thread that a hidden reply joined keeps its
