@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import backends
 import pytest
 from mailfixtures import Site
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from listarchive.archive.models import MailingList, Message, MessageList, Patch, Series, Thread
 from listarchive.mail.msgids import quote_msgid
@@ -88,3 +89,18 @@ def test_pages_send_a_bounded_number_of_statements(site: Site) -> None:
     small, large = ends["series"]
     assert abs(statements(site, f"/api/v1/series/{large}")
                - statements(site, f"/api/v1/series/{small}")) <= 3
+
+
+@pytest.mark.skipif(not backends.POSTGRESQL, reason="prepared statements are PostgreSQL's")
+def test_a_server_plans_the_statements_of_a_page_once_per_connection(site: Site) -> None:
+    """psycopg prepares a statement on its fifth run, and forgets every prepared statement at a
+    ROLLBACK: reads must end their transaction without one, or each request is planned anew."""
+    from listarchive.web import create_app
+
+    app = create_app(site.settings)  # a pool of its own: the requests share one connection
+    client = app.test_client()
+    for _ in range(8):
+        assert client.get("/hostile/").status_code == 200
+    with app.extensions["listarchive.sessionmaker"]() as session:  # type: ignore[attr-defined]
+        prepared = session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
+    assert prepared and prepared >= 3
