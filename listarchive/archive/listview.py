@@ -99,7 +99,15 @@ class IndexPage:
 # --- lists -------------------------------------------------------------------------------------
 
 
-def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None
+def hidden_thread_ids(session: Session, viewer: Viewer) -> frozenset[int]:
+    """The threads an embargo hides whole from this viewer (:func:`hidden_threads`), read once
+    for a page: usually none, and then the page's statements carry no condition for them (on
+    PostgreSQL a ``NOT IN`` subquery kept the planner off the (list, last activity) index)."""
+    return frozenset(tid for tid in session.scalars(hidden_threads(viewer)) if tid is not None)
+
+
+def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None,
+                hidden_tids: frozenset[int] | None = None
                 ) -> dict[int, tuple[int, int, datetime | None]]:
     """List id -> (threads, messages, latest activity) over the threads this viewer may see.
 
@@ -108,9 +116,10 @@ def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None
     latest activity is the first visible row of the list's (list, last date) index read
     backwards. No list is counted whole, whatever its size.
     """
+    gone = hidden_thread_ids(session, viewer) if hidden_tids is None else hidden_tids
     totals = select(ListStat.list_id, ListStat.threads, ListStat.messages)
     threads_gone = (select(ThreadList.list_id, func.count())
-                    .where(ThreadList.thread_id.in_(hidden_threads(viewer)))
+                    .where(ThreadList.thread_id.in_(sorted(gone)))
                     .group_by(ThreadList.list_id))
     # The hidden messages first (usually none; one indexed lookup per hidden Message-ID),
     # then their list memberships: joined in one statement, SQLite read every membership row
@@ -123,7 +132,7 @@ def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None
         totals = totals.where(ListStat.list_id == list_id)
         threads_gone = threads_gone.where(ThreadList.list_id == list_id)
         messages_gone = messages_gone.where(MessageList.list_id == list_id)
-    minus_t = {int(lid): int(n) for lid, n in session.execute(threads_gone)}
+    minus_t = {int(lid): int(n) for lid, n in session.execute(threads_gone)} if gone else {}
     minus_m: dict[int, int] = {}
     rows: list[Any] = list(select_in(session, messages_gone, MessageList.message_id, hidden))
     for lid, n in rows:
@@ -131,11 +140,12 @@ def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None
     out: dict[int, tuple[int, int, datetime | None]] = {}
     for lid, threads, messages in session.execute(totals):
         gone_t, gone_m = minus_t.get(int(lid), 0), minus_m.get(int(lid), 0)
-        last = session.scalar(
-            select(ThreadList.last_date)
-            .where(ThreadList.list_id == lid, ThreadList.thread_id.not_in(hidden_threads(viewer)),
-                   ThreadList.last_date.is_not(None))
-            .order_by(ThreadList.last_date.desc()).limit(1))
+        newest = (select(ThreadList.last_date)
+                  .where(ThreadList.list_id == lid, ThreadList.last_date.is_not(None))
+                  .order_by(ThreadList.last_date.desc().nulls_last()).limit(1))  # as indexed
+        if gone:
+            newest = newest.where(ThreadList.thread_id.not_in(sorted(gone)))
+        last = session.scalar(newest)
         out[int(lid)] = (int(threads) - gone_t, int(messages) - gone_m, last)
     return out
 
@@ -166,8 +176,10 @@ def list_exists(session: Session, viewer: Viewer, name: str) -> bool:
     return found is not None and list_allowed(viewer, bool(found[0]), name)
 
 
-def get_list(session: Session, viewer: Viewer, name: str) -> ListSummary | None:
-    """One list (or :data:`ALL`, summed over the visible lists); ``None`` when unknown/hidden."""
+def get_list(session: Session, viewer: Viewer, name: str,
+             hidden_tids: frozenset[int] | None = None) -> ListSummary | None:
+    """One list (or :data:`ALL`, summed over the visible lists); ``None`` when unknown/hidden.
+    ``hidden_tids``: :func:`hidden_thread_ids` when the caller has read them."""
     if name == ALL:
         lists = _list_summaries(session, viewer)
         return ListSummary(ALL, "every list of this archive", "",
@@ -176,7 +188,8 @@ def get_list(session: Session, viewer: Viewer, name: str) -> ListSummary | None:
     lst = session.scalars(select(MailingList).where(MailingList.name == name)).first()
     if lst is None or not list_allowed(viewer, lst.restricted, lst.name):
         return None
-    threads, messages, last = _list_stats(session, viewer, lst.id).get(lst.id, (0, 0, None))
+    threads, messages, last = _list_stats(session, viewer, lst.id, hidden_tids).get(
+        lst.id, (0, 0, None))
     return ListSummary(lst.name, lst.description, lst.address, messages, threads, last)
 
 
@@ -198,12 +211,13 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     Counts, participants and dates are computed from the messages the viewer may see, so a thread
     cross-posted to a restricted list does not reveal how many hidden replies it has.
     """
-    summary = get_list(session, viewer, name)
+    gone = hidden_thread_ids(session, viewer)
+    summary = get_list(session, viewer, name, gone)
     ids = list_ids(session, viewer, name)
     if summary is None or ids is None:
         return None
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    query, tid, last, grouped = threads_by_activity(session, viewer, name, ids)
+    query, tid, last, grouped = threads_by_activity(session, viewer, name, ids, gone)
 
     def where(query: Any, condition: Any) -> Any:
         return query.having(condition) if grouped else query.where(condition)
@@ -232,31 +246,34 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
                      newer=Cursor(rows[0][1], int(rows[0][0])) if rows and more_newer else None)
 
 
-def threads_by_activity(session: Session, viewer: Viewer, name: str, ids: Sequence[int]
+def threads_by_activity(session: Session, viewer: Viewer, name: str, ids: Sequence[int],
+                        hidden_tids: frozenset[int] | None = None
                         ) -> tuple[Any, Any, Any, bool]:
     """The visible threads of the lists ``ids`` (those :func:`list_ids` gave for ``name``) as
     ``(query, thread id column, last activity column, grouped)``, unordered; ``grouped`` says a
     condition on the last activity goes in ``HAVING``. Ordered newest first, the query reads an
     index from its top: the cost of a page does not grow with the list."""
+    gone = sorted(hidden_thread_ids(session, viewer) if hidden_tids is None
+                  else hidden_tids)
     every = name == ALL and len(ids) == session.scalar(select(func.count(MailingList.id)))
     if every:
         # Every list: a thread's own last activity is its latest on any list, and the
         # threads' index orders them without grouping the rows of every list.
         tid, last = Thread.id, Thread.last_date  # type: tuple[Any, Any]
-        query = select(tid, last).where(tid.not_in(hidden_threads(viewer)), exists(
+        query = select(tid, last).where(exists(
             select(ThreadList.thread_id).where(ThreadList.thread_id == Thread.id)))
-        return query, tid, last, False
+        return (query.where(tid.not_in(gone)) if gone else query), tid, last, False
     if len(ids) == 1:
         # One list: a thread has one row there, so the (list, last activity) index gives the
         # page directly, without grouping every thread of the list first.
         tid, last = ThreadList.thread_id, ThreadList.last_date
-        query = select(tid, last).where(ThreadList.list_id == ids[0],
-                                        tid.not_in(hidden_threads(viewer)))
-        return query, tid, last, False
+        query = select(tid, last).where(ThreadList.list_id == ids[0])
+        return (query.where(tid.not_in(gone)) if gone else query), tid, last, False
     tid, last = ThreadList.thread_id, func.max(ThreadList.last_date)
-    query = (select(tid, last.label("last"))
-             .where(ThreadList.list_id.in_(ids), tid.not_in(hidden_threads(viewer)))
-             .group_by(tid))
+    query = select(tid, last.label("last")).where(ThreadList.list_id.in_(ids))
+    if gone:
+        query = query.where(tid.not_in(gone))
+    query = query.group_by(tid)
     return query, tid, last, True
 
 
