@@ -18,6 +18,8 @@ from listarchive.mail.msgids import quote_msgid
 BOUND = 25  # statements per page
 REVIEW_BOUND = 80  # series and patch pages: states, trailers, revisions, subsystems, history,
 # the discussion and the comments carried from the previous revision
+THREAD_BOUND = 9  # T/, t/ and t.mbox.gz: the list, the message, its thread, their lists,
+# the placeholders of missing parents, the tags
 PATCH_BOUND = 20  # a patch page: its message, diff, series, trailers, state, discussion, checks
 
 
@@ -78,6 +80,8 @@ def test_pages_send_a_bounded_number_of_statements(site: Site) -> None:
             few = statements(site, f"/linux-clk/{quote_msgid(str(small))}{suffix}")
             many = statements(site, f"/linux-clk/{quote_msgid(str(large))}{suffix}")
             assert few <= BOUND and many <= BOUND and abs(many - few) <= 3, (suffix, few, many)
+            if suffix in ("/T/", "/t/", "/t.mbox.gz"):
+                assert few <= THREAD_BOUND and many <= THREAD_BOUND, (suffix, few, many)
     for kind in ("series", "patch"):
         small, large = ends[kind]
         few = statements(site, f"/{kind}/{small}/")

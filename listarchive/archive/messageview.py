@@ -126,9 +126,13 @@ def raw_message(session: Session, viewer: Viewer, msgid: str) -> bytes | None:
     return rawstore.unpack(blob) if blob is not None else None
 
 
-def thread_view(session: Session, viewer: Viewer, msgid: str) -> ThreadView | None:
-    """The visible members of the thread holding ``msgid``, in tree order with depths."""
-    record = find_message(session, viewer, msgid)
+def thread_view(session: Session, viewer: Viewer, msgid: str,
+                record: MessageRecord | None = None) -> ThreadView | None:
+    """The visible members of the thread holding ``msgid``, in tree order with depths.
+    ``record``: the message ``msgid`` as :func:`find_message` just gave it for this viewer, if
+    at hand (it is not read again)."""
+    if record is None or record.msgid != msgid:
+        record = find_message(session, viewer, msgid)
     if record is None or record.thread_id is None:
         return None
     return _thread_of(session, viewer, record.thread_id)

@@ -100,7 +100,7 @@ def _gzip_response(data: bytes, stem: str) -> Response:
 
 
 def thread_mbox(record: MessageRecord) -> Response:
-    thread = messageview.thread_view(db(), viewer(), record.msgid)
+    thread = messageview.thread_view(db(), viewer(), record.msgid, record)
     if thread is None:
         abort(404)
     etag = f"t-{thread.etag()}"

@@ -272,7 +272,7 @@ def _reply(parsed: Any, record: MessageRecord) -> dict[str, Any]:
 def thread_page(name: str, record: MessageRecord, nested: bool) -> Any:
     """``T/``: every message of the thread by date; ``t/``: the tree, each message indented by
     its depth, with a ``[not found]`` line where a reply's parent is not in the archive."""
-    thread = messageview.thread_view(db(), viewer(), record.msgid)
+    thread = messageview.thread_view(db(), viewer(), record.msgid, record)
     if thread is None:
         return not_found(record.msgid, name)
     _audit_view(record.msgid)
@@ -302,7 +302,9 @@ def _audit_view(msgid: str) -> None:
 
 
 def thread_atom(name: str, record: MessageRecord) -> Response:
-    items = messageview.thread_messages(db(), viewer(), record.msgid) or []
+    items = messageview.thread_messages(
+        db(), viewer(), record.msgid,
+        messageview.thread_view(db(), viewer(), record.msgid, record)) or []
     items = sorted(items, key=lambda it: (it[0].sort_date is None, it[0].sort_date), reverse=True)
     entries = [feeds.Entry(r, p, absolute(message_url(home_list(r, name), r.msgid)))
                for r, p, _ in items]
