@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -165,14 +165,18 @@ def list_directory(session: Session, viewer: Viewer) -> list[ListSummary]:
     return _list_summaries(session, viewer)
 
 
+# Built once: every message, thread and search page asks (building it was a tenth of a
+# search page).
+_RESTRICTED = select(MailingList.restricted).where(MailingList.name == bindparam("name"))
+
+
 def list_exists(session: Session, viewer: Viewer, name: str) -> bool:
     """Whether ``name`` (or :data:`ALL`) is a list this viewer may browse: what a message, thread
     or search URL needs to know, without the counts of :func:`get_list` (which read every
     membership row of the list: most of a message page's time on a 100k-message list)."""
     if name == ALL:
         return True
-    found = session.execute(select(MailingList.restricted)
-                            .where(MailingList.name == name)).first()
+    found = session.execute(_RESTRICTED, {"name": name}).first()
     return found is not None and list_allowed(viewer, bool(found[0]), name)
 
 

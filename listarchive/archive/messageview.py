@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -64,10 +64,18 @@ def _records_select(viewer: Viewer, by: str) -> Any:
     """The statement of :func:`_records` for one viewer and key, built once: building
     SQLAlchemy's expression tree (and its cache key) anew for each of a search page's queries
     was a tenth of its time."""
+    # The lists each message was seen on that the viewer may browse, in the same statement
+    # (list names hold no space): on PostgreSQL a second statement was a second round trip.
+    lists = (select(func.aggregate_strings(MailingList.name, " "))
+             .select_from(MessageList)
+             .join(MailingList, MailingList.id == MessageList.list_id)
+             .where(MessageList.message_id == Message.id, visible_list(viewer))
+             .scalar_subquery())
     query = (select(Message.id, Message.msgid, Message.subject, Message.from_name,
                     Message.from_email, Message.date, Message.sort_date, Message.in_reply_to,
                     Message.parent_msgid, Message.to_addrs, Message.cc_addrs, Message.sha256,
-                    Message.raw_size, Message.ingested_at, Message.thread_id)
+                    Message.raw_size, Message.ingested_at, Message.thread_id,
+                    lists.label("lists"))
              .where(visible_message(viewer)))
     if by in _BY_ONE:
         return query.where(_BY_ONE[by] == bindparam("value"))
@@ -87,14 +95,13 @@ def _records(session: Session, viewer: Viewer, by: str, value: Any) -> list[Mess
     query = _records_select(viewer, by)
     rows = (session.execute(query, {"value": value}).all() if by in _BY_ONE
             else list(rows_in(session, query, value)))
-    lists = message_lists(session, viewer, [row.id for row in rows])
     return [MessageRecord(pk=row.id, msgid=row.msgid, subject=row.subject,
                           from_name=row.from_name, from_email=row.from_email, date=row.date,
                           sort_date=row.sort_date, in_reply_to=row.in_reply_to,
                           parent_msgid=row.parent_msgid, to_addrs=row.to_addrs,
                           cc_addrs=row.cc_addrs, sha256=row.sha256, raw_size=row.raw_size,
                           ingested_at=row.ingested_at, thread_id=row.thread_id,
-                          lists=lists.get(row.id, ()))
+                          lists=tuple(sorted(row.lists.split(" "))) if row.lists else ())
             for row in rows]
 
 
