@@ -165,8 +165,7 @@ def list_directory(session: Session, viewer: Viewer) -> list[ListSummary]:
     return _list_summaries(session, viewer)
 
 
-# Built once: every message, thread and search page asks (building it was a tenth of a
-# search page).
+# Built once: every message, thread and search page asks.
 _RESTRICTED = select(MailingList.restricted).where(MailingList.name == bindparam("name"))
 
 
