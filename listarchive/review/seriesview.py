@@ -36,7 +36,6 @@ from listarchive.archive.models import (
     Message,
     MessageList,
     Patch,
-    PatchState,
     Series,
     SeriesRevision,
     SeriesState,
@@ -190,13 +189,12 @@ def _sender_names(session: Session, pks: Sequence[int]) -> dict[int, str]:
             for row in select_in(session, select(Message.id, Message.from_name), Message.id, pks)}
 
 
-def kept_flags(session: Session, kind: str, ids: Sequence[int]) -> dict[int, tuple[bool, str]]:
-    """(archived, delegate's user name) of patches or series that have a kept row."""
-    table: type[PatchState] | type[SeriesState] = PatchState if kind == "patch" else SeriesState
-    key = PatchState.patch_id if kind == "patch" else SeriesState.series_id
+def series_flags(session: Session, ids: Sequence[int]) -> dict[int, tuple[bool, str]]:
+    """(archived, delegate's user name) of series that have a kept row (a patch's come with
+    its state: :func:`~listarchive.review.states.kept_patch_rows`)."""
     return {int(row.id): (bool(row.archived), row.name or "") for row in select_in(
-        session, select(key.label("id"), table.archived, User.name)
-        .outerjoin(User, User.id == table.delegate_id), key, ids)}
+        session, select(SeriesState.series_id.label("id"), SeriesState.archived, User.name)
+        .outerjoin(User, User.id == SeriesState.delegate_id), SeriesState.series_id, ids)}
 
 
 @functools.lru_cache(maxsize=256)
@@ -230,7 +228,7 @@ def series_rows(session: Session, viewer: Viewer, ids: Sequence[int]) -> list[Se
     names = _sender_names(session, wanted)
     homes = messageview.home_lists(session, viewer, wanted)
     states = effective_states(session, "series", wanted)
-    flags = kept_flags(session, "series", wanted)
+    flags = series_flags(session, wanted)
     counts = series_counts(session, viewer, wanted)
     pulls = set(session.scalars(select(Patch.id).where(Patch.id.in_(wanted),
                                                         Patch.kind == PULL)))
