@@ -35,6 +35,7 @@ from listarchive.mail.dkimsig import keys_from_file
 from listarchive.mail.extract import MailFacts, mail_facts
 from listarchive.mail.maintainers import SubsystemMatcher
 from listarchive.mail.message import ParsedMessage
+from listarchive.memory import give_back
 from listarchive.notify.notices import notify
 from listarchive.review import mailcommands, placement
 from listarchive.review.rules import automatic_transitions
@@ -352,7 +353,10 @@ def run_ingest(settings: Settings, specs: list[str], list_name: str | None = Non
         if bar is not None:
             bar.close()
     # The mail is committed: nothing after this may turn a stored delivery into a failure the
-    # mail server would bounce or retry (exit 1 or 75). The index catches up at the next run.
+    # mail server would bounce or retry (exit 1 or 75). The index catches up at the next run,
+    # in the memory the stored batches and the writer's page cache freed.
+    worker.engine.dispose()
+    give_back()
     try:
         worker.index()
     except Exception as exc:  # noqa: BLE001 - logged; the next ingest or watch pass indexes it

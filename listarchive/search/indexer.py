@@ -32,6 +32,7 @@ from listarchive.archive.batches import scalars_in
 from listarchive.archive.db import open_archive
 from listarchive.archive.models import AuditEvent, Check, Message, Patch, StateChange
 from listarchive.errors import IndexBusy, SearchUnavailable
+from listarchive.memory import give_back
 from listarchive.review.trailers import anchored_to
 from listarchive.search import docbuilder, engine, follow
 from listarchive.search.documents import SearchDoc
@@ -222,6 +223,7 @@ def _rebuild(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[
                 done += index.add((doc for _, doc in docbuilder.documents(session, rows)),
                                   replace={r.msgid for r in rows}, expected=len(rows),
                                   timeout=timeout)
+            give_back()
     finally:
         index.close()
     return done
@@ -303,6 +305,7 @@ def _catch_up(settings: Settings, sessions: sessionmaker[Session], batch: int) -
             positions.save(index_dir)
             done += len(rows) + len(older)
             logger.info("indexed %d messages", done)
+            give_back()  # the batch's rows and the writer's threads are gone
     finally:
         index.close()
 
