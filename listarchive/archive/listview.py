@@ -24,7 +24,7 @@ from listarchive.access.visibility import (
     visible_list,
     visible_message,
 )
-from listarchive.archive.batches import select_in
+from listarchive.archive.batches import read, select_in
 from listarchive.archive.models import (
     ListStat,
     MailingList,
@@ -175,7 +175,7 @@ def list_exists(session: Session, viewer: Viewer, name: str) -> bool:
     membership row of the list: most of a message page's time on a 100k-message list)."""
     if name == ALL:
         return True
-    found = session.execute(_RESTRICTED, {"name": name}).first()
+    found = read(session, _RESTRICTED, {"name": name}).first()
     return found is not None and list_allowed(viewer, bool(found[0]), name)
 
 

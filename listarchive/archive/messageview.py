@@ -25,7 +25,7 @@ from listarchive.access.visibility import (
     visible_message,
 )
 from listarchive.archive import bodies, listview, rawstore
-from listarchive.archive.batches import in_list, rows_in, select_in
+from listarchive.archive.batches import in_list, read, rows_in, select_in
 from listarchive.archive.models import (
     MailingList,
     Message,
@@ -93,7 +93,7 @@ def _records(session: Session, viewer: Viewer, by: str, value: Any) -> list[Mess
     """The visible messages whose ``by`` (a key of ``_BY_ONE``) is ``value``, or whose ``by``
     (of ``_BY_LIST``) is among the values of ``value``."""
     query = _records_select(viewer, by)
-    rows = (session.execute(query, {"value": value}).all() if by in _BY_ONE
+    rows = (read(session, query, {"value": value}).all() if by in _BY_ONE
             else list(rows_in(session, query, value)))
     return [MessageRecord(pk=row.id, msgid=row.msgid, subject=row.subject,
                           from_name=row.from_name, from_email=row.from_email, date=row.date,
