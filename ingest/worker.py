@@ -143,7 +143,8 @@ class Worker:
         self.sessions: sessionmaker[Session] = self.archive.sessions
         # Reading without the writers' lock (taken by every writer transaction: SQLite's
         # BEGIN IMMEDIATE, PostgreSQL's advisory lock), so reads never wait behind other writers.
-        self.readers: sessionmaker[Session] = make_sessionmaker(make_engine(settings))
+        self.reader_engine = make_engine(settings)
+        self.readers: sessionmaker[Session] = make_sessionmaker(self.reader_engine)
         self.list_name = list_name
         try:
             with self.sessions.begin() as session:
@@ -300,6 +301,14 @@ class Worker:
                 if progress is not None:
                     progress(len(ready.batch))
 
+    def release(self) -> None:
+        """Close the pooled connections (each keeps its own page cache, up to
+        :data:`~listarchive.archive.db.CACHE_KIB`) and give the memory freed since back to the
+        system: what an ingest does once its mail is stored, before it indexes."""
+        self.engine.dispose()
+        self.reader_engine.dispose()
+        give_back()
+
     def index(self) -> int:
         """Bring the search index up to what is stored (a no-op when search is off)."""
         return catch_up(self.settings, self.readers)  # it reads only: positions are files
@@ -354,9 +363,8 @@ def run_ingest(settings: Settings, specs: list[str], list_name: str | None = Non
             bar.close()
     # The mail is committed: nothing after this may turn a stored delivery into a failure the
     # mail server would bounce or retry (exit 1 or 75). The index catches up at the next run,
-    # in the memory the stored batches and the writer's page cache freed.
-    worker.engine.dispose()
-    give_back()
+    # in the memory the stored batches and the connections' page caches freed.
+    worker.release()
     try:
         worker.index()
     except Exception as exc:  # noqa: BLE001 - logged; the next ingest or watch pass indexes it
