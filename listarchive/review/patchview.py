@@ -6,15 +6,17 @@ A cover letter is not a patch: it has no diff and speaks for its series (``kind`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer, visible_message
 from listarchive.archive import messageview
-from listarchive.archive.batches import select_in
+from listarchive.archive.batches import in_list, rows_in
 from listarchive.archive.models import Message, Patch, Series
 from listarchive.archive.patchdiffs import stored_diffs
 from listarchive.archive.records import MessageRecord
@@ -228,20 +230,28 @@ def patch_summary(session: Session, viewer: Viewer, patch_id: int) -> PatchSumma
         tuple(s.slug for s in subsystem_refs(session, [patch.id])), lines, place)
 
 
+@functools.lru_cache(maxsize=256)
+def _badges_select(viewer: Viewer) -> Any:
+    """The statement of :func:`message_badges`, built once per viewer, of columns only:
+    loading whole patch and series objects was most of its time on a message page."""
+    return (select(Patch.id, Patch.msgid, Patch.kind, Patch.counter, Patch.total, Patch.title,
+                   Patch.revision, Series.id.label("series_id"),
+                   Series.total.label("series_total"), Series.title.label("series_title"),
+                   Series.revision.label("series_revision"))
+            .outerjoin(Series, Series.id == Patch.series_id)
+            .join(Message, Message.id == Patch.id)
+            .where(visible_message(viewer), Patch.msgid.in_(in_list())))
+
+
 def message_badges(session: Session, viewer: Viewer, msgids: Sequence[str]
                    ) -> dict[str, MessageBadge]:
     """Patch/cover facts of those messages that are patches (list index, message page)."""
     out: dict[str, MessageBadge] = {}
-    for row in select_in(session, select(Patch, Series)
-                         .outerjoin(Series, Series.id == Patch.series_id)
-                         .join(Message, Message.id == Patch.id)
-                         .where(visible_message(viewer)), Patch.msgid, msgids):
-        patch, series = row.Patch, row.Series
-        out[patch.msgid] = MessageBadge(
-            patch.id, patch.kind, patch.counter,
-            series.total if series is not None else patch.total,
-            series.id if series is not None else None,
-            series.title if series is not None else patch.title,
-            series.revision if series is not None else patch.revision)
+    for row in rows_in(session, _badges_select(viewer), msgids):
+        grouped = row.series_id is not None
+        out[row.msgid] = MessageBadge(
+            row.id, row.kind, row.counter, row.series_total if grouped else row.total,
+            row.series_id, row.series_title if grouped else row.title,
+            row.series_revision if grouped else row.revision)
     return out
 
