@@ -117,15 +117,14 @@ def loaded_patch_states(session: Session, patches: Sequence[Patch],
                         rows: Mapping[int, PatchState]) -> dict[int, str]:
     """:func:`effective_states` of patches already loaded, with their kept ``rows``: a cover
     letter speaks for its series."""
-    out: dict[int, str] = {}
+    covers = [(p.id, p.series_id) for p in patches
+              if p.kind == "cover" and p.series_id is not None]
+    series = effective_states(session, "series", sorted({sid for _, sid in covers})) if covers else {}
+    out = {pid: series.get(sid, "new") for pid, sid in covers}
     for p in patches:
-        if p.kind == "cover":
-            if p.series_id is not None:
-                out[p.id] = effective_states(session, "series", [p.series_id]).get(
-                    p.series_id, "new")
-            continue
-        row = rows.get(p.id)
-        out[p.id] = row.state if row is not None and row.state else default_state(p.is_rfc)
+        if p.kind != "cover":
+            row = rows.get(p.id)
+            out[p.id] = row.state if row is not None and row.state else default_state(p.is_rfc)
     return out
 
 
