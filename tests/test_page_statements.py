@@ -21,6 +21,8 @@ REVIEW_BOUND = 80  # series and patch pages: states, trailers, revisions, subsys
 THREAD_BOUND = 9  # T/, t/ and t.mbox.gz: the list, the message, its thread, their lists,
 # the placeholders of missing parents, the tags
 PATCH_BOUND = 20  # a patch page: its message, diff, series, trailers, state, discussion, checks
+LIST_BOUND = 9  # a list index: the list, its totals and newest activity, the hidden threads and
+# messages (of embargoes), the page of threads, their members, the badges
 
 
 @contextmanager
@@ -75,6 +77,8 @@ def test_pages_send_a_bounded_number_of_statements(site: Site) -> None:
                 "/linux-clk/queue/", "/linux-clk/new.atom", "/api/v1/series?list=linux-clk",
                 "/api/1.2/patches/", "/api/1.2/series/"):
         assert statements(site, url) <= BOUND, url
+    for url in ("/linux-clk/", "/linux-clk/?page=5"):
+        assert statements(site, url) <= LIST_BOUND, url
     for small, large in [ends["thread"], ends["message"]]:
         for suffix in ("/", "/T/", "/t/", "/t.mbox.gz", "/t.atom"):
             few = statements(site, f"/linux-clk/{quote_msgid(str(small))}{suffix}")

@@ -183,17 +183,29 @@ def get_list(session: Session, viewer: Viewer, name: str,
              hidden_tids: frozenset[int] | None = None) -> ListSummary | None:
     """One list (or :data:`ALL`, summed over the visible lists); ``None`` when unknown/hidden.
     ``hidden_tids``: :func:`hidden_thread_ids` when the caller has read them."""
+    found = _summary_and_ids(session, viewer, name, hidden_tids)
+    return found[0] if found is not None else None
+
+
+def _summary_and_ids(session: Session, viewer: Viewer, name: str,
+                     hidden_tids: frozenset[int] | None = None
+                     ) -> tuple[ListSummary, list[int]] | None:
+    """:func:`get_list` with the ids :func:`list_ids` gives: one list's is the row just read."""
     if name == ALL:
         lists = _list_summaries(session, viewer)
+        ids = list_ids(session, viewer, ALL)
+        assert ids is not None
         return ListSummary(ALL, "every list of this archive", "",
                            sum(s.messages for s in lists), sum(s.threads for s in lists),
-                           max((s.last_activity for s in lists if s.last_activity), default=None))
+                           max((s.last_activity for s in lists if s.last_activity),
+                               default=None)), ids
     lst = session.scalars(select(MailingList).where(MailingList.name == name)).first()
     if lst is None or not list_allowed(viewer, lst.restricted, lst.name):
         return None
     threads, messages, last = _list_stats(session, viewer, lst.id, hidden_tids).get(
         lst.id, (0, 0, None))
-    return ListSummary(lst.name, lst.description, lst.address, messages, threads, last)
+    return (ListSummary(lst.name, lst.description, lst.address, messages, threads, last),
+            [lst.id])
 
 
 def list_ids(session: Session, viewer: Viewer, name: str) -> list[int] | None:
@@ -215,10 +227,10 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     cross-posted to a restricted list does not reveal how many hidden replies it has.
     """
     gone = hidden_thread_ids(session, viewer)
-    summary = get_list(session, viewer, name, gone)
-    ids = list_ids(session, viewer, name)
-    if summary is None or ids is None:
+    found = _summary_and_ids(session, viewer, name, gone)
+    if found is None:
         return None
+    summary, ids = found
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     query, tid, last, grouped = threads_by_activity(session, viewer, name, ids, gone)
 
