@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.sources import open_source
 from listarchive.errors import MalformedMessage
@@ -53,6 +55,27 @@ def test_window_starts_near_the_first_match_and_says_where_it_was_cut() -> None:
 def test_only_the_head_of_a_huge_body_is_scanned() -> None:
     text = "x " * snippets.SCAN_CHARS + "needle"
     assert "<mark>" not in _marked("needle", text)
+
+
+# Letters whose lower case is one character and that case folding maps nowhere else.
+_TEXT = st.text(alphabet="abcdeKLMNxyz_éÉ .-/\n<>&", max_size=400)
+_WORDS = st.lists(st.text(alphabet="abcdeklmnxyz_é.-/", min_size=1, max_size=5),
+                  min_size=1, max_size=4)
+
+
+@given(_TEXT, _WORDS)
+def test_the_substring_lookout_finds_the_match_the_pattern_alone_finds(
+        text: str, words: list[str]) -> None:
+    found_by = snippets.matcher(words)
+    assert found_by is not None
+    alone = found_by.pattern.search(text)
+    first = found_by.first(text)
+    assert (first.span() if first else None) == (alone.span() if alone else None)
+
+
+def test_a_lower_case_that_moves_positions_still_marks_the_word() -> None:
+    # "İ" lower-cases to two characters: positions in the lower-cased text would be off.
+    assert "<mark>leaks</mark>" in _marked("leak", "İİİİ " * 30 + "it leaks")
 
 
 def test_regex_metacharacters_in_queries_are_literal() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from listarchive.search import querytree as qt
 
@@ -53,16 +54,38 @@ def query_words(query: qt.Query, stem: Callable[[str], str] | None = None) -> fr
     return frozenset(words)
 
 
-def matcher(words: Iterable[str]) -> re.Pattern[str] | None:
-    """One pattern matching any of ``words`` at the start of a word; None for no words."""
-    ordered = sorted({w for w in words if w}, key=lambda w: (-len(w), w))
+@dataclass(frozen=True)
+class Matcher:
+    """What :func:`mark` looks for: the words, and one pattern matching any of them at the
+    start of a word."""
+
+    words: tuple[str, ...]
+    pattern: re.Pattern[str]
+
+    def first(self, text: str) -> re.Match[str] | None:
+        """The first match in the scanned start of ``text``. The lower-cased text is searched
+        for each word first (a substring search, in C): where none occurs, which is most
+        results of most queries, the pattern never runs; otherwise it starts at the earliest.
+        (A match only the pattern's case folding finds, such as the long s for ``s``, is then
+        not marked: the snippet is cut from the start of the text instead.)"""
+        scanned = text[:SCAN_CHARS]
+        lower = scanned.lower()
+        if len(lower) != len(scanned):  # a character whose lower case is longer: positions move
+            return self.pattern.search(scanned)
+        at = min((i for i in (lower.find(w) for w in self.words) if i >= 0), default=-1)
+        return self.pattern.search(scanned, at) if at >= 0 else None
+
+
+def matcher(words: Iterable[str]) -> Matcher | None:
+    """What marks any of ``words`` at the start of a word; None for no words."""
+    ordered = tuple(sorted({w.lower() for w in words if w}, key=lambda w: (-len(w), w)))
     if not ordered:
         return None
     alternatives = "|".join(re.escape(w) for w in ordered)
-    return re.compile(rf"(?<!\w)(?:{alternatives})[\w]*", re.IGNORECASE)
+    return Matcher(ordered, re.compile(rf"(?<!\w)(?:{alternatives})[\w]*", re.IGNORECASE))
 
 
-def mark(text: str, pattern: re.Pattern[str] | None, maxchars: int = 300) -> str:
+def mark(text: str, found_by: Matcher | None, maxchars: int = 300) -> str:
     """An HTML fragment of at most about ``maxchars`` characters of ``text``: escaped, matches
     in ``<mark>``, starting a little before the first match (the start of ``text`` when nothing
     matches), with ``…`` where it was cut.
@@ -72,7 +95,7 @@ def mark(text: str, pattern: re.Pattern[str] | None, maxchars: int = 300) -> str
     >>> mark("x" * 10, None, maxchars=4)
     'xxxx…'
     """
-    found = pattern.search(text, 0, SCAN_CHARS) if pattern is not None else None
+    found = found_by.first(text) if found_by is not None else None
     start = 0
     if found is not None and found.start() > BEFORE:
         start = found.start() - BEFORE
@@ -85,8 +108,8 @@ def mark(text: str, pattern: re.Pattern[str] | None, maxchars: int = 300) -> str
     piece = text[start:end]
     out: list[str] = ["…"] if start > 0 else []
     pos = 0
-    if pattern is not None:
-        for m in pattern.finditer(piece):
+    if found_by is not None:
+        for m in found_by.pattern.finditer(piece):
             out.append(html.escape(piece[pos:m.start()], quote=True))
             out.append("<mark>" + html.escape(m.group(0), quote=True) + "</mark>")
             pos = m.end()
