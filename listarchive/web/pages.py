@@ -135,19 +135,22 @@ def search_page(name: str) -> Any:
         return Response(feeds.atom(f"search: {text}", request.url, absolute(f"/{name}/"),
                                    entries, None), mimetype="application/atom+xml")
     threads = request.values.get("t") == "1"
+    # Each row with its link's list and its snippet, ready: a call from inside the template's
+    # loop costs Jinja several times a plain lookup.
+    rows = [(r, home_list(r, name), outcome.snippet(r.msgid)) for r in outcome.records]
     return render_template("search.html", outcome=outcome, query=text, name=name, page=page,
-                           per_page=per_page, threads=threads,
-                           groups=by_thread(outcome.records) if threads else None,
-                           home=lambda r: home_list(r, name))
+                           per_page=per_page, threads=threads, rows=rows,
+                           groups=by_thread(rows) if threads else None)
 
 
-def by_thread(records: Sequence[MessageRecord]) -> list[tuple[MessageRecord, int]]:
+def by_thread(rows: Sequence[tuple[MessageRecord, str, str]]
+              ) -> list[tuple[MessageRecord, str, str, int]]:
     """``t=1`` on a result page: one row per thread (its newest match first), with how many of
     the page's matches it holds."""
-    groups: dict[object, list[MessageRecord]] = {}
-    for record in records:
-        groups.setdefault(record.thread_id or record.msgid, []).append(record)
-    return [(members[0], len(members)) for members in groups.values()]
+    groups: dict[object, list[tuple[MessageRecord, str, str]]] = {}
+    for row in rows:
+        groups.setdefault(row[0].thread_id or row[0].msgid, []).append(row)
+    return [(*members[0], len(members)) for members in groups.values()]
 
 
 @bp.route("/<name>/new.atom")
