@@ -13,6 +13,7 @@ before the record existed is Whoosh's (it was the only engine).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -128,11 +129,18 @@ def _stamp(index_dir: Path) -> tuple[int, int] | None:
     return st.st_ino, st.st_mtime_ns
 
 
+@functools.lru_cache(maxsize=16)
+def _resolved(index_dir: str) -> Path:
+    """The folder's real path, as a key of the open indexes: resolved once per process (a
+    system call per path component, at every search)."""
+    return Path(index_dir).resolve()
+
+
 def open_reader(settings: Settings) -> SearchIndex:
     """The index for searching: opened once per folder and process, reused until its record
     changes (a rebuild, another engine). SearchUnavailable while it is not the configured
     engine's, or not complete."""
-    index_dir = Path(settings.index_dir).resolve()
+    index_dir = _resolved(str(settings.index_dir))
     stamp = _stamp(index_dir)
     with _SHARED_LOCK:
         cached = _SHARED.get(index_dir)
