@@ -21,6 +21,8 @@ REVIEW_BOUND = 80  # series and patch pages: states, trailers, revisions, subsys
 THREAD_BOUND = 9  # T/, t/ and t.mbox.gz: the list, the message, its thread, their lists,
 # the placeholders of missing parents, the tags
 PATCH_BOUND = 20  # a patch page: its message, diff, series, trailers, state, discussion, checks
+MESSAGE_BOUND = 7  # a message page: the list, the message (with its disclosure flag), its raw
+# bytes, its thread, the placeholders of missing parents, its badge, the tag
 LIST_BOUND = 9  # a list index: the list, its totals and newest activity, the hidden threads and
 # messages (of embargoes), the page of threads, their members, the badges
 
@@ -86,6 +88,8 @@ def test_pages_send_a_bounded_number_of_statements(site: Site) -> None:
             assert few <= BOUND and many <= BOUND and abs(many - few) <= 3, (suffix, few, many)
             if suffix in ("/T/", "/t/", "/t.mbox.gz"):
                 assert few <= THREAD_BOUND and many <= THREAD_BOUND, (suffix, few, many)
+            if suffix == "/":
+                assert few <= MESSAGE_BOUND and many <= MESSAGE_BOUND, (suffix, few, many)
     for kind in ("series", "patch"):
         small, large = ends[kind]
         few = statements(site, f"/{kind}/{small}/")

@@ -65,6 +65,8 @@ def disclosure(session: Session, viewer: Viewer, message: str | MessageRecord
     from this viewer: the note must not confirm a hidden message). ``message``: its Message-ID,
     or the record :func:`find_message` gave for this viewer (no need to look it up again)."""
     if isinstance(message, MessageRecord):
+        if message.embargoed is False:  # read with the record: the usual case, no statement
+            return None
         msgid = message.msgid
     elif find_message(session, viewer, message) is None:
         return None

@@ -27,6 +27,7 @@ from listarchive.access.visibility import (
 from listarchive.archive import bodies, listview, rawstore
 from listarchive.archive.batches import in_list, read, rows_in, select_in
 from listarchive.archive.models import (
+    EmbargoMember,
     MailingList,
     Message,
     MessageList,
@@ -77,6 +78,9 @@ def _records_select(viewer: Viewer, by: str) -> Any:
                     Message.raw_size, Message.ingested_at, Message.thread_id,
                     lists.label("lists"))
              .where(visible_message(viewer)))
+    if by == "msgid":  # one message, as its page shows it: with its disclosure flag
+        named = exists(select(EmbargoMember.msgid).where(EmbargoMember.msgid == Message.msgid))
+        query = query.add_columns(named.label("embargoed"))
     if by in _BY_ONE:
         return query.where(_BY_ONE[by] == bindparam("value"))
     return query.where(_BY_LIST[by].in_(in_list()))
@@ -101,7 +105,8 @@ def _records(session: Session, viewer: Viewer, by: str, value: Any) -> list[Mess
                           parent_msgid=row.parent_msgid, to_addrs=row.to_addrs,
                           cc_addrs=row.cc_addrs, sha256=row.sha256, raw_size=row.raw_size,
                           ingested_at=row.ingested_at, thread_id=row.thread_id,
-                          lists=tuple(sorted(row.lists.split(" "))) if row.lists else ())
+                          lists=tuple(sorted(row.lists.split(" "))) if row.lists else (),
+                          embargoed=bool(row.embargoed) if by == "msgid" else None)
             for row in rows]
 
 

@@ -28,6 +28,8 @@ class MessageRecord:
     ingested_at: datetime
     thread_id: int | None
     lists: tuple[str, ...]
+    # Whether an embargo ever named it (a message page's disclosure note); None: not read.
+    embargoed: bool | None = None
 
 
 @dataclass(frozen=True)
