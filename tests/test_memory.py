@@ -2,57 +2,64 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import platform
-import threading
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-
-from listarchive.memory import give_back
 
 pytestmark = [pytest.mark.pure,
               pytest.mark.skipif(platform.system() != "Linux"
                                  or platform.libc_ver()[0] != "glibc",
                                  reason="malloc_trim is glibc's")]
 
+
+SCENARIO = """
+import ctypes, ctypes.util, sys, threading
+from pathlib import Path
+from listarchive.memory import give_back
+
 CHUNK = 64 * 1024  # under glibc's mmap threshold: served from the thread's arena
 COUNT = 1024  # 64 MB
 
-
-def anonymous_mb() -> int:
+def anonymous_mb():
     for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
         if line.startswith("Anonymous:"):
             return int(line.split()[1]) // 1024
-    raise AssertionError("no Anonymous line in smaps_rollup")
+    sys.exit("no Anonymous line in smaps_rollup")
+
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+kept = []
+
+def work():
+    blocks = [libc.malloc(CHUNK) for _ in range(COUNT)]
+    for block in blocks:
+        ctypes.memset(block, 1, CHUNK)  # touch every page: resident
+    kept.append(libc.malloc(CHUNK))  # above the others: the arena cannot shrink
+    for block in blocks:
+        libc.free(block)
+
+before = anonymous_mb()
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+held = anonymous_mb()
+give_back()
+print(before, held, anonymous_mb())
+"""
 
 
 def test_pages_freed_by_a_finished_thread_are_given_back() -> None:
     """What an engine's indexing thread leaves behind: 64 MB freed in its arena, pinned
-    there by one block still in use at the top, stays resident until given back."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    libc.malloc.restype = ctypes.c_void_p
-    libc.free.argtypes = [ctypes.c_void_p]
-    kept: list[int] = []
+    there by one block still in use at the top, stays resident until given back.
 
-    def work() -> None:
-        blocks = [libc.malloc(CHUNK) for _ in range(COUNT)]
-        for block in blocks:
-            ctypes.memset(block, 1, CHUNK)  # touch every page: resident
-        kept.append(libc.malloc(CHUNK))  # above the others: the arena cannot shrink
-        for block in blocks:
-            libc.free(block)
-
-    thread = threading.Thread(target=work)
-    give_back()  # free pages left resident by earlier tests would be reused, not counted
-    before = anonymous_mb()
-    thread.start()
-    thread.join()
-    try:
-        held = anonymous_mb()
-        assert held - before > 48, "the freed blocks were released without a trim"
-        give_back()
-        assert held - anonymous_mb() > 48
-    finally:
-        libc.free(kept[0])
+    It runs in a new interpreter: in a test worker, earlier tests decide which arena the
+    thread gets and what is free in it, and so how much of the 64 MB shows."""
+    done = subprocess.run([sys.executable, "-c", SCENARIO], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, check=True, timeout=60)
+    before, held, after = map(int, done.stdout.split())
+    assert held - before > 48, "the freed blocks were released without a trim"
+    assert held - after > 48, "give_back() left the freed blocks resident"
