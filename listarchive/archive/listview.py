@@ -8,12 +8,13 @@ name or :data:`ALL`, the pseudo-list of every visible list.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -107,14 +108,15 @@ def hidden_thread_ids(session: Session, viewer: Viewer) -> frozenset[int]:
 
 
 def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None,
-                hidden_tids: frozenset[int] | None = None
+                hidden_tids: frozenset[int] | None = None, hidden: list[int] | None = None
                 ) -> dict[int, tuple[int, int, datetime | None]]:
     """List id -> (threads, messages, latest activity) over the threads this viewer may see.
 
     The totals are kept per list by the ingest (``list_stats``); what an embargo hides from the
     viewer (usually nothing) is subtracted: its messages, and the threads it hides whole. The
     latest activity is the first visible row of the list's (list, last date) index read
-    backwards. No list is counted whole, whatever its size.
+    backwards. No list is counted whole, whatever its size. ``hidden``: the ids of the
+    messages an embargo hides from the viewer, when the caller knows them.
     """
     gone = hidden_thread_ids(session, viewer) if hidden_tids is None else hidden_tids
     totals = select(ListStat.list_id, ListStat.threads, ListStat.messages)
@@ -124,8 +126,9 @@ def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None,
     # The hidden messages first (usually none; one indexed lookup per hidden Message-ID),
     # then their list memberships: joined in one statement, SQLite read every membership row
     # of the list to test each against the empty set (42 ms a list page at 35k messages).
-    hidden = list(session.scalars(select(Message.id).where(
-        Message.msgid.in_(hidden_msgids(viewer)))))
+    if hidden is None:
+        hidden = list(session.scalars(select(Message.id).where(
+            Message.msgid.in_(hidden_msgids(viewer)))))
     messages_gone: Any = (select(MessageList.list_id, func.count())
                           .group_by(MessageList.list_id))
     if list_id is not None:
@@ -150,8 +153,9 @@ def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None,
     return out
 
 
-def _list_summaries(session: Session, viewer: Viewer) -> list[ListSummary]:
-    stats = _list_stats(session, viewer)
+def _list_summaries(session: Session, viewer: Viewer,
+                    hidden_tids: frozenset[int] | None = None) -> list[ListSummary]:
+    stats = _list_stats(session, viewer, hidden_tids=hidden_tids)
     out = []
     for lst in session.scalars(select(MailingList).where(visible_list(viewer))
                                .order_by(MailingList.name)):
@@ -187,25 +191,41 @@ def get_list(session: Session, viewer: Viewer, name: str,
     return found[0] if found is not None else None
 
 
+@functools.lru_cache(maxsize=512)
+def _list_row(viewer: Viewer) -> Select[Any]:
+    """A list by name, with whether an embargo in force hides any message from this viewer:
+    while none does (nearly always), a list page reads no hidden threads or messages."""
+    return select(MailingList, exists(hidden_msgids(viewer)).label("embargoed")).where(
+        MailingList.name == bindparam("name"))
+
+
 def _summary_and_ids(session: Session, viewer: Viewer, name: str,
                      hidden_tids: frozenset[int] | None = None
-                     ) -> tuple[ListSummary, list[int]] | None:
-    """:func:`get_list` with the ids :func:`list_ids` gives: one list's is the row just read."""
+                     ) -> tuple[ListSummary, list[int], frozenset[int]] | None:
+    """:func:`get_list` with the ids :func:`list_ids` gives (one list's is the row just read)
+    and the threads an embargo hides whole (:func:`hidden_thread_ids`), read only when one
+    hides something."""
     if name == ALL:
-        lists = _list_summaries(session, viewer)
+        gone = hidden_thread_ids(session, viewer) if hidden_tids is None else hidden_tids
+        lists = _list_summaries(session, viewer, gone)
         ids = list_ids(session, viewer, ALL)
         assert ids is not None
         return ListSummary(ALL, "every list of this archive", "",
                            sum(s.messages for s in lists), sum(s.threads for s in lists),
                            max((s.last_activity for s in lists if s.last_activity),
-                               default=None)), ids
-    lst = session.scalars(select(MailingList).where(MailingList.name == name)).first()
-    if lst is None or not list_allowed(viewer, lst.restricted, lst.name):
+                               default=None)), ids, gone
+    found = session.execute(_list_row(viewer), {"name": name}).first()
+    if found is None or not list_allowed(viewer, found[0].restricted, found[0].name):
         return None
-    threads, messages, last = _list_stats(session, viewer, lst.id, hidden_tids).get(
+    lst, embargoed = found
+    hidden: list[int] | None = None
+    if hidden_tids is None:
+        hidden_tids, hidden = ((hidden_thread_ids(session, viewer), None) if embargoed
+                               else (frozenset(), []))
+    threads, messages, last = _list_stats(session, viewer, lst.id, hidden_tids, hidden).get(
         lst.id, (0, 0, None))
     return (ListSummary(lst.name, lst.description, lst.address, messages, threads, last),
-            [lst.id])
+            [lst.id], hidden_tids)
 
 
 def list_ids(session: Session, viewer: Viewer, name: str) -> list[int] | None:
@@ -226,11 +246,10 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     Counts, participants and dates are computed from the messages the viewer may see, so a thread
     cross-posted to a restricted list does not reveal how many hidden replies it has.
     """
-    gone = hidden_thread_ids(session, viewer)
-    found = _summary_and_ids(session, viewer, name, gone)
+    found = _summary_and_ids(session, viewer, name)
     if found is None:
         return None
-    summary, ids = found
+    summary, ids, gone = found
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     query, tid, last, grouped = threads_by_activity(session, viewer, name, ids, gone)
 
