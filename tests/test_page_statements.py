@@ -23,8 +23,8 @@ THREAD_BOUND = 9  # T/, t/ and t.mbox.gz: the list, the message, its thread, the
 PATCH_BOUND = 20  # a patch page: its message, diff, series, trailers, state, discussion, checks
 MESSAGE_BOUND = 7  # a message page: the list, the message (with its disclosure flag), its raw
 # bytes, its thread, the placeholders of missing parents, its badge, the tag
-LIST_BOUND = 7  # a list index: the list (with whether an embargo hides anything), its totals
-# and newest activity, the page of threads, their members, the badges
+LIST_BOUND = 5  # a list index: the list (with its totals, newest activity and whether an
+# embargo hides anything), the page of threads, the threads, their members, the badges
 
 
 @contextmanager

@@ -108,15 +108,14 @@ def hidden_thread_ids(session: Session, viewer: Viewer) -> frozenset[int]:
 
 
 def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None,
-                hidden_tids: frozenset[int] | None = None, hidden: list[int] | None = None
+                hidden_tids: frozenset[int] | None = None
                 ) -> dict[int, tuple[int, int, datetime | None]]:
     """List id -> (threads, messages, latest activity) over the threads this viewer may see.
 
     The totals are kept per list by the ingest (``list_stats``); what an embargo hides from the
     viewer (usually nothing) is subtracted: its messages, and the threads it hides whole. The
     latest activity is the first visible row of the list's (list, last date) index read
-    backwards. No list is counted whole, whatever its size. ``hidden``: the ids of the
-    messages an embargo hides from the viewer, when the caller knows them.
+    backwards. No list is counted whole, whatever its size.
     """
     gone = hidden_thread_ids(session, viewer) if hidden_tids is None else hidden_tids
     totals = select(ListStat.list_id, ListStat.threads, ListStat.messages)
@@ -126,9 +125,8 @@ def _list_stats(session: Session, viewer: Viewer, list_id: int | None = None,
     # The hidden messages first (usually none; one indexed lookup per hidden Message-ID),
     # then their list memberships: joined in one statement, SQLite read every membership row
     # of the list to test each against the empty set (42 ms a list page at 35k messages).
-    if hidden is None:
-        hidden = list(session.scalars(select(Message.id).where(
-            Message.msgid.in_(hidden_msgids(viewer)))))
+    hidden = list(session.scalars(select(Message.id).where(
+        Message.msgid.in_(hidden_msgids(viewer)))))
     messages_gone: Any = (select(MessageList.list_id, func.count())
                           .group_by(MessageList.list_id))
     if list_id is not None:
@@ -193,10 +191,17 @@ def get_list(session: Session, viewer: Viewer, name: str,
 
 @functools.lru_cache(maxsize=512)
 def _list_row(viewer: Viewer) -> Select[Any]:
-    """A list by name, with whether an embargo in force hides any message from this viewer:
-    while none does (nearly always), a list page reads no hidden threads or messages."""
-    return select(MailingList, exists(hidden_msgids(viewer)).label("embargoed")).where(
-        MailingList.name == bindparam("name"))
+    """A list by name, with whether an embargo in force hides any message from this viewer,
+    its totals and its latest activity (as :func:`_list_stats` reads them with nothing
+    hidden): while no embargo hides anything (nearly always), a list's summary is this one
+    statement."""
+    newest = (select(ThreadList.last_date)
+              .where(ThreadList.list_id == MailingList.id, ThreadList.last_date.is_not(None))
+              .order_by(ThreadList.last_date.desc().nulls_last()).limit(1))  # as indexed
+    return (select(MailingList, exists(hidden_msgids(viewer)).label("embargoed"),
+                   ListStat.threads, ListStat.messages, newest.scalar_subquery().label("newest"))
+            .outerjoin(ListStat, ListStat.list_id == MailingList.id)
+            .where(MailingList.name == bindparam("name")))
 
 
 def _summary_and_ids(session: Session, viewer: Viewer, name: str,
@@ -217,13 +222,14 @@ def _summary_and_ids(session: Session, viewer: Viewer, name: str,
     found = session.execute(_list_row(viewer), {"name": name}).first()
     if found is None or not list_allowed(viewer, found[0].restricted, found[0].name):
         return None
-    lst, embargoed = found
-    hidden: list[int] | None = None
-    if hidden_tids is None:
-        hidden_tids, hidden = ((hidden_thread_ids(session, viewer), None) if embargoed
-                               else (frozenset(), []))
-    threads, messages, last = _list_stats(session, viewer, lst.id, hidden_tids, hidden).get(
-        lst.id, (0, 0, None))
+    lst, embargoed, threads, messages, last = found
+    if embargoed:
+        if hidden_tids is None:
+            hidden_tids = hidden_thread_ids(session, viewer)
+        threads, messages, last = _list_stats(session, viewer, lst.id, hidden_tids).get(
+            lst.id, (0, 0, None))
+    else:
+        hidden_tids, threads, messages = frozenset(), threads or 0, messages or 0
     return (ListSummary(lst.name, lst.description, lst.address, messages, threads, last),
             [lst.id], hidden_tids)
 
