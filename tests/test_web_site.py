@@ -391,6 +391,18 @@ def test_restricted_message_answers_like_an_unknown_one(client, path):
     assert client.get(path).status_code == 404
 
 
+@pytest.mark.parametrize("name", ["secret", "no-such-list"])
+@pytest.mark.parametrize("suffix", ["/", "/T/", "/t.mbox.gz", "/raw"])
+def test_a_public_message_under_a_list_one_may_not_browse_is_not_found(client, name, suffix):
+    """The list of a message URL is checked in the statement that finds the message: a list
+    that is restricted or unknown answers 404, never the message nor a redirect to it."""
+    resp = client.get(url(name, ODD_IDS[0], suffix))
+    assert resp.status_code == 404 and b"no list named" in resp.data
+    # A Message-ID that cannot be one (a control character): 400, but the list is named first.
+    assert client.get(f"/{name}/a%01b@example.org/").status_code == 404
+    assert client.get("/odd/a%01b@example.org/").status_code == 400
+
+
 def test_restricted_reply_is_left_out_of_public_thread(client):
     for suffix in ("/", "/T/", "/t.atom"):
         text = client.get(url("odd", ODD_IDS[0], suffix)).get_data(as_text=True)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
     Viewer,
+    list_allowed,
     visible_list,
     visible_message,
 )
@@ -56,7 +57,7 @@ class MessagePage:
 
 
 # What _records finds messages by: one value, or (``in``) a list given in chunks.
-_BY_ONE = {"msgid": Message.msgid, "thread": Message.thread_id}
+_BY_ONE = {"msgid": Message.msgid, "msgid on list": Message.msgid, "thread": Message.thread_id}
 _BY_LIST = {"ids": Message.id, "msgids": Message.msgid, "threads": Message.thread_id}
 
 
@@ -78,9 +79,13 @@ def _records_select(viewer: Viewer, by: str) -> Any:
                     Message.raw_size, Message.ingested_at, Message.thread_id,
                     lists.label("lists"))
              .where(visible_message(viewer)))
-    if by == "msgid":  # one message, as its page shows it: with its disclosure flag
+    if by.startswith("msgid"):  # one message, as its page shows it: with its disclosure flag
         named = exists(select(EmbargoMember.msgid).where(EmbargoMember.msgid == Message.msgid))
         query = query.add_columns(named.label("embargoed"))
+    if by == "msgid on list":  # and the list of its URL: NULL when there is no such list
+        query = query.add_columns(select(MailingList.restricted)
+                                  .where(MailingList.name == bindparam("list"))
+                                  .scalar_subquery().label("list_restricted"))
     if by in _BY_ONE:
         return query.where(_BY_ONE[by] == bindparam("value"))
     return query.where(_BY_LIST[by].in_(in_list()))
@@ -99,15 +104,19 @@ def _records(session: Session, viewer: Viewer, by: str, value: Any) -> list[Mess
     query = _records_select(viewer, by)
     rows = (read(session, query, {"value": value}).all() if by in _BY_ONE
             else list(rows_in(session, query, value)))
-    return [MessageRecord(pk=row.id, msgid=row.msgid, subject=row.subject,
-                          from_name=row.from_name, from_email=row.from_email, date=row.date,
-                          sort_date=row.sort_date, in_reply_to=row.in_reply_to,
-                          parent_msgid=row.parent_msgid, to_addrs=row.to_addrs,
-                          cc_addrs=row.cc_addrs, sha256=row.sha256, raw_size=row.raw_size,
-                          ingested_at=row.ingested_at, thread_id=row.thread_id,
-                          lists=tuple(sorted(row.lists.split(" "))) if row.lists else (),
-                          embargoed=bool(row.embargoed) if by == "msgid" else None)
-            for row in rows]
+    return [_record(row, by == "msgid") for row in rows]
+
+
+def _record(row: Any, flagged: bool) -> MessageRecord:
+    """A row of :func:`_records_select` as a record; ``flagged``: it has the disclosure flag."""
+    return MessageRecord(pk=row.id, msgid=row.msgid, subject=row.subject,
+                         from_name=row.from_name, from_email=row.from_email, date=row.date,
+                         sort_date=row.sort_date, in_reply_to=row.in_reply_to,
+                         parent_msgid=row.parent_msgid, to_addrs=row.to_addrs,
+                         cc_addrs=row.cc_addrs, sha256=row.sha256, raw_size=row.raw_size,
+                         ingested_at=row.ingested_at, thread_id=row.thread_id,
+                         lists=tuple(sorted(row.lists.split(" "))) if row.lists else (),
+                         embargoed=bool(row.embargoed) if flagged else None)
 
 
 def message_lists(session: Session, viewer: Viewer, pks: Sequence[int]
@@ -129,6 +138,22 @@ def find_message(session: Session, viewer: Viewer, msgid: str) -> MessageRecord 
     """The message with that archive id, with the visible lists it was seen on."""
     found = _records(session, viewer, "msgid", msgid)
     return found[0] if found else None
+
+
+def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str
+                    ) -> tuple[bool, MessageRecord | None]:
+    """Whether ``name`` is a list this viewer may browse (:func:`listview.list_exists`), and
+    :func:`find_message`: what a message URL needs first, in one statement when the message is
+    there (each statement is a round trip on PostgreSQL)."""
+    if name == listview.ALL:
+        return True, find_message(session, viewer, msgid)
+    row = read(session, _records_select(viewer, "msgid on list"),
+               {"value": msgid, "list": name}).first()
+    if row is None:
+        return listview.list_exists(session, viewer, name), None
+    if row.list_restricted is None or not list_allowed(viewer, bool(row.list_restricted), name):
+        return False, None
+    return True, _record(row, True)
 
 
 def raw_message(session: Session, viewer: Viewer, msgid: str) -> bytes | None:

@@ -186,17 +186,20 @@ def short_redirect(rest: str) -> Any:
 
 
 def _message_path(prefix: str) -> MessagePath:
+    """Message-ID and suffix of the current URL; 400 when they are not one."""
+    try:
+        return _split_message_path(prefix)
+    except (BadMsgid, ValueError) as exc:
+        abort(400, description=str(exc))
+
+
+def _split_message_path(prefix: str) -> MessagePath:
     """Message-ID and suffix of the current URL, from the raw URI when the server gives it."""
     head = f"{request.script_root}/{prefix}/"
     raw = raw_path(request.environ)
-    try:
-        if raw is not None and raw.startswith(head):
-            return split_message_path(raw[len(head):], raw=True)
-        decoded = request.path
-        start = len(f"/{prefix}/")
-        return split_message_path(decoded[start:], raw=False)
-    except (BadMsgid, ValueError) as exc:
-        abort(400, description=str(exc))
+    if raw is not None and raw.startswith(head):
+        return split_message_path(raw[len(head):], raw=True)
+    return split_message_path(request.path[len(f"/{prefix}/"):], raw=False)
 
 
 def not_found(msgid: str, name: str) -> tuple[str, int]:
@@ -206,10 +209,15 @@ def not_found(msgid: str, name: str) -> tuple[str, int]:
 @bp.route("/<name>/<path:rest>", methods=["GET", "HEAD"])
 def message_dispatch(name: str, rest: str) -> Any:
     name = list_name(name)
-    if not listview.list_exists(db(), viewer(), name):
+    try:
+        path = _split_message_path(name)
+    except (BadMsgid, ValueError) as exc:
+        if not listview.list_exists(db(), viewer(), name):  # an unknown list says so first
+            abort(404, description=f"there is no list named {name!r} here")
+        abort(400, description=str(exc))
+    browsable, record = messageview.find_message_on(db(), viewer(), path.msgid, name)
+    if not browsable:
         abort(404, description=f"there is no list named {name!r} here")
-    path = _message_path(name)
-    record = messageview.find_message(db(), viewer(), path.msgid)
     if record is None:
         return not_found(path.msgid, name)
     if name != listview.ALL and name not in record.lists:
