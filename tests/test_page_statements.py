@@ -18,12 +18,12 @@ from listarchive.mail.msgids import quote_msgid
 BOUND = 25  # statements per page
 REVIEW_BOUND = 80  # series and patch pages: states, trailers, revisions, subsystems, history,
 # the discussion and the comments carried from the previous revision
-THREAD_BOUND = 8  # T/, t/ and t.mbox.gz: the message (with whether its list may be browsed),
-# its thread, their lists, the placeholders of missing parents, the tags
+THREAD_BOUND = 4  # T/, t/ and t.mbox.gz: the message (with whether its list may be browsed),
+# its thread with their lists, the references of orphans, the bytes of those not parsed yet
 PATCH_BOUND = 20  # a patch page: its message, diff, series, trailers, state, discussion, checks
-MESSAGE_BOUND = 6  # a message page: the message (with its disclosure flag and whether its list
-# may be browsed), its raw bytes, its thread, the placeholders of missing parents, its badge,
-# the tag
+MESSAGE_BOUND = 5  # a message page: the message (with its disclosure flag, whether its list
+# may be browsed and the archive's newest state change), its thread, the references of orphans,
+# its bytes unless parsed already, its badge
 LIST_BOUND = 5  # a list index: the list (with its totals, newest activity and whether an
 # embargo hides anything), the page of threads, the threads, their members, the badges
 

@@ -194,18 +194,23 @@ def test_a_state_change_renews_the_message_page_and_signed_in_pages_stay_private
     w = status_world
     pid = w.gizmo_patches[2]
     session = w.session()
-    msgid = session.get(Message, pid).msgid
+    message = session.get(Message, pid)
+    msgid, home = message.msgid, message.memberships[0].mailing_list.name
     session.close()
     path = f"/all/{msgid}/"
     anon = w.client()
-    first = anon.get(path)
-    assert first.status_code == 200 and first.cache_control.public
-    assert anon.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    # Under /all/ and under its list (where the state is read with the message itself).
+    first = {p: anon.get(p) for p in (path, f"/{home}/{msgid}/")}
+    for p, resp in first.items():
+        assert resp.status_code == 200 and resp.cache_control.public
+        assert anon.get(p, headers={"If-None-Match": resp.headers["ETag"]}).status_code == 304
     target = "rfc" if state_of(w, "patch", pid) != "rfc" else "new"
     assert anon.patch(f"/api/v1/patches/{pid}", json={"state": target}, headers={
         "Authorization": f"Token {w.tokens['root']}"}).status_code == 200
-    again = anon.get(path, headers={"If-None-Match": first.headers["ETag"]})
-    assert again.status_code == 200 and again.headers["ETag"] != first.headers["ETag"]
+    for p, resp in first.items():
+        again = anon.get(p, headers={"If-None-Match": resp.headers["ETag"]})
+        assert again.status_code == 200 and again.headers["ETag"] != resp.headers["ETag"], p
+    again = anon.get(path)
 
     maint = w.client()
     login(maint, "maint")

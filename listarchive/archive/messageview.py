@@ -28,14 +28,16 @@ from listarchive.access.visibility import (
 from listarchive.archive import bodies, listview, rawstore
 from listarchive.archive.batches import in_list, read, rows_in, select_in
 from listarchive.archive.models import (
+    Check,
     EmbargoMember,
     MailingList,
     Message,
     MessageList,
+    StateChange,
     Thread,
 )
 from listarchive.archive.records import MessageRecord, ThreadLine, ThreadMember, ThreadView
-from listarchive.mail.message import ParsedMessage, parse
+from listarchive.mail.message import ParsedMessage
 from listarchive.mail.threads import TreeItem, TreeRow, build_tree
 
 # Thread overviews and JSON trees indent no deeper than this: a hostile chain of thousands of
@@ -47,7 +49,6 @@ MAX_DEPTH = 64
 class MessagePage:
     record: MessageRecord
     parsed: ParsedMessage
-    raw: bytes
     thread: ThreadView
     prev_msgid: str
     next_msgid: str
@@ -82,10 +83,13 @@ def _records_select(viewer: Viewer, by: str) -> Any:
     if by.startswith("msgid"):  # one message, as its page shows it: with its disclosure flag
         named = exists(select(EmbargoMember.msgid).where(EmbargoMember.msgid == Message.msgid))
         query = query.add_columns(named.label("embargoed"))
-    if by == "msgid on list":  # and the list of its URL: NULL when there is no such list
-        query = query.add_columns(select(MailingList.restricted)
-                                  .where(MailingList.name == bindparam("list"))
-                                  .scalar_subquery().label("list_restricted"))
+    if by == "msgid on list":  # and the list of its URL (NULL when there is no such list),
+        # and the newest state change and check of the archive, which pages' validators name
+        query = query.add_columns(
+            select(MailingList.restricted).where(MailingList.name == bindparam("list"))
+            .scalar_subquery().label("list_restricted"),
+            select(func.max(StateChange.id)).scalar_subquery().label("newest_state"),
+            select(func.max(Check.id)).scalar_subquery().label("newest_check"))
     if by in _BY_ONE:
         return query.where(_BY_ONE[by] == bindparam("value"))
     return query.where(_BY_LIST[by].in_(in_list()))
@@ -140,20 +144,30 @@ def find_message(session: Session, viewer: Viewer, msgid: str) -> MessageRecord 
     return found[0] if found else None
 
 
-def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str
-                    ) -> tuple[bool, MessageRecord | None]:
+@dataclass(frozen=True)
+class MessageAt:
+    """What a message URL finds (:func:`find_message_on`)."""
+
+    browsable: bool  # the URL's list is one the viewer may browse
+    record: MessageRecord | None = None
+    # The newest review state change and CI check of the archive, read with the message.
+    states: tuple[int, int] | None = None
+
+
+def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str) -> MessageAt:
     """Whether ``name`` is a list this viewer may browse (:func:`listview.list_exists`), and
     :func:`find_message`: what a message URL needs first, in one statement when the message is
     there (each statement is a round trip on PostgreSQL)."""
     if name == listview.ALL:
-        return True, find_message(session, viewer, msgid)
+        return MessageAt(True, find_message(session, viewer, msgid))
     row = read(session, _records_select(viewer, "msgid on list"),
                {"value": msgid, "list": name}).first()
     if row is None:
-        return listview.list_exists(session, viewer, name), None
+        return MessageAt(listview.list_exists(session, viewer, name))
     if row.list_restricted is None or not list_allowed(viewer, bool(row.list_restricted), name):
-        return False, None
-    return True, _record(row, True)
+        return MessageAt(False)
+    return MessageAt(True, _record(row, True),
+                     (int(row.newest_state or 0), int(row.newest_check or 0)))
 
 
 def raw_message(session: Session, viewer: Viewer, msgid: str) -> bytes | None:
@@ -218,8 +232,9 @@ def message_page(session: Session, viewer: Viewer, msgid: str,
     for this viewer and ``msgid``, if at hand."""
     if record is None or record.msgid != msgid:
         record, thread = find_message(session, viewer, msgid), None
-    raw = raw_message(session, viewer, msgid) if record else None
-    if record is None or raw is None:
+    # Parsed once per process (the record is this viewer's): a page read again reads no bytes.
+    parsed = bodies.parsed_messages(session, [record]).get(record.pk) if record else None
+    if record is None or parsed is None:
         return None
     if thread is None:
         thread = record_thread(session, viewer, record)
@@ -227,7 +242,7 @@ def message_page(session: Session, viewer: Viewer, msgid: str,
     at = order.index(msgid) if msgid in order else -1
     prev_id = order[at - 1] if at > 0 else ""
     next_id = order[at + 1] if 0 <= at < len(order) - 1 else ""
-    return MessagePage(record, parse(raw, now=record.ingested_at), raw, thread, prev_id, next_id)
+    return MessagePage(record, parsed, thread, prev_id, next_id)
 
 
 def thread_messages(session: Session, viewer: Viewer, msgid: str,

@@ -34,9 +34,15 @@ def states_version() -> str:
     if "states_version" not in g:
         row = db().execute(select(select(func.max(StateChange.id)).scalar_subquery(),
                                   select(func.max(Check.id)).scalar_subquery())).one()
-        g.states_version = f"{int(row[0] or 0)}.{int(row[1] or 0)}"
+        read_states(int(row[0] or 0), int(row[1] or 0))
     found: str = g.states_version
     return found
+
+
+def read_states(newest_change: int, newest_check: int) -> None:
+    """What :func:`states_version` gives for this request, read by the caller with what the
+    page shows (a message URL's first statement): one statement less."""
+    g.states_version = f"{newest_change}.{newest_check}"
 
 
 def tag(*parts: str, states: bool = True) -> str:

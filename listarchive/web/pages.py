@@ -215,11 +215,14 @@ def message_dispatch(name: str, rest: str) -> Any:
         if not listview.list_exists(db(), viewer(), name):  # an unknown list says so first
             abort(404, description=f"there is no list named {name!r} here")
         abort(400, description=str(exc))
-    browsable, record = messageview.find_message_on(db(), viewer(), path.msgid, name)
-    if not browsable:
+    found = messageview.find_message_on(db(), viewer(), path.msgid, name)
+    if not found.browsable:
         abort(404, description=f"there is no list named {name!r} here")
+    record = found.record
     if record is None:
         return not_found(path.msgid, name)
+    if found.states is not None:
+        caching.read_states(*found.states)
     if name != listview.ALL and name not in record.lists:
         # Known, but archived on another list: send the reader (and b4) where it lives.
         return redirect(absolute(message_url(home_list(record, name), record.msgid,
