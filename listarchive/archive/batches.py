@@ -60,8 +60,9 @@ def read(session: Session, query: AnySelect, params: dict[str, Any]) -> Result[A
     return session.connection().execute(query, params)
 
 
-def rows_in(session: Session, query: AnySelect, values: Iterable[object]) -> Iterator[Row[Any]]:
+def rows_in(session: Session, query: AnySelect, values: Iterable[object],
+            params: dict[str, Any] | None = None) -> Iterator[Row[Any]]:
     """The rows of ``query`` (see :func:`read`), built once with :func:`in_list`, for
-    ``values`` asked in chunks of :data:`CHUNK`."""
+    ``values`` asked in chunks of :data:`CHUNK`; ``params``: its other parameters."""
     for part in chunked(values):
-        yield from read(session, query, {"ids": part})
+        yield from read(session, query, {**(params or {}), "ids": part})
