@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
@@ -85,11 +86,14 @@ class ParsedMessage:
         lname = name.lower()
         return [decode_header_value(v) for k, v in self.headers if k.lower() == lname]
 
-    @property
+    # Parsed at first use and kept: a parsed message is kept per process for the pages that
+    # show it again, and the reply instructions of a message page read both (the address
+    # parser was a fifth of a message page).
+    @cached_property
     def to(self) -> tuple[Address, ...]:
         return parse_addresses(self.to_raw)
 
-    @property
+    @cached_property
     def cc(self) -> tuple[Address, ...]:
         return parse_addresses(self.cc_raw)
 
