@@ -29,7 +29,7 @@ AnySelect = Select[*tuple[Any, ...]]
 
 
 def select_in(session: Session, query: AnySelect, column: InstrumentedAttribute[Any],
-              values: Iterable[object]) -> Iterator[Row[Any]]:
+              values: Iterable[object]) -> Iterator[Row[*tuple[Any, ...]]]:
     """The rows of ``query`` with ``column IN values``, asked in chunks of :data:`CHUNK`."""
     for part in chunked(values):
         yield from session.execute(query.where(column.in_(part)))
@@ -50,7 +50,7 @@ def in_list() -> BindParameter[Any]:
     return bindparam("ids", expanding=True)
 
 
-def read(session: Session, query: AnySelect, params: dict[str, Any]) -> Result[Any]:
+def read(session: Session, query: AnySelect, params: dict[str, Any]) -> Result[*tuple[Any, ...]]:
     """The rows of ``query`` (columns, not ORM entities), read on the session's connection,
     past the ORM's result machinery: on a search page's fifty records that machinery was a
     third of the time spent reading them (the page got 1 ms faster at 100k messages).
@@ -61,7 +61,7 @@ def read(session: Session, query: AnySelect, params: dict[str, Any]) -> Result[A
 
 
 def rows_in(session: Session, query: AnySelect, values: Iterable[object],
-            params: dict[str, Any] | None = None) -> Iterator[Row[Any]]:
+            params: dict[str, Any] | None = None) -> Iterator[Row[*tuple[Any, ...]]]:
     """The rows of ``query`` (see :func:`read`), built once with :func:`in_list`, for
     ``values`` asked in chunks of :data:`CHUNK`; ``params``: its other parameters."""
     for part in chunked(values):

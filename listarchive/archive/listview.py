@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -25,7 +25,7 @@ from listarchive.access.visibility import (
     visible_list,
     visible_message,
 )
-from listarchive.archive.batches import in_list, read, rows_in, select_in
+from listarchive.archive.batches import AnySelect, in_list, read, rows_in, select_in
 from listarchive.archive.models import (
     ListStat,
     MailingList,
@@ -37,6 +37,13 @@ from listarchive.archive.models import (
 
 ALL = "all"
 MAX_PER_PAGE = 200
+
+
+def fixed(count: int) -> Any:
+    """A LIMIT or OFFSET written into the statement, not sent as a parameter: PostgreSQL
+    estimates a generic plan for ``LIMIT $1`` as if it kept a tenth of the rows, so it planned
+    the statement anew at every request instead of keeping its plan."""
+    return literal(count, literal_execute=True)
 
 
 @dataclass(frozen=True)
@@ -190,14 +197,14 @@ def get_list(session: Session, viewer: Viewer, name: str,
 
 
 @functools.lru_cache(maxsize=512)
-def _list_row(viewer: Viewer) -> Select[Any]:
+def _list_row(viewer: Viewer) -> AnySelect:
     """A list by name, with whether an embargo in force hides any message from this viewer,
     its totals and its latest activity (as :func:`_list_stats` reads them with nothing
     hidden): while no embargo hides anything (nearly always), a list's summary is this one
     statement."""
     newest = (select(ThreadList.last_date)
               .where(ThreadList.list_id == MailingList.id, ThreadList.last_date.is_not(None))
-              .order_by(ThreadList.last_date.desc().nulls_last()).limit(1))  # as indexed
+              .order_by(ThreadList.last_date.desc().nulls_last()).limit(fixed(1)))  # as indexed
     return (select(MailingList.id, MailingList.name, MailingList.description,
                    MailingList.address, MailingList.restricted,
                    exists(hidden_msgids(viewer)).label("embargoed"),
@@ -224,7 +231,7 @@ def _summary_and_ids(session: Session, viewer: Viewer, name: str,
     found = read(session, _list_row(viewer), {"name": name}).first()
     if found is None:
         return None
-    lid, name, description, address, restricted, embargoed, threads, messages, last = found
+    lid, name, description, address, restricted, embargoed, threads, messages, last = tuple(found)
     if not list_allowed(viewer, bool(restricted), name):
         return None
     if embargoed:
@@ -271,7 +278,7 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     if newer is not None:
         # The page just above the cursor: read upwards from it, then turn it round.
         query = where(query, _after(last, tid, newer)).order_by(last.asc().nulls_first(), tid.asc())
-        rows = list(reversed(session.execute(query.limit(per_page + 1)).all()))
+        rows = list(reversed(session.execute(query.limit(fixed(per_page + 1))).all()))
         more_newer, rows = len(rows) > per_page, rows[-per_page:]
         more_older = True
     else:
@@ -279,8 +286,8 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
             query = where(query, _before(last, tid, older))
         query = query.order_by(last.desc().nulls_last(), tid.desc())
         if older is None:
-            query = query.offset((page - 1) * per_page)
-        rows = list(session.execute(query.limit(per_page + 1)))
+            query = query.offset(fixed((page - 1) * per_page))
+        rows = list(session.execute(query.limit(fixed(per_page + 1))))
         more_older, rows = len(rows) > per_page, rows[:per_page]
         more_newer = older is not None or page > 1 or before is not None
     tids = [int(r[0]) for r in rows]
@@ -329,7 +336,7 @@ def newest_threads(session: Session, viewer: Viewer, name: str, ids: Sequence[in
     if older is not None:
         condition = _before(last, tid, older)
         query = query.having(condition) if grouped else query.where(condition)
-    rows = session.execute(query.order_by(last.desc().nulls_last(), tid.desc()).limit(limit))
+    rows = session.execute(query.order_by(last.desc().nulls_last(), tid.desc()).limit(fixed(limit)))
     return [Cursor(row[1], int(row[0])) for row in rows]
 
 
@@ -360,7 +367,7 @@ _ROOTS = select(Thread.id, Thread.root_msgid).where(Thread.id.in_(in_list()))
 
 
 @functools.lru_cache(maxsize=256)
-def _members_select(viewer: Viewer) -> Select[Any]:
+def _members_select(viewer: Viewer) -> AnySelect:
     # A correlated EXISTS, not "id IN (every message of the list)": SQLite would build that whole
     # set for each page (45 ms on a 35k-message list instead of 2 ms).
     on_list = exists(select(MessageList.message_id).where(
@@ -379,7 +386,7 @@ def _thread_summaries(session: Session, viewer: Viewer, tids: Sequence[int],
     report was merged into must not show the report's subject."""
     if not tids:
         return []
-    roots: dict[int, str] = {tid: root for tid, root in rows_in(session, _ROOTS, tids)}
+    roots: dict[int, str] = {row[0]: row[1] for row in rows_in(session, _ROOTS, tids)}
     members: dict[int, list[Any]] = {}
     for row in rows_in(session, _members_select(viewer), tids, {"lists": list(list_ids)}):
         members.setdefault(row[0] or 0, []).append(row)

@@ -113,9 +113,11 @@ def _records(session: Session, viewer: Viewer, by: str, value: Any) -> list[Mess
 
 def _record(row: Any, flagged: bool) -> MessageRecord:
     """A row of :func:`_records_select` as a record; ``flagged``: it has the disclosure flag."""
+    values: list[Any] = list(row[:_HEADER])
     lists = row[_HEADER]
-    return MessageRecord(*row[:_HEADER], tuple(sorted(lists.split(" "))) if lists else (),
-                         bool(row[_HEADER + 1]) if flagged else None)
+    values.append(tuple(sorted(lists.split(" "))) if lists else ())
+    values.append(bool(row[_HEADER + 1]) if flagged else None)
+    return MessageRecord(*values)
 
 
 def message_lists(session: Session, viewer: Viewer, pks: Sequence[int]

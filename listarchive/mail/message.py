@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
+from functools import cached_property
 
 from listarchive.clock import utcnow
 from listarchive.errors import MalformedMessage
