@@ -80,7 +80,7 @@ def _records_select(viewer: Viewer, by: str) -> Any:
              .where(MessageList.message_id == Message.id, visible_list(viewer))
              .scalar_subquery())
     query = select(*_COLUMNS, lists.label("lists")).where(visible_message(viewer))
-    if by.startswith("msgid"):  # one message, as its page shows it: with its disclosure flag
+    if by in ("msgid", "msgid on list"):  # one message, as its page shows it: its disclosure flag
         named = exists(select(EmbargoMember.msgid).where(EmbargoMember.msgid == Message.msgid))
         query = query.add_columns(named.label("embargoed"))
     if by == "msgid on list":  # and the list of its URL (NULL when there is no such list),
