@@ -19,9 +19,9 @@ import hashlib
 from datetime import datetime
 
 from flask import Response, g, request, session
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from listarchive.archive.models import Check, StateChange
+from listarchive.archive import messageview
 from listarchive.web.context import db, viewer
 
 PAGE_MAX_AGE = 60  # pages change when their thread or a review state does
@@ -32,8 +32,7 @@ def states_version() -> str:
     """The newest review state change and the newest CI check of the archive ("0.0" for
     none), once per request: pages show both."""
     if "states_version" not in g:
-        row = db().execute(select(select(func.max(StateChange.id)).scalar_subquery(),
-                                  select(func.max(Check.id)).scalar_subquery())).one()
+        row = db().execute(select(*messageview.NEWEST_STATES)).one()
         read_states(int(row[0] or 0), int(row[1] or 0))
     found: str = g.states_version
     return found
