@@ -117,3 +117,25 @@ def test_a_server_plans_the_statements_of_a_page_once_per_connection(site: Site)
     with app.extensions["listarchive.sessionmaker"]() as session:  # type: ignore[attr-defined]
         prepared = session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
     assert prepared and prepared >= 3
+
+
+SEARCH_BOUND = 1  # a result page: its records, with whether the list of the URL may be browsed
+
+
+def test_a_result_page_reads_its_records_and_its_list_in_one_statement(review_world) -> None:
+    """The list of a search URL is checked in the statement that reads the results' records;
+    a URL whose list is unknown or restricted is still refused, before its query is read."""
+    if not review_world.has_corpus:
+        pytest.skip("the shared corpora are not beside the project")
+    client = review_world.app.test_client()
+    for url in ("/linux-clk/?q=clk", "/all/?q=clk", "/linux-clk/?q=clk&x=A"):
+        with counting(review_world) as seen:
+            assert client.get(url).status_code == 200, url
+        assert seen[0] <= SEARCH_BOUND, (url, seen[0])
+    assert "clk" in client.get("/linux-clk/?q=clk").get_data(as_text=True)
+    for url in ("/secret/?q=clk", "/secret/?q=gizmo", "/nosuch/?q=clk", "/nosuch/?q=%22open",
+                "/nosuch/?q=", "/api/v1/search?q=clk&list=secret",
+                "/api/v1/search?q=%22open&list=nosuch"):
+        assert client.get(url).status_code == 404, url
+    assert client.get("/linux-clk/?q=%22open").status_code == 400
+    assert client.get("/api/v1/search?q=%22open&list=linux-clk").status_code == 400

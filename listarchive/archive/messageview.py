@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import Row, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -59,7 +59,8 @@ class MessagePage:
 
 # What _records finds messages by: one value, or (``in``) a list given in chunks.
 _BY_ONE = {"msgid": Message.msgid, "msgid on list": Message.msgid, "thread": Message.thread_id}
-_BY_LIST = {"ids": Message.id, "msgids": Message.msgid, "threads": Message.thread_id}
+_BY_LIST = {"ids": Message.id, "msgids": Message.msgid, "msgids on list": Message.msgid,
+            "threads": Message.thread_id}
 # A record's header columns in the order MessageRecord declares its fields, from ``pk`` (the id)
 # to ``thread_id``, then its lists: a row builds a record by position, several times cheaper
 # than by name (0.7 -> 0.15 ms for a search page's fifty).
@@ -86,11 +87,12 @@ def _records_select(viewer: Viewer, by: str) -> Any:
     if by in ("msgid", "msgid on list"):  # one message, as its page shows it: its disclosure flag
         named = exists(select(EmbargoMember.msgid).where(EmbargoMember.msgid == Message.msgid))
         query = query.add_columns(named.label("embargoed"))
-    if by == "msgid on list":  # and the list of its URL (NULL when there is no such list),
-        # and the archive's newest states
+    if by.endswith(" on list"):  # and the list of the URL (NULL when there is no such list)
         query = query.add_columns(
             select(MailingList.restricted).where(MailingList.name == bindparam("list"))
-            .scalar_subquery().label("list_restricted"), *NEWEST_STATES)
+            .scalar_subquery().label("list_restricted"))
+    if by == "msgid on list":  # and, for its page's validators, the archive's newest states
+        query = query.add_columns(*NEWEST_STATES)
     if by in _BY_ONE:
         return query.where(_BY_ONE[by] == bindparam("value"))
     return query.where(_BY_LIST[by].in_(in_list()))
@@ -106,10 +108,15 @@ def _lists_select(viewer: Viewer) -> Any:
 def _records(session: Session, viewer: Viewer, by: str, value: Any) -> list[MessageRecord]:
     """The visible messages whose ``by`` (a key of ``_BY_ONE``) is ``value``, or whose ``by``
     (of ``_BY_LIST``) is among the values of ``value``."""
+    return [_record(row, by == "msgid") for row in _rows(session, viewer, by, value)]
+
+
+def _rows(session: Session, viewer: Viewer, by: str, value: Any,
+          params: dict[str, Any] | None = None) -> list[Row[*tuple[Any, ...]]]:
     query = _records_select(viewer, by)
-    rows = (read(session, query, {"value": value}).all() if by in _BY_ONE
-            else list(rows_in(session, query, value)))
-    return [_record(row, by == "msgid") for row in rows]
+    if by in _BY_ONE:
+        return list(read(session, query, {**(params or {}), "value": value}).all())
+    return list(rows_in(session, query, value, params))
 
 
 def _record(row: Any, flagged: bool) -> MessageRecord:
@@ -327,9 +334,26 @@ def parsed_records(session: Session, viewer: Viewer, pks: Sequence[int]
 
 def records_by_msgid(session: Session, viewer: Viewer, msgids: Sequence[str]
                      ) -> list[MessageRecord]:
-    """Visible records for these ids, in the given order (search results)."""
+    """Visible records for these ids, in the given order."""
     found = {r.msgid: r for r in _records(session, viewer, "msgids", msgids)}
     return [found[m] for m in msgids if m in found]
+
+
+def records_on(session: Session, viewer: Viewer, msgids: Sequence[str], name: str
+               ) -> tuple[bool, list[MessageRecord]]:
+    """Whether ``name`` is a list this viewer may browse (:func:`listview.list_exists`), and
+    :func:`records_by_msgid` (none when it is not): what a search URL needs, in one statement
+    when a record is found (each statement is a round trip on PostgreSQL)."""
+    if name == listview.ALL or not msgids:
+        return listview.list_exists(session, viewer, name), records_by_msgid(session, viewer, msgids)
+    rows = _rows(session, viewer, "msgids on list", msgids, {"list": name})
+    if not rows:
+        return listview.list_exists(session, viewer, name), []
+    restricted = rows[0].list_restricted
+    if restricted is None or not list_allowed(viewer, bool(restricted), name):
+        return False, []
+    found = {r.msgid: r for r in (_record(row, False) for row in rows)}
+    return True, [found[m] for m in msgids if m in found]
 
 
 def expand_threads(session: Session, viewer: Viewer, records: Sequence[MessageRecord]

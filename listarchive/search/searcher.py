@@ -29,6 +29,9 @@ class SearchOutcome:
     records: tuple[MessageRecord, ...]
     # Message-ID -> HTML fragment, escaped by the engine with matches in <mark> (pages only).
     snippets: tuple[tuple[str, str], ...] = ()
+    # Whether the list searched is one the viewer may browse (a search URL answers 404 if not;
+    # no records then).
+    list_found: bool = True
 
     @cached_property
     def _snippet_of(self) -> dict[str, str]:
@@ -41,7 +44,9 @@ class SearchOutcome:
 def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, list_name: str,
                page: int = 1, per_page: int = 50, snippets: bool = False) -> SearchOutcome:
     """Matches of ``text`` on ``list_name`` (or ``all``), newest first; with ``snippets``, an
-    extract of each result's own (unquoted) text around the matched words.
+    extract of each result's own (unquoted) text around the matched words. When the viewer may
+    not browse ``list_name`` (no such list, or a restricted one), no matches and ``list_found``
+    false.
 
     Raises :class:`~listarchive.errors.QueryError` for a query that cannot be parsed (the
     message says where) and :class:`SearchUnavailable` when there is no index to answer (none,
@@ -54,8 +59,12 @@ def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, 
     lists = None if list_name == listview.ALL else (list_name,)
     result = index.search(query, lists=lists, viewer_keys=viewer.search_keys(), sort="date",
                           page=page, per_page=per_page)
-    msgids = [hit.msgid for hit in result.hits]
-    records = tuple(messageview.records_by_msgid(session, viewer, msgids))
+    # The records, and the list of the URL checked in the same statement.
+    browsable, listed = messageview.records_on(session, viewer,
+                                               [hit.msgid for hit in result.hits], list_name)
+    if not browsable:
+        return SearchOutcome(0, (), list_found=False)
+    records = tuple(listed)
     extracts: list[tuple[str, str]] = []
     if snippets and records:
         # The index keeps the start of each message's own text; only an index written
@@ -67,4 +76,4 @@ def run_search(session: Session, settings: Settings, viewer: Viewer, text: str, 
             found = bodies.body_texts(session, missing)
             texts.update((r.msgid, split_quoted(found.get(r.pk, ""))[0]) for r in missing)
         extracts = [(r.msgid, index.snippet(r.msgid, query, texts[r.msgid])) for r in records]
-    return SearchOutcome(int(result.total), records, tuple(extracts))
+    return SearchOutcome(int(result.total), records, snippets=tuple(extracts))

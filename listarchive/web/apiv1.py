@@ -120,14 +120,19 @@ def search() -> Any:
     if not text:
         abort(400, description="empty search: give ?q=QUERY")
     page, per_page = _page_args()
-    if not listview.list_exists(db(), viewer(), name):
-        abort(404, description=f"there is no list named {name!r} here")
-    try:
+    missing = f"there is no list named {name!r} here"
+    try:  # the list is checked with the results; an unknown one is named before a bad query
         outcome = run_search(db(), settings(), viewer(), text, name, page, per_page)
     except QueryError as exc:
+        if not listview.list_exists(db(), viewer(), name):
+            abort(404, description=missing)
         abort(400, description=f"cannot read the query: {exc}")
     except SearchUnavailable as exc:
+        if not listview.list_exists(db(), viewer(), name):
+            abort(404, description=missing)
         abort(503, description=f"search unavailable: {exc}")
+    if not outcome.list_found:
+        abort(404, description=missing)
     return jsonify({"total": outcome.total,
                     "results": [apijson.summary_json(r) for r in outcome.records],
                     "next": _next_url(page, per_page, outcome.total > page * per_page, q=text,

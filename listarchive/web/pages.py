@@ -110,9 +110,10 @@ def search_page(name: str) -> Any:
         abort(400, description="?x= must be m (mbox), A (Atom) or empty")
     if mode == "m" and request.method != "POST":
         abort(405, description="the mbox of a search is downloaded with POST (as lore does)")
-    if not listview.list_exists(db(), viewer(), name):
-        abort(404, description=f"there is no list named {name!r} here")
+    # The list is checked with the results (one statement fewer); an unknown list is named
+    # before anything else is refused.
     if not text:
+        _list_or_404(name)
         abort(400, description="empty search: give ?q=QUERY")
     page = int_arg("page", 1, high=1000)
     per_page = 200 if mode == "m" else PER_PAGE
@@ -120,10 +121,14 @@ def search_page(name: str) -> Any:
         outcome = run_search(db(), settings(), viewer(), text, name, page, per_page,
                              snippets=mode == "")
     except QueryError as exc:
+        _list_or_404(name)
         return render_template("search_error.html", error=exc, query=text, name=name), 400
     except SearchUnavailable as exc:
+        _list_or_404(name)
         return render_template("error.html", code=503, reason=f"search unavailable: {exc}",
                                query=text, name=name), 503
+    if not outcome.list_found:
+        abort(404, description=f"there is no list named {name!r} here")
     if mode == "m":
         records = list(outcome.records)
         if request.values.get("t") == "1":
@@ -141,6 +146,11 @@ def search_page(name: str) -> Any:
     return render_template("search.html", outcome=outcome, query=text, name=name, page=page,
                            per_page=per_page, threads=threads, rows=rows,
                            groups=by_thread(rows) if threads else None)
+
+
+def _list_or_404(name: str) -> None:
+    if not listview.list_exists(db(), viewer(), name):
+        abort(404, description=f"there is no list named {name!r} here")
 
 
 def by_thread(rows: Sequence[tuple[MessageRecord, str, str]]
