@@ -190,12 +190,6 @@ def filesize(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MiB"
 
 
-def snippet(fragment: str) -> Markup:
-    """A search snippet: the search module escaped the message text and added ``<mark>``
-    around matches (:func:`listarchive.search.snippets.mark`), so it goes out as it is."""
-    return Markup(fragment)
-
-
 def who(name: str, email: str) -> str:
     return name or email or "(no sender)"
 
@@ -203,5 +197,5 @@ def who(name: str, email: str) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {
     "utc": utc, "date_only": date_only, "msgid_url": msgid_url, "linkify": linkify,
     "render_body": render_body, "render_diff": render_diff, "filesize": filesize,
-    "clean": clean, "snippet": snippet,
+    "clean": clean,
 }

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import itertools
 import shlex
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
+from markupsafe import Markup
 
 from listarchive.access import embargo, embargoview
 from listarchive.archive import bodies, listview, messageview
@@ -21,8 +21,8 @@ from listarchive.errors import QueryError, SearchUnavailable
 from listarchive.mail.msgids import BadMsgid, quote_msgid
 from listarchive.review import patchview
 from listarchive.search import vocabulary
-from listarchive.search.searcher import run_search
-from listarchive.web import caching, downloads, feeds
+from listarchive.search.searcher import SearchOutcome, run_search
+from listarchive.web import caching, downloads, feeds, filters
 from listarchive.web.context import absolute, db, settings, viewer
 from listarchive.web.params import MAX_INDEX_PAGE, cursor_arg, int_arg, list_name, time_arg
 from listarchive.web.paths import MessagePath, raw_path, split_message_path
@@ -140,12 +140,9 @@ def search_page(name: str) -> Any:
         return Response(feeds.atom(f"search: {text}", request.url, absolute(f"/{name}/"),
                                    entries, None), mimetype="application/atom+xml")
     threads = request.values.get("t") == "1"
-    # Each row with its link's list and its snippet, ready: a call from inside the template's
-    # loop costs Jinja several times a plain lookup.
-    rows = [(r, home_list(r, name), outcome.snippet(r.msgid)) for r in outcome.records]
     return render_template("search.html", outcome=outcome, query=text, name=name, page=page,
-                           per_page=per_page, threads=threads, rows=rows,
-                           groups=by_thread(rows) if threads else None)
+                           per_page=per_page, threads=threads,
+                           rows=result_rows(outcome, name, threads))
 
 
 def _list_or_404(name: str) -> None:
@@ -153,14 +150,30 @@ def _list_or_404(name: str) -> None:
         abort(404, description=f"there is no list named {name!r} here")
 
 
-def by_thread(rows: Sequence[tuple[MessageRecord, str, str]]
-              ) -> list[tuple[MessageRecord, str, str, int]]:
-    """``t=1`` on a result page: one row per thread (its newest match first), with how many of
-    the page's matches it holds."""
-    groups: dict[object, list[tuple[MessageRecord, str, str]]] = {}
-    for row in rows:
-        groups.setdefault(row[0].thread_id or row[0].msgid, []).append(row)
-    return [(*members[0], len(members)) for members in groups.values()]
+# A result as its row shows it: link, subject, date, sender, lists, snippet, and (with ``t=1``)
+# how many of the page's matches its thread holds. Written out before the template runs: a
+# filter or attribute lookup inside its loop costs Jinja several times what it costs here.
+ResultRow = tuple[str, str, str, str, str, Markup, int]
+
+
+def result_rows(outcome: SearchOutcome, name: str, threads: bool) -> list[ResultRow]:
+    """The rows of a result page; with ``threads`` (``t=1``) one per thread, its newest match
+    first, linking to the thread."""
+    counts: dict[object, int] = {}
+    records = outcome.records
+    if threads:
+        firsts: dict[object, MessageRecord] = {}
+        for record in records:
+            key = record.thread_id or record.msgid
+            firsts.setdefault(key, record)
+            counts[key] = counts.get(key, 0) + 1
+        records = tuple(firsts.values())
+    tail = "/T/#u" if threads else "/"
+    return [(f"/{home_list(r, name)}/{filters.msgid_url(r.msgid)}{tail}",
+             r.subject or "(no subject)", filters.utc(r.date), r.from_name or r.from_email,
+             ", ".join(r.lists), Markup(outcome.snippet(r.msgid)),
+             counts.get(r.thread_id or r.msgid, 1))
+            for r in records]
 
 
 @bp.route("/<name>/new.atom")
