@@ -1,4 +1,5 @@
-"""Freed memory goes back to the system between batches (listarchive.memory)."""
+"""Freed memory goes back to the system between batches, and an ingest's threads share few
+allocator arenas (listarchive.memory)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,52 @@ def test_pages_freed_by_a_finished_thread_are_given_back() -> None:
     before, held, after = map(int, done.stdout.split())
     assert held - before > 48, "the freed blocks were released without a trim"
     assert held - after > 48, "give_back() left the freed blocks resident"
+
+
+ARENAS_SCENARIO = """
+import ctypes, ctypes.util, os, re, sys, tempfile, threading
+from listarchive.memory import few_arenas
+
+if sys.argv[1] == "few":
+    few_arenas()
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+start = threading.Barrier(8)
+kept = []
+
+def work():
+    start.wait()  # all at once, as an engine's indexing threads and the read-ahead run
+    kept.extend(libc.malloc(64 * 1024) for _ in range(16))
+
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "info.xml").encode()
+    out = libc.fopen(path, b"w")
+    libc.malloc_info(0, out)
+    libc.fclose(out)
+    print(len(re.findall(r'<heap nr="', open(path).read())))
+"""
+
+
+def test_an_ingest_caps_the_allocator_arenas_its_threads_get() -> None:
+    """Eight threads allocating at once get arenas of their own, unless ``few_arenas()`` ran
+    first: then they share :data:`listarchive.memory.ARENAS` of them."""
+    from listarchive.memory import ARENAS
+
+    def arenas(mode: str) -> int:
+        done = subprocess.run([sys.executable, "-c", ARENAS_SCENARIO, mode], capture_output=True,
+                              text=True, cwd=Path(__file__).resolve().parent.parent,
+                              check=True, timeout=60)
+        return int(done.stdout)
+
+    assert arenas("many") > ARENAS
+    assert arenas("few") <= ARENAS

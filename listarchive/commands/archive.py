@@ -9,6 +9,7 @@ import sys
 
 from listarchive.commands import EX_OK, EX_USAGE
 from listarchive.errors import SourceError
+from listarchive.memory import few_arenas
 from listarchive.settings import Settings
 
 
@@ -35,6 +36,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.sources.count("-") > 1:
         raise SourceError("'-' (standard input) can be given only once")
+    few_arenas()
     summary = run_ingest(settings, args.sources, args.list, stdin=sys.stdin.buffer,
                          show_progress=sys.stderr.isatty() and not args.json)
     for problem in summary.problems[:50]:
@@ -51,11 +53,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.watch import watch
 
+    few_arenas()
     watch(settings, args.sources, args.list, interval=args.interval, once=args.once)
     return EX_OK
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    few_arenas()
     if args.search:
         import time
 
