@@ -1,7 +1,7 @@
 """Terminal output of ``listarchive search`` and ``listarchive show``.
 
 The JSON printed is exactly the API's (``/api/v1/search`` without ``next``,
-``/api/v1/messages/MSGID``): both are built by :mod:`listarchive.web.apijson`. The command line reads
+``/api/v1/messages/MSGID``): both are built by :mod:`listarchive.apijson`. The command line reads
 as an anonymous visitor: restricted mail is not shown to whoever can run the command.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from listarchive import apijson
 from listarchive.access.visibility import ANONYMOUS
 from listarchive.archive import listview, messageview
 from listarchive.archive.db import open_archive
@@ -16,7 +17,6 @@ from listarchive.errors import ListarchiveError
 from listarchive.search import engine
 from listarchive.search.queryparser import parse_query
 from listarchive.settings import Settings
-from listarchive.web import apijson
 
 EX_OK, EX_NOTFOUND = 0, 1
 PAGE = 200

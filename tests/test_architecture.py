@@ -127,6 +127,14 @@ def test_ingest_worker_does_not_load_flask() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+def test_search_and_show_on_the_command_line_do_not_load_the_site() -> None:
+    """``listarchive search`` and ``show`` print the API's JSON shapes without importing the
+    site: Flask and its page modules were a quarter of each command's time."""
+    code = ("import sys, listarchive.console; "
+            "assert not {'flask', 'listarchive.web'} & set(sys.modules), 'the site imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
 # A search engine's adapter is a few modules of listarchive.search, one concept each (analysis,
 # schema, query compilation, writers, the index); nothing else imports the engine.
 SEARCH_ADAPTERS = {

@@ -8,12 +8,12 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, jsonify, request
 
+from listarchive import apijson
 from listarchive.archive import listview
 from listarchive.errors import QueryError, SearchUnavailable
 from listarchive.mail.msgids import BadMsgid, check_msgid, unquote_msgid
 from listarchive.review import changes, seriesview
 from listarchive.search.searcher import run_search
-from listarchive.web import apijson
 from listarchive.web.context import absolute, db, settings, token_user, viewer, viewer_of
 from listarchive.web.params import MAX_ID, filter_values, int_arg, list_name, series_filters
 from listarchive.web.paths import raw_path

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
+from listarchive import apijson
 from listarchive.archive import listview
 from listarchive.mail.extract import SUBMISSIONS
 from listarchive.mail.msgids import quote_msgid
@@ -22,7 +23,6 @@ from listarchive.review import (
     subsystemview,
 )
 from listarchive.review.states import STATES
-from listarchive.web import apijson
 from listarchive.web.context import absolute, current_user, db, site_url, viewer
 from listarchive.web.downloads import DOWNLOAD_CSP, content_disposition
 from listarchive.web.params import (

@@ -2,7 +2,9 @@
 pages render, so a page and its twin cannot drift. ``listarchive show --json`` and
 ``listarchive search --json`` print these objects too.
 
-No Flask here: functions take a session and a viewer and return plain dicts.
+No Flask here: functions take a session and a viewer and return plain dicts. It lives beside
+the web package, not in it, so that the command line does not load the site (Flask and every
+page module) to print them: ``listarchive search`` took 1.5 s, most of it importing.
 """
 
 from __future__ import annotations
