@@ -119,6 +119,13 @@ def _rows(session: Session, viewer: Viewer, by: str, value: Any,
     return list(rows_in(session, query, value, params))
 
 
+def _list_browsable(viewer: Viewer, row: Any, name: str) -> bool:
+    """Whether the list ``name`` of a row read "on list" (its ``list_restricted`` column, NULL
+    when there is no such list) is one this viewer may browse."""
+    return row.list_restricted is not None and list_allowed(viewer, bool(row.list_restricted),
+                                                            name)
+
+
 def _record(row: Any, flagged: bool) -> MessageRecord:
     """A row of :func:`_records_select` as a record; ``flagged``: it has the disclosure flag."""
     values: list[Any] = list(row[:_HEADER])
@@ -169,7 +176,7 @@ def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str) -> 
                {"value": msgid, "list": name}).first()
     if row is None:
         return MessageAt(listview.list_exists(session, viewer, name))
-    if row.list_restricted is None or not list_allowed(viewer, bool(row.list_restricted), name):
+    if not _list_browsable(viewer, row, name):
         return MessageAt(False)
     return MessageAt(True, _record(row, True),
                      (int(row.newest_state or 0), int(row.newest_check or 0)))
@@ -349,8 +356,7 @@ def records_on(session: Session, viewer: Viewer, msgids: Sequence[str], name: st
     rows = _rows(session, viewer, "msgids on list", msgids, {"list": name})
     if not rows:
         return listview.list_exists(session, viewer, name), []
-    restricted = rows[0].list_restricted
-    if restricted is None or not list_allowed(viewer, bool(restricted), name):
+    if not _list_browsable(viewer, rows[0], name):
         return False, []
     found = {r.msgid: r for r in (_record(row, False) for row in rows)}
     return True, [found[m] for m in msgids if m in found]
