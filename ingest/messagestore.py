@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from listarchive.archive import rawstore
+from listarchive.archive import derived, rawstore
 from listarchive.archive.batches import chunked
 from listarchive.archive.models import (
     ListStat,
@@ -300,18 +300,13 @@ def refresh_threads(session: Session, thread_ids: Iterable[int]) -> None:
                 last_date=last_date, message_count=n))
         _count_out(session, part)
         session.execute(delete(ThreadList).where(ThreadList.thread_id.in_(part)))
-        per_list = session.execute(
-            select(Message.thread_id, MessageList.list_id, func.count(),
-                   func.max(Message.sort_date))
-            .join(MessageList, MessageList.message_id == Message.id)
-            .where(Message.thread_id.in_(part))
-            .group_by(Message.thread_id, MessageList.list_id)).all()
+        per_list = derived.thread_list_rows(
+            session, {tid: cands[tid][1] for tid in part if tid in stats})
         if per_list:
-            session.execute(insert(ThreadList), [
-                {"thread_id": t, "list_id": lst, "message_count": n, "last_date": last}
-                for t, lst, n, last in per_list])
+            session.execute(insert(ThreadList), per_list)
             added: dict[int, tuple[int, int]] = {}
-            for _t, lst, n, _last in per_list:
+            for row in per_list:
+                lst, n = row["list_id"], row["message_count"]
                 threads, messages = added.get(lst, (0, 0))
                 added[lst] = (threads + 1, messages + n)
             _add_to_stats(session, added)

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from ingest.worker import Worker, run_ingest
-from listarchive.archive import rawstore
-from listarchive.archive.models import Message, Thread
+from listarchive.access.visibility import ANONYMOUS
+from listarchive.archive import listview, rawstore
+from listarchive.archive.models import MailingList, Message, Thread
 from listarchive.mail.message import fingerprint, parse
 from listarchive.settings import from_mapping
 
@@ -109,6 +110,31 @@ def test_linux_clk_series_threads_follow_references(clk):
         thread = session.get(Thread, glymur.thread_id)
         assert thread is not None and thread.root_msgid == glymur.msgid
         assert thread.message_count == len(same)
+
+
+@pytest.mark.slow
+def test_linux_clk_list_index_shows_what_counting_its_messages_shows(clk):
+    """The list index reads each thread's summary from the row the ingest kept for it, batch by
+    batch: every page of it equals the summaries counted from the threads' messages."""
+    _src, settings, _first = clk
+    with Worker(settings).sessions() as session:
+        lid = session.scalar(select(MailingList.id).where(MailingList.name == "linux-clk"))
+        assert lid is not None
+        order = listview.newest_threads(session, ANONYMOUS, "linux-clk", [lid], limit=100_000)
+        counted = listview.thread_summaries(session, ANONYMOUS, [c.thread_id for c in order])
+        kept: list[listview.ThreadSummary] = []
+        older = None
+        while True:
+            index = listview.list_index(session, ANONYMOUS, "linux-clk", per_page=200,
+                                        older=older)
+            assert index is not None
+            kept.extend(index.threads)
+            if index.older is None:
+                break
+            older = index.older
+    assert len(kept) == len(order) > 900
+    assert kept == counted
+    assert sum(1 for t in kept if t.participant_count > len(t.participants)) > 50
 
 
 @pytest.mark.slow

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from ingest.worker import Worker, run_ingest
-from listarchive.access.visibility import ANONYMOUS
-from listarchive.archive import messageview, schema
+from listarchive.access.visibility import ANONYMOUS, Viewer
+from listarchive.archive import listview, messageview, schema
 from listarchive.archive.db import make_engine, open_archive
 from listarchive.archive.models import Patch, PatchDiff, Trailer
 from listarchive.errors import TemporaryFailure
@@ -25,6 +25,7 @@ DATA = Path(__file__).resolve().parent / "data"
 EMBARGO = ["embargo-report-cover.eml", "embargo-report-patch1.eml", "embargo-report-patch2.eml",
            "embargo-reply-outsider.eml", "embargo-reply-public.eml"]
 COVER = "embargo-cover-7f3a@secure-example.net"
+ADMIN = Viewer(user="admin", is_admin=True)
 
 
 def settings_in(tmp_path: Path) -> Settings:
@@ -52,6 +53,9 @@ def to_first_wave(settings: Settings) -> None:
         conn.execute(sa.text("DROP TABLE follows"))
         conn.execute(sa.text("DROP TABLE review_comments"))  # revision 0008
         conn.execute(sa.text("DROP TABLE patch_diffs"))  # revision 0009
+        for name in ("first_date", "root_msgid", "subject", "participants",
+                     "participant_count"):  # revision 0010
+            conn.execute(sa.text(f"ALTER TABLE thread_lists DROP COLUMN {name}"))
         conn.execute(sa.text("ALTER TABLE users DROP COLUMN kind"))
         conn.execute(sa.text("DROP TABLE alembic_version"))
         conn.execute(sa.text("DROP INDEX ix_trailers_anchor_msgid"))
@@ -88,6 +92,19 @@ def kept_diffs(settings: Settings) -> dict[int, tuple[bytes, bytes, str]]:
     return found
 
 
+def list_pages(settings: Settings) -> dict[str, tuple[listview.ThreadSummary, ...]]:
+    """Each list's index as an administrator reads it (from the summaries kept per list)."""
+    archive = open_archive(settings)
+    with archive.sessions() as session:
+        found = {}
+        for name in ("clk", "security"):
+            index = listview.list_index(session, ADMIN, name)
+            assert index is not None
+            found[name] = index.threads
+    archive.close()
+    return found
+
+
 def anchored(settings: Settings) -> dict[int, str]:
     archive = open_archive(settings)
     with archive.sessions() as session:
@@ -115,6 +132,8 @@ def test_an_archive_of_the_previous_schema_is_upgraded_by_init(tmp_path):
     assert sum(1 for a in before.values() if a) >= 2
     diffs = kept_diffs(settings)
     assert len(diffs) >= 3
+    pages = list_pages(settings)
+    assert all(pages.values()) and any(t.participant_count > 1 for t in pages["clk"])
     to_first_wave(settings)
 
     # Nothing but init works on it, and nothing half-works: a delivery is told to retry.
@@ -134,6 +153,7 @@ def test_an_archive_of_the_previous_schema_is_upgraded_by_init(tmp_path):
     assert shape(settings) == shape(fresh), "the upgrade does not reach what a new archive is"
     assert anchored(settings) == before  # the anchors the ingest would have kept
     assert kept_diffs(settings) == diffs  # and the patches' diffs
+    assert list_pages(settings) == pages  # and the lists' thread summaries
     archive = open_archive(settings)
     with archive.sessions() as session:  # the pull request's head, which git-scan looks for
         assert list(session.scalars(select(Patch.pull_head).where(Patch.kind == "pull"))) == \

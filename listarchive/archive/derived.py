@@ -3,7 +3,9 @@ and the schema migrations fill in for an older archive, so both hold exactly the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, literal_column, select, update
 from sqlalchemy.orm import Session, aliased
@@ -12,8 +14,10 @@ from listarchive.archive import rawstore
 from listarchive.archive.batches import chunked
 from listarchive.archive.models import (
     Message,
+    MessageList,
     Patch,
     PatchSubsystem,
+    Thread,
     ThreadList,
     Trailer,
 )
@@ -24,6 +28,9 @@ from listarchive.mail.patches import extract_patches
 
 # How far up a reply chain a trailer's anchor is looked for (b4 walks the same way).
 ANCHOR_DEPTH = 64
+
+# How many senders a thread's summary names (the list index shows them, then "and N more").
+SHOWN_PARTICIPANTS = 5
 
 
 def series_subsystem_links() -> Select[int | None, int]:
@@ -39,6 +46,69 @@ def list_stat_totals() -> Select[int, int, int | None]:
     derived."""
     return (select(ThreadList.list_id, func.count(), func.sum(ThreadList.message_count))
             .group_by(ThreadList.list_id))
+
+
+def sender_shown(name: str, email: str) -> str:
+    """How a thread summary names a sender: the display name, else the address's local part
+    (on one line: the summary keeps its senders one a line)."""
+    return (name or email.split("@")[0] or "(unknown)").replace("\n", " ")
+
+
+def summarise(rows: Sequence[Any], root_msgid: str | None
+              ) -> tuple[Any, int, datetime | None, datetime | None, list[str]]:
+    """A thread's summary over ``rows`` (msgid, subject, sender's name, address, date), oldest
+    first: the row shown for it (its root when there, else the first), how many, the first and
+    last dates, and its senders in the order they first wrote."""
+    root = rows[0]
+    people: dict[str, None] = {}
+    first: datetime | None = None
+    last: datetime | None = None
+    for row in rows:
+        msgid, _subject, name, email, date = row
+        people.setdefault(sender_shown(name, email))
+        if date is not None:
+            first = date if first is None or date < first else first
+            last = date if last is None or date > last else last
+        if msgid == root_msgid:
+            root = row
+    return root, len(rows), first, last, list(people)
+
+
+def thread_list_rows(session: Session, roots: Mapping[int, str]) -> list[dict[str, Any]]:
+    """The ``thread_lists`` rows of these threads (thread id -> its root's Message-ID): one for
+    each list the thread has messages on, summarised over those messages (:func:`summarise`)."""
+    out: list[dict[str, Any]] = []
+    for part in chunked(sorted(roots)):
+        members: dict[tuple[int, int], list[Any]] = {}
+        for tid, lid, *row in session.execute(
+                select(Message.thread_id, MessageList.list_id, Message.msgid, Message.subject,
+                       Message.from_name, Message.from_email, Message.sort_date)
+                .join(MessageList, MessageList.message_id == Message.id)
+                .where(Message.thread_id.in_(part))
+                .order_by(Message.sort_date.asc().nulls_last(), Message.msgid)):
+            members.setdefault((int(tid or 0), int(lid)), []).append(row)
+        for (tid, lid), rows in members.items():
+            root, count, first, last, people = summarise(rows, roots[tid])
+            out.append({"thread_id": tid, "list_id": lid, "message_count": count,
+                        "first_date": first, "last_date": last, "root_msgid": root[0],
+                        "subject": root[1],
+                        "participants": "\n".join(people[:SHOWN_PARTICIPANTS]),
+                        "participant_count": len(people)})
+    return out
+
+
+def fill_thread_summaries(session: Session, step: int = 5_000) -> int:
+    """Summarise every thread on each of its lists (:func:`thread_list_rows`) in an archive made
+    before the per-list rows kept it; returns how many rows were written."""
+    roots = dict(session.execute(select(Thread.id, Thread.root_msgid)).tuples().all())
+    ids = sorted(roots)
+    written = 0
+    for start in range(0, len(ids), step):
+        rows = thread_list_rows(session, {tid: roots[tid] for tid in ids[start:start + step]})
+        if rows:
+            session.execute(update(ThreadList), rows)
+        written += len(rows)
+    return written
 
 
 def trailer_anchors(thread_ids: Sequence[int]) -> Select[int, str]:

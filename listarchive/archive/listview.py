@@ -26,6 +26,7 @@ from listarchive.access.visibility import (
     visible_message,
 )
 from listarchive.archive.batches import AnySelect, in_list, read, rows_in, select_in
+from listarchive.archive.derived import SHOWN_PARTICIPANTS, summarise
 from listarchive.archive.models import (
     ListStat,
     MailingList,
@@ -61,7 +62,8 @@ class ThreadSummary:
     root_msgid: str
     subject: str
     messages: int
-    participants: tuple[str, ...]
+    participants: tuple[str, ...]  # the first senders, at most SHOWN_PARTICIPANTS
+    participant_count: int  # how many different senders
     first_date: datetime | None
     last_date: datetime | None
 
@@ -215,10 +217,11 @@ def _list_row(viewer: Viewer) -> AnySelect:
 
 def _summary_and_ids(session: Session, viewer: Viewer, name: str,
                      hidden_tids: frozenset[int] | None = None
-                     ) -> tuple[ListSummary, list[int], frozenset[int]] | None:
-    """:func:`get_list` with the ids :func:`list_ids` gives (one list's is the row just read)
-    and the threads an embargo hides whole (:func:`hidden_thread_ids`), read only when one
-    hides something."""
+                     ) -> tuple[ListSummary, list[int], frozenset[int], bool] | None:
+    """:func:`get_list` with the ids :func:`list_ids` gives (one list's is the row just read),
+    the threads an embargo hides whole (:func:`hidden_thread_ids`), read only when one
+    hides something, and whether the row said that no embargo hides anything from this viewer
+    (never said for :data:`ALL`)."""
     if name == ALL:
         gone = hidden_thread_ids(session, viewer) if hidden_tids is None else hidden_tids
         lists = _list_summaries(session, viewer, gone)
@@ -227,7 +230,7 @@ def _summary_and_ids(session: Session, viewer: Viewer, name: str,
         return ListSummary(ALL, "every list of this archive", "",
                            sum(s.messages for s in lists), sum(s.threads for s in lists),
                            max((s.last_activity for s in lists if s.last_activity),
-                               default=None)), ids, gone
+                               default=None)), ids, gone, False
     found = read(session, _list_row(viewer), {"name": name}).first()
     if found is None:
         return None
@@ -242,7 +245,7 @@ def _summary_and_ids(session: Session, viewer: Viewer, name: str,
     else:
         hidden_tids, threads, messages = frozenset(), threads or 0, messages or 0
     return (ListSummary(name, description, address, messages, threads, last), [lid],
-            hidden_tids)
+            hidden_tids, not embargoed)
 
 
 def list_ids(session: Session, viewer: Viewer, name: str) -> list[int] | None:
@@ -261,14 +264,19 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     ``page`` counts pages from the newest (cheap only for the first few).
 
     Counts, participants and dates are computed from the messages the viewer may see, so a thread
-    cross-posted to a restricted list does not reveal how many hidden replies it has.
+    cross-posted to a restricted list does not reveal how many hidden replies it has. A list's
+    page while no embargo hides anything from the viewer is read from the summaries the ingest
+    keeps per list, which count the list's messages: the same thing, without reading them.
     """
     found = _summary_and_ids(session, viewer, name)
     if found is None:
         return None
-    summary, ids, gone = found
+    summary, ids, gone, unhidden = found
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     query, tid, last, grouped = threads_by_activity(session, viewer, name, ids, gone)
+    if unhidden:
+        # The list's own rows summarise its threads: the page is this one statement.
+        query = query.add_columns(*_KEPT_SUMMARY)
 
     def where(query: Any, condition: Any) -> Any:
         return query.having(condition) if grouped else query.where(condition)
@@ -290,11 +298,24 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
         rows = list(session.execute(query.limit(fixed(per_page + 1))))
         more_older, rows = len(rows) > per_page, rows[:per_page]
         more_newer = older is not None or page > 1 or before is not None
-    tids = [int(r[0]) for r in rows]
-    return IndexPage(summary, tuple(_thread_summaries(session, viewer, tids, ids)), page,
-                     per_page, more_older,
+    if unhidden:
+        threads = tuple(_kept_summary(row) for row in rows)
+    else:
+        threads = tuple(_thread_summaries(session, viewer, [int(r[0]) for r in rows], ids))
+    return IndexPage(summary, threads, page, per_page, more_older,
                      older=Cursor(rows[-1][1], int(rows[-1][0])) if rows and more_older else None,
                      newer=Cursor(rows[0][1], int(rows[0][0])) if rows and more_newer else None)
+
+
+# A list's thread summary as the ingest keeps it (ThreadList), after its id and last activity.
+_KEPT_SUMMARY = (ThreadList.root_msgid, ThreadList.subject, ThreadList.message_count,
+                 ThreadList.participants, ThreadList.participant_count, ThreadList.first_date)
+
+
+def _kept_summary(row: Any) -> ThreadSummary:
+    _tid, last, root_msgid, subject, count, people, people_count, first = row
+    return ThreadSummary(root_msgid, subject, count, tuple(people.split("\n")) if people else (),
+                         people_count, first, last)
 
 
 def threads_by_activity(session: Session, viewer: Viewer, name: str, ids: Sequence[int],
@@ -381,35 +402,25 @@ def _members_select(viewer: Viewer) -> AnySelect:
 
 def _thread_summaries(session: Session, viewer: Viewer, tids: Sequence[int],
                       list_ids: Sequence[int]) -> list[ThreadSummary]:
-    """Summaries counted over the messages the viewer may see on these lists. The root shown is
-    the thread's root when visible, else its earliest visible message: a thread that a hidden
+    """Summaries counted over the messages the viewer may see on these lists, as the ingest
+    keeps them per list (:func:`~listarchive.archive.derived.summarise`). The root shown is the
+    thread's root when visible, else its earliest visible message: a thread that a hidden
     report was merged into must not show the report's subject."""
     if not tids:
         return []
     roots: dict[int, str] = {row[0]: row[1] for row in rows_in(session, _ROOTS, tids)}
     members: dict[int, list[Any]] = {}
-    for row in rows_in(session, _members_select(viewer), tids, {"lists": list(list_ids)}):
-        members.setdefault(row[0] or 0, []).append(row)
+    for tid, *row in rows_in(session, _members_select(viewer), tids, {"lists": list(list_ids)}):
+        members.setdefault(tid or 0, []).append(row)
     out = []
     for tid in tids:
         root_msgid = roots.get(tid)
         rows = members.get(tid, [])
         if root_msgid is None or not rows:
             continue
-        people: list[str] = []
-        dates = []
-        root = rows[0]
-        for row in rows:
-            _tid, msgid, _subject, name, email, date = row
-            who = name or email.split("@")[0] or "(unknown)"
-            if who not in people:
-                people.append(who)
-            if date is not None:
-                dates.append(date)
-            if msgid == root_msgid:
-                root = row
-        out.append(ThreadSummary(root[1], root[2], len(rows), tuple(people),
-                                 min(dates, default=None), max(dates, default=None)))
+        root, count, first, last, people = summarise(rows, root_msgid)
+        out.append(ThreadSummary(root[0], root[1], count,
+                                 tuple(people[:SHOWN_PARTICIPANTS]), len(people), first, last))
     return out
 
 

@@ -144,7 +144,9 @@ class MessageList(Base):
 
 
 class ThreadList(Base):
-    """Per-list view of a thread, kept for the list index (newest activity first)."""
+    """Per-list view of a thread, kept for the list index (newest activity first): its summary
+    over the thread's messages on that list, so that a list index page reads its threads from
+    its own rows (:func:`listarchive.archive.derived.thread_list_rows`)."""
 
     __tablename__ = "thread_lists"
     __table_args__ = newest_first("ix_thread_lists_recent", "list_id", date="last_date",
@@ -154,6 +156,14 @@ class ThreadList(Base):
     list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), primary_key=True)
     last_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The message the index shows for the thread: its root when on this list, else the list's
+    # earliest message of the thread.
+    root_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    # The first senders, one a line, and how many different senders there are.
+    participants: Mapped[str] = mapped_column(Text, default="")
+    participant_count: Mapped[int] = mapped_column(Integer, default=0)
 
     thread: Mapped[Thread] = relationship(back_populates="lists")
 

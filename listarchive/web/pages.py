@@ -99,7 +99,7 @@ def list_page(name: str) -> Any:
                                 older=cursor_arg("o"), newer=cursor_arg("n"))
     if index is None:
         abort(404, description=f"there is no list named {name!r} here")
-    badges = patchview.message_badges(db(), viewer(), [t.root_msgid for t in index.threads])
+    badges = patchview.message_badges(db(), [t.root_msgid for t in index.threads])
     return render_template("list.html", index=index, name=name, badges=badges)
 
 
@@ -280,8 +280,7 @@ def message_page(name: str, record: MessageRecord) -> Any:
     html = render_template("message.html", name=name, view=view, rec=record, parsed=view.parsed,
                            home=lambda r: home_list(r, name),
                            reply=_reply(view.parsed, record),
-                           badge=patchview.message_badges(db(), viewer(),
-                                                              [record.msgid]).get(record.msgid),
+                           badge=patchview.message_badges(db(), [record.msgid]).get(record.msgid),
                            disclosed=embargoview.disclosure(db(), viewer(), record),
                            # A parent the reader may not see gets no link, exactly like a
                            # parent that was never archived; a stored parent is in the thread.
