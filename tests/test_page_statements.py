@@ -24,8 +24,8 @@ PATCH_BOUND = 20  # a patch page: its message, diff, series, trailers, state, di
 MESSAGE_BOUND = 5  # a message page: the message (with its disclosure flag, whether its list
 # may be browsed and the archive's newest state change), its thread, the references of orphans,
 # its bytes unless parsed already, its badge
-LIST_BOUND = 3  # a list index: the list (with its totals, newest activity and whether an
-# embargo hides anything), the page of its threads with the summaries kept, their badges
+LIST_BOUND = 2  # a list index: the list (with its totals, newest activity and whether an
+# embargo hides anything), the page of its threads with the summaries kept and their badges
 
 
 @contextmanager

@@ -9,8 +9,8 @@ name or :data:`ALL`, the pseudo-list of every visible list.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,8 @@ from listarchive.access.visibility import (
     visible_list,
     visible_message,
 )
+from listarchive.archive import badges
+from listarchive.archive.badges import MessageBadge
 from listarchive.archive.batches import AnySelect, in_list, read, rows_in, select_in
 from listarchive.archive.derived import SHOWN_PARTICIPANTS, summarise
 from listarchive.archive.models import (
@@ -32,6 +34,8 @@ from listarchive.archive.models import (
     MailingList,
     Message,
     MessageList,
+    Patch,
+    Series,
     Thread,
     ThreadList,
 )
@@ -104,6 +108,7 @@ class IndexPage:
     has_next: bool
     older: Cursor | None = None  # the last thread shown, if older ones follow
     newer: Cursor | None = None  # the first thread shown, if newer ones exist
+    badges: Mapping[str, MessageBadge] = field(default_factory=dict)  # by the roots' Message-IDs
 
 
 # --- lists -------------------------------------------------------------------------------------
@@ -275,8 +280,11 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     query, tid, last, grouped = threads_by_activity(session, viewer, name, ids, gone)
     if unhidden:
-        # The list's own rows summarise its threads: the page is this one statement.
-        query = query.add_columns(*_KEPT_SUMMARY)
+        # The list's own rows summarise its threads, and the badges of the messages shown come
+        # with them: the page is this one statement.
+        query = (query.add_columns(*_KEPT_SUMMARY, *badges.COLUMNS)
+                 .outerjoin(Patch, Patch.msgid == ThreadList.root_msgid)
+                 .outerjoin(Series, Series.id == Patch.series_id))
 
     def where(query: Any, condition: Any) -> Any:
         return query.having(condition) if grouped else query.where(condition)
@@ -299,17 +307,24 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
         more_older, rows = len(rows) > per_page, rows[:per_page]
         more_newer = older is not None or page > 1 or before is not None
     if unhidden:
-        threads = tuple(_kept_summary(row) for row in rows)
+        threads = tuple(_kept_summary(row[:_KEPT_END]) for row in rows)
+        marks = {}
+        for thread, row in zip(threads, rows, strict=True):
+            if (badge := badges.badge_of(row[_KEPT_END:])) is not None:
+                marks[thread.root_msgid] = badge
     else:
         threads = tuple(_thread_summaries(session, viewer, [int(r[0]) for r in rows], ids))
+        marks = badges.message_badges(session, [t.root_msgid for t in threads])
     return IndexPage(summary, threads, page, per_page, more_older,
                      older=Cursor(rows[-1][1], int(rows[-1][0])) if rows and more_older else None,
-                     newer=Cursor(rows[0][1], int(rows[0][0])) if rows and more_newer else None)
+                     newer=Cursor(rows[0][1], int(rows[0][0])) if rows and more_newer else None,
+                     badges=marks)
 
 
 # A list's thread summary as the ingest keeps it (ThreadList), after its id and last activity.
 _KEPT_SUMMARY = (ThreadList.root_msgid, ThreadList.subject, ThreadList.message_count,
                  ThreadList.participants, ThreadList.participant_count, ThreadList.first_date)
+_KEPT_END = 2 + len(_KEPT_SUMMARY)
 
 
 def _kept_summary(row: Any) -> ThreadSummary:

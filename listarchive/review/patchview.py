@@ -6,16 +6,13 @@ A cover letter is not a patch: it has no diff and speaks for its series (``kind`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer
 from listarchive.archive import messageview
-from listarchive.archive.batches import in_list, rows_in
-from listarchive.archive.models import Patch, Series
+from listarchive.archive.models import Patch
 from listarchive.archive.patchdiffs import stored_diffs
 from listarchive.archive.records import MessageRecord
 from listarchive.mail.extract import PATCH, PULL, SUBMISSIONS, WITH_DIFF
@@ -110,19 +107,6 @@ class PatchSummary:
         """A patch or a pull request: what ``/api/v1/patches/ID`` and a message's ``patch``
         describe (a cover letter and a review suggestion are not)."""
         return self.kind in SUBMISSIONS
-
-
-@dataclass(frozen=True)
-class MessageBadge:
-    """What the message page and list index say about a message that is a patch or cover."""
-
-    patch_id: int
-    kind: str
-    counter: int
-    total: int
-    series_id: int | None
-    series_title: str
-    revision: int
 
 
 def file_anchor(index: int, path: str) -> str:
@@ -226,29 +210,4 @@ def patch_summary(session: Session, viewer: Viewer, patch_id: int) -> PatchSumma
         patch.file_count, patch.insertions, patch.deletions, patch.patch_id,
         PullRequest(patch.pull_url, patch.pull_ref).pull_url,
         tuple(s.slug for s in subsystem_refs(session, [patch.id])), lines, place)
-
-
-# The statement of :func:`message_badges`, built once, of columns only: loading whole patch and
-# series objects was most of its time on a message page.
-_BADGES = (select(Patch.id, Patch.msgid, Patch.kind, Patch.counter, Patch.total, Patch.title,
-                  Patch.revision, Series.id.label("series_id"),
-                  Series.total.label("series_total"), Series.title.label("series_title"),
-                  Series.revision.label("series_revision"))
-           .outerjoin(Series, Series.id == Patch.series_id)
-           .where(Patch.msgid.in_(in_list())))
-
-
-def message_badges(session: Session, shown: Sequence[str]) -> dict[str, MessageBadge]:
-    """Patch/cover facts of those messages that are patches: the page's own messages (a list
-    index's thread roots, a message page's message), which the page read through its viewer's
-    visibility. Checking them again cost PostgreSQL more to plan than to run: a third of the
-    statement's time on a list index."""
-    out: dict[str, MessageBadge] = {}
-    for row in rows_in(session, _BADGES, shown):
-        grouped = row.series_id is not None
-        out[row.msgid] = MessageBadge(
-            row.id, row.kind, row.counter, row.series_total if grouped else row.total,
-            row.series_id, row.series_title if grouped else row.title,
-            row.series_revision if grouped else row.revision)
-    return out
 

@@ -15,11 +15,10 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from markupsafe import Markup
 
 from listarchive.access import embargo, embargoview
-from listarchive.archive import bodies, listview, messageview
+from listarchive.archive import badges, bodies, listview, messageview
 from listarchive.archive.records import MessageRecord
 from listarchive.errors import QueryError, SearchUnavailable
 from listarchive.mail.msgids import BadMsgid, quote_msgid
-from listarchive.review import patchview
 from listarchive.search import vocabulary
 from listarchive.search.searcher import SearchOutcome, run_search
 from listarchive.web import caching, downloads, feeds, filters
@@ -99,8 +98,7 @@ def list_page(name: str) -> Any:
                                 older=cursor_arg("o"), newer=cursor_arg("n"))
     if index is None:
         abort(404, description=f"there is no list named {name!r} here")
-    badges = patchview.message_badges(db(), [t.root_msgid for t in index.threads])
-    return render_template("list.html", index=index, name=name, badges=badges)
+    return render_template("list.html", index=index, name=name)
 
 
 def search_page(name: str) -> Any:
@@ -280,7 +278,7 @@ def message_page(name: str, record: MessageRecord) -> Any:
     html = render_template("message.html", name=name, view=view, rec=record, parsed=view.parsed,
                            home=lambda r: home_list(r, name),
                            reply=_reply(view.parsed, record),
-                           badge=patchview.message_badges(db(), [record.msgid]).get(record.msgid),
+                           badge=badges.message_badges(db(), [record.msgid]).get(record.msgid),
                            disclosed=embargoview.disclosure(db(), viewer(), record),
                            # A parent the reader may not see gets no link, exactly like a
                            # parent that was never archived; a stored parent is in the thread.
