@@ -24,6 +24,7 @@ import worlds
 from mailfixtures import NO_LIMITS, Site
 
 from ingest.worker import Summary, run_ingest
+from listarchive.search.follow import Follower
 from listarchive.settings import Settings, from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if backends.POSTGRESQL:
+        Follower.stop_all()  # the sites' search followers would poll a dropped database
         backends.drop_run_database()
 
 

@@ -26,11 +26,12 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -154,6 +155,15 @@ class Follower:
     catch-up), in a daemon thread. Every process of a web server may start one; only the
     process holding :data:`LEADER` works, the others wait to take over if it dies."""
 
+    started: ClassVar[weakref.WeakSet[Follower]] = weakref.WeakSet()
+
+    @classmethod
+    def stop_all(cls) -> None:
+        """Stop every follower this process started: before the databases they follow go
+        away on purpose (the test suite drops its own at the end)."""
+        for follower in list(cls.started):
+            follower.stop()
+
     def __init__(self, index_dir: Path, step: Callable[[], object], interval: float = 1.0,
                  alive: Callable[[], bool] = lambda: True) -> None:
         self.index_dir = Path(index_dir)
@@ -171,6 +181,7 @@ class Follower:
                 self._thread = threading.Thread(target=self._run, name="search-follower",
                                                 daemon=True)
                 self._thread.start()
+                Follower.started.add(self)
 
     def stop(self) -> None:
         self._stop.set()
