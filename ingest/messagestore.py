@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
@@ -284,8 +285,8 @@ def refresh_threads(session: Session, thread_ids: Iterable[int]) -> None:
             if tid not in cands or key < cands[tid][0]:
                 cands[tid] = (key, msgid)
                 subjects[tid] = subject
-        for tid_obj in part:
-            tid = int(str(tid_obj))
+        heads: list[dict[str, Any]] = []
+        for tid in part:
             if tid not in stats:
                 continue  # a thread of ghosts only cannot exist: link_threads gives it a message
             if tid not in cands:  # every member on a cycle
@@ -295,17 +296,19 @@ def refresh_threads(session: Session, thread_ids: Iterable[int]) -> None:
                 cands[tid] = ((datetime.max, first[0]), first[0])
                 subjects[tid] = first[1]
             n, first_date, last_date = stats[tid]
-            session.execute(update(Thread).where(Thread.id == tid).values(
-                root_msgid=cands[tid][1], subject=subjects[tid], first_date=first_date,
-                last_date=last_date, message_count=n))
+            heads.append({"id": tid, "root_msgid": cands[tid][1], "subject": subjects[tid],
+                          "first_date": first_date, "last_date": last_date, "message_count": n})
+        summaries = derived.thread_summaries(session, {h["id"]: h["root_msgid"] for h in heads})
+        for head in heads:  # every message is on a list: no thread is without senders
+            head.update(summaries.threads.get(head["id"], {}))
+        if heads:  # one statement for the chunk (executemany): each is a round trip on a server
+            session.execute(update(Thread), heads)
         _count_out(session, part)
         session.execute(delete(ThreadList).where(ThreadList.thread_id.in_(part)))
-        per_list = derived.thread_list_rows(
-            session, {tid: cands[tid][1] for tid in part if tid in stats})
-        if per_list:
-            session.execute(insert(ThreadList), per_list)
+        if summaries.lists:
+            session.execute(insert(ThreadList), summaries.lists)
             added: dict[int, tuple[int, int]] = {}
-            for row in per_list:
+            for row in summaries.lists:
                 lst, n = row["list_id"], row["message_count"]
                 threads, messages = added.get(lst, (0, 0))
                 added[lst] = (threads + 1, messages + n)

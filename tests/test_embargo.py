@@ -18,7 +18,7 @@ from listarchive.access import accounts, audit, embargo, embargorules, embargovi
 from listarchive.access.visibility import ANONYMOUS, Viewer, viewer_for
 from listarchive.archive import listview, messageview
 from listarchive.archive.db import make_engine, make_sessionmaker
-from listarchive.archive.models import Embargo, EmbargoAllow, User
+from listarchive.archive.models import Embargo, EmbargoAllow, MailingList, User
 from listarchive.cli import main
 from listarchive.mail.message import parse
 from listarchive.search import engine
@@ -188,6 +188,63 @@ def test_newest_messages_pass_over_a_hidden_reply_that_dates_a_public_thread(arc
                               (2, ["later@public.example", "public-root@public.example"])):
             found = messageview.recent_messages(s, ANONYMOUS, "linux-clk", limit=limit)
             assert found is not None and [r.msgid for r in found] == newest
+
+
+def test_list_indexes_count_only_what_the_reader_may_see(tmp_path):
+    """A list index reads the summaries the ingest keeps, which count every message. A thread
+    that an embargoed report was merged into, and one with replies on another public list and
+    on the restricted list, show on each list and on /all/ only what each reader may see:
+    every index equals the summaries counted from the messages the reader may see."""
+    archive = from_mapping({
+        "storage": {"data_dir": str(tmp_path / "instance")}, "search": {"enabled": False},
+        "embargo": {"reporters": [REPORTER]},
+        "lists": [{"name": "linux-clk", "address": "linux-clk@vger.kernel.org"},
+                  {"name": "linux-pm"}, {"name": "security", "restricted": True}]})
+    public = mail(tmp_path, "public-root@public.example", "clk: tortoise gate question",
+                  "Does the tortoise gate ever stop?")
+    run_ingest(archive, [str(public), *(str(DATA / n) for n in REPORT)], "linux-clk")
+    merge = mail(tmp_path, "merge@evil.example", "Re: clk: tortoise gate question",
+                 "Both at once.", refs=("public-root@public.example", COVER),
+                 sender="Mallory <mallory@evil.example>",
+                 date=datetime(2025, 12, 1, 8, 0, tzinfo=UTC))
+    later = mail(tmp_path, "later@public.example", "clk: a later question", "later",
+                 date=datetime(2025, 11, 1, 8, 0, tzinfo=UTC))
+    closed = mail(tmp_path, "closed-reply@sec.example", "Re: clk: a later question",
+                  "Said where only the security team reads.", refs=("later@public.example",),
+                  sender="Sam Secret <sam@sec.example>",
+                  date=datetime(2025, 11, 2, 8, 0, tzinfo=UTC))
+    elsewhere = mail(tmp_path, "pm-reply@pm.example", "Re: clk: a later question",
+                     "Power management agrees.", refs=("later@public.example",),
+                     sender="Paula Pm <paula@pm.example>",
+                     date=datetime(2025, 11, 3, 8, 0, tzinfo=UTC))
+    run_ingest(archive, [str(merge), str(later)], "linux-clk")
+    run_ingest(archive, [str(elsewhere)], "linux-pm")
+    run_ingest(archive, [str(closed)], "security")
+    admin = Viewer(user="admin", is_admin=True)
+    team = Viewer(user="team", lists=frozenset({"security"}))
+    with session_of(archive) as s:
+        lists = {row.name: row.id for row in s.execute(select(MailingList.id, MailingList.name))}
+        for viewer in (ANONYMOUS, admin, team):
+            for name in ("linux-clk", "security", listview.ALL):
+                index = listview.list_index(s, viewer, name)
+                if index is None:
+                    assert name == "security" and viewer is ANONYMOUS
+                    continue
+                ids = list(lists.values()) if name == listview.ALL else [lists[name]]
+                ids = [i for i in ids if viewer is not ANONYMOUS or i != lists["security"]]
+                order = [c.thread_id for c in listview.newest_threads(s, viewer, name, ids)]
+                counted = listview._thread_summaries(s, viewer, order, ids)
+                assert list(index.threads) == counted, (viewer.user, name, [
+                    (t.root_msgid, t.messages) for t in index.threads], [
+                    (t.root_msgid, t.messages) for t in counted])
+        shown = {t.root_msgid: t for t in listview.list_index(s, ANONYMOUS, listview.ALL).threads}
+        everyone = {t.root_msgid: t for t in listview.list_index(s, admin, listview.ALL).threads}
+    assert shown["later@public.example"].messages == 2
+    assert everyone["later@public.example"].messages == 3
+    assert "Sam Secret" not in shown["later@public.example"].participants
+    assert "Paula Pm" in shown["later@public.example"].participants
+    assert shown["public-root@public.example"].messages < \
+        everyone["public-root@public.example"].messages
 
 
 def test_restrict_disclose_unpublish_rights_and_audit(archive):

@@ -113,23 +113,24 @@ def test_linux_clk_series_threads_follow_references(clk):
 
 
 @pytest.mark.slow
-def test_linux_clk_list_index_shows_what_counting_its_messages_shows(clk):
+@pytest.mark.parametrize("name", ["linux-clk", listview.ALL])
+def test_linux_clk_list_index_shows_what_counting_its_messages_shows(clk, name):
     """The list index reads each thread's summary from the row the ingest kept for it, batch by
-    batch, with the badges of the messages it shows: every page of it equals the summaries
-    counted from the threads' messages, and the badges read for them."""
+    batch (on every list: the thread's own row), with the badges of the messages it shows:
+    every page of it equals the summaries counted from the threads' messages, and the badges
+    read for them."""
     _src, settings, _first = clk
     with Worker(settings).sessions() as session:
         lid = session.scalar(select(MailingList.id).where(MailingList.name == "linux-clk"))
         assert lid is not None
-        order = listview.newest_threads(session, ANONYMOUS, "linux-clk", [lid], limit=100_000)
+        order = listview.newest_threads(session, ANONYMOUS, name, [lid], limit=100_000)
         counted = listview.thread_summaries(session, ANONYMOUS, [c.thread_id for c in order])
         counted_badges = badges.message_badges(session, [t.root_msgid for t in counted])
         kept: list[listview.ThreadSummary] = []
         kept_badges: dict[str, badges.MessageBadge] = {}
         older = None
         while True:
-            index = listview.list_index(session, ANONYMOUS, "linux-clk", per_page=200,
-                                        older=older)
+            index = listview.list_index(session, ANONYMOUS, name, per_page=200, older=older)
             assert index is not None
             kept.extend(index.threads)
             kept_badges.update(index.badges)

@@ -80,7 +80,7 @@ def test_pages_send_a_bounded_number_of_statements(site: Site) -> None:
                 "/linux-clk/queue/", "/linux-clk/new.atom", "/api/v1/series?list=linux-clk",
                 "/api/1.2/patches/", "/api/1.2/series/"):
         assert statements(site, url) <= BOUND, url
-    for url in ("/linux-clk/", "/linux-clk/?page=5"):
+    for url in ("/linux-clk/", "/linux-clk/?page=5", "/all/", "/all/?page=5"):
         assert (n := statements(site, url)) <= LIST_BOUND, (url, n)
     for small, large in [ends["thread"], ends["message"]]:
         for suffix in ("/", "/T/", "/t/", "/t.mbox.gz", "/t.atom"):

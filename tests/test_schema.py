@@ -56,6 +56,8 @@ def to_first_wave(settings: Settings) -> None:
         for name in ("first_date", "root_msgid", "subject", "participants",
                      "participant_count"):  # revision 0010
             conn.execute(sa.text(f"ALTER TABLE thread_lists DROP COLUMN {name}"))
+        for name in ("participants", "participant_count"):
+            conn.execute(sa.text(f"ALTER TABLE threads DROP COLUMN {name}"))
         conn.execute(sa.text("ALTER TABLE users DROP COLUMN kind"))
         conn.execute(sa.text("DROP TABLE alembic_version"))
         conn.execute(sa.text("DROP INDEX ix_trailers_anchor_msgid"))
@@ -97,7 +99,7 @@ def list_pages(settings: Settings) -> dict[str, tuple[listview.ThreadSummary, ..
     archive = open_archive(settings)
     with archive.sessions() as session:
         found = {}
-        for name in ("clk", "security"):
+        for name in ("clk", "security", listview.ALL):
             index = listview.list_index(session, ADMIN, name)
             assert index is not None
             found[name] = index.threads

@@ -4,6 +4,7 @@ and the schema migrations fill in for an older archive, so both hold exactly the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -74,12 +75,29 @@ def summarise(rows: Sequence[Any], root_msgid: str | None
     return root, len(rows), first, last, list(people)
 
 
-def thread_list_rows(session: Session, roots: Mapping[int, str]) -> list[dict[str, Any]]:
-    """The ``thread_lists`` rows of these threads (thread id -> its root's Message-ID): one for
-    each list the thread has messages on, summarised over those messages (:func:`summarise`)."""
-    out: list[dict[str, Any]] = []
+@dataclass
+class Summaries:
+    """What :func:`thread_summaries` found: each thread's senders over all its messages (by
+    thread id: ``participants``, ``participant_count``), and its ``thread_lists`` rows."""
+
+    threads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    lists: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _senders(people: list[str]) -> dict[str, Any]:
+    return {"participants": "\n".join(people[:SHOWN_PARTICIPANTS]),
+            "participant_count": len(people)}
+
+
+def thread_summaries(session: Session, roots: Mapping[int, str]) -> Summaries:
+    """The summaries of these threads (thread id -> its root's Message-ID) that list indexes
+    read: on each list the thread has messages on, a ``thread_lists`` row summarised over those
+    messages (:func:`summarise`); over every list, its senders (the rest of a thread's summary
+    is the thread's own row)."""
+    out = Summaries()
     for part in chunked(sorted(roots)):
         members: dict[tuple[int, int], list[Any]] = {}
+        everywhere: dict[int, dict[str, Any]] = {}  # a message on two lists is read twice
         for tid, lid, *row in session.execute(
                 select(Message.thread_id, MessageList.list_id, Message.msgid, Message.subject,
                        Message.from_name, Message.from_email, Message.sort_date)
@@ -87,27 +105,31 @@ def thread_list_rows(session: Session, roots: Mapping[int, str]) -> list[dict[st
                 .where(Message.thread_id.in_(part))
                 .order_by(Message.sort_date.asc().nulls_last(), Message.msgid)):
             members.setdefault((int(tid or 0), int(lid)), []).append(row)
+            everywhere.setdefault(int(tid or 0), {}).setdefault(str(row[0]), row)
+        for tid, unique in everywhere.items():
+            out.threads[tid] = _senders(summarise(list(unique.values()), roots[tid])[4])
         for (tid, lid), rows in members.items():
             root, count, first, last, people = summarise(rows, roots[tid])
-            out.append({"thread_id": tid, "list_id": lid, "message_count": count,
-                        "first_date": first, "last_date": last, "root_msgid": root[0],
-                        "subject": root[1],
-                        "participants": "\n".join(people[:SHOWN_PARTICIPANTS]),
-                        "participant_count": len(people)})
+            out.lists.append({"thread_id": tid, "list_id": lid, "message_count": count,
+                              "first_date": first, "last_date": last, "root_msgid": root[0],
+                              "subject": root[1], **_senders(people)})
     return out
 
 
 def fill_thread_summaries(session: Session, step: int = 5_000) -> int:
-    """Summarise every thread on each of its lists (:func:`thread_list_rows`) in an archive made
-    before the per-list rows kept it; returns how many rows were written."""
+    """Summarise every thread (:func:`thread_summaries`) in an archive made before the threads
+    and their per-list rows kept it; returns how many per-list rows were written."""
     roots = dict(session.execute(select(Thread.id, Thread.root_msgid)).tuples().all())
     ids = sorted(roots)
     written = 0
     for start in range(0, len(ids), step):
-        rows = thread_list_rows(session, {tid: roots[tid] for tid in ids[start:start + step]})
-        if rows:
-            session.execute(update(ThreadList), rows)
-        written += len(rows)
+        found = thread_summaries(session, {tid: roots[tid] for tid in ids[start:start + step]})
+        if found.threads:
+            session.execute(update(Thread), [{"id": tid, **senders}
+                                             for tid, senders in found.threads.items()])
+        if found.lists:
+            session.execute(update(ThreadList), found.lists)
+        written += len(found.lists)
     return written
 
 

@@ -178,7 +178,8 @@ def _list_summaries(session: Session, viewer: Viewer,
 
 def list_directory(session: Session, viewer: Viewer) -> list[ListSummary]:
     """Every list the viewer may browse, by name, with counts and latest activity."""
-    return _list_summaries(session, viewer)
+    found = _every_list(session, viewer)
+    return found[0] if found is not None else _list_summaries(session, viewer)
 
 
 # Built once: every message, thread and search page asks.
@@ -199,16 +200,16 @@ def get_list(session: Session, viewer: Viewer, name: str,
              hidden_tids: frozenset[int] | None = None) -> ListSummary | None:
     """One list (or :data:`ALL`, summed over the visible lists); ``None`` when unknown/hidden.
     ``hidden_tids``: :func:`hidden_thread_ids` when the caller has read them."""
-    found = _summary_and_ids(session, viewer, name, hidden_tids)
-    return found[0] if found is not None else None
+    scope = _summary_and_ids(session, viewer, name, hidden_tids)
+    return scope.summary if scope is not None else None
 
 
 @functools.lru_cache(maxsize=512)
-def _list_row(viewer: Viewer) -> AnySelect:
-    """A list by name, with whether an embargo in force hides any message from this viewer,
-    its totals and its latest activity (as :func:`_list_stats` reads them with nothing
-    hidden): while no embargo hides anything (nearly always), a list's summary is this one
-    statement."""
+def _list_rows(viewer: Viewer) -> AnySelect:
+    """Every list, by name, with whether an embargo in force hides any message from this
+    viewer, its totals and its latest activity (as :func:`_list_stats` reads them with
+    nothing hidden): while no embargo hides anything (nearly always), the lists' summaries
+    are this one statement."""
     newest = (select(ThreadList.last_date)
               .where(ThreadList.list_id == MailingList.id, ThreadList.last_date.is_not(None))
               .order_by(ThreadList.last_date.desc().nulls_last()).limit(fixed(1)))  # as indexed
@@ -217,29 +218,61 @@ def _list_row(viewer: Viewer) -> AnySelect:
                    exists(hidden_msgids(viewer)).label("embargoed"),
                    ListStat.threads, ListStat.messages, newest.scalar_subquery().label("newest"))
             .outerjoin(ListStat, ListStat.list_id == MailingList.id)
-            .where(MailingList.name == bindparam("name")))
+            .order_by(MailingList.name))
+
+
+@functools.lru_cache(maxsize=512)
+def _list_row(viewer: Viewer) -> AnySelect:
+    """One list of :func:`_list_rows`, by name."""
+    return _list_rows(viewer).where(MailingList.name == bindparam("name"))
+
+
+def _every_list(session: Session, viewer: Viewer
+                ) -> tuple[list[ListSummary], list[int], bool] | None:
+    """The lists this viewer may browse (their summaries and ids) and whether those are every
+    list, all from :func:`_list_rows`; ``None`` when an embargo hides something from it (the
+    caller counts what it may see)."""
+    rows = read(session, _list_rows(viewer), {}).all()
+    if any(row.embargoed for row in rows):
+        return None
+    shown = [row for row in rows if list_allowed(viewer, bool(row.restricted), row.name)]
+    return ([ListSummary(row.name, row.description, row.address, row.messages or 0,
+                         row.threads or 0, row.newest) for row in shown],
+            [int(row.id) for row in shown], len(shown) == len(rows))
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a list index is over, for one viewer."""
+
+    summary: ListSummary
+    ids: list[int]  # the lists (:func:`list_ids`)
+    gone: frozenset[int]  # the threads an embargo hides whole (:func:`hidden_thread_ids`)
+    every: bool | None  # for ALL, whether the lists are every list (None: not read yet)
+    embargoed: bool  # an embargo in force hides something from the viewer
 
 
 def _summary_and_ids(session: Session, viewer: Viewer, name: str,
-                     hidden_tids: frozenset[int] | None = None
-                     ) -> tuple[ListSummary, list[int], frozenset[int], bool] | None:
-    """:func:`get_list` with the ids :func:`list_ids` gives (one list's is the row just read),
-    the threads an embargo hides whole (:func:`hidden_thread_ids`), read only when one
-    hides something, and whether the row said that no embargo hides anything from this viewer
-    (never said for :data:`ALL`)."""
+                     hidden_tids: frozenset[int] | None = None) -> _Scope | None:
+    """:func:`get_list` with what a list index needs besides: the hidden threads are read only
+    when an embargo hides something (``hidden_tids``: when the caller has read them)."""
     if name == ALL:
-        gone = hidden_thread_ids(session, viewer) if hidden_tids is None else hidden_tids
-        lists = _list_summaries(session, viewer, gone)
-        ids = list_ids(session, viewer, ALL)
-        assert ids is not None
-        return ListSummary(ALL, "every list of this archive", "",
-                           sum(s.messages for s in lists), sum(s.threads for s in lists),
-                           max((s.last_activity for s in lists if s.last_activity),
-                               default=None)), ids, gone, False
-    found = read(session, _list_row(viewer), {"name": name}).first()
-    if found is None:
+        found = _every_list(session, viewer)
+        if found is not None:
+            lists, ids, every = found
+            gone: frozenset[int] = frozenset()
+        else:
+            gone = hidden_thread_ids(session, viewer) if hidden_tids is None else hidden_tids
+            lists, every = _list_summaries(session, viewer, gone), None
+            ids = list_ids(session, viewer, ALL) or []
+        return _Scope(ListSummary(ALL, "every list of this archive", "",
+                                  sum(s.messages for s in lists), sum(s.threads for s in lists),
+                                  max((s.last_activity for s in lists if s.last_activity),
+                                      default=None)), ids, gone, every, found is None)
+    row = read(session, _list_row(viewer), {"name": name}).first()
+    if row is None:
         return None
-    lid, name, description, address, restricted, embargoed, threads, messages, last = tuple(found)
+    lid, name, description, address, restricted, embargoed, threads, messages, last = tuple(row)
     if not list_allowed(viewer, bool(restricted), name):
         return None
     if embargoed:
@@ -249,8 +282,16 @@ def _summary_and_ids(session: Session, viewer: Viewer, name: str,
             lid, (0, 0, None))
     else:
         hidden_tids, threads, messages = frozenset(), threads or 0, messages or 0
-    return (ListSummary(name, description, address, messages, threads, last), [lid],
-            hidden_tids, not embargoed)
+    return _Scope(ListSummary(name, description, address, messages, threads, last), [lid],
+                  hidden_tids, False, bool(embargoed))
+
+
+def _partly_hidden(session: Session, viewer: Viewer) -> frozenset[int]:
+    """The threads with a message an embargo hides from this viewer (one indexed lookup per
+    hidden message; embargoes are few): their kept summaries count what it may not see."""
+    return frozenset(tid for tid in session.scalars(
+        select(Message.thread_id).where(Message.msgid.in_(hidden_msgids(viewer))))
+        if tid is not None)
 
 
 def list_ids(session: Session, viewer: Viewer, name: str) -> list[int] | None:
@@ -268,23 +309,23 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     ``?t=``); ``older`` / ``newer`` give the page after / before a cursor of another page;
     ``page`` counts pages from the newest (cheap only for the first few).
 
-    Counts, participants and dates are computed from the messages the viewer may see, so a thread
-    cross-posted to a restricted list does not reveal how many hidden replies it has. A list's
-    page while no embargo hides anything from the viewer is read from the summaries the ingest
-    keeps per list, which count the list's messages: the same thing, without reading them.
+    Counts, participants and dates are those of the messages the viewer may see, so a thread
+    cross-posted to a restricted list does not reveal how many hidden replies it has. They are
+    read from the summaries the ingest keeps per list (for every list, per thread), which count
+    exactly those messages, except for a thread with a message an embargo hides from the
+    viewer, counted anew; and on :data:`ALL` for a viewer who may not browse every list, every
+    thread is counted anew.
     """
-    found = _summary_and_ids(session, viewer, name)
-    if found is None:
+    scope = _summary_and_ids(session, viewer, name)
+    if scope is None:
         return None
-    summary, ids, gone, unhidden = found
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    query, tid, last, grouped = threads_by_activity(session, viewer, name, ids, gone)
-    if unhidden:
-        # The list's own rows summarise its threads, and the badges of the messages shown come
-        # with them: the page is this one statement.
-        query = (query.add_columns(*_KEPT_SUMMARY, *badges.COLUMNS)
-                 .outerjoin(Patch, Patch.msgid == ThreadList.root_msgid)
-                 .outerjoin(Series, Series.id == Patch.series_id))
+    every = scope.every
+    if name == ALL and every is None:
+        every = len(scope.ids) == session.scalar(select(func.count(MailingList.id)))
+    every = bool(every) and name == ALL
+    query, tid, last, grouped = threads_by_activity(session, viewer, name, scope.ids,
+                                                    scope.gone, every=every)
 
     def where(query: Any, condition: Any) -> Any:
         return query.having(condition) if grouped else query.where(condition)
@@ -294,7 +335,8 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     if newer is not None:
         # The page just above the cursor: read upwards from it, then turn it round.
         query = where(query, _after(last, tid, newer)).order_by(last.asc().nulls_first(), tid.asc())
-        rows = list(reversed(session.execute(query.limit(fixed(per_page + 1))).all()))
+        query = _summarised(query.limit(fixed(per_page + 1)), every, grouped, scope.ids, True)
+        rows = list(reversed(session.execute(query).all()))
         more_newer, rows = len(rows) > per_page, rows[-per_page:]
         more_older = True
     else:
@@ -303,28 +345,68 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
         query = query.order_by(last.desc().nulls_last(), tid.desc())
         if older is None:
             query = query.offset(fixed((page - 1) * per_page))
-        rows = list(session.execute(query.limit(fixed(per_page + 1))))
+        query = _summarised(query.limit(fixed(per_page + 1)), every, grouped, scope.ids, False)
+        rows = list(session.execute(query))
         more_older, rows = len(rows) > per_page, rows[:per_page]
         more_newer = older is not None or page > 1 or before is not None
-    if unhidden:
-        threads = tuple(_kept_summary(row[:_KEPT_END]) for row in rows)
-        marks = {}
-        for thread, row in zip(threads, rows, strict=True):
-            if (badge := badges.badge_of(row[_KEPT_END:])) is not None:
-                marks[thread.root_msgid] = badge
-    else:
-        threads = tuple(_thread_summaries(session, viewer, [int(r[0]) for r in rows], ids))
-        marks = badges.message_badges(session, [t.root_msgid for t in threads])
-    return IndexPage(summary, threads, page, per_page, more_older,
+    tids = [int(r[0]) for r in rows]
+    # Threads whose kept summary would count what the viewer may not see are counted anew:
+    # those with a message on a list it may not browse, or that an embargo hides from it.
+    partly = {thread_id for thread_id, row in zip(tids, rows, strict=True) if row[-1]}
+    if scope.embargoed:
+        partly.update(_partly_hidden(session, viewer))
+    counted = _summaries_by_thread(session, viewer, [t for t in tids if t in partly], scope.ids)
+    marks = badges.message_badges(session, [t.root_msgid for t in counted.values()])
+    shown: list[ThreadSummary] = []
+    for thread_id, row in zip(tids, rows, strict=True):
+        if thread_id in partly:
+            if thread_id in counted:
+                shown.append(counted[thread_id])
+            continue
+        thread = _kept_summary(row[:_KEPT_END])
+        shown.append(thread)
+        if (badge := badges.badge_of(row[_KEPT_END:-1])) is not None:
+            marks[thread.root_msgid] = badge
+    return IndexPage(scope.summary, tuple(shown), page, per_page, more_older,
                      older=Cursor(rows[-1][1], int(rows[-1][0])) if rows and more_older else None,
                      newer=Cursor(rows[0][1], int(rows[0][0])) if rows and more_newer else None,
                      badges=marks)
 
 
-# A list's thread summary as the ingest keeps it (ThreadList), after its id and last activity.
-_KEPT_SUMMARY = (ThreadList.root_msgid, ThreadList.subject, ThreadList.message_count,
-                 ThreadList.participants, ThreadList.participant_count, ThreadList.first_date)
-_KEPT_END = 2 + len(_KEPT_SUMMARY)
+def _kept_columns(kept: type[Thread] | type[ThreadList]) -> tuple[Any, ...]:
+    """A thread's summary as the ingest keeps it, on a list (ThreadList) or on every list
+    (Thread), read after the thread's id and last activity."""
+    return (kept.root_msgid, kept.subject, kept.message_count, kept.participants,
+            kept.participant_count, kept.first_date)
+
+
+_KEPT_END = 8  # the thread's id and last activity, then the summary
+
+
+def _summarised(page: Any, every: bool, grouped: bool, ids: Sequence[int],
+                ascending: bool) -> Any:
+    """A page of :func:`threads_by_activity` (ordered, limited) with each thread's kept
+    summary (the thread's own when ``every`` list is read, else one list's or, for several
+    lists, the thread's own again), the badge of the message it shows, and whether the thread
+    has a message on a list not among ``ids`` (the kept summary then counts messages the viewer
+    may not see): the whole page in one statement."""
+    if not grouped:  # every list, or one: nothing is elsewhere
+        kept = Thread if every else ThreadList
+        return (page.add_columns(*_kept_columns(kept), *badges.COLUMNS, literal(False))
+                .outerjoin(Patch, Patch.msgid == kept.root_msgid)
+                .outerjoin(Series, Series.id == Patch.series_id))
+    # Some of the lists: the page of threads, then what was kept for them.
+    inner = page.subquery()
+    tid, last = inner.c
+    elsewhere = exists(select(ThreadList.thread_id).where(ThreadList.thread_id == tid,
+                                                          ThreadList.list_id.not_in(ids)))
+    order = ((last.asc().nulls_first(), tid.asc()) if ascending
+             else (last.desc().nulls_last(), tid.desc()))
+    return (select(tid, last, *_kept_columns(Thread), *badges.COLUMNS, elsewhere)
+            .join(Thread, Thread.id == tid)
+            .outerjoin(Patch, Patch.msgid == Thread.root_msgid)
+            .outerjoin(Series, Series.id == Patch.series_id)
+            .order_by(*order))
 
 
 def _kept_summary(row: Any) -> ThreadSummary:
@@ -334,15 +416,19 @@ def _kept_summary(row: Any) -> ThreadSummary:
 
 
 def threads_by_activity(session: Session, viewer: Viewer, name: str, ids: Sequence[int],
-                        hidden_tids: frozenset[int] | None = None
+                        hidden_tids: frozenset[int] | None = None, every: bool | None = None
                         ) -> tuple[Any, Any, Any, bool]:
     """The visible threads of the lists ``ids`` (those :func:`list_ids` gave for ``name``) as
     ``(query, thread id column, last activity column, grouped)``, unordered; ``grouped`` says a
     condition on the last activity goes in ``HAVING``. Ordered newest first, the query reads an
-    index from its top: the cost of a page does not grow with the list."""
+    index from its top: the cost of a page does not grow with the list. ``every``: whether
+    ``ids`` are every list, when the caller knows."""
     gone = sorted(hidden_thread_ids(session, viewer) if hidden_tids is None
                   else hidden_tids)
-    every = name == ALL and len(ids) == session.scalar(select(func.count(MailingList.id)))
+    if name != ALL:
+        every = False
+    elif every is None:
+        every = len(ids) == session.scalar(select(func.count(MailingList.id)))
     if every:
         # Every list: a thread's own last activity is its latest on any list, and the
         # threads' index orders them without grouping the rows of every list.
@@ -415,27 +501,35 @@ def _members_select(viewer: Viewer) -> AnySelect:
             .order_by(Message.sort_date.asc().nulls_last(), Message.msgid))
 
 
-def _thread_summaries(session: Session, viewer: Viewer, tids: Sequence[int],
-                      list_ids: Sequence[int]) -> list[ThreadSummary]:
+def _summaries_by_thread(session: Session, viewer: Viewer, tids: Sequence[int],
+                         list_ids: Sequence[int]) -> dict[int, ThreadSummary]:
     """Summaries counted over the messages the viewer may see on these lists, as the ingest
-    keeps them per list (:func:`~listarchive.archive.derived.summarise`). The root shown is the
-    thread's root when visible, else its earliest visible message: a thread that a hidden
-    report was merged into must not show the report's subject."""
+    keeps them (:func:`~listarchive.archive.derived.summarise`); none for a thread of which it
+    may see nothing there. The root shown is the thread's root when visible, else its earliest
+    visible message: a thread that a hidden report was merged into must not show the report's
+    subject."""
     if not tids:
-        return []
+        return {}
     roots: dict[int, str] = {row[0]: row[1] for row in rows_in(session, _ROOTS, tids)}
     members: dict[int, list[Any]] = {}
     for tid, *row in rows_in(session, _members_select(viewer), tids, {"lists": list(list_ids)}):
         members.setdefault(tid or 0, []).append(row)
-    out = []
+    out = {}
     for tid in tids:
         root_msgid = roots.get(tid)
         rows = members.get(tid, [])
         if root_msgid is None or not rows:
             continue
         root, count, first, last, people = summarise(rows, root_msgid)
-        out.append(ThreadSummary(root[0], root[1], count,
-                                 tuple(people[:SHOWN_PARTICIPANTS]), len(people), first, last))
+        out[tid] = ThreadSummary(root[0], root[1], count, tuple(people[:SHOWN_PARTICIPANTS]),
+                                 len(people), first, last)
     return out
+
+
+def _thread_summaries(session: Session, viewer: Viewer, tids: Sequence[int],
+                      list_ids: Sequence[int]) -> list[ThreadSummary]:
+    """:func:`_summaries_by_thread` in the order of ``tids``."""
+    found = _summaries_by_thread(session, viewer, tids, list_ids)
+    return [found[tid] for tid in tids if tid in found]
 
 

@@ -78,6 +78,10 @@ class Thread(Base):
     first_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The first senders, one a line, and how many different senders there are (/all/ shows
+    # them; a list's own come with its per-list row).
+    participants: Mapped[str] = mapped_column(Text, default="")
+    participant_count: Mapped[int] = mapped_column(Integer, default=0)
 
     messages: Mapped[list[Message]] = relationship(back_populates="thread")
     nodes: Mapped[list[Node]] = relationship(back_populates="thread")
