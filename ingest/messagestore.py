@@ -247,10 +247,9 @@ def link_threads(session: Session, facts: Sequence[tuple[int, str, Sequence[str]
         assign.setdefault(tid, []).extend(pk_of[m] for m in comp if m in pk_of)
     if new_nodes:
         session.execute(insert(Node), new_nodes)
-    for tid, pks in assign.items():
-        for pk_part in chunked(pks):
-            session.execute(update(Message).where(Message.id.in_(pk_part))
-                            .values(thread_id=tid))
+    moves = [{"id": pk, "thread_id": tid} for tid, pks in assign.items() for pk in pks]
+    if moves:  # one statement (executemany), not one a thread: each is a round trip on a server
+        session.execute(update(Message), moves)
     return touched
 
 

@@ -199,19 +199,15 @@ def regroup(session: Session, senders: Iterable[str]) -> set[int]:
         session.execute(insert(Series), added)
     if changed:
         session.execute(update(Series), changed)
-    into: dict[int, list[int]] = {}
-    for pk, sid in moved.items():
-        into.setdefault(sid, []).append(pk)
-    for sid, pks in into.items():
-        for ids in chunked(pks):
-            session.execute(update(Patch).where(Patch.id.in_(ids)).values(series_id=sid))
+    if moved:  # one statement (executemany), not one a series
+        session.execute(update(Patch), [{"id": pk, "series_id": sid} for pk, sid in moved.items()])
     fresh = [{"older_id": a, "newer_id": b, "reason": why}
              for (a, b), why in sorted(wanted_links.items()) if old_links.get((a, b)) != why]
     if fresh:
         session.execute(insert(SeriesRevision), fresh)
     # Series whose rows or members changed: their subsystem links follow their patches'.
     touched = {sid for sid, row in wanted.items() if sid not in old or _differs(old[sid], row)}
-    touched.update(into)
+    touched.update(moved.values())
     touched.update(sid for pk in (*leaving, *moved)
                    if (sid := member_of.get(pk)) is not None and sid in wanted)
     link_subsystems(session, touched)
