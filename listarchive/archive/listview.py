@@ -311,10 +311,10 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
 
     Counts, participants and dates are those of the messages the viewer may see, so a thread
     cross-posted to a restricted list does not reveal how many hidden replies it has. They are
-    read from the summaries the ingest keeps per list (for every list, per thread), which count
-    exactly those messages, except for a thread with a message an embargo hides from the
-    viewer, counted anew; and on :data:`ALL` for a viewer who may not browse every list, every
-    thread is counted anew.
+    read from the summaries the ingest keeps per list (on :data:`ALL`, per thread), which count
+    exactly those messages, except for a thread with a message the viewer may not see (one an
+    embargo hides from it, or, on :data:`ALL`, one on a list it may not browse): that thread
+    is counted anew from its messages.
     """
     scope = _summary_and_ids(session, viewer, name)
     if scope is None:
