@@ -79,6 +79,10 @@ def test_list_index_pages_newest_activity_first(site, client):
     assert dates == sorted(dates, reverse=True)
     assert 'rel="next"' in first and 'rel="prev"' in second
     assert "messages in" in first
+    # Five senders are named, the others counted: "A, B, C, D, E and 3 more".
+    named = re.findall(r'message(?:s)? · ([^<]*?)(?: and (\d+) more)?</div>', first + second)
+    assert len(named) == 100 and all(len(who.split(", ")) <= 5 for who, _more in named)
+    assert any(more and len(who.split(", ")) == 5 for who, more in named)
 
 
 @pytest.mark.parametrize("name", ["linux-clk", "all"])
