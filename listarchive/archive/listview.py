@@ -200,7 +200,7 @@ def get_list(session: Session, viewer: Viewer, name: str,
              hidden_tids: frozenset[int] | None = None) -> ListSummary | None:
     """One list (or :data:`ALL`, summed over the visible lists); ``None`` when unknown/hidden.
     ``hidden_tids``: :func:`hidden_thread_ids` when the caller has read them."""
-    scope = _summary_and_ids(session, viewer, name, hidden_tids)
+    scope = _scope_of(session, viewer, name, hidden_tids)
     return scope.summary if scope is not None else None
 
 
@@ -252,7 +252,7 @@ class _Scope:
     embargoed: bool  # an embargo in force hides something from the viewer
 
 
-def _summary_and_ids(session: Session, viewer: Viewer, name: str,
+def _scope_of(session: Session, viewer: Viewer, name: str,
                      hidden_tids: frozenset[int] | None = None) -> _Scope | None:
     """:func:`get_list` with what a list index needs besides: the hidden threads are read only
     when an embargo hides something (``hidden_tids``: when the caller has read them)."""
@@ -316,7 +316,7 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     embargo hides from it, or, on :data:`ALL`, one on a list it may not browse): that thread
     is counted anew from its messages.
     """
-    scope = _summary_and_ids(session, viewer, name)
+    scope = _scope_of(session, viewer, name)
     if scope is None:
         return None
     per_page = max(1, min(per_page, MAX_PER_PAGE))
