@@ -148,20 +148,20 @@ def store_batch(session: Session, items: Sequence[Incoming], now: datetime) -> B
         rows.append(_message_row(it, msgid, fp, flags, now))
         parsed_of[msgid] = p
     people = _people(session, senders) if senders else {}
+    # Threads first, so that each new message is stored with its thread (an update of every
+    # new row after it would rewrite each, and each index of messages).
+    linked = join_threads(session, [(str(r["msgid"]), str(r["references"]).split())
+                                    for r in rows])
     for row in rows:
         row["sender_id"] = people.get(str(row["from_email"]).lower())
+        row["thread_id"] = linked.thread[str(row["msgid"])]
 
-    new_ids: dict[str, int] = {}
-    if rows:
-        result = session.execute(insert(Message).returning(Message.msgid, Message.id), rows)
-        new_ids = {str(m): int(pk) for m, pk in result.all()}
+    new_ids = _insert_messages(session, rows) if rows else {}
     out.new = len(new_ids)
     out.new_ids = list(new_ids.values())
     out.new_items = [(pk, msgid, parsed_of[msgid]) for msgid, pk in new_ids.items()]
     joined = _add_memberships(session, memberships, new_ids)
-    if rows:
-        out.threads = link_threads(session, [(new_ids[str(r["msgid"])], str(r["msgid"]),
-                                             str(r["references"]).split()) for r in rows])
+    out.threads = linked.touched
     # A message already stored, now also seen on another list: its thread's per-list view
     # (the list index and its counts) gains that list.
     old = sorted(joined - set(new_ids.values()))
@@ -169,6 +169,25 @@ def store_batch(session: Session, items: Sequence[Incoming], now: datetime) -> B
         out.threads.update(int(t) for (t,) in session.execute(
             select(Message.thread_id).where(Message.id.in_(part))) if t is not None)
     return out
+
+
+def _insert_messages(session: Session, rows: list[dict[str, object]]) -> dict[str, int]:
+    """Insert the rows of new messages; the id of each, by msgid.
+
+    On PostgreSQL the ids are taken from the sequence first and the rows sent as one pipelined
+    executemany: the alternative, a multi-row INSERT ... RETURNING of a few hundred raw messages
+    at a time, cost the ingest process more than the server spent storing them (psycopg splits
+    each such statement's text to find its thousands of parameters, and none is reused).
+    SQLite, in the process, returns the ids of its multi-row INSERT as cheaply."""
+    if session.get_bind().dialect.name != "postgresql":
+        result = session.execute(insert(Message).returning(Message.msgid, Message.id), rows)
+        return {str(m): int(pk) for m, pk in result.all()}
+    ids = session.scalars(select(func.nextval(func.pg_get_serial_sequence("messages", "id")))
+                          .select_from(func.generate_series(1, len(rows)))).all()
+    for row, pk in zip(rows, ids, strict=True):
+        row["id"] = int(pk)
+    session.execute(insert(Message), rows)
+    return {str(row["msgid"]): int(row["id"]) for row in rows}  # type: ignore[call-overload]
 
 
 def _message_row(it: Incoming, msgid: str, fp: str, flags: set[str],
@@ -213,44 +232,69 @@ def _add_memberships(session: Session, memberships: dict[str, set[int]],
     return {m for m, _ in missing}
 
 
-def link_threads(session: Session, facts: Sequence[tuple[int, str, Sequence[str]]]) -> set[int]:
-    """Join messages (pk, msgid, references) to threads, creating ghosts and merging threads.
+@dataclass
+class Linked:
+    """What joining messages to threads did: the threads it touched, the thread of each msgid."""
+
+    touched: set[int] = field(default_factory=set)
+    thread: dict[str, int] = field(default_factory=dict)
+
+
+def join_threads(session: Session, facts: Sequence[tuple[str, Sequence[str]]]) -> Linked:
+    """Join Message-IDs (msgid, references) to threads, creating ghosts and merging threads,
+    before or after their messages are stored: :func:`store_batch` inserts new messages with
+    their thread, :func:`link_threads` moves stored ones.
 
     Membership is a connected component, so the result is the same whatever the arrival order;
     only the surviving thread's numeric id (the lowest) depends on it, and no URL uses it.
     """
-    all_ids = sorted({m for _, m, refs in facts for m in (m, *refs)})
+    all_ids = sorted({m for m, refs in facts for m in (m, *refs)})
     node_thread: dict[str, int] = {}
     for part in chunked(all_ids):
         node_thread.update((m, t) for m, t in session.execute(
             select(Node.msgid, Node.thread_id).where(Node.msgid.in_(part))).all())
-    pk_of = {msgid: pk for pk, msgid, _ in facts}
-    touched: set[int] = set()
+    wanted = {m for m, _ in facts}
+    linked = Linked()
     new_nodes: list[dict[str, object]] = []
-    assign: dict[int, list[int]] = {}
+
+    def place(comp: set[str], tid: int) -> None:
+        linked.touched.add(tid)
+        new_nodes.extend({"msgid": m, "thread_id": tid} for m in comp if m not in node_thread)
+        linked.thread.update((m, tid) for m in comp & wanted)
+
     # Ids already in one thread belong together even when no reference in this batch says so:
     # join them through a pseudo node per existing thread.
-    links: list[tuple[str, Sequence[str]]] = [(m, refs) for _, m, refs in facts]
+    links: list[tuple[str, Sequence[str]]] = list(facts)
     links.extend((m, [f"\0thread:{tid}"]) for m, tid in node_thread.items())
+    fresh: list[set[str]] = []
     for comp in components(links):
         comp = {m for m in comp if not m.startswith("\0")}
         threads = sorted({node_thread[m] for m in comp if m in node_thread})
-        if threads:
-            tid = threads[0]
-            for other in threads[1:]:
-                _merge_thread(session, other, tid)
-                touched.discard(other)
-        else:
-            tid = session.execute(insert(Thread).returning(Thread.id), {}).scalar_one()
-        touched.add(tid)
-        new_nodes.extend({"msgid": m, "thread_id": tid} for m in comp if m not in node_thread)
-        assign.setdefault(tid, []).extend(pk_of[m] for m in comp if m in pk_of)
+        if not threads:
+            fresh.append(comp)
+            continue
+        for other in threads[1:]:
+            _merge_thread(session, other, threads[0])
+            linked.touched.discard(other)
+        place(comp, threads[0])
+    if fresh:  # the new threads in one statement (its root is set when its messages are)
+        tids = session.scalars(insert(Thread).returning(Thread.id, sort_by_parameter_order=True),
+                               [{"root_msgid": min(comp)} for comp in fresh]).all()
+        for comp, tid in zip(fresh, tids, strict=True):
+            place(comp, tid)
     if new_nodes:
         session.execute(insert(Node), new_nodes)
-    moves = [{"id": pk, "thread_id": tid} for tid, pks in assign.items() for pk in pks]
+    return linked
+
+
+def link_threads(session: Session, facts: Sequence[tuple[int, str, Sequence[str]]]) -> set[int]:
+    """Join stored messages (pk, msgid, references) to threads (:func:`join_threads`); the
+    threads touched."""
+    linked = join_threads(session, [(m, refs) for _, m, refs in facts])
+    moves = [{"id": pk, "thread_id": linked.thread[m]} for pk, m, _ in facts]
     if moves:  # one statement (executemany), not one a thread: each is a round trip on a server
         session.execute(update(Message), moves)
-    return touched
+    return linked.touched
 
 
 def _merge_thread(session: Session, old: int, into: int) -> None:
