@@ -11,7 +11,7 @@ look the same). Views call one of these per request and render what comes back.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -203,11 +203,40 @@ def thread_view(session: Session, viewer: Viewer, msgid: str,
 
 def _thread_of(session: Session, viewer: Viewer, thread_id: int) -> ThreadView:
     records = {r.msgid: r for r in _records(session, viewer, "thread", thread_id)}
-    # References place the placeholders of missing parents; only orphans need them.
-    orphans = [r.pk for r in records.values()
-               if r.parent_msgid and r.parent_msgid not in records]
-    refs = {row.id: tuple(row.references.split()) for row in select_in(
+    view = _tree(records, _orphan_references(session, records.values()))
+    if view.members:
+        return view
+    thread = session.get(Thread, thread_id)  # nothing visible: the subject kept for it
+    return ThreadView("", thread.subject if thread else "", view.members, view.lines)
+
+
+def threads_of(session: Session, viewer: Viewer, thread_ids: Sequence[int]
+               ) -> dict[int, ThreadView]:
+    """The threads of these ids with a member this viewer may see, as :func:`thread_view`
+    gives each, read together: a statement for every few hundred threads, not one a thread."""
+    by_thread: dict[int, dict[str, MessageRecord]] = {}
+    for record in _records(session, viewer, "threads", thread_ids):
+        by_thread.setdefault(int(record.thread_id or 0), {})[record.msgid] = record
+    refs = _orphan_references(session, [r for records in by_thread.values()
+                                        for r in records.values()])
+    return {tid: _tree(records, refs) for tid, records in by_thread.items()}
+
+
+def _orphan_references(session: Session, records: Iterable[MessageRecord]
+                       ) -> dict[int, tuple[str, ...]]:
+    """The References of the records whose parent is not among the records of their thread:
+    they place the placeholders of missing parents (only orphans need them)."""
+    records = list(records)
+    present = {(r.thread_id, r.msgid) for r in records}
+    orphans = [r.pk for r in records
+               if r.parent_msgid and (r.thread_id, r.parent_msgid) not in present]
+    return {row.id: tuple(row.references.split()) for row in select_in(
         session, select(Message.id, Message.references), Message.id, orphans)}
+
+
+def _tree(records: Mapping[str, MessageRecord], refs: Mapping[int, tuple[str, ...]]
+          ) -> ThreadView:
+    """A thread's visible records in tree order with depths."""
     rows: list[TreeRow] = build_tree(
         (TreeItem(r.msgid, r.parent_msgid, r.sort_date, refs.get(r.pk, ()))
          for r in records.values()), ghosts=True)
@@ -217,8 +246,7 @@ def _thread_of(session: Session, viewer: Viewer, thread_id: int) -> ThreadView:
                     if line.record is not None)
     if members:
         return ThreadView(members[0].record.msgid, members[0].record.subject, members, lines)
-    thread = session.get(Thread, thread_id)  # nothing visible: the subject kept for it
-    return ThreadView("", thread.subject if thread else "", members, lines)
+    return ThreadView("", "", members, lines)
 
 
 def thread_root(session: Session, viewer: Viewer, record: MessageRecord) -> str:

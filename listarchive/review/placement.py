@@ -57,8 +57,9 @@ def placements(session: Session, threads: Iterable[int], new: Collection[int] | 
         for pid, msgid, thread_id in patches:
             by_thread.setdefault(int(thread_id or 0), []).append((int(pid), msgid))
         wanted: list[tuple[int, int, int]] = []  # patch, reply, depth
-        for members in by_thread.values():
-            thread = messageview.thread_view(session, EVERYONE, members[0][1])
+        views = messageview.threads_of(session, EVERYONE, sorted(by_thread))
+        for tid, members in by_thread.items():
+            thread = views.get(tid)
             if thread is None:
                 continue
             for pid, msgid in members:
