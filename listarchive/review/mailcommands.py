@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from listarchive.access.accounts import users_by_email
 from listarchive.archive import rawstore
+from listarchive.archive.batches import scalars_in, select_in
 from listarchive.archive.models import (
     MailingList,
     Message,
@@ -101,18 +102,26 @@ def run(session: Session, items: Sequence[tuple[int, str, ParsedMessage]],
     """The worker hook: look for commands in the replies of one stored batch. ``signatures``
     are the DKIM results the worker found before the transaction, by ``id()`` of the parsed
     message; one not there is verified here."""
+    said_something = []
     for pk, msgid, parsed in items:
         if not parsed.parent:
             continue
         command = bot_command(parsed.body)
         claim = None if command is not None else applied_claim(parsed.body)
-        if command is None and claim is None:
-            continue
-        own = session.get(Patch, pk)
-        if own is not None and own.kind != SUGGESTION:
+        if command is not None or claim is not None:
+            said_something.append((pk, msgid, parsed, command, claim))
+    if not said_something:
+        return
+    # The replies' own patches and the patches they answer, for the whole batch at once.
+    kinds = {int(pid): kind for pid, kind in select_in(
+        session, select(Patch.id, Patch.kind), Patch.id, [pk for pk, *_ in said_something])}
+    answered = {p.msgid: p for p in scalars_in(
+        session, select(Patch).where(Patch.kind != SUGGESTION), Patch.msgid,
+        [parsed.parent for _, _, parsed, _, _ in said_something])}
+    for pk, msgid, parsed, command, claim in said_something:
+        if kinds.get(pk, SUGGESTION) != SUGGESTION:
             continue  # a patch of its own: its words are not a command about another
-        target = session.scalars(select(Patch).where(Patch.msgid == parsed.parent,
-                                                     Patch.kind != SUGGESTION)).first()
+        target = answered.get(parsed.parent)
         if target is None or target.series_id is None or _handled(session, msgid):
             continue
         sender = parsed.sender.email.lower()
