@@ -26,7 +26,12 @@ from ingest.sources import open_source
 from listarchive.access.embargorules import embargo_rules, follow_replies
 from listarchive.archive import rawstore
 from listarchive.archive.batches import select_in
-from listarchive.archive.db import make_engine, make_sessionmaker, open_archive
+from listarchive.archive.db import (
+    PlannerStatistics,
+    make_engine,
+    make_sessionmaker,
+    open_archive,
+)
 from listarchive.archive.derived import anchor_trailers
 from listarchive.archive.models import Message, MessageList, Patch, Series, SourceState, Thread
 from listarchive.clock import utcnow
@@ -145,6 +150,7 @@ class Worker:
         # BEGIN IMMEDIATE, PostgreSQL's advisory lock), so reads never wait behind other writers.
         self.reader_engine = make_engine(settings)
         self.readers: sessionmaker[Session] = make_sessionmaker(self.reader_engine)
+        self.statistics = PlannerStatistics(self.reader_engine)
         self.list_name = list_name
         try:
             with self.sessions.begin() as session:
@@ -256,6 +262,7 @@ class Worker:
             self.lists.forget_uncommitted()
             raise _Refused(f"could not be stored: {type(exc).__name__}: {exc}"[:2000]) from exc
         self.lists.created.clear()
+        self.statistics.stored(outcome.new)
         self.place_comments(outcome)
         for problem in problems:  # counted once committed: a refused batch is stored again
             logger.warning("quarantined %s", problem)

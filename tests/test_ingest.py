@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import backends
+import pytest
 from sqlalchemy import select
 
 from ingest.quarantine import list_quarantined, retry_quarantined
@@ -16,6 +17,7 @@ from ingest.reindex import reindex
 from ingest.worker import Worker, run_ingest
 from listarchive.access.visibility import ANONYMOUS
 from listarchive.archive import listview, rawstore
+from listarchive.archive.db import PlannerStatistics
 from listarchive.archive.models import MailingList, Message, MessageList, Thread
 from listarchive.settings import from_mapping
 
@@ -236,3 +238,38 @@ def test_the_command_line_is_quiet_about_a_reader_that_goes_away_and_an_empty_qu
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 0, err.decode()
     assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def _generated(i: int) -> bytes:
+    """Message ``i`` of a list of five-message threads."""
+    reply = f"In-Reply-To: <stats-{i - i % 5}@example.org>\n" if i % 5 else ""
+    return (f"From: Sender {i % 37} <s{i % 37}@example.org>\nSubject: topic {i // 5}\n"
+            f"Date: Mon, 2 Jun 2025 10:{i // 60 % 60:02d}:{i % 60:02d} +0000\n"
+            f"Message-ID: <stats-{i}@example.org>\n{reply}\nbody {i}\n").encode()
+
+
+def _statistics(settings) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """Messages in PostgreSQL's statistics of the messages table; its ANALYZEs not by autovacuum."""
+    with Worker(settings).reader_engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT c.reltuples, s.analyze_count FROM pg_class c JOIN pg_stat_user_tables s"
+            " ON s.relid = c.oid WHERE c.oid = 'messages'::regclass").one()
+    return float(row[0]), int(row[1])
+
+
+@pytest.mark.skipif(not backends.POSTGRESQL, reason="about PostgreSQL's planner statistics")
+def test_an_import_takes_postgresqls_statistics_anew_and_a_delivery_does_not(tmp_path):
+    """PostgreSQL plans by the statistics of the last ANALYZE. An import that outgrows them
+    takes them anew (with a young archive's, a lookup of a batch's Message-IDs scanned the whole
+    table); a delivery of one message does not pay for an ANALYZE."""
+    settings = from_mapping({"storage": {"data_dir": str(tmp_path / "instance")},
+                             "search": {"enabled": False}})
+    count = PlannerStatistics.LEAST + 300
+    mbox = tmp_path / "import.mbox"
+    mbox.write_bytes(b"".join(b"From stats@example.org Mon Jun  2 10:00:00 2025\n"
+                              + _generated(i) + b"\n" for i in range(count)))
+    assert run_ingest(settings, [str(mbox)], "l").new == count
+    counted, analyzed = _statistics(settings)
+    assert counted >= PlannerStatistics.LEAST and analyzed >= 1
+    assert run_ingest(settings, ["-"], "l", stdin=io.BytesIO(_generated(count))).new == 1
+    assert _statistics(settings)[1] == analyzed
