@@ -31,7 +31,7 @@ lint: $(VENV)/.installed-dev
 # The whole suite on SQLite, then every test that touches the database again on PostgreSQL when
 # LISTARCHIVE_TEST_DATABASE_URL names a server (.ci/pg-start starts one; CI always does). Tests
 # marked pure open no database (the SQLite half fails them if they do): the second half leaves
-# them out.
+# them out, and the browser's and the Whoosh engine's too (tests/conftest.py says why).
 test: $(VENV)/.installed-dev lint
 	$(BIN)/pytest $(XDIST)
 	@if [ -n "$$LISTARCHIVE_TEST_DATABASE_URL" ]; then \

@@ -52,14 +52,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not backends.POSTGRESQL:
         return
     # The PostgreSQL half reruns what touches a database; a pure test would only repeat itself.
-    pure = [item for item in items if "pure" in item.keywords]
-    if pure:
-        config.hook.pytest_deselected(items=pure)
-        items[:] = [item for item in items if "pure" not in item.keywords]
+    # So would the second search engine (both engines follow the database through one follower
+    # and its queries: Whoosh is checked on SQLite) and the browser (Chromium draws the pages
+    # the test client reads here from PostgreSQL).
+    repeats = [item for item in items if "pure" in item.keywords or "browser" in item.keywords
+               or _second_engine(item)]
+    if repeats:
+        config.hook.pytest_deselected(items=repeats)
+        left = set(map(id, repeats))
+        items[:] = [item for item in items if id(item) not in left]
     skip = pytest.mark.skip(reason="about the SQLite file itself")
     for item in items:
         if "sqlite_only" in item.keywords:
             item.add_marker(skip)
+
+
+def _second_engine(item: pytest.Item) -> bool:
+    """A test run against Whoosh, the engine that is not the default."""
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "whoosh" in callspec.params.values()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
