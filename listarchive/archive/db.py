@@ -171,8 +171,7 @@ class PlannerStatistics:
                 self.counted = self._counted()
             if self.fresh <= max(self.LEAST, self.counted):
                 return
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("ANALYZE")
+            schema.analyze(self.engine)
             self.counted, self.fresh = self._counted(), 0
         except DBAPIError as exc:  # autovacuum at it, a lock timeout: the next batch tries again
             logger.debug("ANALYZE after %d new messages not run: %s", self.fresh, exc.orig)
