@@ -1,8 +1,9 @@
 """Writes patches, trailers, series and revision links: the review side of the store.
 
-Like :mod:`ingest.messagestore` it takes a session and never commits. Series are regrouped per
-submitter from every patch fact of that submitter, with the pure :func:`listarchive.mail.series.group_series`,
-so the result does not depend on which batch brought which patch.
+Like :mod:`ingest.messagestore` it takes a session and never commits. The series a batch can
+change are regrouped from every patch fact that decides them (:mod:`ingest.seriesscope`), with
+the pure :func:`listarchive.mail.series.group_series`, so the result does not depend on which
+batch brought which patch.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from ingest.seriesscope import SERIES_COLUMNS, link_scope, patch_scope
 from listarchive.archive.batches import chunked
-from listarchive.archive.derived import series_subsystem_links
+from listarchive.archive.derived import link_rows, series_subsystem_links
 from listarchive.archive.models import (
-    Message,
     Patch,
     PatchDiff,
+    PatchLink,
     PatchSubsystem,
     Series,
     SeriesRevision,
@@ -30,20 +32,27 @@ from listarchive.archive.patchdiffs import diff_row
 from listarchive.mail.extract import SUGGESTION, MailFacts
 from listarchive.mail.maintainers import SubsystemMatcher, parse_maintainers
 from listarchive.mail.message import ParsedMessage
-from listarchive.mail.series import PatchFact, SeriesGroup, group_series, link_revisions
-from listarchive.mail.subject import SubjectInfo
+from listarchive.mail.series import (
+    PatchFact,
+    SeriesGroup,
+    group_series,
+    link_revisions,
+    title_key,
+)
 from listarchive.mail.trailers import matches_sender
 
 
 def store_facts(session: Session, items: Sequence[tuple[int, str, ParsedMessage, MailFacts]],
-                matcher: tuple[SubsystemMatcher, dict[str, int]] | None = None) -> set[str]:
-    """Record patch rows and trailers of freshly stored messages; return the submitters whose
-    series need regrouping. ``items`` are (message pk, archive msgid, parsed, facts)."""
+                matcher: tuple[SubsystemMatcher, dict[str, int]] | None = None) -> list[str]:
+    """Record patch rows and trailers of freshly stored messages; return the Message-IDs of the
+    patch mails to regroup (:func:`regroup`). ``items`` are (message pk, archive msgid, parsed,
+    facts)."""
     patches: list[dict[str, object]] = []
     trailers: list[dict[str, object]] = []
     links: list[dict[str, object]] = []
+    pointers: list[dict[str, object]] = []
     diffs: list[dict[str, object]] = []
-    senders: set[str] = set()
+    seeds: list[str] = []
     for pk, msgid, parsed, facts in items:
         for trailer, target, own in [*((t, parsed.parent, False) for t in facts.given),
                                      *((t, msgid, True) for t in facts.own)]:
@@ -63,7 +72,8 @@ def store_facts(session: Session, items: Sequence[tuple[int, str, ParsedMessage,
         sender = parsed.sender.email.lower()[:320]
         member = facts.kind != SUGGESTION  # a suggestion is never grouped into a series
         if member:
-            senders.add(sender)
+            seeds.append(msgid)
+        pointers += link_rows(pk, facts.links)
         paths = [f.path for f in patch.files] if patch is not None else []
         pull = patch.pull if patch is not None else None
         patches.append({
@@ -95,7 +105,9 @@ def store_facts(session: Session, items: Sequence[tuple[int, str, ParsedMessage,
         session.execute(insert(Trailer), trailers)
     if links:
         session.execute(insert(PatchSubsystem), links)
-    return senders
+    if pointers:
+        session.execute(insert(PatchLink), pointers)
+    return seeds
 
 
 def load_matcher(session: Session) -> tuple[SubsystemMatcher, dict[str, int]] | None:
@@ -108,78 +120,41 @@ def load_matcher(session: Session) -> tuple[SubsystemMatcher, dict[str, int]] | 
     return SubsystemMatcher(parse_maintainers(text)), {name: sid for sid, name, _ in rows}
 
 
-def _facts_for(session: Session, senders: Sequence[str]) -> list[PatchFact]:
-    facts: list[PatchFact] = []
-    for part in chunked(senders):
-        rows = session.execute(
-            select(Patch.msgid, Patch.sender_email, Message.subject, Patch.date,
-                   Message.parent_msgid, Message.references, Patch.kind, Patch.change_id,
-                   Patch.links)
-            .join(Message, Message.id == Patch.id)
-            .where(Patch.sender_email.in_(part), Patch.kind != SUGGESTION))
-        for msgid, sender, subject, date, parent, refs, kind, change, links in rows:
-            facts.append(PatchFact(
-                msgid=msgid, sender=sender, subject=SubjectInfo.parse(subject), date=date,
-                parent=parent, references=tuple(refs.split()), has_diff=kind == "patch",
-                change_id=change, links=tuple(links.split())))
-    return facts
+def regroup(session: Session, seeds: Iterable[str]) -> set[int]:
+    """Bring the series that the patch mails ``seeds`` (Message-IDs, stored) can change to what
+    all patch facts make, writing only what changed; return the ids of the series that were
+    added or changed.
 
-
-def _with_shared_change_ids(session: Session, senders: set[str]) -> set[str]:
-    """The senders plus everyone whose patches share a b4 change-id with theirs: b4's web relay
-    sends as ``devnull+user.example.org@kernel.org``, so one work can come from two addresses,
-    and their revisions must be linked whichever batch brought them."""
-    changes: set[str] = set()
-    for part in chunked(senders):
-        changes.update(c for (c,) in session.execute(
-            select(Patch.change_id).where(Patch.sender_email.in_(part), Patch.change_id != "")
-            .distinct()))
-    out = set(senders)
-    for part in chunked(changes):
-        out.update(e for (e,) in session.execute(
-            select(Patch.sender_email).where(Patch.change_id.in_(part)).distinct()))
-    return out
-
-
-def regroup(session: Session, senders: Iterable[str]) -> set[int]:
-    """Bring the series of these submitters to what all their patch facts make, writing only
-    what changed; return the ids of the series that were added or changed.
-
-    The groups are computed from every patch of each submitter (the pure
-    :func:`listarchive.mail.series.group_series`: a few milliseconds a thousand patches), but a
-    batch changes few of them: writing every series, membership and revision link of a
-    prolific submitter again was 70% of regrouping them (2.2 s for one with 1,300 patches, at
-    each batch that brought one of theirs). The rows left equal those a full rebuild writes."""
-    senders = sorted(_with_shared_change_ids(session, set(senders)))
-    if not senders:
+    Only what the new mail can change is read (:mod:`ingest.seriesscope`): reading all patches
+    of each sender in a batch was a quarter of an ingest at 100,000 messages and grew with every
+    sender's history. The rows left equal those a regroup of every patch writes."""
+    scope = patch_scope(session, seeds)
+    if not scope.facts:
         return set()
-    facts = _facts_for(session, senders)
-    groups = group_series(facts)
-    by_msgid = {f.msgid: f for f in facts}
-    pk_of: dict[str, int] = {}
-    member_of: dict[int, int | None] = {}
-    for part in chunked(by_msgid):
-        for msgid, pk, sid in session.execute(
-                select(Patch.msgid, Patch.id, Patch.series_id).where(Patch.msgid.in_(part))):
-            pk_of[msgid] = pk
-            member_of[pk] = sid
-    groups = [g for g in groups if g.anchor in pk_of]
-    wanted = {pk_of[g.anchor]: _series_row(g, pk_of, by_msgid) for g in groups}
+    pk_of, member_of = scope.pk_of, scope.member_of
+    groups = [g for g in group_series(scope.facts.values()) if g.anchor in pk_of]
+    wanted = {pk_of[g.anchor]: _series_row(g, pk_of, scope.facts) for g in groups}
     new_member: dict[int, int] = {}
     for g in groups:
-        for msgid in [*(m for _, m in g.patches), *([g.cover] if g.cover else [])]:
-            if msgid in pk_of:
-                new_member[pk_of[msgid]] = pk_of[g.anchor]
-    old = {row.id: row for row in session.execute(
-        select(*_SERIES_COLUMNS).where(Series.sender_email.in_(senders)))}
-    wanted_links = {(pk_of[a], pk_of[b]): why for a, b, why in link_revisions(groups, by_msgid)
-                    if a in pk_of and b in pk_of}
+        for msgid in g.members:
+            new_member[pk_of[msgid]] = pk_of[g.anchor]
+    old_rows: list[Any] = []
+    for part in chunked(scope.series_ids):
+        old_rows += session.execute(select(*SERIES_COLUMNS).where(Series.id.in_(part))).all()
+    old = {row.id: row for row in old_rows}
+    links = link_scope(session, scope, groups, old_rows)
+    id_of = {**links.ids, **{g.anchor: pk_of[g.anchor] for g in groups}}
+    wanted_links = {(id_of[a], id_of[b]): why
+                    for a, b, why in link_revisions(links.groups, links.facts)
+                    if b in links.recompute}
+    newer = {id_of[a] for a in links.recompute} | set(old)
     old_links: dict[tuple[int, int], str] = {}
-    for ids in chunked(old):
+    for part in chunked(newer):
         for a, b, why in session.execute(
                 select(SeriesRevision.older_id, SeriesRevision.newer_id, SeriesRevision.reason)
-                .where(SeriesRevision.older_id.in_(ids) | SeriesRevision.newer_id.in_(ids))):
-            old_links[(a, b)] = why
+                .where(SeriesRevision.newer_id.in_(part) | SeriesRevision.older_id.in_(part))):
+            if b in newer or a in old:
+                old_links[(a, b)] = why
 
     moved = {pk: sid for pk, sid in new_member.items() if member_of.get(pk) != sid}
     leaving = [pk for pk, sid in member_of.items() if sid is not None and pk not in new_member]
@@ -214,12 +189,6 @@ def regroup(session: Session, senders: Iterable[str]) -> set[int]:
     return touched
 
 
-_SERIES_COLUMNS = (Series.id, Series.anchor_msgid, Series.cover_msgid, Series.title,
-                   Series.revision, Series.total, Series.received, Series.complete,
-                   Series.missing, Series.is_rfc, Series.sender_email, Series.date,
-                   Series.change_id)
-
-
 def _differs(row: Any, wanted: dict[str, object]) -> bool:
     return any(getattr(row, key) != value for key, value in wanted.items())
 
@@ -247,7 +216,7 @@ def _series_row(g: SeriesGroup, pk_of: dict[str, int],
         "received": len(g.patches), "complete": g.complete,
         "missing": ",".join(map(str, g.missing))[:255], "is_rfc": anchor.subject.is_rfc,
         "sender_email": g.sender, "date": g.date,
-        "change_id": g.change_id[:255],
+        "change_id": g.change_id[:255], "title_key": title_key(g.title),
     }
 
 
@@ -259,5 +228,6 @@ def reset(session: Session) -> None:
     session.execute(delete(SeriesRevision))
     session.execute(delete(Series))
     session.execute(delete(Trailer))
+    session.execute(delete(PatchLink))
     session.execute(delete(PatchDiff))
     session.execute(delete(Patch))

@@ -177,9 +177,9 @@ class Worker:
         known = facts or {}
         found = [(pk, msgid, parsed, known.get(id(parsed)) or mail_facts(parsed))
                  for pk, msgid, parsed in items]
-        senders = seriesstore.store_facts(session, found, matcher)
+        seeds = seriesstore.store_facts(session, found, matcher)
         anchor_trailers(session, sorted(threads))
-        seriesstore.regroup(session, senders)
+        seriesstore.regroup(session, seeds)
         automatic_transitions(session, items)
         mailcommands.run(session, items, self.commands, self._signatures)
         embargo_rules(session, items, self.settings.embargo_reporters)

@@ -17,7 +17,7 @@ from ingest.worker import Worker, run_ingest
 from listarchive.access.visibility import ANONYMOUS, Viewer
 from listarchive.archive import listview, messageview, schema
 from listarchive.archive.db import make_engine, open_archive
-from listarchive.archive.models import Patch, PatchDiff, Trailer
+from listarchive.archive.models import Patch, PatchDiff, PatchLink, Series, Trailer
 from listarchive.errors import TemporaryFailure
 from listarchive.settings import Settings, from_mapping
 
@@ -60,6 +60,10 @@ def to_first_wave(settings: Settings) -> None:
             conn.execute(sa.text(f"ALTER TABLE threads DROP COLUMN {name}"))
         conn.execute(sa.text("ALTER TABLE users DROP COLUMN kind"))
         conn.execute(sa.text("DROP TABLE alembic_version"))
+        conn.execute(sa.text("DROP TABLE patch_links"))  # revision 0011
+        for name in ("ix_series_sender_title", "ix_series_change_id", "ix_patches_sender_date"):
+            conn.execute(sa.text(f"DROP INDEX {name}"))
+        conn.execute(sa.text("ALTER TABLE series DROP COLUMN title_key"))
         conn.execute(sa.text("DROP INDEX ix_trailers_anchor_msgid"))
         conn.execute(sa.text("ALTER TABLE trailers DROP COLUMN anchor_msgid"))
         conn.execute(sa.text("ALTER TABLE patches DROP COLUMN pull_head"))
@@ -70,6 +74,18 @@ def to_first_wave(settings: Settings) -> None:
         conn.execute(sa.text("CREATE INDEX ix_threads_last_date ON threads (last_date)"))
         conn.execute(sa.text("CREATE INDEX ix_series_date ON series (date)"))
     engine.dispose()
+
+
+def series_lookups(settings: Settings) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """Each series' title key and each patch's pointers to earlier postings."""
+    archive = open_archive(settings)
+    with archive.sessions() as session:
+        keys = sorted((sid, key) for sid, key in
+                      session.execute(select(Series.id, Series.title_key)))
+        links = sorted((pid, target) for pid, target in
+                       session.execute(select(PatchLink.patch_id, PatchLink.target_msgid)))
+    archive.close()
+    return keys, links
 
 
 def shape(settings: Settings) -> dict[str, tuple[set[str], set[str]]]:
@@ -136,6 +152,8 @@ def test_an_archive_of_the_previous_schema_is_upgraded_by_init(tmp_path):
     assert len(diffs) >= 3
     pages = list_pages(settings)
     assert all(pages.values()) and any(t.participant_count > 1 for t in pages["clk"])
+    lookups = series_lookups(settings)
+    assert all(key for _, key in lookups[0]) and lookups[1]
     to_first_wave(settings)
 
     # Nothing but init works on it, and nothing half-works: a delivery is told to retry.
@@ -161,6 +179,7 @@ def test_an_archive_of_the_previous_schema_is_upgraded_by_init(tmp_path):
     assert anchored(settings) == before  # the anchors the ingest would have kept
     assert kept_diffs(settings) == diffs  # and the patches' diffs
     assert list_pages(settings) == pages  # and the lists' thread summaries
+    assert series_lookups(settings) == lookups  # and what regrouping finds series by
     archive = open_archive(settings)
     with archive.sessions() as session:  # the pull request's head, which git-scan looks for
         assert list(session.scalars(select(Patch.pull_head).where(Patch.kind == "pull"))) == \

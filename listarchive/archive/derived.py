@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, select, update
+from sqlalchemy import Select, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session, aliased
 
 from listarchive.archive import rawstore
@@ -17,7 +17,9 @@ from listarchive.archive.models import (
     Message,
     MessageList,
     Patch,
+    PatchLink,
     PatchSubsystem,
+    Series,
     Thread,
     ThreadList,
     Trailer,
@@ -25,7 +27,9 @@ from listarchive.archive.models import (
 from listarchive.errors import MalformedMessage
 from listarchive.mail.extract import PULL, SUGGESTION
 from listarchive.mail.message import parse
+from listarchive.mail.msgids import MSGID_MAX
 from listarchive.mail.patches import extract_patches
+from listarchive.mail.series import title_key
 
 # How far up a reply chain a trailer's anchor is looked for (b4 walks the same way).
 ANCHOR_DEPTH = 64
@@ -195,3 +199,24 @@ def fill_pull_heads(session: Session) -> int:
     if updates:
         session.execute(update(Patch), updates)
     return len(updates)
+
+
+def link_rows(patch_id: int, links: Sequence[str]) -> list[dict[str, object]]:
+    """The ``patch_links`` rows of a patch pointing at these Message-IDs (none longer than a
+    stored Message-ID can be, which no stored mail can match)."""
+    return [{"patch_id": patch_id, "target_msgid": m}
+            for m in dict.fromkeys(links) if m and len(m) <= MSGID_MAX]
+
+
+def fill_series_lookups(session: Session) -> None:
+    """Fill what regrouping looks series up by, for an archive made before it was kept: each
+    series' title key and each patch's links as rows."""
+    keys = [{"id": sid, "title_key": title_key(title)}
+            for sid, title in session.execute(select(Series.id, Series.title))]
+    if keys:
+        session.execute(update(Series), keys)
+    found: list[dict[str, object]] = []
+    for pid, links in session.execute(select(Patch.id, Patch.links).where(Patch.links != "")):
+        found.extend(link_rows(pid, links.split()))
+    if found:
+        session.execute(insert(PatchLink), found)

@@ -225,7 +225,8 @@ class Patch(Base):
     message; its id is the message's id, so URLs survive ``reindex``."""
 
     __tablename__ = "patches"
-    __table_args__ = (Index("ix_patches_sender_kind", "sender_email", "kind"),)
+    __table_args__ = (Index("ix_patches_sender_kind", "sender_email", "kind"),
+                      Index("ix_patches_sender_date", "sender_email", "date"))
 
     id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
     msgid: Mapped[str] = mapped_column(String(MSGID_MAX), unique=True)
@@ -278,7 +279,9 @@ class Series(Base):
     else the lowest-numbered patch."""
 
     __tablename__ = "series"
-    __table_args__ = newest_first("ix_series_recent", date="date", tiebreak="id")
+    __table_args__ = (*newest_first("ix_series_recent", date="date", tiebreak="id"),
+                      Index("ix_series_sender_title", "sender_email", "title_key"),
+                      Index("ix_series_change_id", "change_id"))
 
     id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
     anchor_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), unique=True)
@@ -293,9 +296,22 @@ class Series(Base):
     sender_email: Mapped[str] = mapped_column(String(320), default="", index=True)
     date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     change_id: Mapped[str] = mapped_column(String(255), default="")
+    # The revisions of one work share it (listarchive.mail.series.title_key): how a regroup
+    # finds a series' title family without reading all of its sender's series.
+    title_key: Mapped[str] = mapped_column(String(16), default="")
 
     patches: Mapped[list[Patch]] = relationship(back_populates="series",
                                                 foreign_keys=[Patch.series_id])
+
+
+class PatchLink(Base):
+    """A Message-ID that a patch mail points to as an earlier posting (``Patch.links``, one row
+    each): which series point at a posting, without reading every patch's links."""
+
+    __tablename__ = "patch_links"
+
+    patch_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    target_msgid: Mapped[str] = mapped_column(String(MSGID_MAX), primary_key=True, index=True)
 
 
 class SeriesRevision(Base):

@@ -28,13 +28,14 @@ How mail is grouped, in the order the rules are tried (what b4 and Patchwork use
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import unquote
 
-from listarchive.mail.subject import SubjectInfo
+from listarchive.mail.subject import SubjectInfo, normalize_title
 
 UNTHREADED_WINDOW = timedelta(hours=12)
 
@@ -155,6 +156,15 @@ def extract_links(body: str) -> tuple[str, ...]:
         if line:
             prev_speaks_of_version, prev_depends = speaks_of_version, depends
     return tuple(out)
+
+
+def title_key(title: str) -> str:
+    """What the titles of one work's revisions share (see :func:`link_revisions`), short enough
+    for an index whatever the title's length: a hash of the normalized title, '' for none."""
+    normal = normalize_title(title)
+    if not normal:
+        return ""
+    return hashlib.blake2b(normal.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 def _sort_key(fact: PatchFact) -> tuple[bool, datetime, str]:
@@ -356,8 +366,7 @@ def link_revisions(groups: Sequence[SeriesGroup],
 
     by_title: dict[tuple[str, str], list[SeriesGroup]] = {}
     for g in ordered:
-        head = facts_by_msgid.get(g.anchor)
-        title = head.subject.normalized_title() if head else " ".join(g.title.lower().split())
+        title = normalize_title(g.title)  # the anchor's title
         if title:
             by_title.setdefault((g.sender, title), []).append(g)
     title_pick: dict[str, SeriesGroup] = {}

@@ -74,15 +74,19 @@ class SubjectInfo:
         return _parse(subject)
 
     def normalized_title(self) -> str:
-        """The title for matching revisions of one work: lower-case, whitespace collapsed, a
-        trailing ``(v2)``/``[RESEND]`` marker and final period dropped."""
-        title = self.title
-        for _ in range(4):
-            stripped = _TRAILING_MARK_RE.sub("", title)
-            if stripped == title:
-                break
-            title = stripped
-        return " ".join(title.lower().split()).rstrip(". ")
+        """The title for matching revisions of one work (see :func:`normalize_title`)."""
+        return normalize_title(self.title)
+
+
+def normalize_title(title: str) -> str:
+    """A series title for matching revisions of one work: lower-case, whitespace collapsed, a
+    trailing ``(v2)``/``[RESEND]`` marker and final period dropped."""
+    for _ in range(4):
+        stripped = _TRAILING_MARK_RE.sub("", title)
+        if stripped == title:
+            break
+        title = stripped
+    return " ".join(title.lower().split()).rstrip(". ")
 
 
 def _matching_bracket(text: str, start: int) -> int:
