@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
@@ -120,11 +120,14 @@ class _Refused(ListarchiveError):
 
 def select_in_session(sessions: sessionmaker[Session], hashes: set[str], list_id: int
                       ) -> list[str]:
-    """The hashes among ``hashes`` of messages stored and already on list ``list_id``."""
+    """The hashes among ``hashes`` of messages stored and already on list ``list_id``.
+
+    Looked up by hash, then by (message, list): joined, SQLite walked every message of the list
+    for each batch (a sixth of an ingest's time at 100,000 messages, growing with the list)."""
+    on_list = exists().where(MessageList.message_id == Message.id, MessageList.list_id == list_id)
     with sessions() as session:
         return [row.sha256 for row in select_in(
-            session, select(Message.sha256).join(MessageList, MessageList.message_id == Message.id)
-            .where(MessageList.list_id == list_id), Message.sha256, hashes)]
+            session, select(Message.sha256).where(on_list), Message.sha256, hashes)]
 
 
 def batched(items: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:

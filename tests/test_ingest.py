@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ingest.quarantine import list_quarantined, retry_quarantined
 from ingest.reindex import reindex
-from ingest.worker import Worker, run_ingest
+from ingest.worker import Worker, run_ingest, select_in_session
 from listarchive.access.visibility import ANONYMOUS
 from listarchive.archive import listview, rawstore
 from listarchive.archive.db import PlannerStatistics
@@ -273,3 +273,16 @@ def test_an_import_takes_postgresqls_statistics_anew_and_a_delivery_does_not(tmp
     assert counted >= PlannerStatistics.LEAST and analyzed >= 1
     assert run_ingest(settings, ["-"], "l", stdin=io.BytesIO(_generated(count))).new == 1
     assert _statistics(settings)[1] == analyzed
+
+
+def test_a_rerun_skips_by_hash_only_mail_already_on_the_list_it_names(tmp_path):
+    settings = two_list_settings(tmp_path)
+    run_ingest(settings, [str(DATA / "cross-posted-list-a.eml")], list_name="list-a")
+    worker = Worker(settings)
+    with worker.sessions() as session:
+        stored = session.scalar(select(Message.sha256))
+        ids = {name: lid for name, lid in session.execute(select(MailingList.name,
+                                                                  MailingList.id))}
+    assert select_in_session(worker.readers, {stored, "0" * 64}, ids["list-a"]) == [stored]
+    # On another list it is new there: parsed again, to record that list.
+    assert select_in_session(worker.readers, {stored}, ids["list-b"]) == []
