@@ -61,7 +61,8 @@ def to_first_wave(settings: Settings) -> None:
         conn.execute(sa.text("ALTER TABLE users DROP COLUMN kind"))
         conn.execute(sa.text("DROP TABLE alembic_version"))
         conn.execute(sa.text("DROP TABLE patch_links"))  # revision 0011
-        for name in ("ix_series_sender_title", "ix_series_change_id", "ix_patches_sender_date"):
+        for name in ("ix_series_sender_title", "ix_series_change_id", "ix_patches_sender_date",
+                     "ix_state_changes_evidence"):
             conn.execute(sa.text(f"DROP INDEX {name}"))
         conn.execute(sa.text("ALTER TABLE series DROP COLUMN title_key"))
         conn.execute(sa.text("DROP INDEX ix_trailers_anchor_msgid"))

@@ -519,7 +519,10 @@ class StateChange(Base):
     rule did it, on what evidence (a commit id, a reply's Message-ID, a newer series)."""
 
     __tablename__ = "state_changes"
-    __table_args__ = (Index("ix_state_changes_object", "object_kind", "object_id", "at"),)
+    # Evidence is looked up whole (a reply's Message-ID: was its command recorded?); it may be
+    # 4,000 characters, past what a PostgreSQL B-tree entry holds, so a hash index there.
+    __table_args__ = (Index("ix_state_changes_object", "object_kind", "object_id", "at"),
+                      Index("ix_state_changes_evidence", "evidence", postgresql_using="hash"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     object_kind: Mapped[str] = mapped_column(String(8))  # patch | series

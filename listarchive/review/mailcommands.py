@@ -84,9 +84,11 @@ def maintainers_of(session: Session, series_id: int) -> dict[str, str]:
 
 
 def _handled(session: Session, msgid: str) -> bool:
+    """Whether the command in this reply was recorded already (a ``reindex`` runs it again). The
+    record's evidence is the reply's Message-ID itself: compared whole, by an index (a ``LIKE``
+    prefix read every state change, and took ``_`` and ``%`` in a Message-ID as wildcards)."""
     return session.scalar(select(StateChange.id).where(
-        StateChange.via == states.MAIL_VIA, StateChange.evidence.like(f"{msgid}%"))
-        .limit(1)) is not None
+        StateChange.evidence == msgid, StateChange.via == states.MAIL_VIA).limit(1)) is not None
 
 
 def may_command(parsed: ParsedMessage) -> bool:

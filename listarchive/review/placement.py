@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import Viewer
@@ -96,9 +96,15 @@ def _place(session: Session, wanted: list[tuple[int, int, int]],
 
 def store(session: Session, found: Placements) -> None:
     """Replace the rows of the pairs looked at with what was found for them."""
+    # Per patch, its replies: an OR of index lookups. A row-value IN was a scan of every review
+    # comment on SQLite, at each batch.
     for part in chunked(sorted(found.pairs)):
-        session.execute(delete(ReviewComment).where(
-            tuple_(ReviewComment.patch_id, ReviewComment.message_id).in_(part)))
+        replies: dict[int, list[int]] = {}
+        for pid, reply in part:
+            replies.setdefault(pid, []).append(reply)
+        session.execute(delete(ReviewComment).where(or_(*(
+            and_(ReviewComment.patch_id == pid, ReviewComment.message_id.in_(ids))
+            for pid, ids in replies.items()))))
     if found.rows:
         session.execute(insert(ReviewComment), found.rows)
 

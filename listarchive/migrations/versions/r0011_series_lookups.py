@@ -1,6 +1,7 @@
 """Regrouping reads only the series a batch can change: each series keeps a key of its title
 (the revisions of one work share it), patches' pointers to earlier postings are rows of their
-own, and the indexes to find a series by title key or change-id and a sender's patches by date.
+own, and the indexes to find a series by title key or change-id and a sender's patches by date;
+a state change is found by its evidence (was a mailed command recorded?).
 
 Revision ID: 0011
 Revises: 0010
@@ -30,6 +31,8 @@ def upgrade() -> None:
         sa.Column("patch_id", sa.Integer, sa.ForeignKey("messages.id"), primary_key=True),
         sa.Column("target_msgid", sa.String(MSGID_MAX), primary_key=True))
     op.create_index("ix_patch_links_target_msgid", "patch_links", ["target_msgid"])
+    op.create_index("ix_state_changes_evidence", "state_changes", ["evidence"],
+                    postgresql_using="hash")
     session = Session(bind=op.get_bind())
     derived.fill_series_lookups(session)
     session.flush()
