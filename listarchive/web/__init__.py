@@ -42,14 +42,13 @@ from listarchive.web import (
     reviewpages,
     statechanges,
 )
-from listarchive.web.context import current_user, db
+from listarchive.web.context import WRITE_METHODS, current_user, db
 
 logger = logging.getLogger(__name__)
 
 # No inline script or style anywhere: mail that slips markup past escaping still cannot run.
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
             "form-action 'self'; frame-ancestors 'none'")
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 STATE_REFRESH_WAIT = 2.0  # seconds a write request waits for the search index's lock
 # Documents a write request re-indexes itself (a second or two, in one process: below the
 # size at which the index writer starts helper processes); more are left to the next catch-up.
@@ -110,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     archive = open_archive(settings)  # refuses an archive of another schema version, saying why
     app.config["SECRET_KEY"] = site_secret(archive, settings.secret_key)
     app.extensions["listarchive.sessionmaker"] = archive.sessions
+    app.extensions["listarchive.readers"] = archive.readers
     app.jinja_env.filters.update(filters.FILTERS)
     app.jinja_env.autoescape = True
     csrf.install(app)

@@ -14,6 +14,9 @@ from listarchive.access.visibility import Viewer, viewer_for
 from listarchive.archive.models import User
 from listarchive.settings import Settings
 
+# The methods of requests that may change something (forms, the APIs' writes).
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 
 def settings() -> Settings:
     value: Settings = current_app.extensions["listarchive.settings"]
@@ -21,9 +24,11 @@ def settings() -> Settings:
 
 
 def db() -> Session:
-    """The request's session, opened on first use and closed when the request ends."""
+    """The request's session, opened on first use and closed when the request ends; a
+    reader's (:attr:`~listarchive.archive.db.Archive.readers`) unless the method writes."""
     if "db" not in g:
-        maker: sessionmaker[Session] = current_app.extensions["listarchive.sessionmaker"]
+        kind = "sessionmaker" if request.method in WRITE_METHODS else "readers"
+        maker: sessionmaker[Session] = current_app.extensions[f"listarchive.{kind}"]
         g.db = maker()
     session: Session = g.db
     return session

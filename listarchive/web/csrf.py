@@ -14,9 +14,10 @@ import secrets
 
 from flask import Flask, abort, request, session
 
+from listarchive.web.context import WRITE_METHODS
+
 SESSION_KEY = "csrf"
 FIELD = "csrf_token"
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Endpoints and blueprints that read no session: token-authenticated APIs and read-only POSTs.
 EXEMPT_BLUEPRINTS = frozenset({"api", "pwapi", "pwchecks"})  # token-authenticated, never a cookie
 EXEMPT_ENDPOINTS = frozenset({"pages.list_page"})
