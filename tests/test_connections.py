@@ -7,8 +7,9 @@ import time
 
 import backends
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import NullPool
 
 from listarchive.archive import db as archive_db
 from listarchive.archive.db import open_archive
@@ -98,3 +99,28 @@ def test_a_pooled_connection_whose_server_went_away_is_replaced_unseen(
         assert again is not None and again != first
     finally:
         archive.close()
+
+
+@pytest.mark.skipif(not backends.POSTGRESQL, reason="a server that goes away is PostgreSQL's")
+def test_a_page_whose_connection_was_lost_answers_503_and_the_next_one_reconnects(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection used moments ago is not pinged: when its server restarted meanwhile, its
+    page is a 503 with Retry-After (never a 500), and the next page is served."""
+    from listarchive.web import create_app
+    from listarchive.web.context import db
+
+    app = create_app(settings)
+    client = app.test_client()
+    assert client.get("/").status_code == 200
+    with app.test_request_context("/"):  # the pool's one connection, which that page used
+        pid = db().scalar(text("SELECT pg_backend_pid()"))
+    outside = create_engine(settings.db_url, poolclass=NullPool)
+    with outside.connect() as conn:
+        assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    outside.dispose()
+    monkeypatch.setattr(archive_db, "PING_AFTER_IDLE", 1e9)
+    lost = client.get("/")
+    assert lost.status_code == 503
+    assert lost.headers["Retry-After"].isdigit()
+    assert b"try again" in lost.data
+    assert client.get("/").status_code == 200

@@ -10,10 +10,15 @@ import logging
 import weakref
 from typing import Any
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, g, make_response, render_template, request
 from flask.json.provider import DefaultJSONProvider
-from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException, SecurityError, default_exceptions
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.exceptions import (
+    HTTPException,
+    SecurityError,
+    ServiceUnavailable,
+    default_exceptions,
+)
 
 from listarchive import settings as settings_mod
 from listarchive.archive.db import make_engine, make_sessionmaker, open_archive
@@ -53,6 +58,7 @@ STATE_REFRESH_WAIT = 2.0  # seconds a write request waits for the search index's
 # Documents a write request re-indexes itself (a second or two, in one process: below the
 # size at which the index writer starts helper processes); more are left to the next catch-up.
 STATE_REFRESH_MAX = 500
+DATABASE_RETRY_AFTER = 2  # seconds a client is asked to wait when the database is unavailable
 FOLLOW_INTERVAL = 1.0  # seconds between a web server's looks at the database for new facts
 
 
@@ -174,6 +180,18 @@ def create_app(settings: Settings | None = None) -> Flask:
         status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 400
         db().rollback()
         return http_error(default_exceptions[status](description=str(exc)))
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError) -> Any:
+        """The database went away (a restart, a failover), refused a connection or timed out
+        on a lock: 503 with Retry-After, the site's "try again later". After a lost
+        connection SQLAlchemy has replaced the pool's connections: the next request
+        reconnects."""
+        logger.warning("database unavailable: %s", exc.orig)
+        resp = make_response(http_error(ServiceUnavailable(
+            description="the database is unavailable for a moment: try again shortly")))
+        resp.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return resp
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
