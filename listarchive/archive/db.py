@@ -32,8 +32,10 @@ class Archive:
     # Sessions that only read (the site's GET and HEAD requests). On PostgreSQL each of their
     # statements commits by itself: no BEGIN and COMMIT around a page's few statements, two
     # round trips of the five to eight a page makes. Nothing is lost: at READ COMMITTED each
-    # statement of a transaction sees its own snapshot anyway. On SQLite a read starts no
-    # transaction; the same factory serves.
+    # statement of a transaction sees its own snapshot anyway. And closing such a session
+    # sends no ROLLBACK, at which psycopg forgets its prepared statements (the server then
+    # planned each of a page's statements anew at every request). On SQLite a read starts
+    # no transaction; the same factory serves.
     readers: sessionmaker[Session]
 
     def close(self) -> None:

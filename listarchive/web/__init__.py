@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import weakref
@@ -12,7 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, g, make_response, render_template, request
 from flask.json.provider import DefaultJSONProvider
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import (
     HTTPException,
     SecurityError,
@@ -132,17 +131,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     def logged_in() -> dict[str, Any]:
         me = current_user()
         return {"me": me, "my_follows": follows.followed(db(), me)}
-
-    @app.teardown_request
-    def end_reading(exc: BaseException | None) -> None:
-        # A read ends its transaction with COMMIT, not the ROLLBACK that closing the session
-        # sends: psycopg forgets its prepared statements at every ROLLBACK, so on PostgreSQL
-        # the server planned each of a page's statements anew at every request (half the
-        # time a message page spent in the database). Nothing was written: it commits nothing.
-        session = g.get("db")
-        if session is not None and exc is None and request.method not in WRITE_METHODS:
-            with contextlib.suppress(SQLAlchemyError):
-                session.commit()
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:
