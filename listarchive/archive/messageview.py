@@ -182,10 +182,15 @@ def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str) -> 
                      (int(row.newest_state or 0), int(row.newest_check or 0)))
 
 
+@functools.lru_cache(maxsize=256)
+def _raw_select(viewer: Viewer) -> Any:
+    return select(Message.raw).where(Message.msgid == bindparam("msgid"), visible_message(viewer))
+
+
 def raw_message(session: Session, viewer: Viewer, msgid: str) -> bytes | None:
-    """The stored bytes, exactly as received."""
-    blob = session.scalar(select(Message.raw).where(Message.msgid == msgid,
-                                                    visible_message(viewer)))
+    """The stored bytes, exactly as received. The statement is built once per viewer: built
+    anew for each request, its cache key was half of what a raw download cost."""
+    blob = read(session, _raw_select(viewer), {"msgid": msgid}).scalar()
     return rawstore.unpack(blob) if blob is not None else None
 
 
