@@ -13,6 +13,9 @@ from bench.results import Run, SizeRun
 from bench.tables import NA, mb, num, ratio, table
 
 NOTES = Path(__file__).resolve().parent / "notes.md"
+# The headline's pages against public-inbox: issue 21's and the search page.
+HEADLINE_PAGES = ("message", "thread (T/)", "list index", "t.mbox.gz", "search", "raw",
+                  "Atom (new.atom)", "thread Atom (t.atom)")
 
 
 def _ms(r: LoadResult | None, attr: str) -> tuple[str, float | None]:
@@ -51,7 +54,7 @@ def _headline(run: Run, sr: SizeRun) -> list[str]:
     ingest_row("ingest, peak RSS (MB)", rate(on, "max_rss_mb"), rate(pi, "max_rss_mb"),
                "{:,.0f}", "lower")
     ingest_row("disk used / raw mail size", disk(on), disk(pi), "{:.2f}", "lower")
-    for page in ("message", "thread (T/)", "list index", "t.mbox.gz", "search"):
+    for page in HEADLINE_PAGES:
         for conc, attr, label in ((8, "p95", "p95"), (32, "rps", "requests/s")):
             o_txt, o = _ms(sr.latency("listarchive", page, conc), attr)
             p_txt, p = _ms(sr.latency("public-inbox", page, conc), attr)

@@ -66,7 +66,9 @@ def method(run: Run, sr: SizeRun) -> list[str]:
         f"- URLs, the same for both: message page `/bench/MSGID/` for {sr.message_sample} "
         "random Message-IDs; thread page `/bench/MSGID/T/` and `/bench/MSGID/t.mbox.gz` for the "
         f"{len(sr.facts_threads)} threads whose size is closest to 50 messages (sizes "
-        f"{', '.join(str(n) for _m, n in sr.facts_threads)}); list index `/bench/`; search "
+        f"{', '.join(str(n) for _m, n in sr.facts_threads)}), and their Atom feeds "
+        "`/bench/MSGID/t.atom`; raw message `/bench/MSGID/raw` for the message page's "
+        "Message-IDs; list index `/bench/` and its feed `/bench/new.atom`; search "
         f"`/bench/?q=...` over {len(sr.queries)} queries built from the corpus: 50 `f:` senders, "
         "50 `s:` subject words, 40 two-word subject phrases, 40 `dfn:` file names from diffs, "
         "30 one-month `d:` ranges, 10 `f:` + `s:` combinations (fixed seed).",

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bench import engines
 from bench.load import CONCURRENCY, LoadResult
 from bench.results import Run
 from bench.review import QueueResult
 from bench.tables import NA, table
+
+
+def _target(issue: str, target: str, value: float | None, limit: float, higher: bool, fmt: str,
+            where: str, strict: bool = False) -> list[str]:
+    """A row of the table: ``value`` held to ``limit`` (at least it when ``higher``, else at
+    most it, or below it when ``strict``)."""
+    if value is None:
+        return [issue, target, "not yet (not measured)", NA, where]
+    met = value >= limit if higher else value < limit if strict else value <= limit
+    return [issue, target, "met" if met else "not yet", fmt.format(value), where]
+
+
+Add = Callable[[str, float | None, float, bool, str, str], None]
+
+
+def _adder(rows: list[list[str]], issue: str) -> Add:
+    """``add(target, value, limit, higher, fmt, where)``: a row of ``issue`` onto ``rows``."""
+    def add(target: str, value: float | None, limit: float, higher: bool, fmt: str,
+            where: str) -> None:
+        rows.append(_target(issue, target, value, limit, higher, fmt, where))
+    return add
 
 
 def targets(run: Run) -> list[str]:
@@ -19,11 +42,7 @@ def targets(run: Run) -> list[str]:
 
     def add(issue: str, target: str, value: float | None, limit: float, higher: bool,
             fmt: str, where: str) -> None:
-        if value is None:
-            rows.append([issue, target, "not yet (not measured)", NA, where])
-            return
-        met = value >= limit if higher else value < limit
-        rows.append([issue, target, "met" if met else "not yet", fmt.format(value), where])
+        rows.append(_target(issue, target, value, limit, higher, fmt, where, strict=True))
 
     clk = run.clk10k or next((s.ours_with(False) for s in run.sizes if s.size == "10k"), None)
     clk_rate = clk.rate if clk and clk.ok else None
@@ -33,7 +52,7 @@ def targets(run: Run) -> list[str]:
     rss = [r.max_rss_mb for s in run.sizes for r in s.ours if r.ok]
     if run.clk10k and run.clk10k.ok:
         rss.append(run.clk10k.max_rss_mb)
-    add("#2", "ingest peak RSS < 300 MB at any size", max(rss) if rss else None, 300, False,
+    add("#2, #21", "ingest peak RSS < 300 MB at any size", max(rss) if rss else None, 300, False,
         "{:,.0f} MB", "largest over every ingest of this run")
     add("#3", "ingest >= 400 msg/s with patch/series extraction", clk_rate, 400, True,
         "{:,.0f} msg/s", clk_where + " (extraction always on)")
@@ -85,6 +104,7 @@ def targets(run: Run) -> list[str]:
             "{:.1f} ms", f"{main.size} corpus, SQLite" + (f", {r.urls} URLs" if r else
                                                           ": no such page in the archive"))
     rows.extend(_search_targets(run))
+    rows.extend(_scale_targets(run))
     return table(["issue", "target", "status", "figure", "measured on"], rows)
 
 
@@ -95,14 +115,7 @@ def _search_targets(run: Run) -> list[list[str]]:
     """Issue 19's targets: tantivy's search against public-inbox's at 35k, 100k and 300k."""
     rows: list[list[str]] = []
     third = 1 / 3 + 1e-9
-
-    def add(target: str, value: float | None, limit: float, higher: bool, fmt: str,
-            where: str) -> None:
-        if value is None:
-            rows.append(["#19", target, "not yet (not measured)", NA, where])
-            return
-        met = value >= limit if higher else value <= limit
-        rows.append(["#19", target, "met" if met else "not yet", fmt.format(value), where])
+    add = _adder(rows, "#19")
 
     by_size = {sr.size: sr for sr in run.sizes}
     for size in TARGET_SIZES:
@@ -153,3 +166,78 @@ def _worst_queue(q: QueueResult | None) -> LoadResult | None:
     """The queue row with the highest p95 at 8 clients (what the target is held to)."""
     rows = [r for r in (q.load if q else []) if r.ok and r.concurrency == 8]
     return max(rows, key=lambda r: r.p95) if rows else None
+
+
+# Issue 21 holds the ingest and the pages to public-inbox's at 300k and 1M; 100k shows the way.
+SCALE_SIZES = ("100k", "300k", "1m")
+SCALE_PAGES = ("message", "thread (T/)", "list index", "t.mbox.gz", "raw", "Atom (new.atom)",
+               "thread Atom (t.atom)")
+
+
+def _clients(n: int) -> str:
+    return f"{n} client{'s' if n > 1 else ''}"
+
+
+def _worst(pairs: list[tuple[int, float]]) -> tuple[int, float] | None:
+    """The concurrency and ratio of the worst pair, ``None`` if any concurrency is missing."""
+    return max(pairs, key=lambda p: p[1]) if len(pairs) == len(CONCURRENCY) else None
+
+
+def _scale_targets(run: Run) -> list[list[str]]:
+    """Issue 21's targets: ingest and every page against public-inbox's at 300k and 1M, and
+    cost that stays flat from 10k to 1M."""
+    rows: list[list[str]] = []
+    add = _adder(rows, "#21")
+
+    by_size = {sr.size: sr for sr in run.sizes}
+    for size in SCALE_SIZES:
+        sr = by_size.get(size)
+        if sr is None:
+            rows.append(["#21", f"ingest and every page against public-inbox's at {size}",
+                         "not yet (not measured)", NA, f"{size}: not in this run"])
+            continue
+        where = f"{size} corpus" + (" (the target is at 300k and 1M)" if size == "100k" else "")
+        off, basic = sr.ours_with(False), sr.peer_basic
+        add("ingest without search >= public-inbox's `-L basic` rate",
+            off.rate / basic.rate if off and basic and off.ok and basic.ok and basic.rate
+            else None, 1, True, "{:.2f}x", where)
+        on, xapian = sr.ours_with(True), sr.xapian_rate()
+        add("ingest with search >= 3x public-inbox's full (Xapian) rate",
+            on.rate / xapian if on and on.ok and xapian else None, 3, True, "{:.2f}x", where)
+        for page in SCALE_PAGES:
+            p95: list[tuple[int, float]] = []
+            rps: list[tuple[int, float]] = []
+            for conc in CONCURRENCY:
+                o = sr.latency("listarchive", page, conc)
+                p = sr.latency("public-inbox", page, conc)
+                if o and p and o.ok and p.ok and p.p95 and o.rps:
+                    p95.append((conc, o.p95 / p.p95))
+                    rps.append((conc, p.rps / o.rps))  # inverted: above 1 is behind
+            worst_p95, worst_rps = _worst(p95), _worst(rps)
+            add(f"{page}: p95 <= public-inbox's at 1, 8 and 32 clients (worst ratio)",
+                worst_p95[1] if worst_p95 else None, 1, False, "{:.2f}x",
+                f"{where}, worst at {_clients(worst_p95[0])}" if worst_p95 else where)
+            add(f"{page}: requests/s >= public-inbox's at 1, 8 and 32 clients (worst ratio)",
+                1 / worst_rps[1] if worst_rps else None, 1, True, "{:.2f}x",
+                f"{where}, worst at {_clients(worst_rps[0])}" if worst_rps else where)
+    small, million, hundred = by_size.get("10k"), by_size.get("1m"), by_size.get("100k")
+    a = small.ours_with(False) if small else None
+    b = million.ours_with(False) if million else None
+    add("ingest CPU per message at 1M within 1.3x of 10k's (search off)",
+        (b.cpu / b.messages) / (a.cpu / a.messages)
+        if a and b and a.ok and b.ok and a.cpu and a.messages and b.messages else None,
+        1.3, False, "{:.2f}x", "10k and 1m corpora" if a and b else "needs 10k and 1m in one run")
+    growth: list[tuple[str, float]] = []
+    if hundred and million:
+        for page in SCALE_PAGES:
+            for conc in CONCURRENCY:
+                lo = hundred.latency("listarchive", page, conc)
+                hi = million.latency("listarchive", page, conc)
+                if lo and hi and lo.ok and hi.ok and lo.p95:
+                    growth.append((f"{page}, {conc} clients", hi.p95 / lo.p95))
+    worst_growth = max(growth, key=lambda g: g[1]) if growth else None
+    add("every page's p95 at 1M within 1.5x of its p95 at 100k (worst page)",
+        worst_growth[1] if worst_growth else None, 1.5, False, "{:.2f}x",
+        f"100k and 1m corpora, worst: {worst_growth[0]}" if worst_growth
+        else "needs 100k and 1m in one run")
+    return rows

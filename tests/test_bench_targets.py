@@ -1,0 +1,92 @@
+"""The bench's targets table for issue 21: ingest and pages against public-inbox's, held at
+300k and 1M, and the cost growth from 10k (and 100k) to 1M."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.load import CONCURRENCY, LoadResult
+from bench.ours import IngestResult
+from bench.report_targets import SCALE_PAGES, targets
+from bench.results import Run, SizeRun
+
+pytestmark = pytest.mark.pure
+
+
+def _ingest(label: str, messages: int, wall: float, cpu: float) -> IngestResult:
+    return IngestResult("listarchive", label, messages, messages * 4000, ok=True, wall=wall,
+                        cpu=cpu, max_rss_mb=250, stored=messages)
+
+
+def _size(size: str, messages: int, cpu_per_message: float, p95: float,
+          slow: tuple[str, int] | None = None) -> SizeRun:
+    """Our pages at ``p95`` ms against public-inbox's 20 ms, except the ``slow`` page and
+    concurrency, at 30 ms."""
+    sr = SizeRun(size, messages, messages * 4000)
+    sr.ours = [_ingest("search off", messages, messages / 500, messages * cpu_per_message),
+               _ingest("search on", messages, messages / 400, messages * cpu_per_message)]
+    sr.peer_basic = IngestResult("public-inbox", "basic", messages, messages * 4000, ok=True,
+                                 wall=messages / 450, cpu=messages / 450, stored=messages)
+    for page in SCALE_PAGES:
+        for conc in CONCURRENCY:
+            ours = 30.0 if slow == (page, conc) else p95
+            sr.load.append(LoadResult("listarchive", page, conc, ok=True, urls=8, requests=1000,
+                                      rps=1000 / ours, p95=ours))
+            sr.load.append(LoadResult("public-inbox", page, conc, ok=True, urls=8,
+                                      requests=1000, rps=50, p95=20))
+    return sr
+
+
+def _run(sizes: list[SizeRun]) -> Run:
+    return Run("test", {}, [], 10, sizes=sizes)
+
+
+def _rows(run: Run) -> dict[str, list[str]]:
+    """Issue 21's rows by target and where, cells stripped."""
+    out = {}
+    for line in targets(run):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells and cells[0] == "#21":
+            out[f"{cells[1]} @ {cells[4]}"] = cells
+    return out
+
+
+def _find(rows: dict[str, list[str]], target: str, where: str) -> list[str]:
+    found = [cells for key, cells in rows.items() if key.startswith(target)
+             and where in cells[4]]
+    assert len(found) == 1, (target, where, list(rows))
+    return found[0]
+
+
+def test_a_page_behind_at_one_concurrency_is_not_met_and_names_it() -> None:
+    run = _run([_size("10k", 10_000, 0.001, 10),
+                     _size("300k", 300_000, 0.0012, 10, slow=("raw", 8))])
+    rows = _rows(run)
+    raw = _find(rows, "raw: p95 <= public-inbox's", "300k")
+    assert raw[2:4] == ["not yet", "1.50x"]
+    assert "worst at 8 clients" in raw[4]
+    message = _find(rows, "message: p95 <= public-inbox's", "300k")
+    assert message[2:4] == ["met", "0.50x"]
+    rps = _find(rows, "raw: requests/s >= public-inbox's", "300k")
+    assert rps[2:4] == ["not yet", "0.67x"]  # 1000/30 requests/s against public-inbox's 50
+    assert "worst at 8 clients" in rps[4]
+
+
+def test_a_size_not_run_is_one_row_not_measured() -> None:
+    rows = _rows(_run([_size("300k", 300_000, 0.001, 10)]))
+    million = _find(rows, "ingest and every page against public-inbox's at 1m", "1m")
+    assert million[2:4] == ["not yet (not measured)", "n/a"]
+    assert not any("1m corpus" in cells[4] for cells in rows.values())
+    ingest = _find(rows, "ingest without search >= public-inbox's", "300k")
+    assert ingest[2:4] == ["met", "1.11x"]  # 500 msg/s against 450
+
+
+def test_cost_growth_holds_1m_to_10k_and_100k() -> None:
+    run = _run([_size("10k", 10_000, 0.001, 10), _size("100k", 100_000, 0.0011, 10),
+                     _size("1m", 1_000_000, 0.0014, 14, slow=("list index", 32))])
+    rows = _rows(run)
+    cpu = _find(rows, "ingest CPU per message at 1M within 1.3x", "10k and 1m")
+    assert cpu[2:4] == ["not yet", "1.40x"]
+    pages = _find(rows, "every page's p95 at 1M within 1.5x", "100k and 1m")
+    assert pages[2:4] == ["not yet", "3.00x"]
+    assert "list index, 32 clients" in pages[4]
