@@ -210,7 +210,7 @@ BACKLOG_BATCH = 1_000
 def test_a_backlog_indexed_in_parallel_batches_is_whole(tmp_path, corpora, monkeypatch) -> None:
     """A backlog of real mail goes through Whoosh's two-process writer in full batches: every
     message is indexed exactly once, and merges by tier lose nothing. (Scaled down from the
-    indexer's own: batches of ``BACKLOG_BATCH`` instead of 8,000 and tiers of 4 segments
+    indexer's own: batches of ``BACKLOG_BATCH`` instead of 2,000 and tiers of 4 segments
     instead of 10, so that 3,000 messages take the same paths, merges included.)"""
     monkeypatch.setattr(whooshwriter, "MERGE_FACTOR", 4)
     mbox = tmp_path / "mips.mbox"

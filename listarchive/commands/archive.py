@@ -71,7 +71,8 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
                   file=sys.stderr)
             return EX_USAGE
         start = time.monotonic()
-        count = indexer.rebuild(settings, open_archive(settings, writer=True).sessions)
+        count = indexer.rebuild(settings, open_archive(settings, writer=True).sessions,
+                                indexer.REBUILD_BATCH)
         print(f"indexed {count} messages for search ({time.monotonic() - start:.1f} s)")
         return EX_OK
     from ingest.reindex import reindex
