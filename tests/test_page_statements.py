@@ -24,6 +24,7 @@ PATCH_BOUND = 20  # a patch page: its message, diff, series, trailers, state, di
 MESSAGE_BOUND = 5  # a message page: the message (with its disclosure flag, whether its list
 # may be browsed and the archive's newest state change), its thread, the references of orphans,
 # its bytes unless parsed already, its badge
+RAW_BOUND = 1  # a raw download: the message with its bytes and whether its list may be browsed
 LIST_BOUND = 2  # a list index: the list (with its totals, newest activity and whether an
 # embargo hides anything), the page of its threads with the summaries kept and their badges
 
@@ -83,7 +84,7 @@ def test_pages_send_a_bounded_number_of_statements(site: Site) -> None:
     for url in ("/linux-clk/", "/linux-clk/?page=5", "/all/", "/all/?page=5"):
         assert (n := statements(site, url)) <= LIST_BOUND, (url, n)
     for small, large in [ends["thread"], ends["message"]]:
-        for suffix in ("/", "/T/", "/t/", "/t.mbox.gz", "/t.atom"):
+        for suffix in ("/", "/T/", "/t/", "/t.mbox.gz", "/t.atom", "/raw"):
             few = statements(site, f"/linux-clk/{quote_msgid(str(small))}{suffix}")
             many = statements(site, f"/linux-clk/{quote_msgid(str(large))}{suffix}")
             assert few <= BOUND and many <= BOUND and abs(many - few) <= 3, (suffix, few, many)
@@ -91,6 +92,8 @@ def test_pages_send_a_bounded_number_of_statements(site: Site) -> None:
                 assert few <= THREAD_BOUND and many <= THREAD_BOUND, (suffix, few, many)
             if suffix == "/":
                 assert few <= MESSAGE_BOUND and many <= MESSAGE_BOUND, (suffix, few, many)
+            if suffix == "/raw":
+                assert few <= RAW_BOUND and many <= RAW_BOUND, (suffix, few, many)
     for kind in ("series", "patch"):
         small, large = ends[kind]
         few = statements(site, f"/{kind}/{small}/")

@@ -35,15 +35,23 @@ def _finish(resp: Response, etag: str, last_modified: datetime | None,
     return caching.finish(resp, etag, last_modified, max_age)
 
 
-def raw(record: MessageRecord) -> Response:
-    """The stored bytes as text/plain with the charset the message declares (UTF-8 if none)."""
+def _stored(record: MessageRecord, data: bytes | None) -> bytes:
+    """The message's stored bytes: ``data`` when read with its record, else read now."""
+    if data is None:
+        data = messageview.raw_message(db(), viewer(), record.msgid)
+    if data is None:
+        abort(404)
+    return data
+
+
+def raw(record: MessageRecord, data: bytes | None = None) -> Response:
+    """The stored bytes (``data``, if read with the record) as text/plain with the charset the
+    message declares (UTF-8 if none)."""
     etag = record.sha256
     early = caching.not_modified(etag, record.ingested_at, caching.DOWNLOAD_MAX_AGE)
     if early is not None:
         return early
-    data = messageview.raw_message(db(), viewer(), record.msgid)
-    if data is None:
-        abort(404)
+    data = _stored(record, data)
     head = data[:8192].split(b"\n\n", 1)[0].decode("latin-1")
     m = _CHARSET_RE.search(head)
     charset = m.group(1).lower() if m else "utf-8"
@@ -51,15 +59,14 @@ def raw(record: MessageRecord) -> Response:
     return _finish(resp, etag, record.ingested_at)
 
 
-def attachment(record: MessageRecord, index: int) -> Response:
-    """Leaf part ``index`` (``listarchive.mail.mimeparts.Attachment.index``) as a plain file download."""
+def attachment(record: MessageRecord, index: int, data: bytes | None = None) -> Response:
+    """Leaf part ``index`` (``listarchive.mail.mimeparts.Attachment.index``) as a plain file
+    download; ``data``: the stored bytes, if read with the record."""
     etag = f"{record.sha256}-{index}"
     early = caching.not_modified(etag, record.ingested_at, caching.DOWNLOAD_MAX_AGE)
     if early is not None:
         return early
-    data = messageview.raw_message(db(), viewer(), record.msgid)
-    if data is None:
-        abort(404)
+    data = _stored(record, data)
     parts = leaf_parts(message_from_bytes(data))
     if not 0 <= index < len(parts):
         abort(404, description="this message has no attachment with that number")

@@ -236,7 +236,8 @@ def message_dispatch(name: str, rest: str) -> Any:
         if not listview.list_exists(db(), viewer(), name):  # an unknown list says so first
             abort(404, description=f"there is no list named {name!r} here")
         abort(400, description=str(exc))
-    found = messageview.find_message_on(db(), viewer(), path.msgid, name)
+    download = path.suffix == "/raw" or path.attachment is not None
+    found = messageview.find_message_on(db(), viewer(), path.msgid, name, raw=download)
     if not found.browsable:
         abort(404, description=f"there is no list named {name!r} here")
     record = found.record
@@ -255,13 +256,13 @@ def message_dispatch(name: str, rest: str) -> Any:
     if path.suffix in ("/T/", "/t/"):
         return thread_page(name, record, nested=path.suffix == "/t/")
     if path.suffix == "/raw":
-        return downloads.raw(record)
+        return downloads.raw(record, found.raw)
     if path.suffix == "/t.mbox.gz":
         return downloads.thread_mbox(record)
     if path.suffix == "/t.atom":
         return thread_atom(name, record)
     if path.attachment is not None:
-        return downloads.attachment(record, path.attachment)
+        return downloads.attachment(record, path.attachment, found.raw)
     abort(404)
 
 
