@@ -174,7 +174,7 @@ def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str,
     """Whether ``name`` is a list this viewer may browse (:func:`listview.list_exists`), and
     :func:`find_message`: what a message URL needs first, in one statement when the message is
     there (each statement is a round trip on PostgreSQL); with ``raw``, its stored bytes too
-    (on a list; for every list, :func:`raw_message` reads them)."""
+    (a URL under ``/all/`` has them read by :func:`raw_message`)."""
     if name == listview.ALL:
         return MessageAt(True, find_message(session, viewer, msgid))
     row = read(session, _records_select(viewer, "msgid on list", raw),
