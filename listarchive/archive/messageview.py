@@ -25,7 +25,7 @@ from listarchive.access.visibility import (
     visible_list,
     visible_message,
 )
-from listarchive.archive import bodies, listview, rawstore
+from listarchive.archive import badges, bodies, listview, rawstore
 from listarchive.archive.batches import in_list, read, rows_in, select_in
 from listarchive.archive.models import (
     Check,
@@ -33,6 +33,8 @@ from listarchive.archive.models import (
     MailingList,
     Message,
     MessageList,
+    Patch,
+    Series,
     StateChange,
     Thread,
 )
@@ -69,6 +71,9 @@ _COLUMNS = (Message.id, *(getattr(Message, f.name) for f in fields(MessageRecord
 # The newest review state change and CI check of the archive: pages' validators name both.
 NEWEST_STATES = (select(func.max(StateChange.id)).scalar_subquery().label("newest_state"),
                  select(func.max(Check.id)).scalar_subquery().label("newest_check"))
+# Where a message read "on list" has its badge's columns: after the record's columns, its lists,
+# its disclosure flag, the URL's list and the newest states.
+_ON_LIST_BADGE = _HEADER + 5
 
 
 @functools.lru_cache(maxsize=256)
@@ -91,8 +96,13 @@ def _records_select(viewer: Viewer, by: str, raw: bool = False) -> Any:
         query = query.add_columns(
             select(MailingList.restricted).where(MailingList.name == bindparam("list"))
             .scalar_subquery().label("list_restricted"))
-    if by == "msgid on list":  # and, for its page's validators, the archive's newest states
+    if by == "msgid on list":
+        # And for its page, in the same statement: the archive's newest states (the page's
+        # validators) and the message's badge (patches and series joined outer on it).
         query = query.add_columns(*NEWEST_STATES)
+        assert len(query.selected_columns) == _ON_LIST_BADGE
+        query = (query.outerjoin(Patch, Patch.msgid == Message.msgid)
+                 .outerjoin(Series, Series.id == Patch.series_id).add_columns(*badges.COLUMNS))
     if raw:
         query = query.add_columns(Message.raw)
     if by in _BY_ONE:
@@ -167,6 +177,8 @@ class MessageAt:
     # The newest review state change and CI check of the archive, read with the message.
     states: tuple[int, int] | None = None
     raw: bytes | None = None  # the stored bytes, when asked for
+    badge: badges.MessageBadge | None = None  # when read (``badge_read``): its badge, if any
+    badge_read: bool = False
 
 
 def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str,
@@ -185,7 +197,9 @@ def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str,
         return MessageAt(False)
     return MessageAt(True, _record(row, True),
                      (int(row.newest_state or 0), int(row.newest_check or 0)),
-                     rawstore.unpack(row.raw) if raw else None)
+                     rawstore.unpack(row.raw) if raw else None,
+                     badges.badge_of(row[_ON_LIST_BADGE:_ON_LIST_BADGE + len(badges.COLUMNS)]),
+                     badge_read=True)
 
 
 @functools.lru_cache(maxsize=256)

@@ -252,7 +252,7 @@ def message_dispatch(name: str, rest: str) -> Any:
     if path.suffix in ("", "/T", "/t"):
         return redirect(absolute(message_url(name, record.msgid, path.suffix + "/")), 301)
     if path.suffix == "/":
-        return message_page(name, record)
+        return message_page(name, record, found)
     if path.suffix in ("/T/", "/t/"):
         return thread_page(name, record, nested=path.suffix == "/t/")
     if path.suffix == "/raw":
@@ -266,7 +266,7 @@ def message_dispatch(name: str, rest: str) -> Any:
     abort(404)
 
 
-def message_page(name: str, record: MessageRecord) -> Any:
+def message_page(name: str, record: MessageRecord, found: messageview.MessageAt) -> Any:
     thread = messageview.record_thread(db(), viewer(), record)
     _audit_view(record.msgid)
     etag = caching.tag("m", name, record.sha256, thread.etag())
@@ -279,7 +279,8 @@ def message_page(name: str, record: MessageRecord) -> Any:
     html = render_template("message.html", name=name, view=view, rec=record, parsed=view.parsed,
                            home=lambda r: home_list(r, name),
                            reply=_reply(view.parsed, record),
-                           badge=badges.message_badges(db(), [record.msgid]).get(record.msgid),
+                           badge=found.badge if found.badge_read else
+                           badges.message_badges(db(), [record.msgid]).get(record.msgid),
                            disclosed=embargoview.disclosure(db(), viewer(), record),
                            # A parent the reader may not see gets no link, exactly like a
                            # parent that was never archived; a stored parent is in the thread.
