@@ -125,6 +125,11 @@ def test_extract_change_id() -> None:
     # Links with no word about versions: a bug report, a discussion.
     ("Reported at https://lore.kernel.org/r/report@example.org\n", ()),
     ("> v1: https://lore.kernel.org/r/quoted@example.org\n", ()),
+    # The line above a URL is the last one not blank; a quoted or overlong one says nothing.
+    ("v1:\n\n   \n  https://lore.kernel.org/r/below@example.org\n", ("below@example.org",)),
+    ("v1:\n> quoted\nhttps://lore.kernel.org/r/below@example.org\n", ()),
+    ("v1:\n" + "x" * 3000 + "\nhttps://lore.kernel.org/r/below@example.org\n", ()),
+    ("Depends on:\nhttps://lore.kernel.org/r/dep@example.org v1\n", ()),
 ])
 def test_extract_links(body: str, links: tuple[str, ...]) -> None:
     assert extract_links(body) == links

@@ -54,6 +54,7 @@ _REVISION_LINE_RE = re.compile(
 # ... but not the ones naming what a series is built on.
 _DEPENDENCY_LINE_RE = re.compile(r"depend|based[- ]on|prerequisite|requires|on top of", re.I)
 _SUPERSEDES_RE = re.compile(r"^\s*supersedes:", re.I)
+_SUPERSEDES_ANYWHERE_RE = re.compile(r"supersedes:", re.I)
 _ANY_URL_RE = re.compile(r"[A-Za-z][\w+.-]{0,31}://\S+")
 # A line that points at a posting is a label and a URL (a Message-ID is at most 500 characters):
 # longer lines are not read for links, so a 1 MB line costs one length check.
@@ -130,32 +131,51 @@ def extract_links(body: str) -> tuple[str, ...]:
     ``Supersedes: <MSGID>``. Skipped: quoted text, and lines about what the series depends on
     (``Depends on: https://lore.kernel.org/r/...``), which name other work, not an older one.
     """
+    if "://" not in body and not _SUPERSEDES_ANYWHERE_RE.search(body):
+        return ()  # no line can hold a link: most replies, read in one pass in C
     out: list[str] = []
-    prev_speaks_of_version = prev_depends = False
+    # Only a line with a URL or a Supersedes: label can name a posting; whether it does
+    # depends on its words and on those of the line above it (the last one not blank).
+    above = ""
     for raw in body.splitlines():
-        if len(raw) > MAX_LINK_LINE:
-            prev_speaks_of_version = prev_depends = False
-            continue
-        line = raw.strip()
-        if line.startswith(">"):
-            prev_speaks_of_version = prev_depends = False
-            continue
-        # Judge the words around the links, not the links: b4's Message-IDs hold "-v5-".
-        words = _ANY_URL_RE.sub(" ", _BRACKET_MSGID_RE.sub(" ", line))
-        depends = bool(_DEPENDENCY_LINE_RE.search(words))
-        speaks_of_version = bool(_REVISION_LINE_RE.search(words)) and not depends
-        if (speaks_of_version or (prev_speaks_of_version and not words.strip())) and not (
-                depends or prev_depends) and ("@" in line or "%40" in line):
-            found = [unquote(m) for m in _URL_MSGID_RE.findall(line)]
-            if _SUPERSEDES_RE.match(line):
-                found += _BRACKET_MSGID_RE.findall(line)
-            for msgid in found:
-                msgid = msgid.rstrip(".,;:")
-                if msgid not in out:
-                    out.append(msgid)
-        if line:
-            prev_speaks_of_version, prev_depends = speaks_of_version, depends
+        if ("@" in raw or "%40" in raw) and ("://" in raw or "upersedes" in raw.lower()) and (
+                len(raw) <= MAX_LINK_LINE):
+            line = raw.strip()
+            if not line.startswith(">"):
+                depends, speaks_of_version = _judge(line)
+                prev_depends, prev_speaks_of_version = _judge_above(above)
+                if (speaks_of_version or (prev_speaks_of_version and not _words(line).strip())) \
+                        and not (depends or prev_depends):
+                    found = [unquote(m) for m in _URL_MSGID_RE.findall(line)]
+                    if _SUPERSEDES_RE.match(line):
+                        found += _BRACKET_MSGID_RE.findall(line)
+                    for msgid in found:
+                        msgid = msgid.rstrip(".,;:")
+                        if msgid not in out:
+                            out.append(msgid)
+        if len(raw) > MAX_LINK_LINE or raw.strip():
+            above = raw
     return tuple(out)
+
+
+def _words(line: str) -> str:
+    """A line without its links: the words around them (b4's Message-IDs hold "-v5-")."""
+    return _ANY_URL_RE.sub(" ", _BRACKET_MSGID_RE.sub(" ", line))
+
+
+def _judge(line: str) -> tuple[bool, bool]:
+    """(whether ``line`` names what a series depends on, whether it speaks of a version)."""
+    words = _words(line)
+    depends = bool(_DEPENDENCY_LINE_RE.search(words))
+    return depends, bool(_REVISION_LINE_RE.search(words)) and not depends
+
+
+def _judge_above(raw: str) -> tuple[bool, bool]:
+    """:func:`_judge` of the line above a link; a quoted or overlong one speaks of nothing."""
+    if len(raw) > MAX_LINK_LINE:
+        return False, False
+    line = raw.strip()
+    return (False, False) if not line or line.startswith(">") else _judge(line)
 
 
 def title_key(title: str) -> str:
