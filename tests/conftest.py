@@ -37,6 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "pure: touches no database (mail, queries, search "
                             "engines, files): runs in the SQLite half only, where any "
                             "database it opens fails it")
+    config.addinivalue_line("markers", "whoosh: about the Whoosh engine itself (its writer "
+                            "processes, its segments): runs in the SQLite half only")
     if backends.BACKEND not in ("sqlite", "postgresql"):
         raise pytest.UsageError(f"LISTARCHIVE_TEST_BACKEND={backends.BACKEND!r}: "
                                 "sqlite or postgresql")
@@ -68,7 +70,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _second_engine(item: pytest.Item) -> bool:
-    """A test run against Whoosh, the engine that is not the default."""
+    """A test run against Whoosh, the engine that is not the default, or about Whoosh alone."""
+    if item.get_closest_marker("whoosh") is not None:
+        return True
     callspec = getattr(item, "callspec", None)
     return callspec is not None and "whoosh" in callspec.params.values()
 

@@ -116,14 +116,14 @@ def test_every_stored_hostile_message_has_pages_that_answer(tmp_path):
 
 
 def test_concurrent_deliveries_with_a_held_lock_exit_0_or_75_never_1(tmp_path):
-    """32 deliveries at once, search on (its catch-up after the commit meets locks too), and
+    """16 deliveries at once, search on (its catch-up after the commit meets locks too), and
     the database held by another writer for a while in the middle: a mail server may be told
     to retry (75), never to bounce (1); retried, every message is stored exactly once."""
     cfg = config(tmp_path, search=True)
     assert ingest(cfg, "-", stdin=HOSTILE[-1][1]).returncode == 0  # the archive exists
     mails = [(f"From: s{i}@example.org\nSubject: delivery {i}\nMessage-ID: <deliver-{i}@x>\n"
               f"Date: Mon, 2 Jun 2025 10:00:{i % 60:02d} +0000\n\nbody {i}\n").encode()
-             for i in range(32)]
+             for i in range(16)]
 
     def hold() -> None:
         time.sleep(1.0)

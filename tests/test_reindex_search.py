@@ -207,6 +207,7 @@ BACKLOG = 3_000
 BACKLOG_BATCH = 1_000
 
 
+@pytest.mark.whoosh
 def test_a_backlog_indexed_in_parallel_batches_is_whole(tmp_path, corpora, monkeypatch) -> None:
     """A backlog of real mail goes through Whoosh's two-process writer in full batches: every
     message is indexed exactly once, and merges by tier lose nothing. (Scaled down from the
