@@ -170,9 +170,9 @@ def test_a_stranger_cannot_hide_a_public_thread(archive, tmp_path):
 
 
 def test_newest_messages_pass_over_a_hidden_reply_that_dates_a_public_thread(archive, tmp_path):
-    """new.atom reads a list's threads newest activity first. A public thread whose newest
-    message is a hidden reply ranks by that reply, yet the feed holds the newest messages the
-    reader may see: the thread after it is read too."""
+    """new.atom reads a list's threads by the activity the ingest keeps, which a hidden reply
+    dates; the feed still holds the newest messages the reader may see: the thread after it is
+    read too."""
     later = mail(tmp_path, "later@public.example", "clk: a later question", "later",
                  date=datetime(2025, 11, 1, 8, 0, tzinfo=UTC))
     merge = mail(tmp_path, "merge@evil.example", "Re: clk: tortoise gate question",
@@ -181,20 +181,78 @@ def test_newest_messages_pass_over_a_hidden_reply_that_dates_a_public_thread(arc
                  date=datetime(2025, 12, 1, 8, 0, tzinfo=UTC))
     run_ingest(archive, [str(later), str(merge)], "linux-clk")
     with session_of(archive) as s:
-        index = listview.list_index(s, ANONYMOUS, "linux-clk")
-        assert index is not None
-        assert [t.root_msgid for t in index.threads][0] == "public-root@public.example"
         for limit, newest in ((1, ["later@public.example"]),
                               (2, ["later@public.example", "public-root@public.example"])):
             found = messageview.recent_messages(s, ANONYMOUS, "linux-clk", limit=limit)
             assert found is not None and [r.msgid for r in found] == newest
 
 
+def _index_pages(s, viewer: Viewer, name: str, per_page: int, **where) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    """One list index read three ways: by page number, by cursors to older pages, and by
+    cursors back to newer ones from the last page."""
+    def roots(index) -> list[str]:  # type: ignore[no-untyped-def]
+        return [t.root_msgid for t in index.threads]
+
+    numbered: list[str] = []
+    for page in range(1, 20):
+        index = listview.list_index(s, viewer, name, page=page, per_page=per_page, **where)
+        numbered += roots(index)
+        if index.older is None and len(index.threads) < per_page:
+            break
+    walked, index = [], listview.list_index(s, viewer, name, per_page=per_page, **where)
+    pages = [roots(index)]
+    while index.older is not None:
+        index = listview.list_index(s, viewer, name, per_page=per_page, older=index.older)
+        pages.append(roots(index))
+    walked = [m for page in pages for m in page]
+    back = [roots(index)]
+    while index.newer is not None:
+        index = listview.list_index(s, viewer, name, per_page=per_page, newer=index.newer)
+        back.append(roots(index))
+    return {"numbered": numbered, "walked": walked,
+            "back": [m for page in reversed(back) for m in page]}
+
+
+def test_a_hidden_reply_does_not_move_its_public_thread_in_the_list_index(archive, tmp_path):
+    """A public thread whose newest message is a hidden reply is placed, for a reader who may
+    not see that reply, by the newest message it may see: dated by the reply, its place on the
+    index would say that something was said there, and when. Pages by number and by cursor,
+    both ways, and ``?t=`` agree; a reader who may see the reply finds the thread on top."""
+    days = [mail(tmp_path, f"day{d}@public.example", f"clk: question of day {d}", "q",
+                 date=datetime(2025, 10, d, 9, 0, tzinfo=UTC)) for d in range(2, 8)]
+    later = mail(tmp_path, "later@public.example", "clk: a later question", "later",
+                 date=datetime(2025, 11, 1, 8, 0, tzinfo=UTC))
+    merge = mail(tmp_path, "merge@evil.example", "Re: clk: tortoise gate question",
+                 "Both at once.", refs=("public-root@public.example", COVER),
+                 sender="Mallory <mallory@evil.example>",
+                 date=datetime(2025, 12, 1, 8, 0, tzinfo=UTC))
+    run_ingest(archive, [str(m) for m in (*days, later, merge)], "linux-clk")
+    public = ["later@public.example", *(f"day{d}@public.example" for d in range(7, 1, -1)),
+              "public-root@public.example"]
+    admin = Viewer(user="admin", is_admin=True)
+    with session_of(archive) as s:
+        for name in ("linux-clk", listview.ALL):
+            for per_page in (1, 2, 3, 50):
+                for way, seen in _index_pages(s, ANONYMOUS, name, per_page).items():
+                    assert seen == public, (name, per_page, way)
+            index = listview.list_index(s, ANONYMOUS, name, per_page=50)
+            assert index is not None
+            shown = {t.root_msgid: t for t in index.threads}["public-root@public.example"]
+            assert shown.last_date is not None and shown.last_date.month == 10
+            earlier = _index_pages(s, ANONYMOUS, name, 2, before=datetime(2025, 10, 5))
+            assert earlier["numbered"] == public[-4:], name
+            index = listview.list_index(s, admin, name, per_page=50)
+            assert index is not None
+            assert index.threads[0].root_msgid == "public-root@public.example"  # dated by the reply
+            assert [t.root_msgid for t in index.threads[1:]] == public[:-1]
+
+
 def test_list_indexes_count_only_what_the_reader_may_see(tmp_path):
     """A list index reads the summaries the ingest keeps, which count every message. A thread
     that an embargoed report was merged into, and one with replies on another public list and
     on the restricted list, show on each list and on /all/ only what each reader may see:
-    every index equals the summaries counted from the messages the reader may see."""
+    every index equals the summaries counted from the messages the reader may see, in the
+    order of what it may see."""
     archive = from_mapping({
         "storage": {"data_dir": str(tmp_path / "instance")}, "search": {"enabled": False},
         "embargo": {"reporters": [REPORTER]},
@@ -233,7 +291,10 @@ def test_list_indexes_count_only_what_the_reader_may_see(tmp_path):
                 ids = list(lists.values()) if name == listview.ALL else [lists[name]]
                 ids = [i for i in ids if viewer is not ANONYMOUS or i != lists["security"]]
                 order = [c.thread_id for c in listview.newest_threads(s, viewer, name, ids)]
-                counted = listview._thread_summaries(s, viewer, order, ids)
+                found = listview._summaries_by_thread(s, viewer, order, ids)
+                # Newest first by what the reader may see (a hidden reply dates nothing).
+                counted = [found[t] for t in sorted(found, reverse=True, key=lambda t: (
+                    found[t].last_date is not None, found[t].last_date or datetime.min, t))]
                 assert list(index.threads) == counted, (viewer.user, name, [
                     (t.root_msgid, t.messages) for t in index.threads], [
                     (t.root_msgid, t.messages) for t in counted])

@@ -294,6 +294,31 @@ def _partly_hidden(session: Session, viewer: Viewer) -> frozenset[int]:
         if tid is not None)
 
 
+@dataclass(frozen=True)
+class _Placed:
+    """A thread placed in a list index by the last activity its reader may see."""
+
+    thread_id: int
+    last_date: datetime | None
+
+    def key(self) -> tuple[bool, datetime, int]:
+        """Greater for newer, in the index's order: newest activity first, then the higher
+        id, undated threads last."""
+        return (self.last_date is not None, self.last_date or datetime.min, self.thread_id)
+
+    def row(self) -> tuple[Any, ...]:
+        """As a row of the index's statement whose summary is counted apart (last column)."""
+        return (self.thread_id, self.last_date, True)
+
+
+def _merged(rows: Sequence[Any], placed: Sequence[_Placed], newest_first: bool) -> list[Any]:
+    """``rows`` of an index statement (in its order) with the threads ``placed`` apart."""
+    if not placed:
+        return list(rows)
+    both = [*rows, *(p.row() for p in placed)]
+    return sorted(both, key=lambda r: _Placed(int(r[0]), r[1]).key(), reverse=newest_first)
+
+
 def list_ids(session: Session, viewer: Viewer, name: str) -> list[int] | None:
     query = select(MailingList.id).where(visible_list(viewer))
     if name != ALL:
@@ -324,8 +349,16 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     if name == ALL and every is None:
         every = len(scope.ids) == session.scalar(select(func.count(MailingList.id)))
     every = bool(every) and name == ALL
+    # A thread with a message an embargo hides from this viewer is placed by what it may see:
+    # its kept last activity would date it by the hidden reply (and say one came). Such threads
+    # (embargoes are few) are counted apart and merged into the page read from the index.
+    apart = _partly_hidden(session, viewer) - scope.gone if scope.embargoed else frozenset()
+    moved = _summaries_by_thread(session, viewer, sorted(apart), scope.ids)
     query, tid, last, grouped = threads_by_activity(session, viewer, name, scope.ids,
-                                                    scope.gone, every=every)
+                                                    scope.gone | apart, every=every)
+    placed = [_Placed(t, summary.last_date) for t, summary in moved.items()
+              if before is None or (summary.last_date is not None
+                                    and summary.last_date < before)]
 
     def where(query: Any, condition: Any) -> Any:
         return query.having(condition) if grouped else query.where(condition)
@@ -336,27 +369,48 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
         # The page just above the cursor: read upwards from it, then turn it round.
         query = where(query, _after(last, tid, newer)).order_by(last.asc().nulls_first(), tid.asc())
         query = _summarised(query.limit(fixed(per_page + 1)), every, grouped, scope.ids, True)
-        rows = list(reversed(session.execute(query).all()))
+        above = [p for p in placed if p.key() > _Placed(newer.thread_id, newer.last_date).key()]
+        rows = _merged(session.execute(query).all(), above, newest_first=False)[:per_page + 1]
+        rows.reverse()
         more_newer, rows = len(rows) > per_page, rows[-per_page:]
         more_older = True
     else:
+        skip = 0
         if older is not None:
             query = where(query, _before(last, tid, older))
+            placed = [p for p in placed
+                      if p.key() < _Placed(older.thread_id, older.last_date).key()]
         query = query.order_by(last.desc().nulls_last(), tid.desc())
-        if older is None:
-            query = query.offset(fixed((page - 1) * per_page))
-        query = _summarised(query.limit(fixed(per_page + 1)), every, grouped, scope.ids, False)
-        rows = list(session.execute(query))
+        if older is None and page > 1:
+            # The threads placed apart may come before this page: read from as far back as
+            # they could push it, and as far as the page's own end.
+            wanted = (page - 1) * per_page
+            start = max(0, wanted - len(placed) - 1)
+            query = query.offset(fixed(start)).limit(fixed(wanted - start + per_page + 1))
+            rows = list(session.execute(_summarised(query, every, grouped, scope.ids, False)))
+            if start > 0:
+                if not rows:  # fewer threads than the page's start
+                    rows, placed = [], []
+                else:  # the first row read only says where the read starts
+                    boundary = _Placed(int(rows[0][0]), rows[0][1]).key()
+                    start += 1 + sum(p.key() > boundary for p in placed)
+                    placed = [p for p in placed if p.key() < boundary]
+                    rows = rows[1:]
+            skip = wanted - start
+        else:
+            query = _summarised(query.limit(fixed(per_page + 1)), every, grouped, scope.ids,
+                                False)
+            rows = list(session.execute(query))
+        rows = _merged(rows, placed, newest_first=True)[skip:skip + per_page + 1]
         more_older, rows = len(rows) > per_page, rows[:per_page]
         more_newer = older is not None or page > 1 or before is not None
     tids = [int(r[0]) for r in rows]
     # Threads whose kept summary would count what the viewer may not see are counted anew:
     # those with a message on a list it may not browse, or that an embargo hides from it.
     partly = {thread_id for thread_id, row in zip(tids, rows, strict=True) if row[-1]}
-    if scope.embargoed:
-        partly.update(_partly_hidden(session, viewer))
-    counted = _summaries_by_thread(session, viewer, [t for t in tids if t in partly], scope.ids)
-    marks = badges.message_badges(session, [t.root_msgid for t in counted.values()])
+    counted = {**_summaries_by_thread(session, viewer, [t for t in tids if t in partly
+                                                        and t not in moved], scope.ids), **moved}
+    marks = badges.message_badges(session, [counted[t].root_msgid for t in tids if t in counted])
     shown: list[ThreadSummary] = []
     for thread_id, row in zip(tids, rows, strict=True):
         if thread_id in partly:
