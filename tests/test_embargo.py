@@ -169,17 +169,23 @@ def test_a_stranger_cannot_hide_a_public_thread(archive, tmp_path):
         assert note is not None and note.note().endswith(f"by {embargo.CONSOLE}")
 
 
-def test_newest_messages_pass_over_a_hidden_reply_that_dates_a_public_thread(archive, tmp_path):
-    """new.atom reads a list's threads by the activity the ingest keeps, which a hidden reply
-    dates; the feed still holds the newest messages the reader may see: the thread after it is
-    read too."""
+def _later_and_a_hidden_reply(tmp_path: Path) -> list[str]:
+    """A public question of November, then in December a reply that merges the public thread
+    of October with the embargoed report (hidden, as the report is)."""
     later = mail(tmp_path, "later@public.example", "clk: a later question", "later",
                  date=datetime(2025, 11, 1, 8, 0, tzinfo=UTC))
     merge = mail(tmp_path, "merge@evil.example", "Re: clk: tortoise gate question",
                  "Both at once.", refs=("public-root@public.example", COVER),
                  sender="Mallory <mallory@evil.example>",
                  date=datetime(2025, 12, 1, 8, 0, tzinfo=UTC))
-    run_ingest(archive, [str(later), str(merge)], "linux-clk")
+    return [str(later), str(merge)]
+
+
+def test_newest_messages_pass_over_a_hidden_reply_that_dates_a_public_thread(archive, tmp_path):
+    """new.atom reads a list's threads by the activity the ingest keeps, which a hidden reply
+    dates; the feed still holds the newest messages the reader may see: the thread after it is
+    read too."""
+    run_ingest(archive, _later_and_a_hidden_reply(tmp_path), "linux-clk")
     with session_of(archive) as s:
         for limit, newest in ((1, ["later@public.example"]),
                               (2, ["later@public.example", "public-root@public.example"])):
@@ -220,13 +226,7 @@ def test_a_hidden_reply_does_not_move_its_public_thread_in_the_list_index(archiv
     both ways, and ``?t=`` agree; a reader who may see the reply finds the thread on top."""
     days = [mail(tmp_path, f"day{d}@public.example", f"clk: question of day {d}", "q",
                  date=datetime(2025, 10, d, 9, 0, tzinfo=UTC)) for d in range(2, 8)]
-    later = mail(tmp_path, "later@public.example", "clk: a later question", "later",
-                 date=datetime(2025, 11, 1, 8, 0, tzinfo=UTC))
-    merge = mail(tmp_path, "merge@evil.example", "Re: clk: tortoise gate question",
-                 "Both at once.", refs=("public-root@public.example", COVER),
-                 sender="Mallory <mallory@evil.example>",
-                 date=datetime(2025, 12, 1, 8, 0, tzinfo=UTC))
-    run_ingest(archive, [str(m) for m in (*days, later, merge)], "linux-clk")
+    run_ingest(archive, [*map(str, days), *_later_and_a_hidden_reply(tmp_path)], "linux-clk")
     public = ["later@public.example", *(f"day{d}@public.example" for d in range(7, 1, -1)),
               "public-root@public.example"]
     admin = Viewer(user="admin", is_admin=True)
