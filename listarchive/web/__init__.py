@@ -42,6 +42,7 @@ from listarchive.web import (
     patchworkapi,
     patchworkchecks,
     queuepages,
+    rawfast,
     reviewfeeds,
     reviewpages,
     statechanges,
@@ -126,6 +127,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(blueprint)
     if settings.follows:
         _follow_the_database(app, settings)
+    follower = app.extensions.get("listarchive.follower")
+    app.wsgi_app = rawfast.RawDownloads(  # type: ignore[method-assign]
+        app.wsgi_app, archive.readers, app.config["TRUSTED_HOSTS"], PAGE_CSP,
+        on_request=follower.start if follower is not None else None)
 
     @app.context_processor
     def logged_in() -> dict[str, Any]:

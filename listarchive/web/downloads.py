@@ -52,11 +52,14 @@ def raw(record: MessageRecord, data: bytes | None = None) -> Response:
     if early is not None:
         return early
     data = _stored(record, data)
+    return _finish(Response(data, content_type=raw_content_type(data)), etag, record.ingested_at)
+
+
+def raw_content_type(data: bytes) -> str:
+    """text/plain with the charset the message's header declares (UTF-8 if none)."""
     head = data[:8192].split(b"\n\n", 1)[0].decode("latin-1")
     m = _CHARSET_RE.search(head)
-    charset = m.group(1).lower() if m else "utf-8"
-    resp = Response(data, content_type=f"text/plain; charset={charset}")
-    return _finish(resp, etag, record.ingested_at)
+    return f"text/plain; charset={m.group(1).lower() if m else 'utf-8'}"
 
 
 def attachment(record: MessageRecord, index: int, data: bytes | None = None) -> Response:
