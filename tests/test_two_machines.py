@@ -31,7 +31,7 @@ from test_concurrency import as_delivered, split_mbox
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "lore" / \
     "linux-clk-last10000.mboxrd.gz"
-MESSAGES = 48
+MESSAGES = 24
 PASSWORD = "correct horse battery staple"
 SECRET = "s" * 64
 WITHIN = 20.0  # seconds: "a few", with room for a loaded test machine
