@@ -37,6 +37,7 @@ from listarchive.web.paths import raw_path, split_message_path
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
+
 class RawDownloads:
     """WSGI middleware in front of the site: see the module's documentation."""
 
