@@ -20,6 +20,7 @@ from datetime import datetime
 
 from flask import Response, g, request, session
 from sqlalchemy import select
+from werkzeug.datastructures import ETags
 
 from listarchive.archive import messageview
 from listarchive.web.context import db, viewer
@@ -67,17 +68,21 @@ def _policy(resp: Response, max_age: int) -> Response:
     return resp
 
 
+def is_fresh(if_none_match: ETags, if_modified_since: datetime | None, etag: str,
+             last_modified: datetime | None) -> bool:
+    """Whether a client holding ``If-None-Match`` (else ``If-Modified-Since``) has the version
+    ``etag`` of ``last_modified``."""
+    if if_none_match:
+        return if_none_match.contains(etag)
+    return if_modified_since is not None and last_modified is not None and \
+        last_modified.replace(microsecond=0, tzinfo=if_modified_since.tzinfo) <= if_modified_since
+
+
 def not_modified(etag: str, last_modified: datetime | None, max_age: int = PAGE_MAX_AGE
                  ) -> Response | None:
     """A 304 when the client holds this version (``If-None-Match``, else
     ``If-Modified-Since``), with the headers the full answer would carry; else None."""
-    if request.if_none_match:
-        fresh = request.if_none_match.contains(etag)
-    else:
-        since = request.if_modified_since
-        fresh = since is not None and last_modified is not None and \
-            last_modified.replace(microsecond=0, tzinfo=since.tzinfo) <= since
-    if not fresh:
+    if not is_fresh(request.if_none_match, request.if_modified_since, etag, last_modified):
         return None
     resp = Response(status=304)
     resp.set_etag(etag)

@@ -112,7 +112,8 @@ class RawDownloads:
         if data is None:
             return None
         etag, modified = record.sha256, record.ingested_at
-        if _fresh(environ, etag, modified):
+        if caching.is_fresh(parse_etags(environ.get("HTTP_IF_NONE_MATCH")),
+                            parse_date(environ.get("HTTP_IF_MODIFIED_SINCE")), etag, modified):
             resp = Response(status=304)
             resp.headers["Content-Security-Policy"] = self.page_csp
         else:
@@ -135,12 +136,3 @@ def _server(environ: dict[str, Any]) -> tuple[str, int | None] | None:
         return None
     port = environ.get("SERVER_PORT")
     return str(name), int(port) if port and str(port).isdigit() else None
-
-
-def _fresh(environ: dict[str, Any], etag: str, modified: Any) -> bool:
-    """What :func:`listarchive.web.caching.not_modified` decides, from the environ."""
-    if environ.get("HTTP_IF_NONE_MATCH"):
-        return parse_etags(environ["HTTP_IF_NONE_MATCH"]).contains(etag)
-    since = parse_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
-    return since is not None and modified is not None and \
-        modified.replace(microsecond=0, tzinfo=since.tzinfo) <= since
