@@ -124,3 +124,22 @@ def test_a_page_whose_connection_was_lost_answers_503_and_the_next_one_reconnect
     assert lost.headers["Retry-After"].isdigit()
     assert b"try again" in lost.data
     assert client.get("/").status_code == 200
+
+
+@pytest.mark.skipif(backends.POSTGRESQL, reason="a memory map of the file is SQLite's")
+def test_the_site_reads_the_file_mapped_and_the_workers_do_not(settings: Settings) -> None:
+    """Pages read SQLite's file through a memory map; ingest and reindex, which touch most of
+    it, read without one (the pages would count in their memory)."""
+    from listarchive.web import create_app
+    from listarchive.web.context import db
+
+    app = create_app(settings)
+    with app.test_request_context("/"):
+        assert db().scalar(text("PRAGMA mmap_size")) == archive_db.MMAP_BYTES
+    for writer in (False, True):
+        archive = open_archive(settings, writer=writer)
+        try:
+            with archive.readers() as session:
+                assert session.scalar(text("PRAGMA mmap_size")) == 0, writer
+        finally:
+            archive.close()

@@ -112,7 +112,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["SESSION_COOKIE_SECURE"] = settings.base_url.startswith("https://")
     app.url_map.strict_slashes = True
     app.extensions["listarchive.settings"] = settings
-    archive = open_archive(settings)  # refuses an archive of another schema version, saying why
+    # Refuses an archive of another schema version, saying why.
+    archive = open_archive(settings, mapped=True)
     app.config["SECRET_KEY"] = site_secret(archive, settings.secret_key)
     app.extensions["listarchive.sessionmaker"] = archive.sessions
     app.extensions["listarchive.readers"] = archive.readers
