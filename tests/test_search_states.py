@@ -8,6 +8,7 @@ series with a cover letter, and an RFC patch. Each test runs on both search engi
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import shutil
@@ -28,7 +29,7 @@ from listarchive import web
 from listarchive.access import accounts
 from listarchive.archive.models import Patch, PatchState, PatchSubsystem, Subsystem
 from listarchive.demo import run_demo
-from listarchive.search import engine, indexer, tantivyindex, whooshindex
+from listarchive.search import engine, follow, indexer, tantivyindex, whooshindex
 from listarchive.search.queryparser import parse_query
 from listarchive.settings import Settings, from_mapping
 from listarchive.web import create_app
@@ -226,3 +227,42 @@ def test_demo_archive_answers_state_and_subsystem_searches(tmp_path, engine_name
     assert accepted <= hits(s, "state:accepted")
     assert hits(s, 'subsystem:"CLOCK DEMO DRIVER"') == clock
     assert hits(s, f"subsystem:{slug}") == clock
+
+
+def test_a_catch_up_with_nothing_to_follow_leaves_the_index_closed(world, monkeypatch):
+    """A web server's follower asks every second: when every record is followed to its head it
+    opens no index; a record moving on (here the state history, changed while the index was
+    held) makes the next catch-up do the work."""
+    s = world["settings"]
+    cover, p1, _ = world["v1"]
+    sessions = Worker(s).sessions
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the index was opened")
+
+    with monkeypatch.context() as idle:
+        idle.setattr(engine, "open_writer", refuse)
+        assert indexer.catch_up(s, sessions) == 0
+    with uncommitted_writer(s.search_engine, s.index_dir):
+        resp = create_app(s).test_client().patch(
+            f"/api/v1/patches/{patch_pk(s, p1)}", json={"state": "deferred"},
+            headers={"Authorization": f"Token {world['token']}"})
+        assert resp.status_code == 200
+    with monkeypatch.context() as behind, pytest.raises(AssertionError):
+        behind.setattr(engine, "open_writer", refuse)
+        indexer.catch_up(s, sessions)
+    assert indexer.catch_up(s, sessions) >= 1
+    assert hits(s, "state:deferred") == {p1, cover}
+
+
+def test_each_record_behind_its_head_is_followed(world):
+    s = world["settings"]
+    with Worker(s).sessions() as session:
+        heads = follow.heads(session)
+    assert heads.messages > 0
+    assert indexer._followed(s, dataclasses.replace(heads), heads)
+    for field in ("messages", "states", "checks", "visibility"):
+        behind = dataclasses.replace(heads, **{field: getattr(heads, field) + 1})
+        assert not indexer._followed(s, dataclasses.replace(heads), behind), field
+    newer = dataclasses.replace(heads, subsystems=heads.subsystems + 1)
+    assert not indexer._followed(s, heads, newer)
