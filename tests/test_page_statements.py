@@ -18,12 +18,12 @@ from listarchive.mail.msgids import quote_msgid
 BOUND = 25  # statements per page
 REVIEW_BOUND = 80  # series and patch pages: states, trailers, revisions, subsystems, history,
 # the discussion and the comments carried from the previous revision
-THREAD_BOUND = 4  # T/, t/ and t.mbox.gz: the message (with whether its list may be browsed),
-# its thread with their lists, the references of orphans, the bytes of those not parsed yet
+THREAD_BOUND = 3  # T/, t/ and t.mbox.gz: the message (with whether its list may be browsed)
+# and its thread with their lists, the references of orphans, the bytes of those not parsed yet
 PATCH_BOUND = 20  # a patch page: its message, diff, series, trailers, state, discussion, checks
-MESSAGE_BOUND = 4  # a message page: the message (with its disclosure flag, whether its list
-# may be browsed, the archive's newest state change and its badge), its thread, the references
-# of orphans, its bytes unless parsed already
+MESSAGE_BOUND = 3  # a message page: the message (with its disclosure flag, whether its list
+# may be browsed, the archive's newest state change and its badge) and its thread, the
+# references of orphans, its bytes unless parsed already
 RAW_BOUND = 1  # a raw download: the message with its bytes and whether its list may be browsed
 LIST_BOUND = 2  # a list index: the list (with its totals, newest activity and whether an
 # embargo hides anything), the page of its threads with the summaries kept and their badges

@@ -16,8 +16,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, bindparam, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from listarchive.access.visibility import (
     Viewer,
@@ -61,6 +61,9 @@ class MessagePage:
 
 # What _records finds messages by: one value, or (``in``) a list given in chunks.
 _BY_ONE = {"msgid": Message.msgid, "msgid on list": Message.msgid, "thread": Message.thread_id}
+# A message read "on list" with every member of its thread (the message's own row among them).
+_WITH_THREAD = "msgid on list, with its thread"
+_ON_LIST_PAGE = ("msgid on list", _WITH_THREAD)
 _BY_LIST = {"ids": Message.id, "msgids": Message.msgid, "msgids on list": Message.msgid,
             "threads": Message.thread_id}
 # A record's header columns in the order MessageRecord declares its fields, from ``pk`` (the id)
@@ -89,14 +92,15 @@ def _records_select(viewer: Viewer, by: str, raw: bool = False) -> Any:
              .where(MessageList.message_id == Message.id, visible_list(viewer))
              .scalar_subquery())
     query = select(*_COLUMNS, lists.label("lists")).where(visible_message(viewer))
-    if by in ("msgid", "msgid on list"):  # one message, as its page shows it: its disclosure flag
+    if by in ("msgid", *_ON_LIST_PAGE):  # one message, as its page shows it: its disclosure flag
         named = exists(select(EmbargoMember.msgid).where(EmbargoMember.msgid == Message.msgid))
         query = query.add_columns(named.label("embargoed"))
-    if by.endswith(" on list"):  # and the list of the URL (NULL when there is no such list)
+    if by in ("msgids on list", *_ON_LIST_PAGE):
+        # And the list of the URL (NULL when there is no such list).
         query = query.add_columns(
             select(MailingList.restricted).where(MailingList.name == bindparam("list"))
             .scalar_subquery().label("list_restricted"))
-    if by == "msgid on list":
+    if by in _ON_LIST_PAGE:
         # And for its page, in the same statement: the archive's newest states (the page's
         # validators) and the message's badge (patches and series joined outer on it).
         query = query.add_columns(*NEWEST_STATES)
@@ -105,6 +109,11 @@ def _records_select(viewer: Viewer, by: str, raw: bool = False) -> Any:
                  .outerjoin(Series, Series.id == Patch.series_id).add_columns(*badges.COLUMNS))
     if raw:
         query = query.add_columns(Message.raw)
+    if by == _WITH_THREAD:
+        asked = aliased(Message)
+        thread = select(asked.thread_id).where(asked.msgid == bindparam("value"))
+        return query.where(or_(Message.msgid == bindparam("value"),
+                               Message.thread_id == thread.scalar_subquery()))
     if by in _BY_ONE:
         return query.where(_BY_ONE[by] == bindparam("value"))
     return query.where(_BY_LIST[by].in_(in_list()))
@@ -179,27 +188,41 @@ class MessageAt:
     raw: bytes | None = None  # the stored bytes, when asked for
     badge: badges.MessageBadge | None = None  # when read (``badge_read``): its badge, if any
     badge_read: bool = False
+    # Its visible thread, when asked for and the message has one (as :func:`thread_view`).
+    thread: ThreadView | None = None
 
 
 def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str,
-                    raw: bool = False) -> MessageAt:
+                    raw: bool = False, thread: bool = False) -> MessageAt:
     """Whether ``name`` is a list this viewer may browse (:func:`listview.list_exists`), and
     :func:`find_message`: what a message URL needs first, in one statement when the message is
     there (each statement is a round trip on PostgreSQL); with ``raw``, its stored bytes too
-    (a URL under ``/all/`` has them read by :func:`raw_message`)."""
+    (a URL under ``/all/`` has them read by :func:`raw_message`); with ``thread`` (and not
+    ``raw``), its thread too, in the same statement: message, thread and download pages need
+    both, and a second statement was a sixth of a message page's time on PostgreSQL."""
     if name == listview.ALL:
         return MessageAt(True, find_message(session, viewer, msgid))
-    row = read(session, _records_select(viewer, "msgid on list", raw),
-               {"value": msgid, "list": name}).first()
+    params = {"value": msgid, "list": name}
+    members: list[Row[Any]] = []
+    if thread and not raw:
+        members = list(read(session, _records_select(viewer, _WITH_THREAD), params).all())
+        row = next((r for r in members if r.msgid == msgid), None)
+    else:
+        row = read(session, _records_select(viewer, "msgid on list", raw), params).first()
     if row is None:
         return MessageAt(listview.list_exists(session, viewer, name))
     if not _list_browsable(viewer, row, name):
         return MessageAt(False)
-    return MessageAt(True, _record(row, True),
+    record = _record(row, True)
+    view = None
+    if members and record.thread_id is not None:
+        records = {r.msgid: r for r in (_record(member, False) for member in members)}
+        view = _tree(records, _orphan_references(session, records.values()))
+    return MessageAt(True, record,
                      (int(row.newest_state or 0), int(row.newest_check or 0)),
                      rawstore.unpack(row.raw) if raw else None,
                      badges.badge_of(row[_ON_LIST_BADGE:_ON_LIST_BADGE + len(badges.COLUMNS)]),
-                     badge_read=True)
+                     badge_read=True, thread=view)
 
 
 @functools.lru_cache(maxsize=256)

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from flask import Response, abort, request
 
 from listarchive.archive import bodies, messageview
-from listarchive.archive.records import MessageRecord
+from listarchive.archive.records import MessageRecord, ThreadView
 from listarchive.mail.mimeparts import leaf_parts
 from listarchive.web import caching
 from listarchive.web.context import db, viewer
@@ -109,8 +109,10 @@ def _gzip_response(data: bytes, stem: str) -> Response:
     return resp
 
 
-def thread_mbox(record: MessageRecord) -> Response:
-    thread = messageview.thread_view(db(), viewer(), record.msgid, record)
+def thread_mbox(record: MessageRecord, thread: ThreadView | None = None) -> Response:
+    """``t.mbox.gz``: the record's visible thread (``thread``, if read with it)."""
+    if thread is None:
+        thread = messageview.thread_view(db(), viewer(), record.msgid, record)
     if thread is None:
         abort(404)
     etag = f"t-{thread.etag()}"

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from listarchive.access import embargo, embargoview
 from listarchive.archive import badges, bodies, listview, messageview
-from listarchive.archive.records import MessageRecord
+from listarchive.archive.records import MessageRecord, ThreadView
 from listarchive.errors import QueryError, SearchUnavailable
 from listarchive.mail.msgids import BadMsgid, quote_msgid
 from listarchive.search import vocabulary
@@ -237,7 +237,8 @@ def message_dispatch(name: str, rest: str) -> Any:
             abort(404, description=f"there is no list named {name!r} here")
         abort(400, description=str(exc))
     download = path.suffix == "/raw" or path.attachment is not None
-    found = messageview.find_message_on(db(), viewer(), path.msgid, name, raw=download)
+    found = messageview.find_message_on(db(), viewer(), path.msgid, name, raw=download,
+                                        thread=path.suffix in THREAD_SUFFIXES)
     if not found.browsable:
         abort(404, description=f"there is no list named {name!r} here")
     record = found.record
@@ -254,20 +255,26 @@ def message_dispatch(name: str, rest: str) -> Any:
     if path.suffix == "/":
         return message_page(name, record, found)
     if path.suffix in ("/T/", "/t/"):
-        return thread_page(name, record, nested=path.suffix == "/t/")
+        return thread_page(name, record, nested=path.suffix == "/t/", thread=found.thread)
     if path.suffix == "/raw":
         return downloads.raw(record, found.raw)
     if path.suffix == "/t.mbox.gz":
-        return downloads.thread_mbox(record)
+        return downloads.thread_mbox(record, found.thread)
     if path.suffix == "/t.atom":
-        return thread_atom(name, record)
+        return thread_atom(name, record, found.thread)
     if path.attachment is not None:
         return downloads.attachment(record, path.attachment, found.raw)
     abort(404)
 
 
+# The pages of a message URL that show or send its thread: its thread is read with it.
+THREAD_SUFFIXES = frozenset({"/", "/T/", "/t/", "/t.mbox.gz", "/t.atom"})
+
+
 def message_page(name: str, record: MessageRecord, found: messageview.MessageAt) -> Any:
-    thread = messageview.record_thread(db(), viewer(), record)
+    thread = found.thread
+    if thread is None:
+        thread = messageview.record_thread(db(), viewer(), record)
     _audit_view(record.msgid)
     etag = caching.tag("m", name, record.sha256, thread.etag())
     early = caching.not_modified(etag, thread.last_modified)
@@ -305,10 +312,13 @@ def _reply(parsed: Any, record: MessageRecord) -> dict[str, Any]:
             "more": len(every) - len(ccs)}
 
 
-def thread_page(name: str, record: MessageRecord, nested: bool) -> Any:
+def thread_page(name: str, record: MessageRecord, nested: bool,
+                thread: ThreadView | None = None) -> Any:
     """``T/``: every message of the thread by date; ``t/``: the tree, each message indented by
-    its depth, with a ``[not found]`` line where a reply's parent is not in the archive."""
-    thread = messageview.thread_view(db(), viewer(), record.msgid, record)
+    its depth, with a ``[not found]`` line where a reply's parent is not in the archive.
+    ``thread``: the record's, if read with it."""
+    if thread is None:
+        thread = messageview.thread_view(db(), viewer(), record.msgid, record)
     if thread is None:
         return not_found(record.msgid, name)
     _audit_view(record.msgid)
@@ -337,10 +347,10 @@ def _audit_view(msgid: str) -> None:
         db().commit()
 
 
-def thread_atom(name: str, record: MessageRecord) -> Response:
-    items = messageview.thread_messages(
-        db(), viewer(), record.msgid,
-        messageview.thread_view(db(), viewer(), record.msgid, record)) or []
+def thread_atom(name: str, record: MessageRecord, thread: ThreadView | None = None) -> Response:
+    if thread is None:
+        thread = messageview.thread_view(db(), viewer(), record.msgid, record)
+    items = messageview.thread_messages(db(), viewer(), record.msgid, thread) or []
     items = sorted(items, key=lambda it: (it[0].sort_date is None, it[0].sort_date), reverse=True)
     entries = [feeds.Entry(r, p, absolute(message_url(home_list(r, name), r.msgid)))
                for r, p, _ in items]
