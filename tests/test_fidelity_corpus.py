@@ -81,13 +81,17 @@ def test_am_ready_series_of_linux_clk_equal_b4_am(served):
         if got["next"] is None:
             break
     compared = differ = 0
-    for row in rows:
-        if row["counts"] == {"acked": 0, "reviewed": 0, "tested": 0}:
-            continue
+    reviewed = [row for row in rows if row["counts"] != {"acked": 0, "reviewed": 0, "tested": 0}]
+    for turn, row in enumerate(reviewed):
         series = client.get(f"/api/v1/series/{row['id']}").get_json()
         if series["mbox"] is None:
             continue
         anchor = (series["cover"] or series["patches"][0])["message_id"]
+        # Every other one in the API's order, and the one b4 reads differently: each is a b4
+        # process and its fetches (1.7 s on a two-core machine; all of them were the suite's
+        # longest test).
+        if turn % 2 and anchor != B4_MISREADS_COVER:
+            continue
         out = served["base"] / f"b4-{row['id']}"
         done = subprocess.run([B4, "am", "-o", str(out), "-v", str(series["version"]), anchor],
                               cwd=served["base"], env=served["env"], capture_output=True,
@@ -105,4 +109,4 @@ def test_am_ready_series_of_linux_clk_equal_b4_am(served):
             continue
         assert ours == theirs, row["title"]
     print(f"\n{compared} real series compared with b4 am, {differ} differing as stated")
-    assert compared >= 60
+    assert compared >= 30 and differ == 1
