@@ -1,7 +1,8 @@
 """A delivery from the mail server runs ``listarchive ingest --list NAME -`` once per message,
 so what it imports is paid by every message of the list. A plain reply imports only what it
 uses: not Alembic (the archive is current), not the search engine the archive does not use,
-not the HTML parser (the mail is plain text) nor DKIM (the reply says no command)."""
+not the HTML parser (the mail is plain text), DKIM (the reply says no command) nor the
+progress bar (a delivery draws none)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from listarchive.archive.models import Message
 from listarchive.settings import load
 
 DATA = Path(__file__).resolve().parent / "data"
-NOT_NEEDED = ("alembic", "whoosh", "bs4", "dkim")
+NOT_NEEDED = ("alembic", "whoosh", "bs4", "dkim", "tqdm")
 SCRIPT = """
 import atexit, runpy, sys
 atexit.register(lambda: print("imported:", ",".join(
