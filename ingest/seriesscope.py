@@ -2,8 +2,9 @@
 whole history.
 
 :func:`listarchive.mail.series.group_series` puts a patch in a series from: the patches of its
-sender threaded with it, and, for mail threaded to nothing, its sender's unthreaded mails of the
-same revision and total less than 12 hours apart, chained. :func:`patch_scope` reads those for
+sender threaded with it (and a cover of another sender it answers, or another sender's patches
+answering it when it is a cover), and, for mail threaded to nothing, its sender's unthreaded
+mails of the same revision and total less than 12 hours apart, chained. :func:`patch_scope` reads those for
 the new mail, then the same for everything it read and every member of the series it read was
 in, until nothing new comes in. What it read is then a union of whole stored series and of
 everything that decides them, so grouping it gives what grouping every patch would give there.
@@ -94,10 +95,18 @@ def patch_scope(session: Session, seeds: Iterable[str]) -> PatchScope:
         pairs -= threads
         threads |= pairs
         # By thread alone: a sender condition would let the database walk all of the sender's
-        # patches instead of the thread's messages.
+        # patches instead of the thread's messages. Another sender's mail joins only as a
+        # cover a patch in scope answers, or as a patch answering a cover in scope.
+        parents = {f.parent for f in scope.facts.values() if f.parent}
+        covers = {m for m, f in scope.facts.items() if f.subject.is_cover}
+
+        def ours(row: Any, seen: set[tuple[int, str]] = threads, parents: set[str] = parents,
+                 covers: set[str] = covers) -> bool:
+            return ((row.thread_id, row.sender_email) in seen or row.msgid in parents
+                    or row.parent_msgid in covers)
+
         for part in chunked({t for t, _ in pairs}):
-            fresh += read(Message.thread_id.in_(part),
-                          lambda r, seen=threads: (r.thread_id, r.sender_email) in seen)
+            fresh += read(Message.thread_id.in_(part), ours)
         wanted = {r.series_id for r in found if r.series_id is not None} - series
         series |= wanted
         for part in chunked(wanted):

@@ -169,3 +169,21 @@ def test_revisions_sent_from_two_addresses_are_linked_by_change_id(tmp_path, ord
     found = deliver_one_by_one(tmp_path / "a", v1 + v2 if order == "v1 first" else v2 + v1)
     assert found["revisions"] == [("relay-cover@kernel.org", "own-cover@example.org",
                                    "change-id")]
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (3, 2, 1, 0), (2, 0, 3, 1)])
+def test_patches_another_sender_sent_in_answer_to_the_cover_join_its_series(tmp_path, order):
+    # The author's cover and 1/3, then 2/3 and 3/3 from a co-maintainer, each In-Reply-To the
+    # cover (linux-clk's "[PATCH v18 00/16] rust: replace kernel::str::CStr" was finished this
+    # way): one series in any arrival order, the same as a regroup of everything.
+    other = "Co Maintainer <co@example.org>"
+    posted = [mail("cover@example.org", "[PATCH v2 0/3] clk: foo gates", 0, "Three gates.\n"),
+              mail("p1@example.org", "[PATCH v2 1/3] clk: foo one", 0.1,
+                   DIFF.format(name="one"), parent="cover@example.org"),
+              mail("p2@example.org", "[PATCH v2 2/3] clk: foo two", 0.5,
+                   DIFF.format(name="two"), parent="cover@example.org", sender=other),
+              mail("p3@example.org", "[PATCH v2 3/3] clk: foo three", 0.6,
+                   DIFF.format(name="three"), parent="cover@example.org", sender=other)]
+    found = deliver_one_by_one(tmp_path / "a", [posted[i] for i in order])
+    assert [s[-1] for s in found["series"]] == [
+        ("cover@example.org", "p1@example.org", "p2@example.org", "p3@example.org")]

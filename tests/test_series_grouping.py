@@ -343,6 +343,32 @@ def test_patches_under_a_cover_from_another_list(clk: tuple) -> None:
     assert [n for n, _ in g.patches] == [6, 7] and g.cover is None and g.total == 80
 
 
+def test_patches_another_sender_sent_in_answer_to_the_cover(clk: tuple) -> None:
+    _, groups, _ = clk
+    # "[PATCH v18 00/16] rust: replace kernel::str::CStr w/ core::ffi::CStr": 01..11 from the
+    # author, then 12..16 from a co-maintainer minutes later, each In-Reply-To the cover.
+    g = groups["20251018-cstr-core-v18-0-ef3d02760804@gmail.com"]
+    assert (g.revision, g.total, g.complete, g.sender) == (18, 16, True, "tamird@gmail.com")
+    assert dict(g.patches)[12] == "20251018180303.3615403-1-aliceryhl@google.com"
+    assert dict(g.patches)[16] == "20251018180552.3616793-1-aliceryhl@google.com"
+
+
+def test_another_senders_patch_joins_only_a_cover_it_answers_with_its_revision() -> None:
+    day = datetime(2024, 1, 1)
+    facts = [
+        _fact("c@x", "[PATCH v2 0/2] clk: two", date=day, diff=False),
+        _fact("p1@x", "[PATCH v2 1/2] clk: one", date=day, parent="c@x"),
+        _fact("q2@x", "[PATCH v2 2/2] clk: two", date=day, parent="c@x", sender="b@x"),
+        # Another sender's patches answering a patch, or the cover with another revision, are
+        # postings of their own.
+        _fact("r2@x", "[PATCH v2 2/2] clk: other two", date=day, parent="p1@x", sender="b@x"),
+        _fact("s1@x", "[PATCH 1/2] clk: other one", date=day, parent="c@x", sender="b@x"),
+    ]
+    groups = by_anchor(facts)
+    assert groups["c@x"].patches == ((1, "p1@x"), (2, "q2@x")) and groups["c@x"].complete
+    assert set(groups) == {"c@x", "r2@x", "s1@x"}
+
+
 def test_linux_clk_whole_set(clk: tuple) -> None:
     facts, groups, links = clk
     members = [m for g in groups.values() for m in g.members]

@@ -12,7 +12,10 @@ How mail is grouped, in the order the rules are tried (what b4 and Patchwork use
    from the newest) that comes from the same sender with the same revision and total and is
    either a cover or a patch with another counter: ``git send-email`` threads patches under the
    cover (b4, ``--no-chain-reply-to``), under each other (``--chain-reply-to``), or under patch 1
-   when there is no cover. A v2 sent in reply to v1 (``--in-reply-to``) has another revision, so
+   when there is no cover. A patch from another sender joins a cover it answers directly, with
+   the cover's revision and total (b4 reads a series from its thread, whoever sent each patch:
+   linux-clk has the last five patches of a 16-patch v18 sent by a co-maintainer in answer to
+   the author's cover). A v2 sent in reply to v1 (``--in-reply-to``) has another revision, so
    it starts its own series; so does a partial reroll (``[PATCH v2 3/5]`` answering v1's 3/5),
    which is then incomplete.
 3. Patches threaded under a message we do not have (a cover sent to other lists only) are
@@ -215,10 +218,13 @@ def _compatible(a: PatchFact, b: PatchFact) -> bool:
     Same sender and total, a cover or another counter, and the same revision -- unless both
     came from one sending (see :func:`send_key`): linux-clk has ``[PATCH 0/4]`` followed by
     ``[PATCH v2 1/4]``..``4/4`` sent in one run, the version forgotten on the cover only.
+    Another sender's patch only with the revision and total of the cover it answers directly.
     """
     sa, sb = a.subject, b.subject
-    if a.sender != b.sender or sa.total != sb.total or not (sb.is_cover or sb.counter != sa.counter):
+    if sa.total != sb.total or not (sb.is_cover or sb.counter != sa.counter):
         return False
+    if a.sender != b.sender:
+        return sb.is_cover and a.parent == b.msgid and sa.revision == sb.revision
     if sa.revision == sb.revision:
         return True
     key = send_key(a.msgid)
