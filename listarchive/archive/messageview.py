@@ -229,8 +229,7 @@ def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str,
     record = _record(row, True)
     view = None
     if members and record.thread_id is not None:
-        records = {r.msgid: r for r in (_record(member, False) for member in members)}
-        view = _tree(records, _orphan_references(session, records.values()))
+        view = _members_tree(session, [_record(member, False) for member in members])
     return MessageAt(True, record,
                      (int(row.newest_state or 0), int(row.newest_check or 0)),
                      rawstore.unpack(row.raw) if raw else None,
@@ -263,8 +262,7 @@ def thread_view(session: Session, viewer: Viewer, msgid: str,
 
 
 def _thread_of(session: Session, viewer: Viewer, thread_id: int) -> ThreadView:
-    records = {r.msgid: r for r in _records(session, viewer, "thread", thread_id)}
-    view = _tree(records, _orphan_references(session, records.values()))
+    view = _members_tree(session, _records(session, viewer, "thread", thread_id))
     if view.members:
         return view
     thread = session.get(Thread, thread_id)  # nothing visible: the subject kept for it
@@ -293,6 +291,12 @@ def _orphan_references(session: Session, records: Iterable[MessageRecord]
                if r.parent_msgid and (r.thread_id, r.parent_msgid) not in present]
     return {row.id: tuple(row.references.split()) for row in select_in(
         session, select(Message.id, Message.references), Message.id, orphans)}
+
+
+def _members_tree(session: Session, members: Iterable[MessageRecord]) -> ThreadView:
+    """The tree of one thread's visible records (the references of its orphans read)."""
+    records = {r.msgid: r for r in members}
+    return _tree(records, _orphan_references(session, records.values()))
 
 
 def _tree(records: Mapping[str, MessageRecord], refs: Mapping[int, tuple[str, ...]]

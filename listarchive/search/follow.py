@@ -77,6 +77,12 @@ class Positions:
         return cls(**{field: int(legacy.get(key) or 0) for field, key in LEGACY_KEYS.items()},
                    subsystems=subsystems_version(session))
 
+    def reached(self, heads: Positions) -> bool:
+        """Whether these positions follow every record to ``heads`` (:func:`heads`)."""
+        return (self.messages >= heads.messages and self.states >= heads.states
+                and self.checks >= heads.checks and self.visibility >= heads.visibility
+                and self.subsystems == heads.subsystems)
+
     def save(self, index_dir: Path) -> None:
         """Write the positions atomically (a new file renamed over the old one)."""
         tmp = index_dir / (POSITIONS + ".new")

@@ -331,9 +331,7 @@ def _followed(settings: Settings, positions: follow.Positions, heads: follow.Pos
         engine.usable(settings, found)
     except SearchUnavailable:
         return False  # the full path says why, once
-    return (positions.messages >= heads.messages and positions.states >= heads.states
-            and positions.checks >= heads.checks and positions.visibility >= heads.visibility
-            and positions.subsystems == heads.subsystems)
+    return positions.reached(heads)
 
 
 def rebuild(settings: Settings, sessions: sessionmaker[Session], batch: int = BATCH) -> int:
