@@ -12,6 +12,7 @@ import pytest
 from mailfixtures import Site
 from sqlalchemy import event, func, select, text
 
+from listarchive.archive import bodies
 from listarchive.archive.models import MailingList, Message, MessageList, Patch, Series, Thread
 from listarchive.mail.msgids import quote_msgid
 
@@ -21,9 +22,9 @@ REVIEW_BOUND = 80  # series and patch pages: states, trailers, revisions, subsys
 THREAD_BOUND = 3  # T/, t/ and t.mbox.gz: the message (with whether its list may be browsed)
 # and its thread with their lists, the references of orphans, the bytes of those not parsed yet
 PATCH_BOUND = 20  # a patch page: its message, diff, series, trailers, state, discussion, checks
-MESSAGE_BOUND = 3  # a message page: the message (with its disclosure flag, whether its list
-# may be browsed, the archive's newest state change and its badge) and its thread, the
-# references of orphans, its bytes unless parsed already
+MESSAGE_BOUND = 2  # a message page: the message (with its disclosure flag, whether its list
+# may be browsed, the archive's newest state change and its badge, its bytes unless parsed
+# already) and its thread, the references of orphans
 RAW_BOUND = 1  # a raw download: the message with its bytes and whether its list may be browsed
 LIST_BOUND = 2  # a list index: the list (with its totals, newest activity and whether an
 # embargo hides anything), the page of its threads with the summaries kept and their badges
@@ -105,6 +106,25 @@ def test_pages_send_a_bounded_number_of_statements(site: Site) -> None:
     small, large = ends["series"]
     assert abs(statements(site, f"/api/v1/series/{large}")
                - statements(site, f"/api/v1/series/{small}")) <= 3
+
+
+def test_a_first_view_of_a_message_reads_its_bytes_with_it(site: Site, monkeypatch) -> None:
+    """A message page parses its mail once per process. The first view asks for the bytes in
+    the statement that reads the message and its thread, so it sends no more statements than
+    the views after it, and shows the same page."""
+    if not site.has_corpus:
+        pytest.skip("the shared corpora are not beside the project")
+    small, large = smallest_and_largest(site)["message"]
+    for msgid in (small, large):
+        monkeypatch.setattr(bodies, "_PARSED_CACHE", bodies.ParsedCache(1 << 24))  # none parsed
+        url = f"/linux-clk/{quote_msgid(str(msgid))}/"
+        client = site.app.test_client()  # type: ignore[attr-defined]
+        with counting(site) as first:
+            page = client.get(url)
+        with counting(site) as again:
+            assert client.get(url).data == page.data
+        assert page.status_code == 200 and bodies.is_parsed(str(msgid))
+        assert first[0] == again[0] <= MESSAGE_BOUND, (msgid, first[0], again[0])
 
 
 @pytest.mark.skipif(not backends.POSTGRESQL, reason="prepared statements are PostgreSQL's")

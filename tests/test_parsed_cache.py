@@ -35,6 +35,8 @@ def test_cache_keeps_the_newest_uses_within_its_budget() -> None:
     assert [cache.get(record(n, 1_000)) is PARSED for n in range(5)] == [
         True, False, False, True, True]
     assert cache.used == 9_000 <= cache.budget
+    # What it holds by Message-ID (asked before a record is read) follows what it keeps.
+    assert [cache.holds(f"m{n}@x") for n in range(6)] == [True, False, False, True, True, False]
 
 
 def test_a_message_larger_than_the_budget_is_not_kept_and_evicts_nothing() -> None:

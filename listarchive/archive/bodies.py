@@ -9,7 +9,7 @@ who asks.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -33,7 +33,9 @@ class ParsedCache:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.used = 0
-        self._items: OrderedDict[tuple[str, datetime], tuple[ParsedMessage, int]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, datetime], tuple[ParsedMessage, int, str]] = \
+            OrderedDict()
+        self._keys: dict[str, tuple[str, datetime]] = {}  # by Message-ID, what is kept
 
     def get(self, record: MessageRecord) -> ParsedMessage | None:
         key = (record.sha256, record.ingested_at)
@@ -48,10 +50,19 @@ class ParsedCache:
         cost = 2 * record.raw_size
         if key in self._items or cost > self.budget:
             return
-        self._items[key] = (parsed, cost)
+        self._items[key] = (parsed, cost, record.msgid)
+        self._keys[record.msgid] = key
         self.used += cost
         while self.used > self.budget:
-            self.used -= self._items.popitem(last=False)[1][1]
+            old, (_parsed, freed, msgid) = self._items.popitem(last=False)
+            self.used -= freed
+            if self._keys.get(msgid) == old:
+                del self._keys[msgid]
+
+    def holds(self, msgid: str) -> bool:
+        """Whether a message of that Message-ID is kept, before its record is read: a page
+        that finds none asks for the stored bytes with the record, in the same statement."""
+        return msgid in self._keys
 
 
 PARSED_CACHE_BYTES = 24 << 20  # per process
@@ -59,9 +70,15 @@ _PARSED_CACHE = ParsedCache(PARSED_CACHE_BYTES)
 SNIPPET_BYTES = 65_536
 
 
-def parsed_messages(session: Session, records: Sequence[MessageRecord]
-                    ) -> dict[int, ParsedMessage]:
-    """The records (read for the viewer: a thread's members, say) parsed, by pk."""
+def is_parsed(msgid: str) -> bool:
+    """Whether this process keeps a parsed message of that Message-ID (see ``holds``)."""
+    return _PARSED_CACHE.holds(msgid)
+
+
+def parsed_messages(session: Session, records: Sequence[MessageRecord],
+                    known: Mapping[int, bytes] | None = None) -> dict[int, ParsedMessage]:
+    """The records (read for the viewer: a thread's members, say) parsed, by pk. ``known``:
+    stored bytes already read with the records, by pk (the others are read if needed)."""
     out: dict[int, ParsedMessage] = {}
     missing: list[MessageRecord] = []
     for r in records:
@@ -70,7 +87,8 @@ def parsed_messages(session: Session, records: Sequence[MessageRecord]
             missing.append(r)
         else:
             out[r.pk] = hit
-    stored = raws(session, [r.pk for r in missing])
+    known = known or {}
+    stored = {**raws(session, [r.pk for r in missing if r.pk not in known]), **known}
     for r in missing:
         if r.pk in stored:
             out[r.pk] = parse(stored[r.pk], now=r.ingested_at)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, exists, func, or_, select
+from sqlalchemy import Row, bindparam, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from listarchive.access.visibility import (
@@ -120,7 +120,10 @@ def _records_select(viewer: Viewer, by: str, raw: bool = False) -> Any:
             query = (query.outerjoin(Patch, Patch.msgid == Message.msgid)
                      .outerjoin(Series, Series.id == Patch.series_id)
                      .add_columns(*badges.COLUMNS))
-    if raw:
+    if raw and by == _WITH_THREAD:  # the asked message's bytes; the other members' are not read
+        query = query.add_columns(
+            case((Message.msgid == bindparam("value"), Message.raw)).label("raw"))
+    elif raw:
         query = query.add_columns(Message.raw)
     if by == _WITH_THREAD:
         asked = aliased(Message)
@@ -210,15 +213,16 @@ def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str,
     """Whether ``name`` is a list this viewer may browse (:func:`listview.list_exists`), and
     :func:`find_message`: what a message URL needs first, in one statement when the message is
     there (each statement is a round trip on PostgreSQL); with ``raw``, its stored bytes too
-    (a URL under ``/all/`` has them read by :func:`raw_message`); with ``thread`` (and not
-    ``raw``), its thread too, in the same statement: message, thread and download pages need
-    both, and a second statement was a sixth of a message page's time on PostgreSQL."""
+    (a URL under ``/all/`` has them read by :func:`raw_message`); with ``thread``, its thread
+    too, in the same statement: message, thread and download pages need both, and a second
+    statement was a sixth of a message page's time on PostgreSQL. (With both, the bytes are
+    the asked message's alone: a message page parses it when this process has not yet.)"""
     if name == listview.ALL:
         return MessageAt(True, find_message(session, viewer, msgid))
     params = {"value": msgid, "list": name}
     members: list[Row[Any]] = []
-    if thread and not raw:
-        members = list(read(session, _records_select(viewer, _WITH_THREAD), params).all())
+    if thread:
+        members = list(read(session, _records_select(viewer, _WITH_THREAD, raw), params).all())
         row = next((r for r in members if r.msgid == msgid), None)
     else:
         row = read(session, _records_select(viewer, "msgid on list", raw), params).first()
@@ -232,7 +236,7 @@ def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str,
         view = _members_tree(session, [_record(member, False) for member in members])
     return MessageAt(True, record,
                      (int(row.newest_state or 0), int(row.newest_check or 0)),
-                     rawstore.unpack(row.raw) if raw else None,
+                     rawstore.unpack(row.raw) if raw and row.raw is not None else None,
                      badges.badge_of(row[_ON_LIST_BADGE:_ON_LIST_BADGE + len(badges.COLUMNS)]),
                      badge_read=True, thread=view)
 
@@ -330,15 +334,16 @@ def record_thread(session: Session, viewer: Viewer, record: MessageRecord) -> Th
 
 
 def message_page(session: Session, viewer: Viewer, msgid: str,
-                 record: MessageRecord | None = None, thread: ThreadView | None = None
-                 ) -> MessagePage | None:
+                 record: MessageRecord | None = None, thread: ThreadView | None = None,
+                 raw: bytes | None = None) -> MessagePage | None:
     """Everything the message page shows: the record, its parsed body, its thread and neighbours.
-    ``record`` and ``thread``: what :func:`find_message` and :func:`record_thread` just gave
-    for this viewer and ``msgid``, if at hand."""
+    ``record``, ``thread`` and ``raw``: what :func:`find_message`, :func:`record_thread` and
+    :func:`find_message_on` just gave for this viewer and ``msgid``, if at hand."""
     if record is None or record.msgid != msgid:
-        record, thread = find_message(session, viewer, msgid), None
+        record, thread, raw = find_message(session, viewer, msgid), None, None
     # Parsed once per process (the record is this viewer's): a page read again reads no bytes.
-    parsed = bodies.parsed_messages(session, [record]).get(record.pk) if record else None
+    known = {record.pk: raw} if record and raw is not None else None
+    parsed = bodies.parsed_messages(session, [record], known).get(record.pk) if record else None
     if record is None or parsed is None:
         return None
     if thread is None:

@@ -237,7 +237,11 @@ def message_dispatch(name: str, rest: str) -> Any:
             abort(404, description=f"there is no list named {name!r} here")
         abort(400, description=str(exc))
     download = path.suffix == "/raw" or path.attachment is not None
-    found = messageview.find_message_on(db(), viewer(), path.msgid, name, raw=download,
+    # A message page parses its mail once per process: the first view reads the bytes with the
+    # record (on PostgreSQL a second statement is a second round trip).
+    first_view = path.suffix == "/" and not bodies.is_parsed(path.msgid)
+    found = messageview.find_message_on(db(), viewer(), path.msgid, name,
+                                        raw=download or first_view,
                                         thread=path.suffix in THREAD_SUFFIXES)
     if not found.browsable:
         abort(404, description=f"there is no list named {name!r} here")
@@ -280,7 +284,7 @@ def message_page(name: str, record: MessageRecord, found: messageview.MessageAt)
     early = caching.not_modified(etag, thread.last_modified)
     if early is not None:
         return early
-    view = messageview.message_page(db(), viewer(), record.msgid, record, thread)
+    view = messageview.message_page(db(), viewer(), record.msgid, record, thread, found.raw)
     if view is None:
         return not_found(record.msgid, name)
     html = render_template("message.html", name=name, view=view, rec=record, parsed=view.parsed,
