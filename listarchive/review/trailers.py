@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, union
 from sqlalchemy.orm import Session, aliased
 
 from listarchive.access.visibility import Viewer, visible_id, visible_message
@@ -83,9 +83,15 @@ def counts_of(lines: Iterable[TrailerLine]) -> Counts:
 
 
 @functools.lru_cache(maxsize=256)
-def _count_statements(viewer: Viewer) -> tuple[Any, Any, Any]:
-    """:func:`series_counts`' three statements for one viewer, the series ids bound at each
-    execution: built once, not at every page (building them was a fifth of a patch page)."""
+def _count_statement(viewer: Viewer) -> Any:
+    """:func:`series_counts`' statement for one viewer, the series ids bound at each execution:
+    built once, not at every page (building it was a fifth of a patch page).
+
+    Three parts: the trailers anchored to the series' own patches and cover letter; those given
+    to the same change (same ``git patch-id``) in another revision; and those given to that
+    revision's cover letter. The last two start from the same pairs of changes (``pairs``),
+    found once: as two statements, each joined and checked every pair again, and a subsystem
+    queue of 100 series took 28 ms of SQLite for its counts (15.6 ms as one)."""
     ids: Any = bindparam("ids", expanding=True)
     counted = func.lower(Trailer.name).in_(sorted(COUNTED))
     anchor, mine, other, cover = aliased(Patch), aliased(Patch), aliased(Patch), aliased(Patch)
@@ -97,28 +103,30 @@ def _count_statements(viewer: Viewer) -> tuple[Any, Any, Any]:
               .join(Message, Message.id == Trailer.message_id)
               .where(anchor.series_id.in_(ids), counted, ~Trailer.mismatch,
                      visible_message(viewer), visible_id(viewer, anchor.id)))
-    carried = (select(mine.series_id, func.lower(Trailer.name), func.lower(Trailer.value))
-               .join(other, other.msgid == Trailer.anchor_msgid)
-               .join(mine, same_change)
+    pairs = (select(mine.series_id.label("sid"), other.msgid.label("other_msgid"),
+                    other.series_id.label("osid"))
+             .select_from(mine).join(other, same_change)
+             .where(mine.series_id.in_(ids), visible_id(viewer, mine.id),
+                    visible_id(viewer, other.id))
+             .cte("same_change"))
+    carried = (select(pairs.c.sid, func.lower(Trailer.name), func.lower(Trailer.value))
+               .join(Trailer, Trailer.anchor_msgid == pairs.c.other_msgid)
                .join(Message, Message.id == Trailer.message_id)
-               .where(mine.series_id.in_(ids), counted, ~Trailer.mismatch, ~Trailer.own,
-                      visible_message(viewer), visible_id(viewer, mine.id),
-                      visible_id(viewer, other.id)))
-    via_cover = (select(mine.series_id, func.lower(Trailer.name), func.lower(Trailer.value))
-                 .join(cover, cover.msgid == Trailer.anchor_msgid)
-                 .join(other, (other.series_id == cover.series_id))
-                 .join(mine, same_change)
+               .where(counted, ~Trailer.mismatch, ~Trailer.own, visible_message(viewer)))
+    revisions = (select(pairs.c.sid, pairs.c.osid).where(pairs.c.osid.is_not(None))
+                 .distinct().subquery())
+    via_cover = (select(revisions.c.sid, func.lower(Trailer.name), func.lower(Trailer.value))
+                 .join(cover, (cover.series_id == revisions.c.osid) & (cover.kind == COVER))
+                 .join(Trailer, Trailer.anchor_msgid == cover.msgid)
                  .join(Message, Message.id == Trailer.message_id)
-                 .where(cover.kind == COVER, mine.series_id.in_(ids), counted,
-                        ~Trailer.mismatch, ~Trailer.own, visible_message(viewer),
-                        visible_id(viewer, mine.id), visible_id(viewer, other.id),
+                 .where(counted, ~Trailer.mismatch, ~Trailer.own, visible_message(viewer),
                         visible_id(viewer, cover.id)))
-    return direct.distinct(), carried.distinct(), via_cover.distinct()
+    return union(direct, carried, via_cover)
 
 
 def series_counts(session: Session, viewer: Viewer, series_ids: Sequence[int]
                   ) -> dict[int, Counts]:
-    """A/R/T per series, three queries per chunk: distinct people per counted name over the
+    """A/R/T per series, one statement per chunk: distinct people per counted name over the
     visible trailers anchored to the series' visible patches and cover letter, and over those
     given to the same change (same ``git patch-id``) in another revision or to that revision's
     cover letter, which ``b4 am`` carries over; mismatched ones left out. Equal to
@@ -126,10 +134,8 @@ def series_counts(session: Session, viewer: Viewer, series_ids: Sequence[int]
     out: dict[int, Counts] = {}
     for part in chunked(series_ids):
         people: dict[int, dict[str, set[str]]] = {}
-        for query in _count_statements(viewer):
-            for sid, name, value in session.execute(query, {"ids": list(part)}):
-                people.setdefault(int(sid), {}).setdefault(COUNTED[name], set()).add(
-                    value.strip())
+        for sid, name, value in session.execute(_count_statement(viewer), {"ids": list(part)}):
+            people.setdefault(int(sid), {}).setdefault(COUNTED[name], set()).add(value.strip())
         for sid in part:
             found = people.get(sid, {})
             out[sid] = Counts(*(len(found.get(column, ())) for column in
