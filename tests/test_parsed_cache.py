@@ -19,7 +19,7 @@ WHEN = datetime(2025, 1, 1)
 def record(n: int, raw_size: int) -> MessageRecord:
     return MessageRecord(pk=n, msgid=f"m{n}@x", subject="", from_name="", from_email="",
                          date=None, sort_date=None, in_reply_to="", parent_msgid="",
-                         to_addrs="", cc_addrs="", sha256=f"{n:064x}", raw_size=raw_size,
+                         sha256=f"{n:064x}", raw_size=raw_size,
                          ingested_at=WHEN, thread_id=None, lists=())
 
 
