@@ -60,7 +60,11 @@ class MessagePage:
 
 
 # What _records finds messages by: one value, or (``in``) a list given in chunks.
-_BY_ONE = {"msgid": Message.msgid, "msgid on list": Message.msgid, "thread": Message.thread_id}
+_BY_ONE = {"msgid": Message.msgid, "msgid on list": Message.msgid, "thread": Message.thread_id,
+           "download on list": Message.msgid}
+# A message read "on list" for a download of its bytes: its record, lists and whether the list
+# may be browsed, nothing of what its page shows (disclosure flag, badge, newest states).
+_DOWNLOAD = "download on list"
 # A message read "on list" with every member of its thread (the message's own row among them).
 _WITH_THREAD = "msgid on list, with its thread"
 _ON_LIST_PAGE = ("msgid on list", _WITH_THREAD)
@@ -97,7 +101,7 @@ def _records_select(viewer: Viewer, by: str, raw: bool = False) -> Any:
         flagged = bindparam("value") if by == _WITH_THREAD else Message.msgid
         named = exists(select(EmbargoMember.msgid).where(EmbargoMember.msgid == flagged))
         query = query.add_columns(named.label("embargoed"))
-    if by in ("msgids on list", *_ON_LIST_PAGE):
+    if by in ("msgids on list", _DOWNLOAD, *_ON_LIST_PAGE):
         # And the list of the URL (NULL when there is no such list).
         query = query.add_columns(
             select(MailingList.restricted).where(MailingList.name == bindparam("list"))
@@ -224,12 +228,16 @@ def find_message_on(session: Session, viewer: Viewer, msgid: str, name: str,
     if thread:
         members = list(read(session, _records_select(viewer, _WITH_THREAD, raw), params).all())
         row = next((r for r in members if r.msgid == msgid), None)
+    elif raw:
+        row = read(session, _records_select(viewer, _DOWNLOAD, True), params).first()
     else:
-        row = read(session, _records_select(viewer, "msgid on list", raw), params).first()
+        row = read(session, _records_select(viewer, "msgid on list"), params).first()
     if row is None:
         return MessageAt(listview.list_exists(session, viewer, name))
     if not _list_browsable(viewer, row, name):
         return MessageAt(False)
+    if raw and not thread:  # a download: the record and its bytes, nothing a page shows
+        return MessageAt(True, _record(row, False), raw=rawstore.unpack(row.raw))
     record = _record(row, True)
     view = None
     if members and record.thread_id is not None:
