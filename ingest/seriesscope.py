@@ -6,8 +6,9 @@ sender threaded with it (and a cover of another sender it answers, or another se
 answering it when it is a cover), and, for mail threaded to nothing, its sender's unthreaded
 mails of the same revision and total less than 12 hours apart, chained. :func:`patch_scope`
 reads those for the new mail, then the same for everything it read and every member of the
-series it read was in, until nothing new comes in. What it read is then a union of whole stored series and of
-everything that decides them, so grouping it gives what grouping every patch would give there.
+series it read was in, until nothing new comes in. What it read is then a union of whole
+stored series and of everything that decides them, so grouping it gives what grouping every
+patch would give there.
 
 :func:`listarchive.mail.series.link_revisions` gives a series its older revision from the series
 sharing its change-id, the series of its sender with its title, and the series its mail points

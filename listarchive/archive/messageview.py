@@ -59,12 +59,12 @@ class MessagePage:
 # --- messages ----------------------------------------------------------------------------------
 
 
-# What _records finds messages by: one value, or (``in``) a list given in chunks.
-_BY_ONE = {"msgid": Message.msgid, "msgid on list": Message.msgid, "thread": Message.thread_id,
-           "download on list": Message.msgid}
 # A message read "on list" for a download of its bytes: its record, lists and whether the list
 # may be browsed, nothing of what its page shows (disclosure flag, badge, newest states).
 _DOWNLOAD = "download on list"
+# What _records finds messages by: one value, or (``in``) a list given in chunks.
+_BY_ONE = {"msgid": Message.msgid, "msgid on list": Message.msgid, "thread": Message.thread_id,
+           _DOWNLOAD: Message.msgid}
 # A message read "on list" with every member of its thread (the message's own row among them).
 _WITH_THREAD = "msgid on list, with its thread"
 _ON_LIST_PAGE = ("msgid on list", _WITH_THREAD)
