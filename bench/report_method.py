@@ -31,6 +31,10 @@ def method(run: Run, sr: SizeRun) -> list[str]:
         "the 100k corpus has 99,812 distinct Message-IDs.",
         "- Everything is written to one mboxrd file in `bench/scratch/` (git-ignored); both "
         "systems ingest that same file.",
+        "- A lean size (`--lean`, by default `1m`) measures what the cost growth needs: our "
+        "ingest with and without the search index, public-inbox's `-L basic` import, and every "
+        "page under load against public-inbox serving that import (no search there: it has no "
+        "Xapian index). Its ingest section lists what it left out.",
         "",
         "### Ingest",
         "- listarchive: `listarchive -c CFG init` (not timed), then `listarchive -c CFG ingest "

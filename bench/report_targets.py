@@ -204,7 +204,8 @@ def _scale_targets(run: Run) -> list[list[str]]:
         on, full = sr.ours_with(True), sr.peer  # public-inbox's import, then its Xapian index
         add("ingest with search >= 3x public-inbox's full (Xapian) rate",
             on.rate / full.rate if on and full and on.ok and full.ok and full.rate else None, 3,
-            True, "{:.2f}x", where)
+            True, "{:.2f}x",
+            f"{size}: public-inbox's Xapian index left out (lean)" if sr.left_out else where)
         for page in SCALE_PAGES:
             p95: list[tuple[int, float]] = []
             rps: list[tuple[int, float]] = []

@@ -31,6 +31,7 @@ class SizeRun:
     load: list[LoadResult] = field(default_factory=list)
     incremental: Incremental | None = None
     postgres: PgRun | None = None  # absent from the results of runs before it was measured
+    left_out: list[str] = field(default_factory=list)  # a lean size: what it did not measure
 
     def ours_with(self, search: bool) -> IngestResult | None:
         label = "search on" if search else "search off"
@@ -75,6 +76,8 @@ class Run:
     review: ReviewRun | None = None
     engines: list[EngineRun] = field(default_factory=list)
     hostile: HostileRun | None = None
+    # The sizes ``--lean`` named (runs before it existed had its default).
+    lean: list[str] = field(default_factory=lambda: ["1m"])
 
     def engine_result(self, size: str, engine: str) -> EngineResult | None:
         """The index ``engine`` built alone from the archive of the ``size`` corpus."""

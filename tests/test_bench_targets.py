@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from pathlib import Path
+
 import pytest
 
+from bench import report
 from bench.load import CONCURRENCY, LoadResult
 from bench.ours import IngestResult
 from bench.report_targets import SCALE_PAGES, targets
@@ -33,9 +37,10 @@ def _size(size: str, messages: int, cpu_per_message: float, p95: float,
         for conc in CONCURRENCY:
             ours = 30.0 if slow == (page, conc) else p95
             sr.load.append(LoadResult("listarchive", page, conc, ok=True, urls=8, requests=1000,
-                                      rps=1000 / ours, p95=ours))
+                                      rps=1000 / ours, p50=ours / 2, p95=ours,
+                                      p99=ours * 1.2))
             sr.load.append(LoadResult("public-inbox", page, conc, ok=True, urls=8,
-                                      requests=1000, rps=50, p95=20))
+                                      requests=1000, rps=50, p50=10, p95=20, p99=24))
     return sr
 
 
@@ -94,3 +99,31 @@ def test_cost_growth_holds_1m_to_10k_and_100k() -> None:
     pages = _find(rows, "every page's p95 at 1M within 1.5x", "100k and 1m")
     assert pages[2:4] == ["not yet", "3.00x"]
     assert "list index, 32 clients" in pages[4]
+
+
+def test_a_lean_size_says_what_it_left_out_and_compares_with_the_basic_import(
+        tmp_path: Path) -> None:
+    lean = _size("1m", 1_000_000, 0.0012, 12)
+    lean.peer = None  # no Xapian index at a lean size
+    lean.left_out = ["public-inbox's Xapian index (`-L full`)"]
+    run = _run([_size("10k", 10_000, 0.001, 10), lean])
+    rows = _rows(run)
+    indexed = _find(rows, "ingest with search >= 3x public-inbox's full", "1m")
+    assert indexed[2] == "not yet (not measured)"
+    assert "Xapian index left out (lean)" in indexed[4]
+    basic = _find(rows, "ingest without search >= public-inbox's", "1m")
+    assert basic[2:4] == ["met", "1.11x"]
+    run.machine = defaultdict(lambda: "unknown")  # every fact the report's header names
+    output = tmp_path / "BENCHMARKS-scale.md"
+    report.write(run, output)
+    text = output.read_text()
+    assert "Left out at this size:\n\n- public-inbox's Xapian index (`-L full`)" in text
+    growth = text.split("## Cost growth", 1)[1].split("\n## ", 1)[0]
+    header, _rule, *body = [line for line in growth.splitlines() if line.startswith("|")]
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    million = dict(zip(columns, (c.strip() for c in body[-1].strip("|").split("|")),
+                       strict=True))
+    assert million["peer msg/s (-L basic)"] == "450"
+    assert million["peer msg/s (Xapian)"] == "n/a"
+    assert million["ours CPU ms per message (off)"] == "1.20"
+    assert (tmp_path / "bench" / "plots" / "benchmarks-scale").is_dir()
