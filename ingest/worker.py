@@ -276,21 +276,31 @@ class Worker:
         """Place the review comments the batch's messages bring, once the batch is committed:
         the threads are read and the replies parsed on a reader's session, outside the writers'
         lock, and the rows written in a short transaction of their own. The mail is stored
-        whatever happens here: a failure is logged, and the next message of the thread places
-        its pairs (``reindex`` places them all)."""
+        whatever happens here: on a failure the batch's messages are remembered as unplaced,
+        and the next batch (of this worker or another) places their pairs with its own."""
         if not outcome.new_ids:
             return
+        new = set(outcome.new_ids)
         try:
             with self.readers() as session:
+                left = placement.unplaced(session)
                 found = placement.placements(
-                    session, outcome.threads, set(outcome.new_ids),
+                    session, {*outcome.threads, *(t for t in left.values() if t is not None)},
+                    new | set(left),
                     {pk: parsed.body for pk, _msgid, parsed in outcome.new_items})
-            if found.pairs:
+            if found.pairs or left:
                 with self.sessions.begin() as session:
                     placement.store(session, found)
+                    placement.forget_unplaced(session, left)
         except DBAPIError as exc:
-            logger.warning("review comments of %d new messages not placed: %s",
-                           len(outcome.new_ids), exc.orig)
+            logger.warning("review comments of %d new messages not placed yet: %s",
+                           len(new), exc.orig)
+            try:
+                with self.sessions.begin() as session:
+                    placement.remember_unplaced(session, new)
+            except DBAPIError as again:
+                logger.error("review comments of %d new messages left for `listarchive "
+                             "reindex`: %s", len(new), again.orig)
 
     def _already_stored(self, batch: list[RawMail]) -> set[str]:
         """Content hashes of mail stored before, with its every list already recorded: a re-run

@@ -15,6 +15,7 @@ import backends
 import pytest
 from mailfixtures import NO_LIMITS, first_messages
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ingest.reindex import reindex
@@ -27,6 +28,7 @@ from listarchive.archive.patchdiffs import StoredDiff, stored_diffs
 from listarchive.mail.extract import COVER, PATCH
 from listarchive.mail.linecomments import line_comments
 from listarchive.mail.patches import extract_patches
+from listarchive.review import placement
 from listarchive.review.discussion import (
     MAX_PLACED_DEPTH,
     below,
@@ -213,5 +215,31 @@ def test_an_embargoed_reply_is_not_counted_for_anonymous(archives: Archives) -> 
                 seen = series_comment_counts(session, ANONYMOUS, [patch.series_id])
                 whole = series_comment_counts(session, ADMIN, [patch.series_id])
                 assert seen.get(patch.series_id, 0) == whole[patch.series_id] - n
+    finally:
+        archive.close()
+
+
+def test_comments_a_failure_left_unplaced_are_placed_by_the_next_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "slice.mbox").write_bytes(first_messages(CORPUS, SLICE))
+    settings = _settings(tmp_path, 50)
+    real_store = placement.store
+    failed: list[int] = []
+
+    def busy_once(session: Session, found: placement.Placements) -> None:
+        if found.rows and not failed:
+            failed.append(len(found.rows))
+            raise OperationalError("INSERT INTO review_comments", {}, Exception("locked"))
+        real_store(session, found)
+
+    monkeypatch.setattr(placement, "store", busy_once)
+    run_ingest(settings, [str(tmp_path / "slice.mbox")], "linux-clk")
+    assert failed, "a batch had comments to place"
+    stored, read, shown, mail = _counts(settings, ANONYMOUS)
+    assert stored == read and shown == mail
+    archive = open_archive(settings)
+    try:
+        with archive.sessions() as session:
+            assert placement.unplaced(session) == {}
     finally:
         archive.close()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,6 +70,14 @@ def open_archive(settings: Settings, writer: bool = False, upgrade: bool = False
     if engine.dialect.name == "postgresql":
         readers = engine.execution_options(isolation_level="AUTOCOMMIT")
     return Archive(engine, make_sessionmaker(engine), make_sessionmaker(readers))
+
+
+def insert_new(session: Session, model: Any) -> Any:
+    """An INSERT into ``model``'s table that skips the rows whose key is there already
+    (``ON CONFLICT DO NOTHING``, which both databases speak): what two processes storing the
+    same fact at once both get to do."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing()
 
 
 CACHE_KIB = 16384

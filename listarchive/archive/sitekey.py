@@ -10,9 +10,8 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from listarchive.archive.db import Archive
+from listarchive.archive.db import Archive, insert_new
 from listarchive.archive.models import Meta
 
 KEY = "site_secret"
@@ -26,9 +25,7 @@ def site_secret(archive: Archive, configured: str = "") -> str:
         found = session.scalar(select(Meta.value).where(Meta.key == KEY))
         if found:
             return found
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        session.execute(dialect.insert(Meta).values(key=KEY, value=secrets.token_hex(32))
-                        .on_conflict_do_nothing(index_elements=["key"]))
+        session.execute(insert_new(session, Meta).values(key=KEY, value=secrets.token_hex(32)))
         session.commit()
         value = session.scalar(select(Meta.value).where(Meta.key == KEY))
     assert value, "the site key was just stored"

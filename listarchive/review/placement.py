@@ -11,6 +11,9 @@ reader's business, applied when counting.
 
 :func:`placements` reads and parses (no lock needed: the ingest calls it after its batch has
 committed, on a reader's session); :func:`store` writes what it found in a short transaction.
+When that fails (a database busy or gone for a moment), the mail is stored all the same and
+its messages are remembered as unplaced (:func:`remember_unplaced`): the next batch of any
+worker places their pairs with its own, so no comment waits for a ``reindex``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from sqlalchemy.orm import Session
 from listarchive.access.visibility import Viewer
 from listarchive.archive import messageview
 from listarchive.archive.batches import chunked
-from listarchive.archive.models import Message, Patch, ReviewComment
+from listarchive.archive.db import insert_new
+from listarchive.archive.models import Message, Meta, Patch, ReviewComment
 from listarchive.archive.patchdiffs import stored_diffs
 from listarchive.mail.extract import PATCH
 from listarchive.mail.linecomments import line_comments, may_comment
@@ -109,9 +113,42 @@ def store(session: Session, found: Placements) -> None:
         session.execute(insert(ReviewComment), found.rows)
 
 
+# A message whose pairs a failure left unplaced: a ``meta`` row, key this and its pk.
+UNPLACED = "comments-unplaced:"
+
+
+def remember_unplaced(session: Session, pks: Iterable[int]) -> None:
+    """Note that the pairs of these messages were not placed (see the module's documentation)."""
+    rows = [{"key": f"{UNPLACED}{pk}", "value": ""} for pk in sorted(set(pks))]
+    if rows:
+        session.execute(insert_new(session, Meta), rows)
+
+
+def unplaced(session: Session) -> dict[int, int | None]:
+    """The messages remembered as unplaced, with the thread each is in now (None: no longer
+    stored, or in no thread)."""
+    keys = session.scalars(select(Meta.key).where(Meta.key.startswith(UNPLACED))).all()
+    pks = sorted(int(key[len(UNPLACED):]) for key in keys if key[len(UNPLACED):].isdigit())
+    out: dict[int, int | None] = dict.fromkeys(pks)
+    for part in chunked(pks):
+        out.update((int(pk), tid) for pk, tid in session.execute(
+            select(Message.id, Message.thread_id).where(Message.id.in_(part))))
+    return out
+
+
+def forget_unplaced(session: Session, pks: Iterable[int] | None = None) -> None:
+    """Drop the notes of these messages (None: every note), once their pairs are placed."""
+    if pks is None:
+        session.execute(delete(Meta).where(Meta.key.startswith(UNPLACED)))
+        return
+    for part in chunked(pks):
+        session.execute(delete(Meta).where(Meta.key.in_([f"{UNPLACED}{pk}" for pk in part])))
+
+
 def place_everywhere(session: Session) -> None:
     """Place every comment of the archive anew (``reindex``, the upgrade that made the table)."""
     session.execute(delete(ReviewComment))
+    forget_unplaced(session)
     threads = session.scalars(select(Message.thread_id).join(Patch, Patch.id == Message.id)
                               .where(Patch.kind == PATCH, Message.thread_id.is_not(None))
                               .distinct()).all()
