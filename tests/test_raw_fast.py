@@ -14,7 +14,7 @@ from werkzeug.test import Client
 from listarchive.archive.db import open_archive
 from listarchive.archive.models import MailingList, Message, MessageList
 from listarchive.mail.msgids import quote_msgid
-from listarchive.web import rawfast
+from listarchive.web import downloads, rawfast
 
 
 def _answer(client: Client, url: str, **kwargs: Any) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -92,3 +92,18 @@ def test_every_raw_url_gets_the_answer_of_the_site(site: Site, raw_urls: list[st
     here = set(passed_on[:passed_on_before])
     assert not [u for u in raw_urls if u in here and _answer(plain, u)[0] == 200]
     assert "/secret/" not in "".join(u for u in raw_urls if _answer(fast, u)[0] == 200)
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize(("raw", "declared"), [
+    (b"Subject: a\nContent-Type: text/plain; charset=\"ISO-8859-1\"\n\nbody\n", "iso-8859-1"),
+    (b"Subject: a\r\nContent-Type: text/plain; CHARSET=KOI8-R\r\n\r\nbody\r\n", "koi8-r"),
+    # The parts of a multipart message declare their own: the download says UTF-8.
+    (b"Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n"
+     b"Content-Type: text/plain; charset=koi8-r\r\n\r\nbody\r\n--z--\r\n", "utf-8"),
+    (b"Content-Type: multipart/mixed; boundary=z\n\n--z\n"
+     b"Content-Type: text/plain; charset=koi8-r\n\nbody\n--z--\n", "utf-8"),
+    (b"Subject: no charset\n\nContent-Type: text/plain; charset=koi8-r\n", "utf-8"),
+])
+def test_a_download_says_the_charset_its_header_declares(raw: bytes, declared: str) -> None:
+    assert downloads.raw_content_type(raw) == f"text/plain; charset={declared}"

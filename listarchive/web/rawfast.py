@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import SecurityError
-from werkzeug.http import parse_date, parse_etags
+from werkzeug.http import http_date, parse_date, parse_etags, quote_etag
 from werkzeug.sansio.utils import get_host
 from werkzeug.wrappers import Response
 
@@ -112,22 +112,25 @@ class RawDownloads:
         if data is None:
             return None
         etag, modified = record.sha256, record.ingested_at
-        if caching.is_fresh(parse_etags(environ.get("HTTP_IF_NONE_MATCH")),
-                            parse_date(environ.get("HTTP_IF_MODIFIED_SINCE")), etag, modified):
-            resp = Response(status=304)
-            resp.headers["Content-Security-Policy"] = self.page_csp
-        else:
-            resp = Response(data, content_type=raw_content_type(data))
-            resp.headers["Content-Security-Policy"] = DOWNLOAD_CSP
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.set_etag(etag)
-        if modified is not None:
-            resp.last_modified = modified
-        resp.cache_control.public = True
-        resp.cache_control.max_age = caching.DOWNLOAD_MAX_AGE
-        resp.vary.add("Cookie")
-        resp.headers["Referrer-Policy"] = "same-origin"
-        return resp
+        fresh = caching.is_fresh(parse_etags(environ.get("HTTP_IF_NONE_MATCH")),
+                                 parse_date(environ.get("HTTP_IF_MODIFIED_SINCE")), etag, modified)
+        # The headers as a list: setting them one by one through the response's properties
+        # (each parsed and written back) was a sixth of this answer's own time.
+        headers = [
+            ("Content-Security-Policy", self.page_csp if fresh else DOWNLOAD_CSP),
+            ("X-Content-Type-Options", "nosniff"),
+            ("ETag", quote_etag(etag)),
+            *((("Last-Modified", http_date(modified)),) if modified is not None else ()),
+            ("Cache-Control", CACHE_CONTROL),
+            ("Vary", "Cookie"),
+            ("Referrer-Policy", "same-origin"),
+        ]
+        if fresh:
+            return Response(status=304, headers=headers)
+        return Response(data, headers=headers, content_type=raw_content_type(data))
+
+
+CACHE_CONTROL = f"public, max-age={caching.DOWNLOAD_MAX_AGE}"
 
 
 def _server(environ: dict[str, Any]) -> tuple[str, int | None] | None:
