@@ -231,7 +231,7 @@ def main() -> int:
         report.write(load_run(results), args.output)
         return 0
     sizes = parse_sizes(args.size)
-    args.lean = {spec.size for spec in parse_sizes(args.lean)} if args.lean.strip() else set()
+    args.lean = [spec.size for spec in parse_sizes(args.lean)] if args.lean.strip() else []
     if not args.seconds:
         args.seconds = 3 if all(s.small for s in sizes) else 10
     started = time.monotonic()
@@ -239,7 +239,7 @@ def main() -> int:
     pg_unavailable, pg_installed = postgres.ensure()
     installed += pg_installed
     run = Run(size_arg=args.size, machine=machine(), installed=installed,
-              wrk_seconds=args.seconds, lean=sorted(args.lean))
+              wrk_seconds=args.seconds, lean=args.lean)
     SCRATCH.mkdir(parents=True, exist_ok=True)
     for i, spec in enumerate(sizes):
         sr = run_size(spec, args, profile_done=i > 0, run=run, pg_unavailable=pg_unavailable)

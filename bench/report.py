@@ -273,6 +273,14 @@ def _hostile(h: HostileRun) -> list[str]:
             *table(["pathological message", "ms", "vs normal median", "outcome"], rows)]
 
 
+def notes_of(output: Path) -> Path:
+    """The analysis written for a report: ``bench/notes.md`` for BENCHMARKS.md,
+    ``bench/notes-scale.md`` for BENCHMARKS-scale.md."""
+    if output.stem == "BENCHMARKS":
+        return NOTES
+    return NOTES.with_name(f"notes-{output.stem.lower().removeprefix('benchmarks-')}.md")
+
+
 def _command(run: Run, output: Path) -> str:
     """The command that made this report: ``make bench SIZE=...`` when that was all."""
     extra = []
@@ -348,8 +356,9 @@ def write(run: Run, output: Path) -> None:
         lines += ["## Pathological mail (issue 18)", "", *_hostile(run.hostile), ""]
     lines += ["## Cost growth", "", *_growth(run), ""]
     lines += ["## Where ingest time goes (profile)", "", *_profile(run), ""]
-    if NOTES.exists():
-        lines += ["## Analysis", "", NOTES.read_text(encoding="utf-8").strip(), ""]
+    notes = notes_of(output)
+    if notes.exists():
+        lines += ["## Analysis", "", notes.read_text(encoding="utf-8").strip(), ""]
     lines += ["## Method", "", *report_method.method(run, main), ""]
     if run.installed:
         lines += [f"(This run installed {', '.join(run.installed)} from Debian first.)", ""]

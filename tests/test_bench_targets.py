@@ -127,3 +127,5 @@ def test_a_lean_size_says_what_it_left_out_and_compares_with_the_basic_import(
     assert million["peer msg/s (Xapian)"] == "n/a"
     assert million["ours CPU ms per message (off)"] == "1.20"
     assert (tmp_path / "bench" / "plots" / "benchmarks-scale").is_dir()
+    assert report.notes_of(output).name == "notes-scale.md"
+    assert report.notes_of(tmp_path / "BENCHMARKS.md").name == "notes.md"
