@@ -76,12 +76,14 @@ def _review_pages(home: Path | None) -> list[load.Page]:
 # says what it left out; ``--lean`` names the sizes measured so.
 LEAN_DEFAULT = "1m"
 LEFT_OUT = (
-    "two ingest workers at once (SQLite and PostgreSQL): issue 20's figures, measured at 100k",
+    "two ingest workers at once (SQLite and PostgreSQL): issue 20's figures, measured at sizes "
+    "that are not lean",
     "PostgreSQL: its ingests and pages",
     "the search engines side by side (tantivy's index alone, Whoosh)",
     "public-inbox's Xapian index (`-L full`): public-inbox is served from its `-L basic` "
     "import, which has no search, so the search page is ours alone",
-    "the review queue and git-scan (issue 5's figures come from a smaller size)",
+    "the review queue and git-scan: issue 5's figures, measured on the first size of 25k "
+    "messages or more that is not lean",
 )
 
 
