@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from listarchive.archive.batches import chunked
+from listarchive.archive.db import UNCACHED
 from listarchive.archive.models import Message, Patch, PatchLink, Series
 from listarchive.mail.extract import SUGGESTION
 from listarchive.mail.series import UNTHREADED_WINDOW, PatchFact, SeriesGroup, title_key
@@ -73,9 +74,10 @@ def patch_scope(session: Session, seeds: Iterable[str]) -> PatchScope:
     series: set[int] = set()
     read_windows: dict[tuple[str, int, int], list[tuple[datetime, datetime]]] = {}
 
-    def read(where: ColumnElement[bool], keep: Any = None) -> list[Any]:
+    def read(where: ColumnElement[bool], keep: Any = None, options: Any = None) -> list[Any]:
         rows = session.execute(select(*_FACT_COLUMNS).join(Message, Message.id == Patch.id)
-                               .where(Patch.kind != SUGGESTION, where)).all()
+                               .where(Patch.kind != SUGGESTION, where),
+                               execution_options=options or {}).all()
         out = []
         for row in rows:
             if row.msgid in scope.pk_of or (keep is not None and not keep(row)):
@@ -124,7 +126,7 @@ def patch_scope(session: Session, seeds: Iterable[str]) -> PatchScope:
                                                row.date + UNTHREADED_WINDOW))
         for start in range(0, len(gaps), _GAPS_A_QUERY):
             fresh += read(and_(or_(*gaps[start:start + _GAPS_A_QUERY]),
-                               Message.references == ""))
+                               Message.references == ""), options=UNCACHED)
     return scope
 
 

@@ -82,6 +82,13 @@ def insert_new(session: Session, model: Any) -> Any:
 
 CACHE_KIB = 16384
 
+# The execution option for a statement whose shape changes from one call to the next (an OR of
+# one condition per item of a batch): SQLAlchemy would keep each shape's compiled form, with
+# its expressions, in the engine's cache for the rest of the run, and the next batch's shape
+# rarely matches one of them. Over a 100k-message ingest those shapes were 110 of the cache's
+# 190 entries; without them the ingest's peak RSS went from 282 to 234 MB.
+UNCACHED = {"compiled_cache": None}
+
 
 # How much of the database file a site's connection maps into memory (``mapped``) instead of
 # copying pages through read(): the pages stay the operating system's, shared by every worker

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from listarchive.access.visibility import Viewer
 from listarchive.archive import messageview
 from listarchive.archive.batches import chunked
-from listarchive.archive.db import insert_new
+from listarchive.archive.db import UNCACHED, insert_new
 from listarchive.archive.models import Message, Meta, Patch, ReviewComment
 from listarchive.archive.patchdiffs import stored_diffs
 from listarchive.mail.extract import PATCH
@@ -108,7 +108,7 @@ def store(session: Session, found: Placements) -> None:
             replies.setdefault(pid, []).append(reply)
         session.execute(delete(ReviewComment).where(or_(*(
             and_(ReviewComment.patch_id == pid, ReviewComment.message_id.in_(ids))
-            for pid, ids in replies.items()))))
+            for pid, ids in replies.items()))), execution_options=UNCACHED)
     if found.rows:
         session.execute(insert(ReviewComment), found.rows)
 
