@@ -57,6 +57,7 @@ class EngineResult:
     wall: float = 0.0
     cpu: float = 0.0
     max_rss_mb: float = 0.0
+    max_anon_mb: float = 0.0
     index_bytes: int = 0
     raw_bytes: int = 0
     queries: int = 0
@@ -109,7 +110,7 @@ def _one(engine: str, source: Path, queries: Path, home: Path, raw_bytes: int) -
     if m.returncode != 0:
         res.error = f"reindex --search exit {m.returncode}: {m.stderr.strip()[-300:]}"
         return res
-    res.wall, res.cpu, res.max_rss_mb = m.wall, m.cpu, m.max_rss_mb
+    res.wall, res.cpu, res.max_rss_mb, res.max_anon_mb = m.wall, m.cpu, m.max_rss_mb, m.max_anon_mb
     try:
         res.messages = int(m.stdout.split()[1])
     except (IndexError, ValueError):

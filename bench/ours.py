@@ -50,6 +50,7 @@ class IngestResult:
     wall: float = 0.0
     cpu: float = 0.0
     max_rss_mb: float = 0.0
+    max_anon_mb: float = 0.0  # sampled (bench.system): allocated, not mapped files
     stored: int = 0
     summary: dict[str, object] = field(default_factory=dict)
     disk: dict[str, int] = field(default_factory=dict)
@@ -153,6 +154,7 @@ def ingest(mbox: Path, messages: int, raw_bytes: int, search: bool, home: Path,
     res.wall = max(m.wall for m in runs)  # every worker starts at once
     res.cpu = sum(m.cpu for m in runs)
     res.max_rss_mb = max(m.max_rss_mb for m in runs)
+    res.max_anon_mb = max(m.max_anon_mb for m in runs)
     summaries = [ingest_summary(m.stdout) for m in runs]
     res.summary = summaries[0] if len(runs) == 1 else {"workers": summaries}
     res.disk = disk_split(home / "data")
@@ -165,7 +167,8 @@ def ingest(mbox: Path, messages: int, raw_bytes: int, search: bool, home: Path,
     res.ok = True
     new = [s.get("new", 0) for s in summaries]
     res.stored = sum(n for n in new if isinstance(n, int))
-    say(f"  {res.rate:.0f} msg/s wall, {res.cpu:.0f} s CPU, peak RSS {res.max_rss_mb:.0f} MB")
+    say(f"  {res.rate:.0f} msg/s wall, {res.cpu:.0f} s CPU, peak RSS {res.max_rss_mb:.0f} MB "
+        f"({res.max_anon_mb:.0f} MB anonymous)")
     return res
 
 

@@ -126,6 +126,7 @@ def ingest(mbox: Path, messages: int, raw_bytes: int, home: Path, timeout: float
     res.wall = imp.wall + idx.wall
     res.cpu = imp.cpu + idx.cpu
     res.max_rss_mb = max(imp.max_rss_mb, idx.max_rss_mb)
+    res.max_anon_mb = max(imp.max_anon_mb, idx.max_anon_mb)
     res.steps = {"import": imp.wall, "index": idx.wall, "import cpu": imp.cpu,
                  "index cpu": idx.cpu}
     res.disk = disk_split(inbox)

@@ -53,6 +53,9 @@ def _headline(run: Run, sr: SizeRun) -> list[str]:
                rate(sr.peer_basic), "{:,.0f}", "higher")
     ingest_row("ingest, peak RSS (MB)", rate(on, "max_rss_mb"), rate(pi, "max_rss_mb"),
                "{:,.0f}", "lower")
+    if on is not None and on.max_anon_mb:
+        ingest_row("ingest, peak anonymous RSS (MB, sampled; no mapped files)",
+                   rate(on, "max_anon_mb"), rate(pi, "max_anon_mb") or None, "{:,.0f}", "lower")
     ingest_row("disk used / raw mail size", disk(on), disk(pi), "{:.2f}", "lower")
     for page in HEADLINE_PAGES:
         for conc, attr, label in ((8, "p95", "p95"), (32, "rps", "requests/s")):
@@ -81,6 +84,11 @@ SERVER_LABELS = {"listarchive": "ours", WHOOSH_SERVER: "ours on Whoosh",
                  postgres.SERVER: "ours on PostgreSQL", "public-inbox": "peer"}
 
 
+def rss(r: IngestResult | engines.EngineResult) -> str:
+    """Peak RSS in MB, with the sampled anonymous part after it when the run measured it."""
+    return num(r.max_rss_mb) + (f" ({num(r.max_anon_mb)})" if r.max_anon_mb else "")
+
+
 def _ingest_section(sr: SizeRun) -> list[str]:
     rows = []
     runs = [*sr.ours, *(r for r in (sr.peer_basic, sr.peer) if r)]
@@ -95,10 +103,10 @@ def _ingest_section(sr: SizeRun) -> list[str]:
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in r.steps.items())
         rows.append([f"{r.system} ({r.label})", f"{r.messages:,}", f"{r.stored:,}",
                      f"{r.wall:.1f}", num(r.rate), f"{r.cpu:.1f}", num(r.rate_cpu),
-                     num(r.max_rss_mb), mb(disk), f"{disk / r.raw_bytes:.2f}",
+                     rss(r), mb(disk), f"{disk / r.raw_bytes:.2f}",
                      f"{split}; {steps}"])
     head = ["system", "messages in", "stored", "wall s", "msg/s", "CPU s", "msg/CPU-s",
-            "peak RSS MB", "disk", "disk/raw", "details"]
+            "peak RSS MB (anonymous)", "disk", "disk/raw", "details"]
     out = table(head, rows)
     for r in sr.ours:
         if r.summary:
@@ -175,14 +183,15 @@ def _growth(run: Run) -> list[str]:
                      num(index.rate) if index else NA,
                      f"{index.p95:.2f}" if index else NA,
                      f"{slow.p95:.1f}" if slow else NA,
-                     num(on.max_rss_mb) if on and on.ok else NA,
-                     num(pi.max_rss_mb) if pi and pi.ok else NA,
+                     rss(on) if on and on.ok else NA,
+                     rss(pi) if pi and pi.ok else NA,
                      lat("listarchive", "message"), lat("public-inbox", "message"),
                      lat("listarchive", "search"), lat("public-inbox", "search")])
     return table(["size", "messages", "ours msg/s (search on)", "ours msg/s (off)",
                    "ours CPU ms per message (off)", "peer msg/s (Xapian)",
                    "peer msg/s (-L basic)", "index alone msg/s (tantivy)", "engine query p95 ms (tantivy)",
-                   "engine query p95 ms (Whoosh)", "ours RSS MB", "peer RSS MB",
+                   "engine query p95 ms (Whoosh)", "ours RSS MB (anonymous)",
+                   "peer RSS MB (anonymous)",
                    "ours message p95 ms (c=8)",
                    "peer message p95", "ours search p95 ms (c=8)", "peer search p95"], rows)
 
@@ -228,7 +237,7 @@ def _engines(run: Run) -> list[str]:
                 continue
             rows.append([e.size, r.engine, f"{r.messages:,}",
                          f"{r.rate:,.0f} ({r.messages / r.cpu:,.0f} per CPU-s)" if r.cpu else NA,
-                         ratio(r.rate, xapian), f"{r.max_rss_mb:,.0f} MB",
+                         ratio(r.rate, xapian), f"{rss(r)} MB",
                          f"{mb(r.index_bytes)} ({r.index_bytes / r.raw_bytes:.2f}x raw)"
                          if r.raw_bytes else mb(r.index_bytes),
                          f"{r.p50:.2f} / {r.p95:.2f} / {r.slowest:.1f}", f"{r.matches:,}"])

@@ -51,6 +51,12 @@ def method(run: Run, sr: SizeRun) -> list[str]:
         "- Wall time from process start to exit; CPU seconds and peak RSS from `os.wait4` on "
         "the child, which includes every process it waited for (git fast-import, index shards, "
         "a process pool). Peak RSS is the largest single process, not a sum.",
+        "- Peak RSS counts the pages of files a process has mapped, which the kernel may drop "
+        "at any time: tantivy reads its index through `mmap`, so a merge is charged for the "
+        "segments it reads. The figure in parentheses after a peak RSS is the largest "
+        "anonymous resident set (`RssAnon` in `/proc/PID/status`, memory the process "
+        "allocated) of one process of the command, sampled every 0.25 s: a lower bound, as a "
+        "shorter peak can fall between two samples.",
         "- Disk: block usage (`du`) of the data folder, split into the SQL database, the search "
         "index and the rest (blobs); for public-inbox, git epochs (messages), SQLite (msgmap, "
         "over.sqlite3) and Xapian shards. Raw size = the mboxrd file.",

@@ -49,11 +49,15 @@ def targets(run: Run) -> list[str]:
     clk_where = "linux-clk 10k, search off" if clk else "not in this run (small size)"
     add("#2", "ingest >= 500 msg/s (linux-clk 10k, search off)", clk_rate, 500, True,
         "{:,.0f} msg/s", clk_where)
-    rss = [r.max_rss_mb for s in run.sizes for r in s.ours if r.ok]
+    ingests = [r for s in run.sizes for r in s.ours if r.ok]
     if run.clk10k and run.clk10k.ok:
-        rss.append(run.clk10k.max_rss_mb)
-    add("#2, #21", "ingest peak RSS < 300 MB at any size", max(rss) if rss else None, 300, False,
-        "{:,.0f} MB", "largest over every ingest of this run")
+        ingests.append(run.clk10k)
+    anon = max((r.max_anon_mb for r in ingests), default=0.0)
+    add("#2, #21", "ingest peak RSS < 300 MB at any size",
+        max(r.max_rss_mb for r in ingests) if ingests else None, 300, False, "{:,.0f} MB",
+        "largest over every ingest of this run" + (
+            f"; anonymous memory (sampled, no mapped files) at most {anon:,.0f} MB"
+            if anon else ""))
     add("#3", "ingest >= 400 msg/s with patch/series extraction", clk_rate, 400, True,
         "{:,.0f} msg/s", clk_where + " (extraction always on)")
     for page in ("message", "thread (T/)", "list index", "t.mbox.gz"):

@@ -4,6 +4,13 @@ Each measured command runs as a child of this process and is reaped with ``os.wa
 returns the rusage of that child and of the processes it waited for (git fast-import under the
 peer's importer, index shards, a process pool): CPU seconds are their sum, peak RSS the largest
 single process.
+
+Peak RSS counts file pages a process has mapped as well as the memory it allocated: a search
+engine reading its index through ``mmap`` (tantivy) is charged for every page of the segments a
+merge reads, pages the kernel can drop at any time. So the reaper also samples, every
+:data:`SAMPLE_EVERY` seconds, each process of the command's group in ``/proc`` and keeps the
+largest anonymous resident set (``RssAnon``) of any one of them: what the command allocated.
+A sample can miss a peak shorter than its interval, so this figure is a lower bound.
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ class Measured:
     stdout: str
     stderr: str
     timed_out: bool = False
+    max_anon_mb: float = 0.0  # sampled: see the module's documentation
 
     def failure(self) -> str:
         """Why it failed, in one line: the time-out, or the exit status and its last line of
@@ -93,6 +101,7 @@ def run_together(argvs: Sequence[Sequence[str]], env: Mapping[str, str] | None =
     """
     tag = f"{os.getpid()}-{time.monotonic_ns()}"
     outs = [REPO / "bench" / "scratch" / f".out-{tag}-{i}" for i in range(len(argvs))]
+    outs[0].parent.mkdir(parents=True, exist_ok=True)
     files = []
     procs: list[tuple[subprocess.Popen[bytes], float]] = []
     try:
@@ -105,7 +114,8 @@ def run_together(argvs: Sequence[Sequence[str]], env: Mapping[str, str] | None =
                                            env=dict(env) if env is not None else None,
                                            cwd=cwd, start_new_session=True),
                           time.monotonic()))
-        ended = _reap([proc for proc, _start in procs], procs[0][1] + timeout)
+        anon: dict[int, int] = {}
+        ended = _reap([proc for proc, _start in procs], procs[0][1] + timeout, anon)
     finally:
         for f in files:
             f.close()
@@ -121,16 +131,23 @@ def run_together(argvs: Sequence[Sequence[str]], env: Mapping[str, str] | None =
         err_path.unlink()
         results.append(Measured(tuple(argv), proc.returncode, at - start,
                                 usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0,
-                                stdout, stderr, timed_out))
+                                stdout, stderr, timed_out, anon.get(proc.pid, 0) / 1024.0))
     return results
 
 
-def _reap(procs: Sequence[subprocess.Popen[bytes]],
-          deadline: float) -> dict[int, tuple[int, resource.struct_rusage, float, bool]]:
+def _reap(procs: Sequence[subprocess.Popen[bytes]], deadline: float,
+          anon: dict[int, int]) -> dict[int, tuple[int, resource.struct_rusage, float, bool]]:
     """Wait for every child with ``os.wait4``: pid -> (status, rusage, when it ended, whether
-    it was killed at the deadline)."""
+    it was killed at the deadline). Meanwhile ``anon`` gets, for each child, the largest
+    ``RssAnon`` (kB) sampled in one process of its group."""
     ended: dict[int, tuple[int, resource.struct_rusage, float, bool]] = {}
+    sampled = 0.0
     while len(ended) < len(procs):
+        if time.monotonic() - sampled >= SAMPLE_EVERY:
+            sampled = time.monotonic()
+            running = {proc.pid for proc in procs if proc.pid not in ended}
+            for group, kb in anon_by_group(running).items():
+                anon[group] = max(anon.get(group, 0), kb)
         for proc in procs:
             if proc.pid in ended:
                 continue
@@ -143,6 +160,32 @@ def _reap(procs: Sequence[subprocess.Popen[bytes]],
                 ended[proc.pid] = (status, usage, time.monotonic(), True)
         time.sleep(0.05)
     return ended
+
+
+SAMPLE_EVERY = 0.25
+
+
+def anon_by_group(groups: set[int]) -> dict[int, int]:
+    """For each process group in ``groups``, the largest ``RssAnon`` (kB) of one of its
+    processes now (a process that ends while being read is skipped)."""
+    found: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+            group = int(stat[stat.rindex(")") + 2:].split()[2])
+            if group not in groups:
+                continue
+            status = Path(entry.path, "status").read_text()
+        except (OSError, ValueError, IndexError):
+            continue
+        for line in status.splitlines():
+            if line.startswith("RssAnon:"):
+                found[group] = max(found.get(group, 0), int(line.split()[1]))
+                break
+    return found
 
 
 def du(path: Path) -> int:
