@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote
 MSGID_MAX = 500
 SAFE = "-._~!$&'()*+,;=:@"
 _MSGID_RE = re.compile(r"<([^<>\s]+)>")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")  # no URL can carry these
 _BARE_MSGID_RE = re.compile(r"^\s*<?([^<>\s]+@[^<>\s]+?)>?\s*$")
 
 
@@ -54,7 +55,7 @@ def archive_id(msgid: str) -> tuple[str, set[str]]:
     Message-ID, In-Reply-To or References), so threads still connect."""
     if len(msgid) > MSGID_MAX:
         return _hashed(msgid, "long"), {"long-msgid"}
-    if any(ord(c) < 32 or ord(c) == 127 for c in msgid):
+    if _CONTROL.search(msgid):
         return _hashed(msgid, "ctl"), {"ctl-msgid"}
     return msgid, set()
 
@@ -98,6 +99,6 @@ def check_msgid(msgid: str) -> str:
         raise BadMsgid("empty Message-ID")
     if len(msgid) > MSGID_MAX:
         raise BadMsgid(f"Message-ID longer than {MSGID_MAX} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in msgid):
+    if _CONTROL.search(msgid):
         raise BadMsgid("Message-ID with control characters")
     return msgid

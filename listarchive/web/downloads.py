@@ -23,8 +23,7 @@ from listarchive.mail.mimeparts import leaf_parts
 from listarchive.web import caching
 from listarchive.web.context import db, viewer
 
-_CHARSET_RE = re.compile(rb"charset=\"?([A-Za-z0-9_.:-]{1,40})", re.I)
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_CHARSET_VALUE = re.compile(rb"\"?([A-Za-z0-9_.:-]{1,40})")
 _FILENAME_RE = re.compile(r"[^A-Za-z0-9._+-]+")
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 
@@ -58,11 +57,19 @@ def raw(record: MessageRecord, data: bytes | None = None) -> Response:
 
 def raw_content_type(data: bytes) -> str:
     """text/plain with the charset the message's header declares (UTF-8 if none)."""
-    # Searched in place, with no copy of the header and no decoding: the copy and its
-    # decoding were about a tenth of the anonymous raw download's own time.
-    end = _HEADER_END.search(data, 0, 8192)
-    m = _CHARSET_RE.search(data, 0, end.start() if end else 8192)
-    return f"text/plain; charset={m.group(1).decode('ascii').lower() if m else 'utf-8'}"
+    # Found with bytes.find, no decoding: a decoded copy of the header was about a tenth of
+    # the anonymous raw download's own time, and a case-insensitive regular expression over
+    # the header (which cannot skip ahead to a literal) a fifth.
+    ends = [i for i in (data.find(b"\n\n", 0, 8192), data.find(b"\n\r\n", 0, 8192)) if i >= 0]
+    end = min(ends, default=8192)
+    lowered = data[:end].lower()
+    at = lowered.find(b"charset=")
+    while at >= 0:
+        m = _CHARSET_VALUE.match(data, at + 8, end)
+        if m:
+            return f"text/plain; charset={m.group(1).decode('ascii').lower()}"
+        at = lowered.find(b"charset=", at + 8)
+    return "text/plain; charset=utf-8"
 
 
 def attachment(record: MessageRecord, index: int, data: bytes | None = None) -> Response:
