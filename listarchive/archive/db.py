@@ -39,6 +39,13 @@ class Archive:
     # no transaction; the same factory serves.
     readers: sessionmaker[Session]
 
+    @property
+    def reader_engine(self) -> Engine:
+        """The engine of :attr:`readers`, for a read on a bare connection."""
+        bind = self.readers.kw["bind"]
+        assert isinstance(bind, Engine)
+        return bind
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -27,7 +27,7 @@ from listarchive.access.visibility import (
 )
 from listarchive.archive import badges
 from listarchive.archive.badges import MessageBadge
-from listarchive.archive.batches import AnySelect, in_list, read, rows_in, select_in
+from listarchive.archive.batches import AnySelect, Reader, in_list, read, rows_in, select_in
 from listarchive.archive.derived import SHOWN_PARTICIPANTS, summarise
 from listarchive.archive.models import (
     ListStat,
@@ -186,7 +186,7 @@ def list_directory(session: Session, viewer: Viewer) -> list[ListSummary]:
 _RESTRICTED = select(MailingList.restricted).where(MailingList.name == bindparam("name"))
 
 
-def list_exists(session: Session, viewer: Viewer, name: str) -> bool:
+def list_exists(session: Reader, viewer: Viewer, name: str) -> bool:
     """Whether ``name`` (or :data:`ALL`) is a list this viewer may browse: what a message, thread
     or search URL needs to know, without the counts of :func:`get_list` (which read every
     membership row of the list: most of a message page's time on a 100k-message list)."""

@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         _follow_the_database(app, settings)
     follower = app.extensions.get("listarchive.follower")
     app.wsgi_app = rawfast.RawDownloads(  # type: ignore[method-assign]
-        app.wsgi_app, archive.readers, app.config["TRUSTED_HOSTS"], PAGE_CSP,
+        app.wsgi_app, archive.reader_engine, app.config["TRUSTED_HOSTS"], PAGE_CSP,
         on_request=follower.start if follower is not None else None)
 
     @app.context_processor
