@@ -60,8 +60,12 @@ def raw_content_type(data: bytes) -> str:
     # Found with bytes.find, no decoding: a decoded copy of the header was about a tenth of
     # the anonymous raw download's own time, and a case-insensitive regular expression over
     # the header (which cannot skip ahead to a literal) a fifth.
-    ends = [i for i in (data.find(b"\n\n", 0, 8192), data.find(b"\n\r\n", 0, 8192)) if i >= 0]
-    end = min(ends, default=8192)
+    end = data.find(b"\n\n", 0, 8192)
+    if end < 0:
+        end = 8192
+    crlf = data.find(b"\n\r\n", 0, end)  # (searched only before the first, if any)
+    if crlf >= 0:
+        end = crlf
     lowered = data[:end].lower()
     at = lowered.find(b"charset=")
     while at >= 0:

@@ -17,6 +17,7 @@ site unchanged, which answers it as it always has.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -50,7 +51,7 @@ class RawDownloads:
         search follower), done here too."""
         self.site = site
         self.readers = readers
-        self.hosts = hosts
+        self.hosts = tuple(hosts)
         self.page_csp = page_csp
         self.on_request = on_request
 
@@ -75,12 +76,9 @@ class RawDownloads:
         if environ.get("QUERY_STRING") or environ.get("HTTP_COOKIE") or \
                 environ.get("HTTP_AUTHORIZATION"):
             return False
-        try:
-            get_host(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST"),
-                     _server(environ), self.hosts)
-        except SecurityError:
-            return False  # the site refuses it, saying why
-        return True
+        # (the site refuses an untrusted host, saying why)
+        return _trusted(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST"),
+                        _server(environ), self.hosts)
 
     def _answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """The download (status, headers, body), or None when the site is to answer."""
@@ -137,6 +135,18 @@ class RawDownloads:
 
 
 CACHE_CONTROL = f"public, max-age={caching.DOWNLOAD_MAX_AGE}"
+
+
+@functools.lru_cache(maxsize=64)
+def _trusted(scheme: str, host: str | None, server: tuple[str, int | None] | None,
+             hosts: tuple[str, ...]) -> bool:
+    """Whether werkzeug's check lets the request's Host through, remembered for the few a
+    site is asked for (the check encodes the name in IDNA each time)."""
+    try:
+        get_host(scheme, host, server, list(hosts))
+    except SecurityError:
+        return False
+    return True
 
 
 def _server(environ: dict[str, Any]) -> tuple[str, int | None] | None:
