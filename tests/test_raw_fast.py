@@ -104,6 +104,9 @@ def test_every_raw_url_gets_the_answer_of_the_site(site: Site, raw_urls: list[st
     (b"Content-Type: multipart/mixed; boundary=z\n\n--z\n"
      b"Content-Type: text/plain; charset=koi8-r\n\nbody\n--z--\n", "utf-8"),
     (b"Subject: no charset\n\nContent-Type: text/plain; charset=koi8-r\n", "utf-8"),
+    # A declaration with no usable value is passed over for the next one.
+    (b"X-Note: charset= none\nContent-Type: text/plain; Charset=\"KOI8-R\"\n\nbody\n", "koi8-r"),
+    (b"Subject: a\r\n\r\nX: charset=koi8-r\r\n", "utf-8"),
 ])
 def test_a_download_says_the_charset_its_header_declares(raw: bytes, declared: str) -> None:
     assert downloads.raw_content_type(raw) == f"text/plain; charset={declared}"
