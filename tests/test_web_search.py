@@ -140,6 +140,14 @@ def test_search_page_snippets_escape_mail_and_mark_matches(world, client):
     assert "<mark>zebrafish</mark>" in text
     assert "<script>" not in text and "<img" not in text and "<b>" not in text
     assert "&lt;script&gt;" in text
+    # The row's subject, link and sender are the mail's, escaped (in both layouts).
+    for layout in ("", "&t=1"):
+        page = client.get(f"/gizmo/?q=zebrafish{layout}").get_data(as_text=True)
+        assert "<script>" not in page and "<b>" not in page
+        link, subject = re.findall(r'<a class="subject" href="([^"]+)">([^<]*)</a>', page)[0]
+        assert unescape(subject) == "[PATCH] clk: zebrafish: <script>alert(1)</script> rate fix"
+        assert unescape(link).startswith("/gizmo/zebrafish-xss@example.org/")
+        assert 'Zed &lt;b&gt;Bold&lt;/b&gt;' in page
     unknown = client.get("/gizmo/?q=s:(unclosed")
     assert unknown.status_code == 400
 
