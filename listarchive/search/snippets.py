@@ -108,8 +108,10 @@ def mark(text: str, found_by: Matcher | None, maxchars: int = 300) -> str:
     piece = text[start:end]
     out: list[str] = ["…"] if start > 0 else []
     pos = 0
-    if found_by is not None:
-        for m in found_by.pattern.finditer(piece):
+    if found_by is not None and found is not None and found.start() < end:
+        # Nothing before the first match can match: the scan starts there (half the results
+        # of the bench's queries have no match at all and skip it).
+        for m in found_by.pattern.finditer(piece, found.start() - start):
             out.append(html.escape(piece[pos:m.start()], quote=True))
             out.append("<mark>" + html.escape(m.group(0), quote=True) + "</mark>")
             pos = m.end()
