@@ -25,7 +25,7 @@ from searchengines import ENGINES, open_index, uncommitted_writer
 
 from listarchive.errors import IndexBusy, QueryError
 from listarchive.mail.message import ParsedMessage, parse
-from listarchive.search import tantivyindex, tantivyquery, whooshindex, whooshquery
+from listarchive.search import snippets, tantivyindex, tantivyquery, whooshindex, whooshquery
 from listarchive.search.documents import SearchDoc, SearchIndex
 from listarchive.search.queryparser import parse_query
 
@@ -163,6 +163,24 @@ def test_snippet_escapes_mail_and_marks_matches(hand: SearchIndex) -> None:
     assert "<mark>leaks</mark>" in out and "<mark>pci_enable_device</mark>" in out
     plain = hand.snippet("patch@x", parse_query("absent"), "<b>" + "x" * 400)
     assert plain.startswith("&lt;b&gt;") and "<mark>" not in plain and plain.endswith("…")
+
+
+@pytest.mark.parametrize("words, text", [
+    (["leak"], "leak leaks xleak _leak leak_x LEAK Leaky"),
+    (["clk", "clk/core"], "drivers/clk/core.c and clk/core and clk/coreish, clk"),
+    (["a"], "a " * 200),
+    (["pci_enable_device", "pci"], "pci_enable_device(pci) pcipci épci pci"),
+    (["fix", "fixe"], "fixes fixed prefix FIX"),
+    (["a-b", "b"], "a-b b a-bc"),  # "b" starts a word inside the match of "a-b"
+    (["istanbul"], "\u0130stanbul istanbul ISTANBUL"),  # lower case is longer: scanned whole
+])
+def test_snippet_matches_are_the_patterns_matches(words: list[str], text: str) -> None:
+    found_by = snippets.matcher(words)
+    assert found_by is not None
+    for start in (0, 3):
+        expected = [(m.start(), m.end()) for m in found_by.pattern.finditer(text, start)]
+        assert [(m.start(), m.end()) for m in found_by.matches(text, start)] == expected
+        assert expected or start > 0  # every case has a match to find
 
 
 def test_huge_prefix_expansion_is_refused(hand: SearchIndex,

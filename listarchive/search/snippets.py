@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from listarchive.search import querytree as qt
@@ -75,6 +75,30 @@ class Matcher:
         at = min((i for i in (lower.find(w) for w in self.words) if i >= 0), default=-1)
         return self.pattern.search(scanned, at) if at >= 0 else None
 
+    def matches(self, text: str, start: int = 0) -> Iterator[re.Match[str]]:
+        """The pattern's matches in ``text`` from ``start``, as ``finditer`` finds them, with
+        the pattern tried only where the lower-cased text holds one of the words: scanning
+        every position was most of a snippet's time. (A text whose lower case is longer is
+        scanned whole.)"""
+        lower = text.lower()
+        if len(lower) != len(text):
+            yield from self.pattern.finditer(text, start)
+            return
+        starts: set[int] = set()
+        for word in self.words:
+            at = lower.find(word, start)
+            while at >= 0:
+                starts.add(at)
+                at = lower.find(word, at + 1)
+        pos = start
+        for at in sorted(starts):
+            if at < pos:
+                continue
+            m = self.pattern.match(text, at)
+            if m is not None:
+                yield m
+                pos = m.end()
+
 
 def matcher(words: Iterable[str]) -> Matcher | None:
     """What marks any of ``words`` at the start of a word; None for no words."""
@@ -109,9 +133,9 @@ def mark(text: str, found_by: Matcher | None, maxchars: int = 300) -> str:
     out: list[str] = ["…"] if start > 0 else []
     pos = 0
     if found_by is not None and found is not None and found.start() < end:
-        # Nothing before the first match can match: the scan starts there (half the results
-        # of the bench's queries have no match at all and skip it).
-        for m in found_by.pattern.finditer(piece, found.start() - start):
+        # Nothing before the first match can match (half the results of the bench's queries
+        # have no match at all), and the pattern is tried only where a word starts.
+        for m in found_by.matches(piece, found.start() - start):
             out.append(html.escape(piece[pos:m.start()], quote=True))
             out.append("<mark>" + html.escape(m.group(0), quote=True) + "</mark>")
             pos = m.end()
