@@ -170,21 +170,17 @@ def result_items(outcome: SearchOutcome, name: str, threads: bool) -> Markup:
     tail = "/T/#u" if threads else "/"
     out: list[str] = []
     for r in records:
-        href = f"/{home_list(r, name)}/{filters.msgid_url(r.msgid)}{tail}"
+        href = html.escape(f"/{home_list(r, name)}/{filters.msgid_url(r.msgid)}{tail}")
         more = ""
         if threads:
             n = counts.get(r.thread_id or r.msgid, 1)
             more = f" · {n} match{'es' if n != 1 else ''} in this thread"
         out.append(
-            f'<li><a class="subject" href="{_esc(href)}">{_esc(r.subject or "(no subject)")}</a>\n'
+            f'<li><a class="subject" href="{href}">{html.escape(r.subject or "(no subject)")}</a>\n'
             f'<div class="tmeta"><span class="date">{filters.utc(r.date)}</span> · '
-            f'{_esc(r.from_name or r.from_email)} · {_esc(", ".join(r.lists))}{more}</div>\n'
+            f'{html.escape(r.from_name or r.from_email)} · {html.escape(", ".join(r.lists))}{more}</div>\n'
             f'<p class="snippet">{outcome.snippet(r.msgid)}</p></li>\n')
     return Markup("".join(out))
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
 
 
 @bp.route("/<name>/new.atom")
