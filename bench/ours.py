@@ -1,4 +1,4 @@
-"""listarchive measured through its real command line, and served by gunicorn.
+"""listarchive measured through its real command line, and served by granian as deployed.
 
 Nothing is imported from the product: every figure comes from ``listarchive`` run as a child
 process, exactly as a user runs it, so a broken or missing piece is recorded, not fatal.
@@ -173,26 +173,34 @@ def ingest(mbox: Path, messages: int, raw_bytes: int, search: bool, home: Path,
 
 
 def serve(home: Path) -> tuple[subprocess.Popen[bytes] | None, int, str]:
-    """gunicorn (2 sync workers) on a loopback port; (None, 0, reason) when it cannot start."""
+    """The site on a loopback port, served as ``docs/deploy/listarchive-web.service`` serves it
+    (granian, WSGI, one Python thread per worker) with 2 workers, as public-inbox-httpd gets 2;
+    (None, 0, reason) when it cannot start."""
     check = subprocess.run([sys.executable, "-c", "from listarchive.web import create_app"],
                            capture_output=True, text=True)
     if check.returncode != 0:
         lines = check.stderr.strip().splitlines() or ["no output"]
         return None, 0, f"listarchive.web does not import: {lines[-1][:200]}"
-    gunicorn = BIN / "gunicorn"
-    if not gunicorn.exists():
-        return None, 0, "gunicorn is not installed in the venv"
+    granian = BIN / "granian"
+    if not granian.exists():
+        return None, 0, "granian is not installed in the venv"
     port = free_port()
     env = dict(os.environ, LISTARCHIVE_CONFIG=str(home / "listarchive.toml"))
-    log = (home / "gunicorn.log").open("wb")
-    proc = subprocess.Popen([str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}",
-                             "--timeout", "60", "listarchive.web:create_app()"],
+    log = (home / "server.log").open("wb")
+    proc = subprocess.Popen([str(granian), *SERVER_ARGS, "--workers", "2",
+                             "--host", "127.0.0.1", "--port", str(port), SITE],
                             env=env, stdout=log, stderr=log, start_new_session=True)
     if not wait_for_port(port, proc):
         stop(proc)
-        tail = (home / "gunicorn.log").read_text(errors="replace").strip().splitlines()
-        return None, 0, f"gunicorn did not start: {(tail or ['no output'])[-1][:200]}"
+        tail = (home / "server.log").read_text(errors="replace").strip().splitlines()
+        return None, 0, f"granian did not start: {(tail or ['no output'])[-1][:200]}"
     return proc, port, ""
+
+
+# How the deployment unit runs the site (docs/deploy/listarchive-web.service), less its
+# worker count and address.
+SERVER_ARGS = ("--interface", "wsgi", "--blocking-threads", "1", "--no-ws", "--factory")
+SITE = "listarchive.web:create_app"
 
 
 @dataclass

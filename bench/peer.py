@@ -138,7 +138,7 @@ def ingest(mbox: Path, messages: int, raw_bytes: int, home: Path, timeout: float
 
 
 def serve(home: Path) -> tuple[subprocess.Popen[bytes] | None, int, str]:
-    """``public-inbox-httpd -W 2`` (two workers, like gunicorn -w 2) on a loopback port."""
+    """``public-inbox-httpd -W 2`` (two workers, as ours gets two) on a loopback port."""
     if shutil.which("public-inbox-httpd") is None:
         return None, 0, "public-inbox-httpd is not installed"
     port = free_port()

@@ -3,7 +3,7 @@
 A search-off archive of linux-clk ingested once, then again as copy 1, 2, ... (the replication
 of :mod:`bench.corpus`) with the real kernel MAINTAINERS imported first, until the subsystem
 with the most open patches (catch-alls such as ``THE REST`` left out) has at least ``min_open``
-of them; then ``/s/SLUG/queue/`` and its bookmarked variants under wrk, served by gunicorn as in
+of them; then ``/s/SLUG/queue/`` and its bookmarked variants under wrk, served as in
 :func:`bench.ours.serve`. Nothing of the product is imported (see :mod:`bench.review`).
 """
 
@@ -159,7 +159,7 @@ def queue_pages(slug: str, submitter: str, has_next: bool) -> dict[str, str]:
 
 
 def measure_queue(home: Path, seconds: int, work: Path, small: bool) -> QueueResult:
-    """Build the archive, serve it with gunicorn, and run wrk on each queue URL."""
+    """Build the archive, serve it (:func:`bench.ours.serve`), and run wrk on each queue URL."""
     res = QueueResult(small=small, min_open=200 if small else 5000, seconds=seconds)
     if not MAINTAINERS.exists():
         res.error = f"no MAINTAINERS file at {MAINTAINERS}"

@@ -329,7 +329,7 @@ def write(run: Run, output: Path) -> None:
         "",
         f"Machine: {m['cpu']}, {m['nproc']} cores, {m['memory']} RAM, {m['os']}, kernel "
         f"{m['kernel']}. public-inbox {m['public-inbox']} (Xapian {m['xapian']}), "
-        f"{m['git']}, Python {m['python']}, SQLite {m['sqlite']}, {m['gunicorn']}, "
+        f"{m['git']}, Python {m['python']}, SQLite {m['sqlite']}, {report_method.served_by(m)[0]}, "
         f"wrk {m['wrk'].split(' Copyright')[0].removeprefix('wrk ')}. "
         "Load average (1, 5, 15 min) when the run started: "
         f"{m.get('load average', 'not recorded')}.",

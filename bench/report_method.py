@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 from bench.corpus import DATE_SHIFT_DAYS, REAL_SETS, SMALL_TAKE
+from bench.ours import SERVER_ARGS, SITE
 from bench.results import Run, SizeRun
+
+
+def served_by(machine: dict[str, str]) -> tuple[str, str]:
+    """The web server of a run and how it ran our site: runs before granian used gunicorn."""
+    if "server" in machine:
+        return machine["server"], (
+            "granian, 2 workers of one Python thread each, as the deployment unit runs it "
+            f"(`granian {' '.join(SERVER_ARGS)} --workers 2 --host 127.0.0.1 --port PORT "
+            f"{SITE}`)")
+    return machine.get("gunicorn", "gunicorn"), (
+        "gunicorn, 2 sync workers (`gunicorn -w 2 -b 127.0.0.1:PORT "
+        "'listarchive.web:create_app()'`); its sync workers close the connection after each "
+        "response, so wrk reconnected for every request to listarchive")
 
 
 def method(run: Run, sr: SizeRun) -> list[str]:
@@ -62,9 +76,8 @@ def method(run: Run, sr: SizeRun) -> list[str]:
         "over.sqlite3) and Xapian shards. Raw size = the mboxrd file.",
         "",
         "### Pages",
-        "- listarchive served by gunicorn, 2 sync workers (`gunicorn -w 2 -b 127.0.0.1:PORT "
-        "'listarchive.web:create_app()'`, `LISTARCHIVE_CONFIG` pointing at the search-on "
-        "archive); public-inbox by `public-inbox-httpd -W 2` on the same machine. Both on "
+        f"- listarchive served by {served_by(run.machine)[1]}, `LISTARCHIVE_CONFIG` pointing "
+        "at the search-on archive; public-inbox by `public-inbox-httpd -W 2` on the same machine. Both on "
         "127.0.0.1, one server at a time. Our archives are served with the per-address rate "
         "limits (`[limits]`) off: the load client is one address.",
         f"- Client: `wrk` (Debian), {run.wrk_seconds} s per measurement, 1, 8 and 32 "
@@ -90,9 +103,11 @@ def method(run: Run, sr: SizeRun) -> list[str]:
         "ingested while a child process polls, every 10 ms, the database (read-only) for the "
         "last one's commit and then `listarchive.search.engine` for a search finding it, as a "
         "site process would ask; the figure is the time between the two.",
-        "- gunicorn's sync workers close the connection after each response, so wrk reconnects "
-        "for every request to listarchive; public-inbox-httpd keeps connections alive. This "
-        "is part of what a production deployment of each would do, so it stays in the figures.",
+        "- Both servers keep a client's connection open between requests (HTTP/1.1 "
+        "keep-alive), as wrk asks." if "server" in run.machine else
+        "- public-inbox-httpd keeps connections alive and gunicorn's sync workers do not. "
+        "This is part of what a production deployment of each would do, so it stays in the "
+        "figures.",
         "- Each URL is fetched once from each server first. A server failing more than 10% of "
         "a page's URLs gets that row marked not available; otherwise URLs failing on either "
         "server are dropped for both (public-inbox answers 404 to a search with no match, so "

@@ -113,7 +113,7 @@ def method(pgs: Sequence[PgRun]) -> list[str]:
         "SQLite's 2-worker figure is the same pair of processes on one SQLite file. Peak RSS is "
         "the ingest processes' own: PostgreSQL's server processes are not in it. Disk: "
         "`pg_database_size` plus the data folder (the search index). Pages: the 2-worker "
-        "archive served by gunicorn exactly as the SQLite one (2 sync workers, its web servers "
+        "archive served exactly as the SQLite one (2 workers, its web servers "
         "following the database into their search index), measured in the same run by the "
         "same load client, one server at a time; public-inbox has one writer per inbox, so "
         "it has no 2-worker figure.",

@@ -34,8 +34,8 @@ def section(rv: ReviewRun) -> list[str]:
             f"a glob) are left out: **{q.open_patches:,} open patches** (linked to the "
             "subsystem at any rank, state new or under-review, not archived; counted in the "
             f"archive's SQLite file) in **{q.queue_series:,} series** waiting (the page's own "
-            "count; the queue lists series, 100 a page, oldest first). Served by gunicorn "
-            "(2 sync workers) as for the other pages, loaded with wrk "
+            "count; the queue lists series, 100 a page, oldest first). Served as the other "
+            "pages are, loaded with wrk "
             f"(`bench/load.py`, {q.seconds} s per row and client count), anonymous "
             f"reader. Load average (1, 5, 15 min) when the load started: {q.load_average}.",
             "",

@@ -270,7 +270,7 @@ def machine() -> dict[str, str]:
         "xapian": _first(["dpkg-query", "-W", "-f=${Version}", "libxapian30"]),
         "git": _first(["git", "--version"]),
         "wrk": _first(["sh", "-c", "wrk -v 2>&1 | head -1"]),
-        "gunicorn": _first([str(Path(sys.executable).parent / "gunicorn"), "--version"]),
+        "server": _first([str(Path(sys.executable).parent / "granian"), "--version"]),
         "sqlite": _first([sys.executable, "-c", "import sqlite3; print(sqlite3.sqlite_version)"]),
         "postgresql": _first(["dpkg-query", "-W", "-f=${Version}", "postgresql"]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

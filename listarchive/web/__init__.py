@@ -1,5 +1,6 @@
 """The archive site. :func:`create_app` is the single wiring point (``listarchive serve`` and
-``gunicorn 'listarchive.web:create_app()'`` both call it); importing this package builds nothing.
+``granian --interface wsgi --factory listarchive.web:create_app`` both call it); importing this
+package builds nothing.
 """
 
 from __future__ import annotations

@@ -66,6 +66,7 @@ def raw_path(environ: dict[str, object]) -> str | None:
 
     Servers put it in ``REQUEST_URI`` (werkzeug, waitress) or ``RAW_URI`` (gunicorn) as a
     Latin-1 string of the bytes received; an absolute-form URI loses its scheme and host.
+    granian gives none (the decoded path is split instead, see the module's documentation).
     """
     for key in ("RAW_URI", "REQUEST_URI"):
         value = environ.get(key)

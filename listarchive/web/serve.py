@@ -1,7 +1,7 @@
 """``listarchive serve``: the site on waitress, a production-grade pure-Python WSGI server.
 
-Larger deployments run any WSGI server on the factory instead, e.g.
-``gunicorn -w 4 'listarchive.web:create_app()'``.
+Larger deployments run granian on the factory instead, with several worker processes
+(``docs/deploy/listarchive-web.service``), or any other WSGI server.
 """
 
 from __future__ import annotations
