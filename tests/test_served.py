@@ -5,9 +5,11 @@ from the decoded path; connections stay open between requests."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -45,9 +47,11 @@ def served(tmp_path: Path) -> Iterator[tuple[http.client.HTTPConnection, Path]]:
     argv[argv.index("--port") + 1] = str(port)
     argv[argv.index("--workers") + 1] = "2"
     env = dict(os.environ, LISTARCHIVE_CONFIG=str(tmp_path / "listarchive.toml"))
-    proc = subprocess.Popen([str(Path(sys.executable).parent / Path(program).name), *argv],
-                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / Path(program).name), *argv],
+                                cwd=tmp_path, env=env, stdout=out, stderr=out,
+                                start_new_session=True)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         deadline = time.monotonic() + 30
@@ -57,18 +61,19 @@ def served(tmp_path: Path) -> Iterator[tuple[http.client.HTTPConnection, Path]]:
                 conn.getresponse().read()
                 break
             except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert proc.poll() is None, log.read_text(errors="replace")
                 assert time.monotonic() < deadline, "the server never answered"
                 conn.close()
                 time.sleep(0.2)
         yield conn, tmp_path
     finally:
         conn.close()
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # its workers too, if any is left
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def fetch(conn: http.client.HTTPConnection, path: str, method: str = "GET",
