@@ -54,26 +54,22 @@ def served(tmp_path: Path) -> Iterator[tuple[http.client.HTTPConnection, Path]]:
                                 start_new_session=True)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn.request("GET", "/")
-                conn.getresponse().read()
-                break
-            except OSError:
-                assert proc.poll() is None, log.read_text(errors="replace")
-                assert time.monotonic() < deadline, "the server never answered"
-                conn.close()
-                time.sleep(0.2)
+        # Both workers up: granian stopped while a worker still starts never finishes stopping.
+        deadline = time.monotonic() + 60
+        while log.read_text(errors="replace").count("Started worker-") < 2:
+            assert proc.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, "the server's workers never started"
+            time.sleep(0.1)
+        conn.request("GET", "/")
+        assert conn.getresponse().read()
         yield conn, tmp_path
     finally:
         conn.close()
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
+        proc.terminate()  # its main process, which stops the workers (as systemd's KillMode=mixed)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=30)
-        finally:
-            with contextlib.suppress(ProcessLookupError):  # its workers too, if any is left
-                os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # and whatever is left of them
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def fetch(conn: http.client.HTTPConnection, path: str, method: str = "GET",
