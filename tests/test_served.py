@@ -27,21 +27,16 @@ ODD = ["odd/slash+plus@example.org", "ends/T@example.org", "2024/raw@example.org
        "grüße.ñ@例え.example", "50%off$deal&co@example.org"]
 
 
-def command(folder: Path, *args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "listarchive.cli", *args], cwd=folder,
-                          capture_output=True, timeout=300)
-    assert done.returncode == 0, done.stderr.decode()
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[http.client.HTTPConnection, Path]]:
+def served(tmp_path: Path, cli) -> Iterator[tuple[http.client.HTTPConnection, Path]]:
     (tmp_path / "listarchive.toml").write_text(
         "[storage]\ndata_dir = 'instance'\n"
         "[limits]\nsearch = ''\ndownload = ''\napi = ''\n"
         "[[lists]]\nname = 'odd'\n[[lists]]\nname = 'secret'\nrestricted = true\n")
-    command(tmp_path, "init")
-    command(tmp_path, "ingest", "--list", "odd", str(DATA / "web-odd-msgids.mbox"))
-    command(tmp_path, "ingest", "--list", "secret", str(DATA / "web-restricted.eml"))
+    for args in (["init"], ["ingest", "--list", "odd", str(DATA / "web-odd-msgids.mbox")],
+                 ["ingest", "--list", "secret", str(DATA / "web-restricted.eml")]):
+        done = cli(args, tmp_path)
+        assert done.returncode == 0, done.stderr.decode()
     program, *argv = exec_start(DEPLOY / "listarchive-web.service")
     port = free_port()
     argv[argv.index("--port") + 1] = str(port)
