@@ -28,7 +28,7 @@ def mail(msgid: str, date: str | None, to_list: str) -> bytes:
 
 def build(tmp: Path) -> tuple[Worker, dict[str, set[str]]]:
     cfg = from_mapping({"storage": {"data_dir": str(tmp)}, "search": {"enabled": False},
-                        "lists": [{"name": "alpha"}, {"name": "beta"},
+                        "lists": [{"name": "alpha"}, {"name": "beta"}, {"name": "empty"},
                                   {"name": "closed", "restricted": True}]})
     expected: dict[str, set[str]] = {"alpha": set(), "beta": set(), "closed": set()}
     plan = [(f"tie{i}", SAME_MOMENT, "alpha") for i in range(11)]
@@ -84,6 +84,35 @@ def test_cursor_pages_show_every_thread_once(tmp_path, per_page):
         assert all(len(p) == per_page for p in pages[:-1])
         # undated threads come last, dated ones newest first
         assert all(m.startswith("undated") for m in shown[-5:]) or name == "beta"
+
+
+@pytest.mark.parametrize("per_page", [1, 4, 50])
+def test_a_first_page_read_with_its_list_is_the_page_read_after_it(tmp_path, monkeypatch,
+                                                                     per_page):
+    """A list's first page is read in one statement with the list's row: it is the page read
+    after the list's row (as every other page is), for readers who may see all, some or none
+    of a list, on a list with threads, one with none and one that does not exist."""
+    worker, _ = build(tmp_path)
+    # Granted the restricted list, though not the embargo its mail is held under.
+    member = Viewer(user="member", lists=frozenset({"closed"}), user_id=2)
+    admin = Viewer(user="root", is_admin=True, user_id=1)
+    cases = [(viewer, name) for viewer in (ANONYMOUS, member, admin)
+             for name in ("alpha", "beta", "closed", "empty", "nosuch")]
+    with worker.sessions() as session:
+        together = [listview.list_index(session, v, name, per_page=per_page) for v, name in cases]
+        monkeypatch.setattr(listview, "_first_page", lambda *_args: None)
+        after = [listview.list_index(session, v, name, per_page=per_page) for v, name in cases]
+    assert together == after
+    found = dict(zip(cases, together, strict=True))
+    assert found[ANONYMOUS, "closed"] is None and found[admin, "nosuch"] is None
+    held, closed = found[member, "closed"], found[admin, "closed"]
+    assert held is not None and held.threads == () and held.mailing_list.messages == 0
+    assert closed is not None and [t.root_msgid for t in closed.threads] == ["hidden@example.org"]
+    empty = found[ANONYMOUS, "empty"]
+    assert empty is not None and empty.threads == () and not empty.has_next
+    alpha = found[ANONYMOUS, "alpha"]
+    assert alpha is not None and alpha.mailing_list.threads == 16
+    assert len(alpha.threads) == min(per_page, 16) and alpha.has_next == (per_page < 16)
 
 
 def test_a_forged_cursor_is_refused():

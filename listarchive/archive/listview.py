@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, literal, or_, select
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from listarchive.access.visibility import (
@@ -272,6 +272,12 @@ def _scope_of(session: Session, viewer: Viewer, name: str,
     row = read(session, _list_row(viewer), {"name": name}).first()
     if row is None:
         return None
+    return _one_scope(session, viewer, row, hidden_tids)
+
+
+def _one_scope(session: Session, viewer: Viewer, row: Sequence[Any],
+               hidden_tids: frozenset[int] | None) -> _Scope | None:
+    """The scope of one list from its row of :func:`_list_row` (``None``: hidden)."""
     lid, name, description, address, restricted, embargoed, threads, messages, last = tuple(row)
     if not list_allowed(viewer, bool(restricted), name):
         return None
@@ -341,10 +347,14 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
     embargo hides from it, or, on :data:`ALL`, one on a list it may not browse): that thread
     is counted anew from its messages.
     """
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    if name != ALL and page == 1 and before is None and older is None and newer is None:
+        first = _first_page(session, viewer, name, per_page)
+        if first is not None:
+            return first
     scope = _scope_of(session, viewer, name)
     if scope is None:
         return None
-    per_page = max(1, min(per_page, MAX_PER_PAGE))
     every = scope.every
     if name == ALL and every is None:
         every = len(scope.ids) == session.scalar(select(func.count(MailingList.id)))
@@ -404,6 +414,15 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
         rows = _merged(rows, placed, newest_first=True)[skip:skip + per_page + 1]
         more_older, rows = len(rows) > per_page, rows[:per_page]
         more_newer = older is not None or page > 1 or before is not None
+    return _index_page(session, viewer, scope, rows, moved, page, per_page, more_older,
+                       more_newer)
+
+
+def _index_page(session: Session, viewer: Viewer, scope: _Scope, rows: Sequence[Any],
+                moved: dict[int, ThreadSummary], page: int, per_page: int, more_older: bool,
+                more_newer: bool) -> IndexPage:
+    """A list index from the rows of its page (:func:`_summarised`) and the threads placed
+    apart (``moved``, by thread)."""
     tids = [int(r[0]) for r in rows]
     # Threads whose kept summary would count what the viewer may not see are counted anew:
     # those with a message on a list it may not browse, or that an embargo hides from it.
@@ -425,6 +444,41 @@ def list_index(session: Session, viewer: Viewer, name: str, page: int = 1, per_p
                      older=Cursor(rows[-1][1], int(rows[-1][0])) if rows and more_older else None,
                      newer=Cursor(rows[0][1], int(rows[0][0])) if rows and more_newer else None,
                      badges=marks)
+
+
+def _first_page(session: Session, viewer: Viewer, name: str, per_page: int
+                ) -> IndexPage | None:
+    """The first page of one list's index read with the list's row, in one statement (on
+    PostgreSQL each statement is a round trip, which cost the page as much CPU as reading its
+    threads); ``None`` when the page must be read after the row: the list is unknown to the
+    viewer (the page then says so) or has no thread, or an embargo hides something from it."""
+    rows = read(session, _first_page_select(viewer, per_page), {"name": name}).all()
+    if not rows or rows[0].embargoed:  # (a list with no thread yet is read the long way)
+        return None
+    scope = _one_scope(session, viewer, rows[0][-_LIST_ROW_WIDTH:], frozenset())
+    if scope is None:
+        return None
+    threads = [row[:-_LIST_ROW_WIDTH] for row in rows]
+    return _index_page(session, viewer, scope, threads[:per_page], {}, 1, per_page,
+                       len(threads) > per_page, False)
+
+
+_LIST_ROW_WIDTH = 9  # the columns of _list_rows
+
+
+@functools.lru_cache(maxsize=512)
+def _first_page_select(viewer: Viewer, per_page: int) -> AnySelect:
+    """The statement of :func:`_first_page`, built once: the newest threads as
+    :func:`threads_by_activity` reads one list's, each row followed by the list's row. (That
+    row is asked with a LIMIT, though names are unique: it keeps SQLite from merging it into
+    the join, which computed its totals again for each thread.)"""
+    listed = _list_row(viewer).limit(fixed(1)).subquery()
+    tid, last = ThreadList.thread_id, ThreadList.last_date
+    this_list = select(MailingList.id).where(MailingList.name == bindparam("name"))
+    page = (select(tid, last).where(ThreadList.list_id == this_list.scalar_subquery())
+            .order_by(last.desc().nulls_last(), tid.desc()).limit(fixed(per_page + 1)))
+    return (_summarised(page, False, False, (), False).add_columns(*listed.c)
+            .outerjoin(listed, true()))
 
 
 def _kept_columns(kept: type[Thread] | type[ThreadList]) -> tuple[Any, ...]:
