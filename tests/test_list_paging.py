@@ -11,7 +11,7 @@ import pytest
 from ingest.rawmail import RawMail
 from ingest.worker import Summary, Worker
 from listarchive.access.visibility import ANONYMOUS, Viewer
-from listarchive.archive import listview
+from listarchive.archive import listview, messageview
 from listarchive.archive.listview import Cursor
 from listarchive.settings import from_mapping
 
@@ -113,6 +113,48 @@ def test_a_first_page_read_with_its_list_is_the_page_read_after_it(tmp_path, mon
     alpha = found[ANONYMOUS, "alpha"]
     assert alpha is not None and alpha.mailing_list.threads == 16
     assert len(alpha.threads) == min(per_page, 16) and alpha.has_next == (per_page < 16)
+
+
+def reply(msgid: str, parent: str, date: str | None, to_list: str) -> bytes:
+    return mail(msgid, date, to_list).replace(
+        b"\n\n", f"\nIn-Reply-To: <{parent}@example.org>\n\n".encode(), 1)
+
+
+@pytest.mark.parametrize("limit", [1, 3, 12, 25])
+def test_the_newest_messages_read_in_one_statement_are_those_read_thread_by_thread(
+        tmp_path, monkeypatch, limit):
+    """A list's feed reads its newest messages in one statement when nothing is hidden from
+    the reader; they are the messages the rounds over its threads find (the way taken when an
+    embargo hides something), and those a scan of every message of the list finds newest:
+    threads with many replies, replies of the same moment, undated ones, a restricted list."""
+    worker, _ = build(tmp_path)
+    cfg = worker.settings
+    replies = [(f"r{i}", "tie3", f"Thu, 16 Jan 2025 1{i % 3}:00:00 +0000") for i in range(9)]
+    replies += [(f"later{i}", "tie5", SAME_MOMENT) for i in range(3)]
+    replies += [(f"nodate{i}", "undated1", None) for i in range(2)]
+    Worker(cfg, "alpha").store([RawMail(reply(m, parent, d, "alpha"), m, "")
+                                for m, parent, d in replies], Summary())
+    admin = Viewer(user="root", is_admin=True, user_id=1)
+    member = Viewer(user="member", lists=frozenset({"closed"}), user_id=2)
+    cases = [(viewer, name) for viewer in (ANONYMOUS, member, admin)
+             for name in ("alpha", "beta", "closed", "empty", "nosuch")]
+
+    def newest() -> list[list[str] | None]:
+        with worker.sessions() as session:
+            found = [messageview.recent_messages(session, v, name, limit=limit)
+                     for v, name in cases]
+        return [None if f is None else [r.msgid for r in f] for f in found]
+
+    together = newest()
+    monkeypatch.setattr(messageview, "_newest_complete", lambda *_args: False)
+    assert together == newest()
+    found = dict(zip(cases, together, strict=True))
+    assert found[ANONYMOUS, "nosuch"] is None and found[ANONYMOUS, "closed"] is None
+    assert found[ANONYMOUS, "empty"] == [] and found[member, "closed"] == []
+    assert found[admin, "closed"] == ["hidden@example.org"][:limit]
+    dated = sorted(replies[:9], key=lambda r: (r[2], r[0]), reverse=True)
+    assert found[ANONYMOUS, "alpha"][:min(limit, 9)] == [f"{m}@example.org"
+                                                         for m, _p, _d in dated][:limit]
 
 
 def test_a_forged_cursor_is_refused():

@@ -29,6 +29,7 @@ RAW_BOUND = 1  # a raw download: the message with its bytes and whether its list
 LIST_BOUND = 2  # a list index: the list (with its totals, newest activity and whether an
 # embargo hides anything), the page of its threads with the summaries kept and their badges
 FIRST_PAGE_BOUND = 1  # the first page of one list: the two in one statement
+FEED_BOUND = 1  # a list's new.atom (its messages parsed already): its newest messages
 
 
 @contextmanager
@@ -86,6 +87,8 @@ def test_pages_send_a_bounded_number_of_statements(site: Site) -> None:
     for url in ("/linux-clk/", "/linux-clk/?page=5", "/all/", "/all/?page=5"):
         assert (n := statements(site, url)) <= LIST_BOUND, (url, n)
     assert (n := statements(site, "/linux-clk/")) <= FIRST_PAGE_BOUND, n
+    statements(site, "/linux-clk/new.atom")  # parses what the feed shows
+    assert (n := statements(site, "/linux-clk/new.atom")) <= FEED_BOUND, n
     for small, large in [ends["thread"], ends["message"]]:
         for suffix in ("/", "/T/", "/t/", "/t.mbox.gz", "/t.atom", "/raw"):
             few = statements(site, f"/linux-clk/{quote_msgid(str(small))}{suffix}")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from listarchive.access.visibility import (
     Viewer,
+    hidden_msgids,
     list_allowed,
     visible_list,
     visible_message,
@@ -37,6 +38,7 @@ from listarchive.archive.models import (
     Series,
     StateChange,
     Thread,
+    ThreadList,
 )
 from listarchive.archive.records import MessageRecord, ThreadLine, ThreadMember, ThreadView
 from listarchive.mail.message import ParsedMessage
@@ -411,6 +413,10 @@ def recent_messages(session: Session, viewer: Viewer, name: str, limit: int = 25
     a list is its newest message there, so once ``limit`` messages are found that are no older
     than the next thread's last activity, no later thread can hold a newer one. The cost follows
     the size of those threads, never the size of the list."""
+    if name != listview.ALL:
+        rows = read(session, _newest_on_list(viewer, limit), {"name": name}).all()
+        if rows and not rows[0].embargoed and _newest_complete(rows, limit):
+            return [_record(row, False) for row in rows]
     ids = listview.list_ids(session, viewer, name)
     if ids is None:
         return None
@@ -437,6 +443,52 @@ def recent_messages(session: Session, viewer: Viewer, name: str, limit: int = 25
             break
     records = {r.pk: r for r in _records(session, viewer, "ids", [pk for _, pk in found])}
     return [records[pk] for _, pk in found if pk in records]
+
+
+@functools.lru_cache(maxsize=256)
+def _newest_on_list(viewer: Viewer, limit: int) -> Any:
+    """The first round of :func:`recent_messages` on one list, and its records, in one
+    statement (each statement is a round trip on PostgreSQL): the newest ``limit`` messages
+    of the list's newest ``limit`` threads, each row with whether an embargo hides anything
+    from the viewer, how many threads the round read and the last activity of its last."""
+    this_list = (select(MailingList.id)
+                 .where(MailingList.name == bindparam("name"), visible_list(viewer))
+                 .scalar_subquery())
+    newest = (select(ThreadList.thread_id, ThreadList.last_date)
+              .where(ThreadList.list_id == this_list)
+              .order_by(ThreadList.last_date.desc().nulls_last(), ThreadList.thread_id.desc())
+              .limit(listview.fixed(limit)).subquery())
+    on_list = select(MessageList.message_id).where(MessageList.message_id == Message.id,
+                                                   MessageList.list_id == this_list)
+    query = _records_select(viewer, "ids")
+    base = select(*query.selected_columns).where(visible_message(viewer))
+    threads = select(func.count()).select_from(newest).scalar_subquery()
+    last = (select(newest.c.last_date)
+            .order_by(newest.c.last_date.asc().nulls_first(), newest.c.thread_id.asc())
+            .limit(listview.fixed(1)).scalar_subquery())
+    order = (Message.sort_date.desc().nulls_last(), Message.id.desc())
+    # The messages picked first, then their records: the lists of each are read for those
+    # alone, not for every message of the threads.
+    picked = (select(Message.id)
+              .where(Message.thread_id.in_(select(newest.c.thread_id)), exists(on_list),
+                     visible_message(viewer))
+              .order_by(*order).limit(listview.fixed(limit)))
+    return (base.where(Message.id.in_(picked))
+            .add_columns(exists(hidden_msgids(viewer)).label("embargoed"),
+                         threads.label("threads"), last.label("last"))
+            .order_by(*order))
+
+
+def _newest_complete(rows: Sequence[Any], limit: int) -> bool:
+    """Whether the rows of :func:`_newest_on_list` are the list's newest messages: as in
+    :func:`recent_messages`, its threads were all the list has, or its ``limit`` messages are
+    no older than the last activity of the last thread read."""
+    first = rows[0]
+    if first.threads < limit:
+        return True
+    oldest = rows[-1].sort_date
+    return len(rows) == limit and (first.last is None or (oldest is not None
+                                                          and oldest >= first.last))
 
 
 def parsed_records(session: Session, viewer: Viewer, pks: Sequence[int]
