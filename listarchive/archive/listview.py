@@ -455,15 +455,13 @@ def _first_page(session: Session, viewer: Viewer, name: str, per_page: int
     rows = read(session, _first_page_select(viewer, per_page), {"name": name}).all()
     if not rows or rows[0].embargoed:  # (a list with no thread yet is read the long way)
         return None
-    scope = _one_scope(session, viewer, rows[0][-_LIST_ROW_WIDTH:], frozenset())
+    width = len(_list_row(viewer).selected_columns)  # the list's row ends each row
+    scope = _one_scope(session, viewer, rows[0][-width:], frozenset())
     if scope is None:
         return None
-    threads = [row[:-_LIST_ROW_WIDTH] for row in rows]
+    threads = [row[:-width] for row in rows]
     return _index_page(session, viewer, scope, threads[:per_page], {}, 1, per_page,
                        len(threads) > per_page, False)
-
-
-_LIST_ROW_WIDTH = 9  # the columns of _list_rows
 
 
 @functools.lru_cache(maxsize=512)
