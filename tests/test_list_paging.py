@@ -125,8 +125,9 @@ def test_the_newest_messages_read_in_one_statement_are_those_read_thread_by_thre
         tmp_path, monkeypatch, limit):
     """A list's feed reads its newest messages in one statement when nothing is hidden from
     the reader; they are the messages the rounds over its threads find (the way taken when an
-    embargo hides something), and those a scan of every message of the list finds newest:
-    threads with many replies, replies of the same moment, undated ones, a restricted list."""
+    embargo hides something), with the newest replies first: threads with many replies,
+    replies of the same moment, undated ones, a restricted list. (The site's tests compare
+    the feed with a scan of every message of a real list.)"""
     worker, _ = build(tmp_path)
     cfg = worker.settings
     replies = [(f"r{i}", "tie3", f"Thu, 16 Jan 2025 1{i % 3}:00:00 +0000") for i in range(9)]
