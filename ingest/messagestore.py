@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from listarchive.archive import derived, rawstore
 from listarchive.archive.batches import chunked
+from listarchive.archive.db import UNCACHED
 from listarchive.archive.models import (
     ListStat,
     MailingList,
@@ -267,6 +268,7 @@ def join_threads(session: Session, facts: Sequence[tuple[str, Sequence[str]]]) -
     links: list[tuple[str, Sequence[str]]] = list(facts)
     links.extend((m, [f"\0thread:{tid}"]) for m, tid in node_thread.items())
     fresh: list[set[str]] = []
+    merged: dict[int, int] = {}  # a thread emptied -> the thread its members join
     for comp in components(links):
         comp = {m for m in comp if not m.startswith("\0")}
         threads = sorted({node_thread[m] for m in comp if m in node_thread})
@@ -274,9 +276,10 @@ def join_threads(session: Session, facts: Sequence[tuple[str, Sequence[str]]]) -
             fresh.append(comp)
             continue
         for other in threads[1:]:
-            _merge_thread(session, other, threads[0])
+            merged[other] = threads[0]
             linked.touched.discard(other)
         place(comp, threads[0])
+    _merge_threads(session, merged)
     if fresh:  # the new threads in one statement (its root is set when its messages are)
         tids = session.scalars(insert(Thread).returning(Thread.id, sort_by_parameter_order=True),
                                [{"root_msgid": min(comp)} for comp in fresh]).all()
@@ -297,12 +300,23 @@ def link_threads(session: Session, facts: Sequence[tuple[int, str, Sequence[str]
     return linked.touched
 
 
-def _merge_thread(session: Session, old: int, into: int) -> None:
-    session.execute(update(Node).where(Node.thread_id == old).values(thread_id=into))
-    session.execute(update(Message).where(Message.thread_id == old).values(thread_id=into))
-    _count_out(session, [old])
-    session.execute(delete(ThreadList).where(ThreadList.thread_id == old))
-    session.execute(delete(Thread).where(Thread.id == old))
+def _merge_threads(session: Session, into: dict[int, int]) -> None:
+    """Move the nodes and messages of each thread among ``into``'s keys to the thread it maps
+    to, and drop the emptied threads: the same few statements for every merge of a batch. A
+    thread is either emptied or kept, never both: no merge waits on another.
+
+    One merge at a time cost seven statements a merge; two workers importing one list's mail
+    at once met a merge every 18 messages (a reply whose thread the other worker had stored),
+    and on PostgreSQL those round trips were half of a batch's statements."""
+    for part in chunked(into):
+        moves = {old: into[old] for old in part}
+        for model in (Node, Message):
+            session.execute(update(model).where(model.thread_id.in_(part))
+                            .values(thread_id=case(moves, value=model.thread_id)),
+                            execution_options=UNCACHED)
+        _count_out(session, part)
+        session.execute(delete(ThreadList).where(ThreadList.thread_id.in_(part)))
+        session.execute(delete(Thread).where(Thread.id.in_(part)))
 
 
 def refresh_threads(session: Session, thread_ids: Iterable[int]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 
 from ingest.rawmail import RawMail
 from ingest.worker import Summary, Worker
@@ -145,3 +145,61 @@ def test_placeholders_do_not_depend_on_arrival_order():
     assert [(r.msgid, r.depth, r.ghost) for r in first] == [
         ("r", 0, True), ("x", 1, True), ("a", 2, False), ("y", 2, True), ("b", 3, False),
         ("c", 2, False)]
+
+
+def worker_for(tmp: Path) -> Worker:
+    cfg = from_mapping({"storage": {"data_dir": str(tmp)}, "search": {"enabled": False}})
+    return Worker(cfg, "test")
+
+
+def store_counting(worker: Worker, mails: list[bytes]) -> int:
+    """Store ``mails`` as one batch; the statements it sent."""
+    sent = [0]
+
+    def count(*_args: object) -> None:
+        sent[0] += 1
+
+    event.listen(worker.engine, "before_cursor_execute", count)
+    try:
+        worker.store([RawMail(m, f"m{i}", "") for i, m in enumerate(mails)], Summary())
+    finally:
+        event.remove(worker.engine, "before_cursor_execute", count)
+    return sent[0]
+
+
+# Twelve threads stored apart; then one batch whose replies join them: three at once, two
+# pairs, and a thread reached through its ghost.
+APART = [mail(f"r{i}", [] if i % 4 else [f"r{i}-ghost"], i + 1) for i in range(12)]
+JOINERS = [mail("j3", ["r0", "r1", "r2"], 20), mail("j2a", ["r3", "r4"], 21),
+           mail("j2b", ["r5", "r6"], 22), mail("via-ghost", ["r8-ghost", "r7"], 23)]
+
+
+def test_several_merges_in_one_batch_equal_them_one_by_one(tmp_path):
+    together = worker_for(tmp_path / "together")
+    store_counting(together, APART)
+    store_counting(together, JOINERS)
+    alone = worker_for(tmp_path / "alone")
+    for one in APART + JOINERS:
+        store_counting(alone, [one])
+    groups, roots = partition(together)
+    assert (groups, roots) == partition(alone)
+    assert frozenset({"r0", "r1", "r2", "j3"}) in groups
+    assert frozenset({"r7", "r8", "via-ghost"}) in groups
+    assert len(groups) == 12 - 2 - 1 - 1 - 1
+    with together.sessions() as session:  # no emptied thread is left behind
+        assert session.scalar(select(func.count()).select_from(Thread)) == len(groups)
+    kept, derived = list_totals(together)
+    assert kept == derived == list_totals(alone)[1]
+
+
+def test_merges_of_a_batch_cost_no_statement_each(tmp_path):
+    """Every merge of a batch is done by the same few statements: each statement is a round
+    trip to a database server, and two workers importing at once merge often."""
+    one = worker_for(tmp_path / "one")
+    store_counting(one, APART)
+    one_merge = store_counting(one, [JOINERS[1], mail("x", ["r0"], 30), mail("y", ["r5"], 31),
+                                     mail("z", ["r7"], 32)])
+    many = worker_for(tmp_path / "many")
+    store_counting(many, APART)
+    four_merges = store_counting(many, JOINERS)
+    assert four_merges <= one_merge
