@@ -64,6 +64,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> AutoWorld:
 def reply(world: AutoWorld, to_msgid: str, sender: str, text: str, list_name: str = "gizmo",
           sign: tuple[bytes, str] | None = None) -> str:
     """Send (ingest) a reply to ``to_msgid``; returns its Message-ID."""
+    msgid, raw = reply_mail(world, to_msgid, sender, text, list_name, sign)
+    path = world.base / f"reply-{_count[0]}.eml"
+    path.write_bytes(raw)
+    run_ingest(world.settings, [str(path)], list_name)
+    return msgid
+
+
+def reply_mail(world: AutoWorld, to_msgid: str, sender: str, text: str,
+               list_name: str = "gizmo", sign: tuple[bytes, str] | None = None
+               ) -> tuple[str, bytes]:
+    """A reply to ``to_msgid``: its Message-ID and bytes."""
     _count[0] += 1
     msgid = f"cmd-{_count[0]}-{world.base.name}@example.org"
     msg = EmailMessage(policy=policy.default.clone(max_line_length=200))  # long Message-IDs
@@ -81,10 +92,7 @@ def reply(world: AutoWorld, to_msgid: str, sender: str, text: str, list_name: st
         raw = dkim.sign(raw, selector.encode(), b"example.org", key,
                         include_headers=[b"from", b"to", b"subject", b"message-id",
                                          b"in-reply-to"]) + raw
-    path = world.base / f"reply-{_count[0]}.eml"
-    path.write_bytes(raw)
-    run_ingest(world.settings, [str(path)], list_name)
-    return msgid
+    return msgid, raw
 
 
 def cover_of(world: AutoWorld, name: str) -> str:
@@ -193,6 +201,44 @@ def test_applied_thanks_from_a_maintainer_without_an_account(world):
                      "Applied, thanks!", list_name="other")
     assert state(world, "patch", world.patches["other"][1]) == "new"
     assert entries(world, stranger) == []  # just a reply, not a command
+
+
+def test_commands_in_one_batch_are_each_judged_as_alone(tmp_path):
+    """Replies of one batch are checked against what is read once for the batch (maintainers
+    of each series, accounts, commands already recorded): each gets what it would alone."""
+    world = make_world(tmp_path)
+    gizmo, other = world.series["gizmo"], world.series["other"]
+    sent = [
+        reply_mail(world, cover_of(world, "gizmo"), "Gizmo Maint <gizmo-maint@example.org>",
+                   "pw-bot: cr"),
+        reply_mail(world, cover_of(world, "gizmo"), "Some One <someone@example.org>",
+                   "pw-bot: accepted"),
+        reply_mail(world, patch_msgid(world, "other", 0), "Dev Eloper <other-dev@example.org>",
+                   "pw-bot: superseded", "other"),
+        reply_mail(world, patch_msgid(world, "other", 0), "Gizmo Maint <gizmo-maint@example.org>",
+                   "pw-bot: accepted", "other"),
+        reply_mail(world, patch_msgid(world, "other", 2), "Other Maint <other-maint@example.org>",
+                   "Applied to widget-next, thanks!", "other"),
+        reply_mail(world, patch_msgid(world, "other", 1), "Some One <someone@example.org>",
+                   "Applied, thanks!", "other"),
+    ]
+    box = world.base / "batch.mbox"
+    box.write_bytes(b"".join(b"From mailer Thu Jan  1 00:00:00 2025\n" + raw + b"\n"
+                             for _, raw in sent))
+    run_ingest(world.settings, [str(box)], "gizmo")
+    (maint, stranger, author, outsider, applied, thanks) = (msgid for msgid, _ in sent)
+    assert state(world, "series", gizmo) == "changes-requested"
+    assert [e.field for e in entries(world, maint) if e.object_kind == "series"] == ["state"]
+    assert [e.field for e in entries(world, stranger)] == ["ignored"]
+    assert "no MAINTAINERS maintainer" in entries(world, stranger)[0].reason
+    assert state(world, "patch", world.patches["other"][0]) == "superseded"
+    assert [e.object_kind for e in entries(world, author)] == ["patch"]
+    assert [e.field for e in entries(world, outsider)] == ["ignored"]
+    assert state(world, "patch", world.patches["other"][2]) == "accepted"
+    assert entries(world, applied)[0].rule == "applied"
+    assert state(world, "patch", world.patches["other"][1]) == "new"
+    assert entries(world, thanks) == []
+    assert state(world, "series", other) == "under-review"
 
 
 def test_a_bad_dkim_keys_file_names_the_key(tmp_path):

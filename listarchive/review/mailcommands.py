@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -64,31 +64,44 @@ def _addresses(text: str) -> set[str]:
     return {(a or b).lower() for a, b in _ADDRESS.findall(text)}
 
 
-def maintainers_of(session: Session, series_id: int) -> dict[str, str]:
-    """Address -> the MAINTAINERS section that makes it a maintainer of this series: ``M:`` of
-    a subsystem the series touches, or of one whose ``L:`` list the series was sent to."""
-    touched = set(session.scalars(select(SeriesSubsystem.subsystem_id)
-                                  .where(SeriesSubsystem.series_id == series_id)))
-    lists = {a.lower() for row in session.execute(
-        select(MailingList.name, MailingList.address)
-        .join(MessageList, MessageList.list_id == MailingList.id)
-        .where(MessageList.message_id == series_id)) for a in row if a}
-    out: dict[str, str] = {}
-    for sub in session.scalars(select(Subsystem).order_by(Subsystem.name)):
-        on_list = bool(lists & {line.strip().split()[0].lower()
-                                for line in sub.lists.splitlines() if line.strip()})
-        if sub.id in touched or on_list:
-            for address in _addresses(sub.maintainers):
-                out.setdefault(address, sub.name)
+def maintainers_of(session: Session, series_ids: Collection[int]) -> dict[int, dict[str, str]]:
+    """Per series, address -> the MAINTAINERS section that makes it a maintainer of the series:
+    ``M:`` of a subsystem the series touches, or of one whose ``L:`` list the series was sent
+    to. Read for all of ``series_ids`` at once (three statements, whatever their number)."""
+    touched: dict[int, set[int]] = {sid: set() for sid in series_ids}
+    for sid, sub_id in select_in(session, select(SeriesSubsystem.series_id,
+                                                 SeriesSubsystem.subsystem_id),
+                                 SeriesSubsystem.series_id, series_ids):
+        touched[sid].add(sub_id)
+    lists: dict[int, set[str]] = {sid: set() for sid in series_ids}
+    for sid, name, address in select_in(
+            session, select(MessageList.message_id, MailingList.name, MailingList.address)
+            .join(MailingList, MessageList.list_id == MailingList.id),
+            MessageList.message_id, series_ids):
+        lists[sid].update(a.lower() for a in (name, address) if a)
+    subsystems = [(sub.id, sub.name, _addresses(sub.maintainers),
+                   {line.strip().split()[0].lower() for line in sub.lists.splitlines()
+                    if line.strip()})
+                  for sub in session.scalars(select(Subsystem).order_by(Subsystem.name))
+                  ] if series_ids else []
+    out: dict[int, dict[str, str]] = {}
+    for sid in series_ids:
+        found = out[sid] = {}
+        for sub_id, name, addresses, sub_lists in subsystems:
+            if sub_id in touched[sid] or lists[sid] & sub_lists:
+                for address in sorted(addresses):
+                    found.setdefault(address, name)
     return out
 
 
-def _handled(session: Session, msgid: str) -> bool:
-    """Whether the command in this reply was recorded already (a ``reindex`` runs it again). The
-    record's evidence is the reply's Message-ID itself: compared whole, by an index (a ``LIKE``
-    prefix read every state change, and took ``_`` and ``%`` in a Message-ID as wildcards)."""
-    return session.scalar(select(StateChange.id).where(
-        StateChange.evidence == msgid, StateChange.via == states.MAIL_VIA).limit(1)) is not None
+def _handled(session: Session, msgids: Collection[str]) -> set[str]:
+    """Those of these replies whose command was recorded already (a ``reindex`` runs them
+    again). The record's evidence is the reply's Message-ID itself: compared whole, by an index
+    (a ``LIKE`` prefix read every state change, and took ``_`` and ``%`` in a Message-ID as
+    wildcards)."""
+    return set(scalars_in(session, select(StateChange.evidence)
+                          .where(StateChange.via == states.MAIL_VIA), StateChange.evidence,
+                          msgids))
 
 
 def may_command(parsed: ParsedMessage) -> bool:
@@ -120,14 +133,26 @@ def run(session: Session, items: Sequence[tuple[int, str, ParsedMessage]],
     answered = {p.msgid: p for p in scalars_in(
         session, select(Patch).where(Patch.kind != SUGGESTION), Patch.msgid,
         [parsed.parent for _, _, parsed, _, _ in said_something])}
+    # What the replies are checked against, read once for the batch: a few statements each
+    # were a round trip each on a database server, for every "Applied, thanks" of a batch.
+    said_something = [item for item in said_something
+                      if kinds.get(item[0], SUGGESTION) == SUGGESTION  # a patch's words are its own
+                      and (target := answered.get(item[2].parent)) is not None
+                      and target.series_id is not None]
+    handled = _handled(session, [msgid for _, msgid, *_ in said_something])
+    holders = users_by_email(session, [parsed.sender.email for _, _, parsed, command, _
+                                       in said_something if command is None])
+    series_ids = sorted({answered[parsed.parent].series_id or 0
+                         for _, _, parsed, _, _ in said_something})
+    maintainers = maintainers_of(session, series_ids)
+    senders = {s.id: s.sender_email for s in scalars_in(session, select(Series), Series.id,
+                                                        series_ids)}
     for pk, msgid, parsed, command, claim in said_something:
-        if kinds.get(pk, SUGGESTION) != SUGGESTION:
-            continue  # a patch of its own: its words are not a command about another
-        target = answered.get(parsed.parent)
-        if target is None or target.series_id is None or _handled(session, msgid):
+        target = answered[parsed.parent]
+        if msgid in handled or target.series_id is None:
             continue
         sender = parsed.sender.email.lower()
-        if command is None and users_by_email(session, [sender]):
+        if command is None and sender in holders:
             continue  # an account holder's "applied": the reply rule decides (rules.py)
         whole = target.kind == "cover" or (claim is not None and claim.whole_series)
         kind, oid = ("series", target.series_id) if whole else ("patch", target.id)
@@ -137,7 +162,8 @@ def run(session: Session, items: Sequence[tuple[int, str, ParsedMessage]],
         if not signed:
             raw = session.scalar(select(Message.raw).where(Message.id == pk))
             signed = dkim_status(rawstore.unpack(raw), policy.dnsfunc) if raw else "unsigned"
-        why = _refusal(session, target.series_id, sender, wanted, command is not None)
+        why = _refusal(maintainers[target.series_id], senders.get(target.series_id), sender,
+                       wanted, command is not None)
         if why is None and policy.require_dkim and signed != VERIFIED:
             why = f"no valid DKIM signature ({signed}) and automation.require_dkim is on"
         reason = f"{sender}: {said!r}; DKIM {signed}"
@@ -162,16 +188,16 @@ def run(session: Session, items: Sequence[tuple[int, str, ParsedMessage]],
             session.flush()
 
 
-def _refusal(session: Session, series_id: int, sender: str, wanted: str | None,
-             is_command: bool) -> str | None:
-    """Why this sender may not ask for this state on this series; None when they may."""
+def _refusal(maintainers: Mapping[str, str], author: str | None, sender: str,
+             wanted: str | None, is_command: bool) -> str | None:
+    """Why this sender may not ask for this state on a series (its ``maintainers``, see
+    :func:`maintainers_of`, and the address that sent it); None when they may."""
     if wanted is None:
         return "not a state (cr, accepted, rejected, rfc, deferred, superseded, " \
                "not-applicable, under-review, awaiting-upstream)"
-    if sender in maintainers_of(session, series_id):
+    if sender in maintainers:
         return None
-    series = session.get(Series, series_id)
-    if is_command and series is not None and series.sender_email == sender:
+    if is_command and author == sender:
         if wanted in AUTHOR_STATES:
             return None
         return f"the author may only withdraw a series ({', '.join(sorted(AUTHOR_STATES))})"
