@@ -17,7 +17,7 @@ from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from listarchive.archive import derived, rawstore
-from listarchive.archive.batches import chunked
+from listarchive.archive.batches import among, chunked
 from listarchive.archive.db import UNCACHED
 from listarchive.archive.models import (
     ListStat,
@@ -94,7 +94,7 @@ def _existing(session: Session, msgids: Iterable[str]) -> dict[str, tuple[int, s
     for part in chunked(ids):
         rows = session.execute(
             select(Message.msgid, Message.id, Message.fingerprint, Message.sha256)
-            .where(Message.msgid.in_(part)))
+            .where(among(session, Message.msgid, part)))
         for msgid, pk, fp, sha in rows:
             found[msgid] = (pk, fp, sha)
     return found
@@ -106,7 +106,7 @@ def _people(session: Session, senders: dict[str, str]) -> dict[str, int]:
     emails = sorted(senders)
     for part in chunked(emails):
         for email, pk in session.execute(select(Person.email, Person.id)
-                                         .where(Person.email.in_(part))):
+                                         .where(among(session, Person.email, part))):
             found[email] = pk
     missing = [{"email": e, "name": senders[e][:255]} for e in emails if e not in found]
     if missing:
@@ -168,7 +168,7 @@ def store_batch(session: Session, items: Sequence[Incoming], now: datetime) -> B
     old = sorted(joined - set(new_ids.values()))
     for part in chunked(old):
         out.threads.update(int(t) for (t,) in session.execute(
-            select(Message.thread_id).where(Message.id.in_(part))) if t is not None)
+            select(Message.thread_id).where(among(session, Message.id, part))) if t is not None)
     return out
 
 
@@ -218,14 +218,14 @@ def _add_memberships(session: Session, memberships: dict[str, set[int]],
     old = [m for m in memberships if m not in ids]
     for part in chunked(old):
         ids.update((m, pk) for m, pk in session.execute(
-            select(Message.msgid, Message.id).where(Message.msgid.in_(part))).all())
+            select(Message.msgid, Message.id).where(among(session, Message.msgid, part))).all())
     wanted = {(ids[m], lst) for m, lists in memberships.items() if m in ids for lst in lists}
     have: set[tuple[int, int]] = set()
     pks = sorted({pk for pk, _ in wanted})
     for pk_part in chunked(pks):
         have.update((m, lst) for m, lst in session.execute(
             select(MessageList.message_id, MessageList.list_id)
-            .where(MessageList.message_id.in_(pk_part))).all())
+            .where(among(session, MessageList.message_id, pk_part))).all())
     missing = sorted(wanted - have)
     if missing:
         session.execute(insert(MessageList),
@@ -253,7 +253,7 @@ def join_threads(session: Session, facts: Sequence[tuple[str, Sequence[str]]]) -
     node_thread: dict[str, int] = {}
     for part in chunked(all_ids):
         node_thread.update((m, t) for m, t in session.execute(
-            select(Node.msgid, Node.thread_id).where(Node.msgid.in_(part))).all())
+            select(Node.msgid, Node.thread_id).where(among(session, Node.msgid, part))).all())
     wanted = {m for m, _ in facts}
     linked = Linked()
     new_nodes: list[dict[str, object]] = []
@@ -327,14 +327,14 @@ def refresh_threads(session: Session, thread_ids: Iterable[int]) -> None:
         stats = {tid: (n, first, last) for tid, n, first, last in session.execute(
             select(Message.thread_id, func.count(), func.min(Message.sort_date),
                    func.max(Message.sort_date))
-            .where(Message.thread_id.in_(part)).group_by(Message.thread_id))}
+            .where(among(session, Message.thread_id, part)).group_by(Message.thread_id))}
         # Root candidates: members whose parent is not stored in the same thread.
         cands: dict[int, tuple[tuple[datetime, str], str]] = {}
         rows = session.execute(
             select(Message.thread_id, Message.msgid, Message.sort_date, Message.subject)
             .outerjoin(parent, and_(parent.msgid == Message.parent_msgid,
                                     parent.thread_id == Message.thread_id))
-            .where(Message.thread_id.in_(part), parent.id.is_(None)))
+            .where(among(session, Message.thread_id, part), parent.id.is_(None)))
         subjects: dict[int, str] = {}
         for tid_, msgid, date, subject in rows:
             tid = int(tid_ or 0)
@@ -376,7 +376,7 @@ def _count_out(session: Session, thread_ids: Sequence[object]) -> None:
     """Take these threads' per-list rows out of the list totals (before they are deleted)."""
     _add_to_stats(session, {int(lst): (-int(n), -int(m or 0)) for lst, n, m in session.execute(
         select(ThreadList.list_id, func.count(), func.sum(ThreadList.message_count))
-        .where(ThreadList.thread_id.in_(thread_ids)).group_by(ThreadList.list_id))})
+        .where(among(session, ThreadList.thread_id, thread_ids)).group_by(ThreadList.list_id))})
 
 
 def _add_to_stats(session: Session, delta: dict[int, tuple[int, int]]) -> None:

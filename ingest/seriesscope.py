@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from listarchive.archive.batches import chunked
+from listarchive.archive.batches import among, chunked
 from listarchive.archive.db import UNCACHED
 from listarchive.archive.models import Message, Patch, PatchLink, Series
 from listarchive.mail.extract import SUGGESTION
@@ -90,7 +90,7 @@ def patch_scope(session: Session, seeds: Iterable[str]) -> PatchScope:
 
     fresh: list[Any] = []
     for part in chunked(seeds):
-        fresh += read(Patch.msgid.in_(part))
+        fresh += read(among(session, Patch.msgid, part))
     while fresh:
         found = fresh
         fresh = []
@@ -109,11 +109,11 @@ def patch_scope(session: Session, seeds: Iterable[str]) -> PatchScope:
                     or row.parent_msgid in covers)
 
         for part in chunked({t for t, _ in pairs}):
-            fresh += read(Message.thread_id.in_(part), ours)
+            fresh += read(among(session, Message.thread_id, part), ours)
         wanted = {r.series_id for r in found if r.series_id is not None} - series
         series |= wanted
         for part in chunked(wanted):
-            fresh += read(Patch.series_id.in_(part))
+            fresh += read(among(session, Patch.series_id, part))
         gaps: list[ColumnElement[bool]] = []
         for row in found:
             if row.references or row.date is None or row.total < 1:
@@ -196,7 +196,7 @@ def link_scope(session: Session, scope: PatchScope, groups: Sequence[SeriesGroup
     for part in chunked(scope.facts):
         recompute.update(sid for sid in session.scalars(
             select(Patch.series_id).join(PatchLink, PatchLink.patch_id == Patch.id)
-            .where(PatchLink.target_msgid.in_(part), Patch.series_id.is_not(None)))
+            .where(among(session, PatchLink.target_msgid, part), Patch.series_id.is_not(None)))
             if sid is not None and sid not in replaced)
     _read_series(session, recompute, stored)
 
@@ -229,13 +229,13 @@ def _series_of(session: Session, msgids: Iterable[str]) -> set[int]:
     found: set[int] = set()
     for part in chunked(msgids):
         found.update(session.scalars(select(Patch.series_id).where(
-            Patch.msgid.in_(part), Patch.series_id.is_not(None))))
+            among(session, Patch.msgid, part), Patch.series_id.is_not(None))))
     return found
 
 
 def _read_series(session: Session, ids: set[int], stored: dict[int, Any]) -> None:
     for part in chunked(ids - set(stored)):
-        for row in session.execute(select(*SERIES_COLUMNS).where(Series.id.in_(part))):
+        for row in session.execute(select(*SERIES_COLUMNS).where(among(session, Series.id, part))):
             stored[row.id] = row
 
 
@@ -243,7 +243,7 @@ def _members(session: Session, stored: dict[int, Any]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for part in chunked(stored):
         for sid, msgid in session.execute(select(Patch.series_id, Patch.msgid)
-                                          .where(Patch.series_id.in_(part))):
+                                          .where(among(session, Patch.series_id, part))):
             if sid is not None:
                 out.setdefault(sid, []).append(msgid)
     return out

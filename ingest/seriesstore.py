@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ingest.seriesscope import SERIES_COLUMNS, link_scope, patch_scope
-from listarchive.archive.batches import chunked
+from listarchive.archive.batches import among, chunked
+from listarchive.archive.db import UNCACHED
 from listarchive.archive.derived import link_rows, series_subsystem_links
 from listarchive.archive.models import (
     Patch,
@@ -125,7 +126,7 @@ def _anchor_at_patches(session: Session, trailers: list[dict[str, object]],
     patches = set(new_patches)
     for part in chunked(targets):
         patches.update(session.scalars(select(Patch.msgid).where(
-            Patch.msgid.in_(part), Patch.kind != SUGGESTION)))
+            among(session, Patch.msgid, part), Patch.kind != SUGGESTION)))
     for trailer in trailers:
         target = trailer["target_msgid"]
         trailer["anchor_msgid"] = target if target in patches else ""
@@ -161,7 +162,7 @@ def regroup(session: Session, seeds: Iterable[str]) -> set[int]:
             new_member[pk_of[msgid]] = pk_of[g.anchor]
     old_rows: list[Any] = []
     for part in chunked(scope.series_ids):
-        old_rows += session.execute(select(*SERIES_COLUMNS).where(Series.id.in_(part))).all()
+        old_rows += session.execute(select(*SERIES_COLUMNS).where(among(session, Series.id, part))).all()
     old = {row.id: row for row in old_rows}
     links = link_scope(session, scope, groups, old_rows)
     id_of = {**links.ids, **{g.anchor: pk_of[g.anchor] for g in groups}}
@@ -173,7 +174,8 @@ def regroup(session: Session, seeds: Iterable[str]) -> set[int]:
     for part in chunked(newer):
         for a, b, why in session.execute(
                 select(SeriesRevision.older_id, SeriesRevision.newer_id, SeriesRevision.reason)
-                .where(SeriesRevision.newer_id.in_(part) | SeriesRevision.older_id.in_(part))):
+                .where(among(session, SeriesRevision.newer_id, part)
+                       | among(session, SeriesRevision.older_id, part))):
             if b in newer or a in old:
                 old_links[(a, b)] = why
 
@@ -185,10 +187,11 @@ def regroup(session: Session, seeds: Iterable[str]) -> set[int]:
     # Patches leave their series first, links go before the series they name.
     for ids in chunked([*leaving, *moved]):
         session.execute(update(Patch).where(Patch.id.in_(ids)).values(series_id=None))
-    stale = [pair for pair, why in old_links.items() if wanted_links.get(pair) != why]
-    for pair in stale:
-        session.execute(delete(SeriesRevision).where(SeriesRevision.older_id == pair[0],
-                                                     SeriesRevision.newer_id == pair[1]))
+    stale = sorted(pair for pair, why in old_links.items() if wanted_links.get(pair) != why)
+    for pairs in chunked(stale):  # an OR of index lookups: one statement, not one a link
+        session.execute(delete(SeriesRevision).where(or_(*(
+            and_(SeriesRevision.older_id == a, SeriesRevision.newer_id == b) for a, b in pairs))),
+            execution_options=UNCACHED)
     for ids in chunked(gone):
         session.execute(delete(Series).where(Series.id.in_(ids)))
     if added:

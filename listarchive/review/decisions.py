@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from listarchive.archive.batches import chunked
+from listarchive.archive.batches import among, chunked
 from listarchive.archive.models import Patch, PatchState, Series, SeriesState, StateChange, User
 from listarchive.clock import utcnow
 from listarchive.review.states import (
@@ -77,7 +77,7 @@ def _recorded(session: Session, kind: str, ids: Sequence[int]) -> set[tuple[int,
             select(StateChange.object_id, StateChange.rule, StateChange.evidence,
                    StateChange.to_value)
             .where(StateChange.object_kind == kind, StateChange.via == "rule",
-                   StateChange.field == "state", StateChange.object_id.in_(part))))
+                   StateChange.field == "state", among(session, StateChange.object_id, part))))
     return done
 
 
@@ -95,7 +95,7 @@ def apply_decisions(session: Session, decisions: Sequence[Decision], user_id: in
     for part in chunked(ids):
         patches.update((pid, (rfc, sid)) for pid, rfc, sid in session.execute(
             select(Patch.id, Patch.is_rfc, Patch.series_id)
-            .where(Patch.id.in_(part), Patch.kind != "cover")))
+            .where(among(session, Patch.id, part), Patch.kind != "cover")))
     rows = patch_state_rows(session, ids)
     recorded = _recorded(session, "patch", ids) if via == "rule" else set()
     changed: list[int] = []
@@ -180,7 +180,7 @@ def refresh_series_states(session: Session, series_ids: Sequence[int],
         computed = effective_states(session, "series", series_ids)
     for part in chunked(list(computed)):
         rows = {r.series_id: r for r in session.scalars(
-            select(SeriesState).where(SeriesState.series_id.in_(part)))}
+            select(SeriesState).where(among(session, SeriesState.series_id, part)))}
         for sid in part:
             row = rows.get(sid)
             if row is None:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from listarchive.access.accounts import users_by_email
 from listarchive.archive import rawstore
-from listarchive.archive.batches import chunked, scalars_in, select_in
+from listarchive.archive.batches import among, chunked, scalars_in, select_in
 from listarchive.archive.models import Message, Patch, Series, SeriesRevision, SeriesState, User
 from listarchive.mail.extract import SUGGESTION
 from listarchive.mail.message import ParsedMessage, parse
@@ -160,7 +160,8 @@ def supersede(session: Session, series_ids: Sequence[int]) -> None:
     for part in chunked(series_ids):
         links.update((row.older_id, row.newer_id, row.reason) for row in session.execute(
             select(SeriesRevision.older_id, SeriesRevision.newer_id, SeriesRevision.reason)
-            .where(SeriesRevision.older_id.in_(part) | SeriesRevision.newer_id.in_(part))))
+            .where(among(session, SeriesRevision.older_id, part)
+                   | among(session, SeriesRevision.newer_id, part))))
     # Already superseded (by this or another newer revision): nothing left to decide.
     done = set(scalars_in(session, select(SeriesState.series_id).where(
         SeriesState.state == "superseded"), SeriesState.series_id, (o for o, _, _ in links)))

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from listarchive.archive.batches import chunked
+from listarchive.archive.batches import among, chunked
 from listarchive.archive.models import Patch, PatchState, Series, SeriesState, User
 from listarchive.errors import InvalidChange
 
@@ -98,7 +98,7 @@ def patch_state_rows(session: Session, ids: Sequence[int]) -> dict[int, PatchSta
     rows: dict[int, PatchState] = {}
     for part in chunked(ids):
         rows.update((r.patch_id, r) for r in session.scalars(
-            select(PatchState).where(PatchState.patch_id.in_(part))))
+            select(PatchState).where(among(session, PatchState.patch_id, part))))
     return rows
 
 
@@ -109,7 +109,7 @@ def kept_patch_rows(session: Session, ids: Sequence[int]
     for part in chunked(ids):
         rows.update((r.PatchState.patch_id, (r.PatchState, r.name)) for r in session.execute(
             select(PatchState, User.name).outerjoin(User, User.id == PatchState.delegate_id)
-            .where(PatchState.patch_id.in_(part))))
+            .where(among(session, PatchState.patch_id, part))))
     return rows
 
 
@@ -134,7 +134,7 @@ def series_patches(session: Session, series_ids: Sequence[int]) -> dict[int, lis
     for part in chunked(series_ids):
         for sid, pid, rfc in session.execute(
                 select(Patch.series_id, Patch.id, Patch.is_rfc)
-                .where(Patch.series_id.in_(part), Patch.kind != "cover")
+                .where(among(session, Patch.series_id, part), Patch.kind != "cover")
                 .order_by(Patch.counter, Patch.id)):
             if sid is not None:
                 out[sid].append((pid, rfc))
@@ -150,7 +150,7 @@ def effective_states(session: Session, kind: str, ids: Sequence[int]) -> dict[in
         for part in chunked(ids):
             for pid, pkind, rfc, sid in session.execute(
                     select(Patch.id, Patch.kind, Patch.is_rfc, Patch.series_id)
-                    .where(Patch.id.in_(part))):
+                    .where(among(session, Patch.id, part))):
                 if pkind == "cover":
                     if sid is not None:
                         out[pid] = effective_states(session, "series", [sid]).get(sid, "new")
@@ -165,9 +165,9 @@ def effective_states(session: Session, kind: str, ids: Sequence[int]) -> dict[in
     out = {}
     for part in chunked(ids):
         series_rows = {r.series_id: r for r in session.scalars(
-            select(SeriesState).where(SeriesState.series_id.in_(part)))}
+            select(SeriesState).where(among(session, SeriesState.series_id, part)))}
         for sid, rfc in session.execute(select(Series.id, Series.is_rfc)
-                                        .where(Series.id.in_(part))):
+                                        .where(among(session, Series.id, part))):
             default = default_state(rfc)
             if members.get(sid):
                 out[sid] = aggregate(
