@@ -89,7 +89,7 @@ def maintainers_of(session: Session, series_ids: Collection[int]) -> dict[int, d
         found = out[sid] = {}
         for sub_id, name, addresses, sub_lists in subsystems:
             if sub_id in touched[sid] or lists[sid] & sub_lists:
-                for address in sorted(addresses):
+                for address in addresses:
                     found.setdefault(address, name)
     return out
 
@@ -145,8 +145,8 @@ def run(session: Session, items: Sequence[tuple[int, str, ParsedMessage]],
     series_ids = sorted({answered[parsed.parent].series_id or 0
                          for _, _, parsed, _, _ in said_something})
     maintainers = maintainers_of(session, series_ids)
-    senders = {s.id: s.sender_email for s in scalars_in(session, select(Series), Series.id,
-                                                        series_ids)}
+    authors = dict(select_in(session, select(Series.id, Series.sender_email), Series.id,
+                             series_ids))
     for pk, msgid, parsed, command, claim in said_something:
         target = answered[parsed.parent]
         if msgid in handled or target.series_id is None:
@@ -162,7 +162,7 @@ def run(session: Session, items: Sequence[tuple[int, str, ParsedMessage]],
         if not signed:
             raw = session.scalar(select(Message.raw).where(Message.id == pk))
             signed = dkim_status(rawstore.unpack(raw), policy.dnsfunc) if raw else "unsigned"
-        why = _refusal(maintainers[target.series_id], senders.get(target.series_id), sender,
+        why = _refusal(maintainers[target.series_id], authors.get(target.series_id), sender,
                        wanted, command is not None)
         if why is None and policy.require_dkim and signed != VERIFIED:
             why = f"no valid DKIM signature ({signed}) and automation.require_dkim is on"
